@@ -1,0 +1,29 @@
+/* tcpwatch subcommands. Each returns the process exit code:
+ * 0 done, 1 failed (daemon unreachable, not found...), 2 bad usage. */
+#ifndef TCPWATCH_CLI_H
+#define TCPWATCH_CLI_H
+
+#include <stdbool.h>
+
+#include <cjson/cJSON.h>
+
+struct cli_opts {
+	const char *socket_path;
+	bool json;
+};
+
+int cmd_list(const struct cli_opts *o, int argc, char **argv);
+int cmd_show(const struct cli_opts *o, int argc, char **argv);
+int cmd_stats(const struct cli_opts *o, int argc, char **argv);
+
+/* GETs path and, unless the status is 2xx, prints the daemon's error.
+ * Returns the body (caller frees) or NULL. */
+char *cli_fetch(const struct cli_opts *o, const char *path, size_t *ret_len);
+
+/* Field accessors tolerant of missing or null fields. */
+const char *json_str(const cJSON *obj, const char *key, const char *fallback);
+double json_num(const cJSON *obj, const char *key, double fallback);
+/* "1.5s", "3m02s", "2h05m", "4d03h" */
+void format_duration_ms(double ms, char *out, size_t len);
+
+#endif

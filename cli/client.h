@@ -1,0 +1,22 @@
+/* A small HTTP/1.1 client for tcpwatchd's Unix socket. */
+#ifndef TCPWATCH_CLIENT_H
+#define TCPWATCH_CLIENT_H
+
+#include <stddef.h>
+
+struct tw_reply {
+	int status;
+	char *body; /* NUL-terminated, de-chunked; caller frees with reply_free */
+	size_t len;
+};
+
+/* GETs path (with its query string) from the daemon at socket_path.
+ * 0, or negative errno with a message for the user in err. */
+int client_get(const char *socket_path, const char *path, struct tw_reply *ret, char *err,
+	       size_t err_len);
+void reply_free(struct tw_reply *r);
+
+/* Appends key=value to a query string, percent-encoding the value. */
+void query_add(char *query, size_t len, const char *key, const char *value);
+
+#endif

@@ -1,0 +1,129 @@
+/* tcpwatch: the command-line client of tcpwatchd. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "client.h"
+
+#define DEFAULT_SOCKET "/run/tcpwatch/tcpwatchd.sock"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: tcpwatch [--socket PATH] [--json] COMMAND [ARGS]\n\n"
+		"Commands:\n"
+		"  list, ls [-l|-a] [-4|-6] [-p] [-H] [state NAME]...\n"
+		"                      connections, like ss -tan (NAME: established, syn-sent,\n"
+		"                      ..., or the groups all, connected, synchronized, bucket, big)\n"
+		"  show COOKIE         one connection's history as a timeline\n"
+		"  stats               the daemon's own counters\n\n"
+		"Options (anywhere on the line):\n"
+		"  -S, --socket PATH   tcpwatchd's API socket (default " DEFAULT_SOCKET
+		", or $TCPWATCH_SOCKET)\n"
+		"  -j, --json          JSON output\n"
+		"  -h, --help          this text\n");
+}
+
+char *cli_fetch(const struct cli_opts *o, const char *path, size_t *ret_len)
+{
+	struct tw_reply r;
+	char err[512];
+
+	if (client_get(o->socket_path, path, &r, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tcpwatch: %s\n", err);
+		return NULL;
+	}
+	if (r.status < 200 || r.status > 299) {
+		cJSON *j = cJSON_Parse(r.body);
+
+		fprintf(stderr, "tcpwatch: %s (HTTP %d)\n", json_str(j, "error", "request failed"),
+			r.status);
+		cJSON_Delete(j);
+		reply_free(&r);
+		return NULL;
+	}
+	if (ret_len)
+		*ret_len = r.len;
+	return r.body;
+}
+
+const char *json_str(const cJSON *obj, const char *key, const char *fallback)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : fallback;
+}
+
+double json_num(const cJSON *obj, const char *key, double fallback)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : fallback;
+}
+
+void format_duration_ms(double ms, char *out, size_t len)
+{
+	double s = ms / 1000;
+
+	if (ms < 0)
+		snprintf(out, len, "-");
+	else if (s < 60)
+		snprintf(out, len, "%.1fs", s);
+	else if (s < 3600)
+		snprintf(out, len, "%dm%02ds", (int)(s / 60), (int)s % 60);
+	else if (s < 86400)
+		snprintf(out, len, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+	else
+		snprintf(out, len, "%dd%02dh", (int)(s / 86400), (int)(s / 3600) % 24);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_opts o = { .socket_path = getenv("TCPWATCH_SOCKET") };
+	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
+	int n = 0;
+	const char *cmd;
+
+	if (!rest)
+		return 1;
+	if (!o.socket_path || !*o.socket_path)
+		o.socket_path = DEFAULT_SOCKET;
+	/* Global options may stand anywhere; the rest goes to the command. */
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--socket") || !strcmp(a, "-S")) {
+			if (++i == argc) {
+				fprintf(stderr, "tcpwatch: %s needs a path\n", a);
+				return 2;
+			}
+			o.socket_path = argv[i];
+		} else if (!strncmp(a, "--socket=", 9)) {
+			o.socket_path = a + 9;
+		} else if (!strcmp(a, "--json") || !strcmp(a, "-j")) {
+			o.json = true;
+		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
+			printf("tcpwatch %s\n", TCPWATCH_VERSION);
+			return 0;
+		} else {
+			rest[n++] = argv[i];
+		}
+	}
+	if (!n) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = rest[0];
+	if (!strcmp(cmd, "list") || !strcmp(cmd, "ls"))
+		return cmd_list(&o, n, rest);
+	if (!strcmp(cmd, "show") || !strcmp(cmd, "history"))
+		return cmd_show(&o, n, rest);
+	if (!strcmp(cmd, "stats"))
+		return cmd_stats(&o, n, rest);
+	fprintf(stderr, "tcpwatch: unknown command '%s' (see --help)\n", cmd);
+	return 2;
+}

@@ -1,0 +1,81 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+
+const char *tw_addr_format(int family, const uint8_t addr[16], char *buf, size_t len)
+{
+	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+int tw_addr_parse(const char *text, int *ret_family, uint8_t ret_addr[16])
+{
+	uint8_t addr[16] = { 0 };
+
+	if (inet_pton(AF_INET, text, addr) == 1) {
+		*ret_family = AF_INET;
+	} else if (inet_pton(AF_INET6, text, addr) == 1) {
+		*ret_family = AF_INET6;
+	} else {
+		return -EINVAL;
+	}
+	memcpy(ret_addr, addr, 16);
+	return 0;
+}
+
+int tw_prefix_parse(const char *text, int *ret_family, uint8_t ret_addr[16],
+		    unsigned *ret_prefix_len)
+{
+	char buf[TW_ADDR_STRLEN + 8];
+	const char *slash = strchr(text, '/');
+	size_t n = slash ? (size_t)(slash - text) : strlen(text);
+	unsigned long prefix;
+	int family;
+	uint8_t addr[16];
+	char *end;
+
+	if (n >= sizeof(buf) || n == 0)
+		return -EINVAL;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	if (buf[0] == '[' && n > 2 && buf[n - 1] == ']') {
+		memmove(buf, buf + 1, n - 2);
+		buf[n - 2] = '\0';
+	}
+	if (tw_addr_parse(buf, &family, addr) < 0)
+		return -EINVAL;
+	prefix = family == AF_INET ? 32 : 128;
+	if (slash) {
+		if (!slash[1])
+			return -EINVAL;
+		errno = 0;
+		prefix = strtoul(slash + 1, &end, 10);
+		if (errno || *end || prefix > (family == AF_INET ? 32u : 128u))
+			return -EINVAL;
+	}
+	*ret_family = family;
+	memcpy(ret_addr, addr, 16);
+	*ret_prefix_len = (unsigned)prefix;
+	return 0;
+}
+
+bool tw_addr_prefix_match(const uint8_t a[16], const uint8_t b[16], unsigned prefix_len)
+{
+	unsigned bytes = prefix_len / 8, bits = prefix_len % 8;
+
+	if (bytes > 16)
+		return false;
+	if (memcmp(a, b, bytes))
+		return false;
+	if (bits) {
+		uint8_t mask = (uint8_t)(0xff << (8 - bits));
+
+		return (a[bytes] & mask) == (b[bytes] & mask);
+	}
+	return true;
+}

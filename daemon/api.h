@@ -1,0 +1,33 @@
+/*
+ * The HTTP JSON API (libmicrohttpd) on a Unix socket and on a loopback TCP
+ * port, driven from the daemon's event loop: no threads of its own.
+ */
+#ifndef TCPWATCH_API_H
+#define TCPWATCH_API_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "conntable.h"
+#include "json.h"
+#include "loop.h"
+
+struct tw_api;
+
+struct tw_api_hooks {
+	struct tw_conntable *table;
+	/* Writes the /api/v1/stats object. */
+	void (*write_stats)(struct tw_buf *b, void *data);
+	void *data;
+};
+
+/* Binds the Unix socket (replacing a stale one) and the TCP listener
+ * (unless cfg->listen is "none"). NULL with a message in err on failure. */
+struct tw_api *api_new(struct tw_loop *loop, const struct tw_config *cfg,
+		       const struct tw_api_hooks *hooks, char *err, size_t err_len);
+/* Stops serving, removes the Unix socket. Accepts NULL. */
+void api_free(struct tw_api *api);
+/* Lets libmicrohttpd time out idle clients; call about once a second. */
+void api_tick(struct tw_api *api);
+
+#endif

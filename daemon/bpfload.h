@@ -1,0 +1,28 @@
+/* Loads and attaches bpf/tcpwatch.bpf.c and reads its ring buffer. */
+#ifndef TCPWATCH_BPFLOAD_H
+#define TCPWATCH_BPFLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tw_bpf;
+
+/* Called for every ring-buffer record; data is borrowed until return. */
+typedef void (*bpf_event_cb)(const void *data, size_t len, void *ctx);
+
+/*
+ * Opens, configures, loads and attaches the programs. netns_filter 0 traces
+ * every namespace. On failure returns NULL and writes a message for an
+ * operator into err (missing BTF, privileges...).
+ */
+struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_event_cb cb,
+			    void *ctx, char *err, size_t err_len);
+void bpfload_close(struct tw_bpf *b);
+/* An fd that becomes readable when records are waiting. */
+int bpfload_epoll_fd(struct tw_bpf *b);
+/* Consumes every waiting record. Returns how many, or negative errno. */
+int bpfload_consume(struct tw_bpf *b);
+/* Records the kernel side could not reserve (ring buffer full), all CPUs. */
+uint64_t bpfload_lost(struct tw_bpf *b);
+
+#endif

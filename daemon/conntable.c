@@ -1,0 +1,433 @@
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conntable.h"
+
+/* Open addressing with linear probing over pointers; cookies are handed out
+ * sequentially, so a multiplicative hash spreads them well. */
+struct listen_node {
+	uint64_t key;
+	struct tw_conn *conn;
+	struct listen_node *next;
+};
+
+struct tw_conntable {
+	struct tw_conntable_limits limits;
+	struct tw_conn **slots;
+	size_t cap; /* power of two */
+	size_t count;
+	size_t live;
+	size_t retained;
+	struct tw_conn *retain_head; /* oldest closed */
+	struct tw_conn *retain_tail; /* newest closed */
+	struct listen_node **lbuckets;
+	size_t lcap; /* power of two */
+	size_t lcount;
+	uint64_t refused_full;
+	uint64_t evicted;
+	uint64_t history_dropped;
+	uint64_t hist_bytes;
+};
+
+static size_t slot_of(uint64_t cookie, size_t cap)
+{
+	return (size_t)((cookie * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+}
+
+struct tw_conntable *conntable_new(const struct tw_conntable_limits *limits)
+{
+	struct tw_conntable *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->limits = *limits;
+	if (t->limits.history_max < TW_HIST_KEEP_FIRST + 2)
+		t->limits.history_max = TW_HIST_KEEP_FIRST + 2;
+	t->cap = 1024;
+	t->slots = calloc(t->cap, sizeof(*t->slots));
+	t->lcap = 64;
+	t->lbuckets = calloc(t->lcap, sizeof(*t->lbuckets));
+	if (!t->slots || !t->lbuckets) {
+		free(t->slots);
+		free(t->lbuckets);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void conn_free(struct tw_conn *c)
+{
+	free(c->hist);
+	free(c);
+}
+
+void conntable_free(struct tw_conntable *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->slots[i])
+			conn_free(t->slots[i]);
+	for (size_t i = 0; i < t->lcap; i++) {
+		struct listen_node *n = t->lbuckets[i], *next;
+
+		for (; n; n = next) {
+			next = n->next;
+			free(n);
+		}
+	}
+	free(t->lbuckets);
+	free(t->slots);
+	free(t);
+}
+
+struct tw_conn *conntable_get(struct tw_conntable *t, uint64_t cookie)
+{
+	for (size_t i = slot_of(cookie, t->cap);; i = (i + 1) & (t->cap - 1)) {
+		struct tw_conn *c = t->slots[i];
+
+		if (!c)
+			return NULL;
+		if (c->cookie == cookie)
+			return c;
+	}
+}
+
+static void insert_slot(struct tw_conn **slots, size_t cap, struct tw_conn *c)
+{
+	size_t i = slot_of(c->cookie, cap);
+
+	while (slots[i])
+		i = (i + 1) & (cap - 1);
+	slots[i] = c;
+}
+
+static int grow(struct tw_conntable *t)
+{
+	size_t cap = t->cap * 2;
+	struct tw_conn **slots = calloc(cap, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->slots[i])
+			insert_slot(slots, cap, t->slots[i]);
+	free(t->slots);
+	t->slots = slots;
+	t->cap = cap;
+	return 0;
+}
+
+struct tw_conn *conntable_get_or_add(struct tw_conntable *t, uint64_t cookie, bool *ret_created)
+{
+	struct tw_conn *c = conntable_get(t, cookie);
+
+	*ret_created = false;
+	if (c)
+		return c;
+	if (t->live >= t->limits.max_live) {
+		t->refused_full++;
+		return NULL;
+	}
+	/* Keep the load factor under 1/2: probes stay short. */
+	if ((t->count + 1) * 2 > t->cap && grow(t) < 0)
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->cookie = cookie;
+	insert_slot(t->slots, t->cap, c);
+	t->count++;
+	t->live++;
+	*ret_created = true;
+	return c;
+}
+
+int conntable_hist_append(struct tw_conntable *t, struct tw_conn *c, const struct tw_hist *h)
+{
+	uint16_t max = t->limits.history_max;
+
+	if (c->hist_len == max) {
+		/* Keep the beginning of the life and the latest entries. */
+		memmove(&c->hist[TW_HIST_KEEP_FIRST], &c->hist[TW_HIST_KEEP_FIRST + 1],
+			(size_t)(max - TW_HIST_KEEP_FIRST - 1) * sizeof(*c->hist));
+		c->hist_len--;
+		c->hist_dropped++;
+		t->history_dropped++;
+	}
+	if (c->hist_len == c->hist_cap) {
+		uint16_t cap = c->hist_cap ? c->hist_cap * 2 : 4;
+		struct tw_hist *n;
+
+		if (cap > max)
+			cap = max;
+		n = realloc(c->hist, (size_t)cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		t->hist_bytes += (size_t)(cap - c->hist_cap) * sizeof(*n);
+		c->hist = n;
+		c->hist_cap = cap;
+	}
+	c->hist[c->hist_len++] = *h;
+	return 0;
+}
+
+void conntable_hist_pop(struct tw_conn *c)
+{
+	if (c->hist_len)
+		c->hist_len--;
+}
+
+static void retain_unlink(struct tw_conntable *t, struct tw_conn *c)
+{
+	if (c->retain_prev)
+		c->retain_prev->retain_next = c->retain_next;
+	else
+		t->retain_head = c->retain_next;
+	if (c->retain_next)
+		c->retain_next->retain_prev = c->retain_prev;
+	else
+		t->retain_tail = c->retain_prev;
+	c->retain_prev = c->retain_next = NULL;
+}
+
+void conntable_retire(struct tw_conntable *t, struct tw_conn *c, uint64_t now_ns)
+{
+	if (c->flags & TW_CONN_CLOSED)
+		return;
+	c->flags |= TW_CONN_CLOSED;
+	c->closed_ns = now_ns;
+	c->retain_prev = t->retain_tail;
+	c->retain_next = NULL;
+	if (t->retain_tail)
+		t->retain_tail->retain_next = c;
+	else
+		t->retain_head = c;
+	t->retain_tail = c;
+	t->live--;
+	t->retained++;
+	conntable_update_listener(t, c);
+}
+
+void conntable_revive(struct tw_conntable *t, struct tw_conn *c)
+{
+	if (!(c->flags & TW_CONN_CLOSED))
+		return;
+	retain_unlink(t, c);
+	c->flags &= ~TW_CONN_CLOSED;
+	c->closed_ns = 0;
+	t->retained--;
+	t->live++;
+}
+
+static void listen_unindex(struct tw_conntable *t, struct tw_conn *c);
+
+void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
+{
+	size_t i = slot_of(c->cookie, t->cap), j;
+
+	while (t->slots[i] != c) {
+		if (!t->slots[i])
+			return; /* not ours */
+		i = (i + 1) & (t->cap - 1);
+	}
+	if (c->flags & TW_CONN_LISTEN_INDEXED)
+		listen_unindex(t, c);
+	if (c->flags & TW_CONN_CLOSED) {
+		retain_unlink(t, c);
+		t->retained--;
+	} else {
+		t->live--;
+	}
+	/* Backward-shift deletion keeps every probe chain unbroken. */
+	t->slots[i] = NULL;
+	for (j = (i + 1) & (t->cap - 1); t->slots[j]; j = (j + 1) & (t->cap - 1)) {
+		size_t home = slot_of(t->slots[j]->cookie, t->cap);
+
+		/* Move j into the hole at i if its home is not in (i, j]. */
+		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+			t->slots[i] = t->slots[j];
+			t->slots[j] = NULL;
+			i = j;
+		}
+	}
+	t->count--;
+	t->hist_bytes -= (size_t)c->hist_cap * sizeof(*c->hist);
+	conn_free(c);
+}
+
+size_t conntable_expire(struct tw_conntable *t, uint64_t now_ns)
+{
+	size_t dropped = 0;
+
+	while (t->retain_head &&
+	       (t->retained > t->limits.retain_count ||
+		now_ns - t->retain_head->closed_ns > t->limits.retain_age_ns)) {
+		conntable_remove(t, t->retain_head);
+		dropped++;
+	}
+	t->evicted += dropped;
+	return dropped;
+}
+
+/* --- listener index --- */
+
+static uint64_t listen_key(uint32_t netns, uint16_t port)
+{
+	return ((uint64_t)netns << 16) | port;
+}
+
+static size_t listen_bucket(uint64_t key, size_t cap)
+{
+	return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+}
+
+static void listen_unindex(struct tw_conntable *t, struct tw_conn *c)
+{
+	for (size_t b = 0; b < t->lcap; b++) {
+		for (struct listen_node **p = &t->lbuckets[b]; *p; p = &(*p)->next) {
+			if ((*p)->conn == c) {
+				struct listen_node *n = *p;
+
+				*p = n->next;
+				free(n);
+				t->lcount--;
+				c->flags &= ~TW_CONN_LISTEN_INDEXED;
+				return;
+			}
+		}
+	}
+}
+
+static int listen_grow(struct tw_conntable *t)
+{
+	size_t cap = t->lcap * 2;
+	struct listen_node **b = calloc(cap, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->lcap; i++) {
+		struct listen_node *n = t->lbuckets[i], *next;
+
+		for (; n; n = next) {
+			size_t k = listen_bucket(n->key, cap);
+
+			next = n->next;
+			n->next = b[k];
+			b[k] = n;
+		}
+	}
+	free(t->lbuckets);
+	t->lbuckets = b;
+	t->lcap = cap;
+	return 0;
+}
+
+void conntable_update_listener(struct tw_conntable *t, struct tw_conn *c)
+{
+	bool want = c->state == TW_TCP_LISTEN && !(c->flags & TW_CONN_CLOSED) && c->local_port;
+	struct listen_node *n;
+	size_t b;
+
+	if (c->flags & TW_CONN_LISTEN_INDEXED) {
+		if (want)
+			return;
+		listen_unindex(t, c);
+		return;
+	}
+	if (!want)
+		return;
+	if (t->lcount + 1 > t->lcap)
+		listen_grow(t); /* on failure the chains just get longer */
+	n = malloc(sizeof(*n));
+	if (!n)
+		return;
+	n->key = listen_key(c->netns, c->local_port);
+	n->conn = c;
+	b = listen_bucket(n->key, t->lcap);
+	n->next = t->lbuckets[b];
+	t->lbuckets[b] = n;
+	t->lcount++;
+	c->flags |= TW_CONN_LISTEN_INDEXED;
+}
+
+static bool addr_is_any(int family, const uint8_t addr[16])
+{
+	static const uint8_t zero[16];
+
+	return !memcmp(addr, zero, family == AF_INET ? 4 : 16);
+}
+
+struct tw_conn *conntable_find_listener(struct tw_conntable *t, uint32_t netns, int family,
+					const uint8_t addr[16], uint16_t port)
+{
+	uint64_t key = listen_key(netns, port);
+	struct tw_conn *wildcard = NULL;
+
+	for (struct listen_node *n = t->lbuckets[listen_bucket(key, t->lcap)]; n; n = n->next) {
+		struct tw_conn *c = n->conn;
+
+		if (n->key != key)
+			continue;
+		/* An IPv6 wildcard listener also takes IPv4 (v4-mapped). */
+		if (c->family != family && !(c->family == AF_INET6 && addr_is_any(AF_INET6, c->local_addr)))
+			continue;
+		if (c->family == family && !memcmp(c->local_addr, addr, family == AF_INET ? 4 : 16))
+			return c;
+		if (addr_is_any(c->family, c->local_addr))
+			wildcard = c;
+	}
+	return wildcard;
+}
+
+/* --- iteration and statistics --- */
+
+void conntable_foreach(struct tw_conntable *t, void (*fn)(struct tw_conn *c, void *data),
+		       void *data)
+{
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->slots[i])
+			fn(t->slots[i], data);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+uint64_t *conntable_sorted_cookies(struct tw_conntable *t, size_t *ret_count)
+{
+	uint64_t *v = malloc((t->count ? t->count : 1) * sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->slots[i])
+			v[n++] = t->slots[i]->cookie;
+	qsort(v, n, sizeof(*v), cmp_u64);
+	*ret_count = n;
+	return v;
+}
+
+void conntable_get_stats(struct tw_conntable *t, struct tw_conntable_stats *ret)
+{
+	ret->live = t->live;
+	ret->retained = t->retained;
+	ret->listeners = t->lcount;
+	ret->refused_full = t->refused_full;
+	ret->evicted = t->evicted;
+	ret->history_dropped = t->history_dropped;
+	ret->bytes = t->count * sizeof(struct tw_conn) + t->cap * sizeof(*t->slots) +
+		     t->hist_bytes + t->lcount * sizeof(struct listen_node);
+}
+
+const struct tw_conntable_limits *conntable_limits(struct tw_conntable *t)
+{
+	return &t->limits;
+}

@@ -1,0 +1,158 @@
+/*
+ * The connection table: every TCP socket tcpwatchd knows of, keyed by the
+ * socket cookie, each with the history of its life. Live connections are
+ * always kept; closed ones move to a retention queue bounded by count and
+ * age. Listeners are also indexed by (netns, port) so accepted children can
+ * be attributed to the listener's owner.
+ *
+ * Single-threaded by design: only the event loop touches the table.
+ */
+#ifndef TCPWATCH_CONNTABLE_H
+#define TCPWATCH_CONNTABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tcpstate.h"
+
+enum tw_hist_kind {
+	TW_HIST_STATE = 1,
+	TW_HIST_RETRANSMIT,
+	TW_HIST_RESET_SENT,
+	TW_HIST_RESET_RECEIVED,
+	TW_HIST_SYNACK_RETRANSMIT,
+};
+
+#define TW_HIST_DERIVED 0x01 /* inferred (sock_diag, TIME_WAIT), not a kernel event */
+
+struct tw_hist {
+	uint64_t time_ns; /* CLOCK_MONOTONIC */
+	uint8_t kind;     /* enum tw_hist_kind */
+	uint8_t from;     /* STATE: old state; other kinds: state at the time */
+	uint8_t to;       /* STATE only */
+	uint8_t flags;    /* TW_HIST_* */
+	uint32_t value;   /* RESET_SENT: reason; RETRANSMIT: error */
+};
+
+/* The latest tcp_info sample sock_diag gave for the socket. */
+struct tw_tcpinfo {
+	uint64_t sample_ns; /* CLOCK_MONOTONIC; 0 = never sampled */
+	uint64_t bytes_acked;
+	uint64_t bytes_received;
+	uint64_t delivery_rate_bps; /* bytes per second */
+	uint32_t rtt_us;
+	uint32_t rttvar_us;
+	uint32_t snd_cwnd;
+	uint32_t total_retrans;
+	uint32_t lost;
+	uint32_t last_data_sent_ms;
+	uint32_t last_data_recv_ms;
+};
+
+enum tw_conn_flag {
+	TW_CONN_CLOSED = 1 << 0,      /* in the retention queue */
+	TW_CONN_HAS_TASK = 1 << 1,    /* pid/comm known */
+	TW_CONN_FROM_SNAPSHOT = 1 << 2, /* first seen by sock_diag, not by an event */
+	TW_CONN_REQUEST = 1 << 3,     /* request socket in a SYN queue (NEW_SYN_RECV) */
+	TW_CONN_TW_DERIVED = 1 << 4,  /* TIME_WAIT derived from a close event */
+	TW_CONN_LISTEN_INDEXED = 1 << 5,
+};
+
+struct tw_conn {
+	uint64_t cookie;
+	uint64_t first_seen_ns;  /* CLOCK_MONOTONIC */
+	uint64_t last_change_ns; /* CLOCK_MONOTONIC */
+	uint64_t closed_ns;      /* CLOCK_MONOTONIC, when it moved to retention */
+	struct tw_conn *retain_prev, *retain_next;
+	struct tw_hist *hist; /* first TW_HIST_KEEP_FIRST entries, then the latest */
+	uint16_t hist_len;
+	uint16_t hist_cap;
+	uint32_t hist_dropped;
+	uint8_t local_addr[16];
+	uint8_t remote_addr[16];
+	uint32_t netns;
+	uint32_t pid; /* tgid, valid with TW_CONN_HAS_TASK */
+	uint32_t uid;
+	uint32_t inode;
+	uint32_t seen_gen; /* reconcile generation that last saw it */
+	uint32_t retransmits;
+	uint32_t syn_retransmits;
+	uint16_t resets_sent;
+	uint16_t resets_received;
+	uint16_t local_port;
+	uint16_t remote_port;
+	uint16_t flags; /* enum tw_conn_flag */
+	uint8_t family; /* AF_INET, AF_INET6 */
+	uint8_t state;  /* enum tw_tcp_state */
+	uint8_t missed; /* consecutive reconcile passes that did not see it */
+	char comm[16];
+	struct tw_tcpinfo info;
+};
+
+struct tw_conntable_limits {
+	uint32_t max_live;       /* live connections; more are refused and counted */
+	uint32_t retain_count;   /* closed connections kept */
+	uint64_t retain_age_ns;  /* closed connections older than this are dropped */
+	uint16_t history_max;    /* history entries per connection */
+};
+
+struct tw_conntable_stats {
+	uint64_t live;
+	uint64_t retained;
+	uint64_t listeners;
+	uint64_t refused_full;   /* creations refused by max_live */
+	uint64_t evicted;        /* closed connections dropped from retention */
+	uint64_t history_dropped;
+	uint64_t bytes;          /* heap bytes held by records and histories */
+};
+
+#define TW_HIST_KEEP_FIRST 4
+
+struct tw_conntable;
+
+/* A new empty table; NULL on allocation failure. */
+struct tw_conntable *conntable_new(const struct tw_conntable_limits *limits);
+void conntable_free(struct tw_conntable *t);
+
+struct tw_conn *conntable_get(struct tw_conntable *t, uint64_t cookie);
+/* Returns the connection with this cookie, creating a zeroed live one
+ * (cookie set, *ret_created = true) if absent. NULL when the table is full
+ * or memory ran out. */
+struct tw_conn *conntable_get_or_add(struct tw_conntable *t, uint64_t cookie, bool *ret_created);
+
+/* Appends a history entry; when history_max is reached the oldest entry
+ * after the first TW_HIST_KEEP_FIRST is dropped and counted. 0 or -ENOMEM. */
+int conntable_hist_append(struct tw_conntable *t, struct tw_conn *c, const struct tw_hist *h);
+/* Drops the last history entry (a derived entry proven wrong). */
+void conntable_hist_pop(struct tw_conn *c);
+
+/* Moves a live connection to the retention queue (state set by caller). */
+void conntable_retire(struct tw_conntable *t, struct tw_conn *c, uint64_t now_ns);
+/* Moves a retained connection back to live (a closed socket reconnecting). */
+void conntable_revive(struct tw_conntable *t, struct tw_conn *c);
+/* Removes and frees a connection (live or retained). */
+void conntable_remove(struct tw_conntable *t, struct tw_conn *c);
+/* Drops retained connections over the count or age bounds. Returns how
+ * many were dropped. */
+size_t conntable_expire(struct tw_conntable *t, uint64_t now_ns);
+
+/* Listener index: call after a connection's state or port changed. */
+void conntable_update_listener(struct tw_conntable *t, struct tw_conn *c);
+/* The listener for an accepted connection: same netns, family and port,
+ * same local address or a wildcard one. NULL if none is known. */
+struct tw_conn *conntable_find_listener(struct tw_conntable *t, uint32_t netns, int family,
+					const uint8_t addr[16], uint16_t port);
+
+/* Calls fn for every connection (live and retained), in no order. fn must
+ * not add or remove connections. */
+void conntable_foreach(struct tw_conntable *t, void (*fn)(struct tw_conn *c, void *data),
+		       void *data);
+/* Cookies of every connection, sorted ascending, in a new array the caller
+ * frees; *ret_count set. NULL on allocation failure. */
+uint64_t *conntable_sorted_cookies(struct tw_conntable *t, size_t *ret_count);
+
+void conntable_get_stats(struct tw_conntable *t, struct tw_conntable_stats *ret);
+const struct tw_conntable_limits *conntable_limits(struct tw_conntable *t);
+
+#endif

@@ -1,0 +1,148 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/inet_diag.h>
+#include <linux/sock_diag.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "diag.h"
+
+int diag_open(void)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
+	int one = 1, rcvbuf = 4 << 20;
+
+	if (fd < 0)
+		return -errno;
+	/* A large receive buffer lets the kernel run ahead of us. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	return fd;
+}
+
+int diag_request_dump(int fd, int family, uint32_t seq)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct inet_diag_req_v2 *req;
+	struct sockaddr_nl nladdr = { .nl_family = AF_NETLINK };
+
+	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+	req->sdiag_family = (uint8_t)family;
+	req->sdiag_protocol = IPPROTO_TCP;
+	/* Every state but BOUND_INACTIVE; SYN_RECV brings NEW_SYN_RECV. */
+	req->idiag_states = (1u << 13) - 1;
+	req->idiag_ext = 1u << (INET_DIAG_INFO - 1);
+	if (sendto(fd, nlh, nlh->nlmsg_len, 0, (struct sockaddr *)&nladdr, sizeof(nladdr)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, INET_DIAG_MAX) < 0)
+		return MNL_CB_OK; /* newer kernel: skip what we do not know */
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static void info_from_tcp_info(const void *payload, size_t len, struct tw_tcpinfo *ret)
+{
+	struct tcp_info ti;
+
+	/* Old kernels send a shorter struct, newer ones a longer one. */
+	memset(&ti, 0, sizeof(ti));
+	memcpy(&ti, payload, len < sizeof(ti) ? len : sizeof(ti));
+	ret->rtt_us = ti.tcpi_rtt;
+	ret->rttvar_us = ti.tcpi_rttvar;
+	ret->snd_cwnd = ti.tcpi_snd_cwnd;
+	ret->total_retrans = ti.tcpi_total_retrans;
+	ret->lost = ti.tcpi_lost;
+	ret->last_data_sent_ms = ti.tcpi_last_data_sent;
+	ret->last_data_recv_ms = ti.tcpi_last_data_recv;
+	ret->bytes_acked = ti.tcpi_bytes_acked;
+	ret->bytes_received = ti.tcpi_bytes_received;
+	ret->delivery_rate_bps = ti.tcpi_delivery_rate;
+}
+
+int diag_parse_msg(const struct nlmsghdr *nlh, struct tw_diag_sock *ret)
+{
+	const struct nlattr *tb[INET_DIAG_MAX + 1] = { 0 };
+	const struct inet_diag_msg *m;
+	struct tw_diag_sock s;
+
+	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
+		return -EINVAL;
+	m = mnl_nlmsg_get_payload(nlh);
+	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
+		return -EINVAL;
+	memset(&s, 0, sizeof(s));
+	s.family = m->idiag_family;
+	s.state = m->idiag_state;
+	s.timer = m->idiag_timer;
+	s.retrans = m->idiag_retrans;
+	s.local_port = ntohs(m->id.idiag_sport);
+	s.remote_port = ntohs(m->id.idiag_dport);
+	memcpy(s.local_addr, m->id.idiag_src, s.family == AF_INET ? 4 : 16);
+	memcpy(s.remote_addr, m->id.idiag_dst, s.family == AF_INET ? 4 : 16);
+	s.cookie = (uint64_t)m->id.idiag_cookie[0] | (uint64_t)m->id.idiag_cookie[1] << 32;
+	s.expires_ms = m->idiag_expires;
+	s.rqueue = m->idiag_rqueue;
+	s.wqueue = m->idiag_wqueue;
+	s.uid = m->idiag_uid;
+	s.inode = m->idiag_inode;
+	if (mnl_attr_parse(nlh, sizeof(*m), attr_cb, tb) < 0)
+		return -EINVAL;
+	if (tb[INET_DIAG_INFO]) {
+		s.has_info = true;
+		info_from_tcp_info(mnl_attr_get_payload(tb[INET_DIAG_INFO]),
+				   mnl_attr_get_payload_len(tb[INET_DIAG_INFO]), &s.info);
+	}
+	*ret = s;
+	return 0;
+}
+
+struct parse_ctx {
+	diag_sock_cb cb;
+	void *data;
+	int malformed;
+};
+
+static int msg_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct parse_ctx *ctx = data;
+	struct tw_diag_sock s;
+
+	if (diag_parse_msg(nlh, &s) < 0) {
+		ctx->malformed++;
+		return MNL_CB_OK;
+	}
+	ctx->cb(&s, ctx->data);
+	return MNL_CB_OK;
+}
+
+int diag_parse(const void *buf, size_t len, uint32_t seq, diag_sock_cb cb, void *data)
+{
+	struct parse_ctx ctx = { .cb = cb, .data = data };
+	int ret;
+
+	/* portid 0: the kernel's; mnl_cb_run checks seq and stops at DONE. */
+	errno = 0;
+	ret = mnl_cb_run(buf, len, seq, 0, msg_cb, &ctx);
+	if (ret == MNL_CB_ERROR)
+		return errno ? -errno : -EPROTO;
+	if (ret == MNL_CB_STOP)
+		return 0;
+	return 1;
+}

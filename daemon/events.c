@@ -1,0 +1,175 @@
+#include <errno.h>
+#include <linux/types.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "events.h"
+#include "tcpwatch.h"
+
+const struct tcpwatch_event *events_decode(const void *data, size_t len)
+{
+	const struct tcpwatch_event *e = data;
+
+	if (len < sizeof(*e) || e->version != TCPWATCH_EVENT_VERSION)
+		return NULL;
+	if (e->kind < TCPWATCH_EV_STATE || e->kind > TCPWATCH_EV_RESET_RECEIVED)
+		return NULL;
+	return e;
+}
+
+static void set_endpoints(struct tw_conn *c, const struct tcpwatch_event *e)
+{
+	c->family = (uint8_t)e->family;
+	c->netns = e->netns;
+	memcpy(c->local_addr, e->saddr, 16);
+	memcpy(c->remote_addr, e->daddr, 16);
+	c->local_port = e->sport;
+	c->remote_port = e->dport;
+}
+
+static void set_task(struct tw_conn *c, const struct tcpwatch_event *e)
+{
+	c->pid = e->pid;
+	memcpy(c->comm, e->comm, sizeof(c->comm));
+	c->comm[sizeof(c->comm) - 1] = '\0';
+	c->flags |= TW_CONN_HAS_TASK;
+}
+
+static void hist_add(struct tw_conntable *t, struct tw_conn *c, uint8_t kind, uint64_t time_ns,
+		     uint8_t from, uint8_t to, uint8_t flags, uint32_t value)
+{
+	struct tw_hist h = {
+		.time_ns = time_ns, .kind = kind, .from = from, .to = to, .flags = flags, .value = value,
+	};
+
+	conntable_hist_append(t, c, &h);
+}
+
+/*
+ * There is no TIME_WAIT event: the kernel hands a closing socket to a
+ * timewait minisocket (same cookie) and the full socket fires X->CLOSE.
+ * A clean close from FIN_WAIT2 or CLOSING (no error, no reset) is that
+ * hand-over; the reconcile confirms it and sees the minisocket expire.
+ */
+static bool becomes_time_wait(const struct tw_conn *c, const struct tcpwatch_event *e)
+{
+	if (e->sk_err != 0)
+		return false;
+	if (e->oldstate != TW_TCP_FIN_WAIT2 && e->oldstate != TW_TCP_CLOSING)
+		return false;
+	if (c->resets_received || c->resets_sent)
+		return false;
+	return true;
+}
+
+static void apply_state(struct tw_conntable *t, const struct tcpwatch_event *e,
+			struct tw_event_stats *st)
+{
+	bool created;
+	struct tw_conn *c = conntable_get_or_add(t, e->cookie, &created);
+	uint8_t to = e->newstate;
+
+	if (!c) {
+		st->refused++;
+		return;
+	}
+	if (created) {
+		c->first_seen_ns = e->time_ns;
+		set_endpoints(c, e);
+		c->uid = e->uid;
+	} else if (c->flags & TW_CONN_CLOSED && to != TW_TCP_CLOSE) {
+		/* A closed socket used again (connect() after a failure). */
+		conntable_revive(t, c);
+	}
+	/* While closing, the socket is unhashed and its local port reads 0:
+	 * keep what we knew. connect() fires SYN_SENT before choosing the
+	 * port, so later events fill it in. */
+	if (to != TW_TCP_CLOSE && e->sport)
+		set_endpoints(c, e);
+	if (e->has_task)
+		set_task(c, e);
+
+	if (e->oldstate == TW_TCP_LISTEN && to == TW_TCP_SYN_RECV && !(c->flags & TW_CONN_HAS_TASK)) {
+		/* An accepted child: until it is accepted it belongs to the
+		 * listener's owner. */
+		struct tw_conn *l = conntable_find_listener(t, c->netns, c->family, c->local_addr,
+							    c->local_port);
+
+		if (l && l->flags & TW_CONN_HAS_TASK) {
+			c->pid = l->pid;
+			memcpy(c->comm, l->comm, sizeof(c->comm));
+			c->flags |= TW_CONN_HAS_TASK;
+		}
+	}
+
+	if (to == TW_TCP_CLOSE && becomes_time_wait(c, e)) {
+		hist_add(t, c, TW_HIST_STATE, e->time_ns, e->oldstate, TW_TCP_TIME_WAIT,
+			 TW_HIST_DERIVED, 0);
+		c->state = TW_TCP_TIME_WAIT;
+		c->flags |= TW_CONN_TW_DERIVED;
+		c->last_change_ns = e->time_ns;
+		return;
+	}
+	hist_add(t, c, TW_HIST_STATE, e->time_ns, e->oldstate, to, 0, 0);
+	c->state = to;
+	c->last_change_ns = e->time_ns;
+	c->flags &= ~(TW_CONN_FROM_SNAPSHOT | TW_CONN_TW_DERIVED);
+	if (to == TW_TCP_CLOSE)
+		conntable_retire(t, c, e->time_ns);
+	else
+		conntable_update_listener(t, c);
+}
+
+static void apply_other(struct tw_conntable *t, const struct tcpwatch_event *e,
+			struct tw_event_stats *st)
+{
+	struct tw_conn *c;
+	uint8_t kind;
+
+	if (e->kind == TCPWATCH_EV_RESET_SENT && e->cookie == 0) {
+		st->resets_sent_no_socket++;
+		return;
+	}
+	c = conntable_get(t, e->cookie);
+	if (!c) {
+		st->unmatched++;
+		return;
+	}
+	switch (e->kind) {
+	case TCPWATCH_EV_RETRANSMIT:
+		kind = TW_HIST_RETRANSMIT;
+		c->retransmits++;
+		if (e->oldstate == TW_TCP_SYN_SENT)
+			c->syn_retransmits++;
+		break;
+	case TCPWATCH_EV_RETRANSMIT_SYNACK:
+		/* Counted on the listener; the history stays short. */
+		c->retransmits++;
+		return;
+	case TCPWATCH_EV_RESET_SENT:
+		kind = TW_HIST_RESET_SENT;
+		if (c->resets_sent < UINT16_MAX)
+			c->resets_sent++;
+		break;
+	case TCPWATCH_EV_RESET_RECEIVED:
+		kind = TW_HIST_RESET_RECEIVED;
+		if (c->resets_received < UINT16_MAX)
+			c->resets_received++;
+		break;
+	default:
+		return;
+	}
+	hist_add(t, c, kind, e->time_ns, e->oldstate, 0, 0, e->reason);
+}
+
+void events_apply(struct tw_conntable *t, const struct tcpwatch_event *e,
+		  struct tw_event_stats *st)
+{
+	st->received++;
+	if (e->kind < sizeof(st->by_kind) / sizeof(st->by_kind[0]))
+		st->by_kind[e->kind]++;
+	if (e->kind == TCPWATCH_EV_STATE)
+		apply_state(t, e, st);
+	else
+		apply_other(t, e, st);
+}

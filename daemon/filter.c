@@ -1,0 +1,155 @@
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "filter.h"
+#include "tcpstate.h"
+
+void filter_init(struct tw_filter *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->states = TW_STATES_ALL & ~TW_STATE_BIT(TW_TCP_CLOSE);
+	f->local_port = f->remote_port = -1;
+	f->pid = f->netns = -1;
+	f->limit = TW_FILTER_DEFAULT_LIMIT;
+}
+
+static int parse_u64(const char *v, uint64_t max, uint64_t *ret)
+{
+	unsigned long long x;
+	char *end;
+
+	if (!*v || *v == '-' || *v == '+' || *v == ' ')
+		return -EINVAL;
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno || *end || x > max)
+		return -EINVAL;
+	*ret = x;
+	return 0;
+}
+
+static int parse_states(const char *v, uint32_t *ret, char *err, size_t err_len)
+{
+	char buf[TW_FILTER_MAX_VALUE + 1];
+	uint32_t mask = 0;
+	char *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint32_t m = tcpstate_parse_mask(tok);
+
+		if (!m) {
+			snprintf(err, err_len, "state: unknown state '%s'", tok);
+			return -EINVAL;
+		}
+		mask |= m;
+	}
+	if (!mask) {
+		snprintf(err, err_len, "state: empty");
+		return -EINVAL;
+	}
+	*ret = mask;
+	return 0;
+}
+
+int filter_set(struct tw_filter *f, const char *key, const char *value, char *err, size_t err_len)
+{
+	uint64_t x;
+
+	if (!value)
+		value = "";
+	if (strlen(value) > TW_FILTER_MAX_VALUE) {
+		snprintf(err, err_len, "%.32s: value longer than %d bytes", key, TW_FILTER_MAX_VALUE);
+		return -EINVAL;
+	}
+	if (!strcmp(key, "state"))
+		return parse_states(value, &f->states, err, err_len);
+	if (!strcmp(key, "family")) {
+		if (!strcmp(value, "inet") || !strcmp(value, "4"))
+			f->family = AF_INET;
+		else if (!strcmp(value, "inet6") || !strcmp(value, "6"))
+			f->family = AF_INET6;
+		else
+			goto bad;
+		return 0;
+	}
+	if (!strcmp(key, "local_addr") || !strcmp(key, "remote_addr")) {
+		struct tw_addr_match *m = key[0] == 'l' ? &f->local : &f->remote;
+
+		if (tw_prefix_parse(value, &m->family, m->addr, &m->prefix_len) < 0)
+			goto bad;
+		m->set = true;
+		return 0;
+	}
+	if (!strcmp(key, "local_port") || !strcmp(key, "remote_port")) {
+		if (parse_u64(value, 65535, &x) < 0)
+			goto bad;
+		*(key[0] == 'l' ? &f->local_port : &f->remote_port) = (int32_t)x;
+		return 0;
+	}
+	if (!strcmp(key, "pid")) {
+		if (parse_u64(value, INT32_MAX, &x) < 0)
+			goto bad;
+		f->pid = (int64_t)x;
+		return 0;
+	}
+	if (!strcmp(key, "netns")) {
+		if (parse_u64(value, UINT32_MAX, &x) < 0)
+			goto bad;
+		f->netns = (int64_t)x;
+		return 0;
+	}
+	if (!strcmp(key, "limit")) {
+		if (parse_u64(value, 100000000ull, &x) < 0 || x == 0)
+			goto bad;
+		f->limit = x;
+		return 0;
+	}
+	if (!strcmp(key, "after")) {
+		if (parse_u64(value, UINT64_MAX, &x) < 0)
+			goto bad;
+		f->after = x;
+		return 0;
+	}
+	snprintf(err, err_len, "unknown parameter '%.64s'", key);
+	return -EINVAL;
+bad:
+	snprintf(err, err_len, "%s: invalid value '%.64s'", key, value);
+	return -EINVAL;
+}
+
+static bool addr_match(const struct tw_addr_match *m, const struct tw_conn *c,
+		       const uint8_t addr[16])
+{
+	if (!m->set)
+		return true;
+	if (m->family != c->family)
+		return false;
+	return tw_addr_prefix_match(m->addr, addr, m->prefix_len);
+}
+
+bool filter_match(const struct tw_filter *f, const struct tw_conn *c)
+{
+	if (!(f->states & TW_STATE_BIT(c->state)))
+		return false;
+	/* A retained connection is CLOSE; a live one never shows as CLOSE. */
+	if ((c->flags & TW_CONN_CLOSED) && !(f->states & TW_STATE_BIT(TW_TCP_CLOSE)))
+		return false;
+	if (f->family && c->family != f->family)
+		return false;
+	if (f->local_port >= 0 && c->local_port != f->local_port)
+		return false;
+	if (f->remote_port >= 0 && c->remote_port != f->remote_port)
+		return false;
+	if (f->pid >= 0 && (!(c->flags & TW_CONN_HAS_TASK) || c->pid != (uint64_t)f->pid))
+		return false;
+	if (f->netns >= 0 && c->netns != (uint64_t)f->netns)
+		return false;
+	if (c->cookie <= f->after)
+		return false;
+	return addr_match(&f->local, c, c->local_addr) && addr_match(&f->remote, c, c->remote_addr);
+}

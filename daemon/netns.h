@@ -1,0 +1,39 @@
+/*
+ * The network namespaces tcpwatchd covers: its own, every one a process
+ * lives in (/proc/PID/ns/net) and every named one (/run/netns). Each gets
+ * a sock_diag socket created inside it (a netlink socket stays bound to the
+ * namespace it was created in), so reconciles dump containers too.
+ */
+#ifndef TCPWATCH_NETNS_H
+#define TCPWATCH_NETNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tw_netns {
+	uint32_t inode;
+	int diag_fd;
+	uint32_t seen_gen;
+};
+
+struct tw_netns_set {
+	struct tw_netns *v;
+	size_t n;
+	size_t max;         /* bound on namespaces followed */
+	uint32_t self_inode;
+	uint32_t gen;
+	uint64_t refused;   /* namespaces over max */
+	uint64_t open_failures;
+};
+
+/* Our own namespace's diag socket is created here. 0 or negative errno. */
+int netns_init(struct tw_netns_set *s, size_t max);
+void netns_fini(struct tw_netns_set *s);
+/* Finds new namespaces (opening a diag socket in each) and forgets those
+ * that are gone. proc_root and run_netns are "/proc" and "/run/netns"
+ * except in tests. Returns the number of namespaces. */
+int netns_refresh(struct tw_netns_set *s, const char *proc_root, const char *run_netns);
+/* Network namespace inode of a path like /proc/self/ns/net; 0 on error. */
+uint32_t netns_inode_of(const char *path);
+
+#endif

@@ -1,0 +1,196 @@
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reconcile.h"
+
+void reconcile_init(struct tw_reconcile *r, struct tw_conntable *table)
+{
+	memset(r, 0, sizeof(*r));
+	r->table = table;
+	r->initial = true;
+}
+
+void reconcile_begin(struct tw_reconcile *r, uint64_t now_ns)
+{
+	r->gen++;
+	r->pass_start_ns = now_ns;
+	r->unowned = 0;
+}
+
+static void add_derived(struct tw_reconcile *r, struct tw_conn *c, uint8_t from, uint8_t to,
+			uint64_t now_ns)
+{
+	struct tw_hist h = {
+		.time_ns = now_ns, .kind = TW_HIST_STATE, .from = from, .to = to,
+		.flags = TW_HIST_DERIVED,
+	};
+
+	conntable_hist_append(r->table, c, &h);
+}
+
+static void set_from_diag(struct tw_conn *c, uint32_t netns, const struct tw_diag_sock *s)
+{
+	c->netns = netns;
+	c->family = s->family;
+	memcpy(c->local_addr, s->local_addr, 16);
+	memcpy(c->remote_addr, s->remote_addr, 16);
+	c->local_port = s->local_port;
+	c->remote_port = s->remote_port;
+	if (s->uid || !c->uid)
+		c->uid = s->uid;
+	if (s->inode)
+		c->inode = s->inode;
+}
+
+void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_diag_sock *s,
+		    uint64_t now_ns)
+{
+	struct tw_conntable *t = r->table;
+	uint8_t state = s->state == TW_TCP_NEW_SYN_RECV ? TW_TCP_SYN_RECV : s->state;
+	bool created;
+	struct tw_conn *c;
+
+	if (!s->cookie || state == 0 || state >= TW_TCP_MAX_STATES)
+		return;
+	c = conntable_get_or_add(t, s->cookie, &created);
+	if (!c)
+		return;
+	c->seen_gen = r->gen;
+	c->missed = 0;
+	if (created) {
+		set_from_diag(c, netns, s);
+		c->state = state;
+		c->first_seen_ns = now_ns;
+		c->last_change_ns = now_ns;
+		c->flags |= TW_CONN_FROM_SNAPSHOT;
+		if (s->state == TW_TCP_NEW_SYN_RECV)
+			c->flags |= TW_CONN_REQUEST;
+		conntable_update_listener(t, c);
+		/* The first pass finds what existed before us: that is no
+		 * disagreement. Later, a socket no event announced is. */
+		if (!r->initial && !(c->flags & TW_CONN_REQUEST)) {
+			r->stats.added++;
+			r->stats.corrections++;
+		}
+		goto info;
+	}
+	/* Changed since the pass began: the event is newer than the dump. */
+	if (c->last_change_ns >= r->pass_start_ns)
+		goto info;
+	if (s->inode && !c->inode)
+		c->inode = s->inode;
+	if (!c->local_port && s->local_port)
+		set_from_diag(c, netns, s);
+	if (c->state != state) {
+		uint8_t old = c->state;
+
+		if (c->flags & TW_CONN_CLOSED)
+			conntable_revive(t, c);
+		if (c->flags & TW_CONN_TW_DERIVED && old == TW_TCP_TIME_WAIT &&
+		    state == TW_TCP_FIN_WAIT2 && c->hist_len &&
+		    c->hist[c->hist_len - 1].to == TW_TCP_TIME_WAIT) {
+			/* An orphaned socket's minisocket waits in FIN_WAIT2
+			 * for the peer's FIN: the derived TIME_WAIT was early. */
+			c->hist[c->hist_len - 1].to = TW_TCP_FIN_WAIT2;
+			c->state = state;
+			goto info;
+		}
+		if (c->flags & TW_CONN_TW_DERIVED && old == TW_TCP_FIN_WAIT2 &&
+		    state == TW_TCP_TIME_WAIT) {
+			/* The peer's FIN reached the minisocket: expected. */
+			add_derived(r, c, old, state, now_ns);
+			c->state = state;
+			c->last_change_ns = now_ns;
+			goto info;
+		}
+		add_derived(r, c, old, state, now_ns);
+		c->state = state;
+		c->last_change_ns = now_ns;
+		r->stats.state_fixed++;
+		r->stats.corrections++;
+		conntable_update_listener(t, c);
+	}
+info:
+	if (s->has_info) {
+		c->info = s->info;
+		c->info.sample_ns = now_ns;
+	}
+}
+
+static bool in_list(uint32_t netns, const uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == netns)
+			return true;
+	return false;
+}
+
+struct sweep_ctx {
+	struct tw_reconcile *r;
+	const uint32_t *spared;
+	size_t n_spared;
+	uint64_t now_ns;
+	struct tw_conn **gone;
+	size_t n_gone, cap_gone;
+};
+
+static void sweep_one(struct tw_conn *c, void *data)
+{
+	struct sweep_ctx *ctx = data;
+
+	if (c->flags & TW_CONN_CLOSED || c->seen_gen == ctx->r->gen)
+		return;
+	if (c->last_change_ns >= ctx->r->pass_start_ns)
+		return;
+	if (in_list(c->netns, ctx->spared, ctx->n_spared))
+		return;
+	/* A dump walks hash buckets while the kernel changes them and can
+	 * skip a socket under churn: only two misses in a row mean gone. */
+	if (++c->missed < TW_RECONCILE_MISSES)
+		return;
+	if (ctx->n_gone == ctx->cap_gone) {
+		size_t cap = ctx->cap_gone ? ctx->cap_gone * 2 : 256;
+		struct tw_conn **n = realloc(ctx->gone, cap * sizeof(*n));
+
+		if (!n)
+			return; /* the rest waits for the next pass */
+		ctx->gone = n;
+		ctx->cap_gone = cap;
+	}
+	ctx->gone[ctx->n_gone++] = c;
+}
+
+void reconcile_end(struct tw_reconcile *r, const uint32_t *spared, size_t n_spared,
+		   uint64_t now_ns)
+{
+	struct sweep_ctx ctx = {
+		.r = r, .spared = spared, .n_spared = n_spared, .now_ns = now_ns,
+	};
+
+	/* Collect first: retiring inside the walk would change the table. */
+	conntable_foreach(r->table, sweep_one, &ctx);
+	for (size_t i = 0; i < ctx.n_gone; i++) {
+		struct tw_conn *c = ctx.gone[i];
+
+		if (c->flags & TW_CONN_REQUEST) {
+			/* A SYN-queue entry became a child (new cookie) or
+			 * was dropped: not a connection of its own. */
+			conntable_remove(r->table, c);
+			continue;
+		}
+		if (c->state == TW_TCP_TIME_WAIT || (c->flags & TW_CONN_TW_DERIVED)) {
+			r->stats.time_wait_ended++;
+		} else {
+			r->stats.vanished++;
+			r->stats.corrections++;
+		}
+		add_derived(r, c, c->state, TW_TCP_CLOSE, now_ns);
+		c->state = TW_TCP_CLOSE;
+		c->last_change_ns = now_ns;
+		conntable_retire(r->table, c, now_ns);
+	}
+	free(ctx.gone);
+	r->stats.runs++;
+	r->initial = false;
+}

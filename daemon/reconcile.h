@@ -1,0 +1,50 @@
+/*
+ * Reconciliation: sock_diag is the truth of what exists. A pass walks every
+ * socket of every namespace; reconcile_sock() creates what the table missed
+ * and corrects what it got wrong, reconcile_end() closes what vanished.
+ * Every disagreement is counted. Pure logic, no I/O.
+ */
+#ifndef TCPWATCH_RECONCILE_H
+#define TCPWATCH_RECONCILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conntable.h"
+#include "diag.h"
+
+/* Passes in a row that must miss a socket before it counts as gone. */
+#define TW_RECONCILE_MISSES 2
+
+struct tw_reconcile_stats {
+	uint64_t runs;          /* completed passes */
+	uint64_t corrections;   /* disagreements fixed, all kinds */
+	uint64_t added;         /* sockets the events had not shown */
+	uint64_t state_fixed;   /* state differed */
+	uint64_t vanished;      /* in the table, gone from the kernel */
+	uint64_t time_wait_ended; /* TIME_WAIT minisockets that expired (not corrections) */
+};
+
+struct tw_reconcile {
+	struct tw_conntable *table;
+	uint32_t gen;
+	uint64_t pass_start_ns;
+	bool initial; /* the first pass: what it finds existed before us */
+	struct tw_reconcile_stats stats;
+	uint32_t unowned; /* sockets with an inode but no known process this pass */
+};
+
+void reconcile_init(struct tw_reconcile *r, struct tw_conntable *table);
+/* Starts a pass. Drain pending events first: an event older than the pass
+ * must not be applied after the snapshot that already includes it. */
+void reconcile_begin(struct tw_reconcile *r, uint64_t now_ns);
+void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_diag_sock *s,
+		    uint64_t now_ns);
+/* Ends a pass: live connections the pass did not see are closed, except
+ * those of the namespaces in spared[] (whose dump failed). A namespace
+ * that no longer exists took its sockets with it. */
+void reconcile_end(struct tw_reconcile *r, const uint32_t *spared, size_t n_spared,
+		   uint64_t now_ns);
+
+#endif

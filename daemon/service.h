@@ -1,0 +1,13 @@
+/* Talking to the service manager: sd_notify without libsystemd, and
+ * detaching when not run in the foreground. */
+#ifndef TCPWATCH_SERVICE_H
+#define TCPWATCH_SERVICE_H
+
+/* Sends a state string ("READY=1", "STOPPING=1", "STATUS=...") to
+ * $NOTIFY_SOCKET if set. 0, or negative errno. */
+int service_notify(const char *state);
+/* Forks into the background; the parent exits once the child is set up.
+ * Returns 0 in the child, negative errno on failure. */
+int service_daemonize(void);
+
+#endif
