@@ -141,6 +141,9 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate,
 	e->newstate = newstate;
 	e->uid = sk->sk_uid.val;
 	e->sk_err = sk->sk_err;
+	/* tcp_rcv_state_process seeds srtt from the SYN-ACK->ACK time
+	 * (tcp_synack_rtt_meas) just before SYN_RECV->ESTABLISHED. */
+	e->value = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
 	if (runs_in_owner(oldstate, newstate))
 		fill_task(e);
 	bpf_ringbuf_submit(e, 0);
@@ -161,7 +164,7 @@ int BPF_PROG(handle_retransmit, const struct sock *sk, const struct sk_buff *skb
 	fill_common(e, &sk->__sk_common);
 	e->cookie = bpf_get_socket_cookie((void *)sk);
 	e->oldstate = sk->__sk_common.skc_state;
-	e->reason = err;
+	e->value = err;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
@@ -233,7 +236,7 @@ int BPF_PROG(handle_send_reset, const struct sock *sk, const struct sk_buff *skb
 	e = reserve(TCPWATCH_EV_RESET_SENT);
 	if (!e)
 		return 0;
-	e->reason = reason;
+	e->value = reason;
 	if (sk) {
 		fill_common(e, &sk->__sk_common);
 		e->cookie = bpf_get_socket_cookie((void *)sk);

@@ -42,7 +42,9 @@ struct tcpwatch_event {
 	__u8 has_task;
 	__u8 pad;
 	__s32 sk_err;       /* sk->sk_err at the event (ECONNRESET, ETIMEDOUT...) */
-	__u32 reason;       /* RESET_SENT: enum sk_rst_reason; RETRANSMIT: err */
+	__u32 value;        /* RESET_SENT: enum sk_rst_reason; RETRANSMIT: err;
+			     * STATE: smoothed RTT in us (the child's first sample at
+			     * SYN_RECV->ESTABLISHED is the SYN-ACK->ACK time) */
 	char comm[TCPWATCH_COMM_LEN];
 };
 

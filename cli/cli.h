@@ -15,6 +15,8 @@ struct cli_opts {
 int cmd_list(const struct cli_opts *o, int argc, char **argv);
 int cmd_show(const struct cli_opts *o, int argc, char **argv);
 int cmd_stats(const struct cli_opts *o, int argc, char **argv);
+int cmd_watch(const struct cli_opts *o, int argc, char **argv);
+int cmd_findings(const struct cli_opts *o, int argc, char **argv);
 
 /* GETs path and, unless the status is 2xx, prints the daemon's error.
  * Returns the body (caller frees) or NULL. */

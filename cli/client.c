@@ -189,3 +189,156 @@ void query_add(char *query, size_t len, const char *key, const char *value)
 	}
 	query[n] = '\0';
 }
+
+/* Body bytes, already de-chunked, split into lines for the callback. */
+struct line_splitter {
+	char buf[64 * 1024];
+	size_t len;
+	client_line_cb cb;
+	void *data;
+};
+
+static int feed_lines(struct line_splitter *ls, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\n') {
+			int r = ls->cb(ls->buf, ls->len, ls->data);
+
+			ls->len = 0;
+			if (r)
+				return r;
+		} else if (ls->len < sizeof(ls->buf) - 1) {
+			ls->buf[ls->len++] = p[i];
+		}
+	}
+	return 0;
+}
+
+int client_stream(const char *socket_path, const char *path, client_line_cb line_cb, void *data,
+		  char *err, size_t err_len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct line_splitter *ls;
+	char req[8192], *in;
+	size_t in_len = 0, in_cap = 256 * 1024;
+	bool headers_done = false, chunked = false;
+	long chunk_left = -1; /* -1: expecting a chunk-size line */
+	int fd, r = 0, status = 0;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
+	r = snprintf(req, sizeof(req),
+		     "GET %s HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n"
+		     "Connection: close\r\n\r\n",
+		     path);
+	if (r < 0 || (size_t)r >= sizeof(req)) {
+		snprintf(err, err_len, "request too long");
+		return -E2BIG;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		snprintf(err, err_len, "cannot reach tcpwatchd at %s: %s (is it running? try --socket)",
+			 socket_path, strerror(e));
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	if (write(fd, req, (size_t)r) != r) {
+		snprintf(err, err_len, "write: %s", strerror(errno));
+		close(fd);
+		return -EIO;
+	}
+	in = malloc(in_cap);
+	ls = calloc(1, sizeof(*ls));
+	if (!in || !ls) {
+		free(in);
+		free(ls);
+		close(fd);
+		return -ENOMEM;
+	}
+	ls->cb = line_cb;
+	ls->data = data;
+	r = 0;
+	for (;;) {
+		ssize_t n = read(fd, in + in_len, in_cap - in_len);
+		size_t used = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		in_len += (size_t)n;
+		if (!headers_done) {
+			char *end = memmem(in, in_len, "\r\n\r\n", 4);
+
+			if (!end) {
+				if (in_len == in_cap) {
+					snprintf(err, err_len, "reply headers too large");
+					r = -EPROTO;
+					break;
+				}
+				continue;
+			}
+			*end = '\0';
+			if (sscanf(in, "HTTP/1.%*d %d", &status) != 1) {
+				snprintf(err, err_len, "malformed reply from tcpwatchd");
+				r = -EPROTO;
+				break;
+			}
+			chunked = strcasestr(in, "transfer-encoding: chunked") != NULL;
+			used = (size_t)(end + 4 - in);
+			headers_done = true;
+			if (status < 200 || status > 299) {
+				/* The body is a JSON error: show it whole. */
+				snprintf(err, err_len, "HTTP %d: %.*s", status,
+					 (int)(in_len - used > 300 ? 300 : in_len - used), in + used);
+				r = -EPROTO;
+				break;
+			}
+		}
+		while (used < in_len) {
+			if (!chunked) {
+				r = feed_lines(ls, in + used, in_len - used);
+				used = in_len;
+			} else if (chunk_left < 0) {
+				char *eol = memmem(in + used, in_len - used, "\r\n", 2);
+
+				if (!eol)
+					break;
+				chunk_left = strtol(in + used, NULL, 16);
+				used = (size_t)(eol + 2 - in);
+				if (chunk_left == 0)
+					goto done;
+			} else {
+				size_t take = in_len - used;
+
+				if ((long)take > chunk_left)
+					take = (size_t)chunk_left;
+				r = feed_lines(ls, in + used, take);
+				used += take;
+				chunk_left -= (long)take;
+				if (chunk_left == 0) {
+					if (in_len - used < 2)
+						break; /* wait for the CRLF */
+					used += 2;
+					chunk_left = -1;
+				}
+			}
+			if (r)
+				goto done;
+		}
+		memmove(in, in + used, in_len - used);
+		in_len -= used;
+		if (chunk_left == 0 && in_len >= 2) {
+			memmove(in, in + 2, in_len - 2);
+			in_len -= 2;
+			chunk_left = -1;
+		}
+	}
+done:
+	free(in);
+	free(ls);
+	close(fd);
+	return r < 0 ? r : 0;
+}

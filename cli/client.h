@@ -19,4 +19,13 @@ void reply_free(struct tw_reply *r);
 /* Appends key=value to a query string, percent-encoding the value. */
 void query_add(char *query, size_t len, const char *key, const char *value);
 
+
+
+/* Streams a long-lived reply (server-sent events): calls line_cb for every
+ * line of the body as it arrives, until the daemon closes or line_cb
+ * returns non-zero. 0 when the stream ended, negative errno otherwise,
+ * with a message in err (including an HTTP error's text). */
+typedef int (*client_line_cb)(const char *line, size_t len, void *data);
+int client_stream(const char *socket_path, const char *path, client_line_cb line_cb, void *data,
+		  char *err, size_t err_len);
 #endif

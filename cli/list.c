@@ -5,11 +5,12 @@
 
 #include "cli.h"
 #include "client.h"
+#include "filterargs.h"
 #include "tcpstate.h"
 
 struct list_args {
 	bool listening, all, v4, v6, process, no_header;
-	char states[512]; /* comma-separated, for the state= parameter */
+	struct filter_args filter;
 };
 
 static int usage_error(const char *msg, const char *arg)
@@ -22,18 +23,13 @@ static int parse_args(struct list_args *a, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *s = argv[i];
+		int r = filter_args_take(&a->filter, argc, argv, &i, "list");
 
-		if (!strcmp(s, "state")) {
-			if (++i == argc)
-				return usage_error("state needs a name", NULL);
-			if (!tcpstate_parse_mask(argv[i]))
-				return usage_error("unknown state", argv[i]);
-			if (strlen(a->states) + strlen(argv[i]) + 2 >= sizeof(a->states))
-				return usage_error("too many states", NULL);
-			if (*a->states)
-				strcat(a->states, ",");
-			strcat(a->states, argv[i]);
-		} else if (s[0] == '-' && s[1] && s[1] != '-') {
+		if (r < 0)
+			return 2;
+		if (r > 0)
+			continue;
+		if (s[0] == '-' && s[1] && s[1] != '-') {
 			/* Bundled short flags, as in ss -tanp. */
 			for (const char *f = s + 1; *f; f++) {
 				switch (*f) {
@@ -43,7 +39,7 @@ static int parse_args(struct list_args *a, int argc, char **argv)
 				case '6': a->v6 = true; break;
 				case 'p': a->process = true; break;
 				case 'H': a->no_header = true; break;
-				case 't': case 'n': break; /* always TCP, always numeric */
+				case 't': case 'n': case 'e': case 'i': break; /* always TCP, numeric, detailed */
 				default: {
 					char flag[3] = { '-', *f, 0 };
 
@@ -60,30 +56,32 @@ static int parse_args(struct list_args *a, int argc, char **argv)
 		} else if (!strcmp(s, "--no-header")) {
 			a->no_header = true;
 		} else {
-			return usage_error("unexpected argument", s);
+			return usage_error("unknown option", s);
 		}
 	}
 	if (a->v4 && a->v6)
 		return usage_error("-4 and -6 exclude each other", NULL);
-	return 0;
+	return filter_args_check(&a->filter, "list") < 0 ? 2 : 0;
 }
 
-static void build_query(const struct list_args *a, char *q, size_t len)
+static int build_query(const struct list_args *a, char *q, size_t len)
 {
-	q[0] = '\0';
-	if (*a->states)
-		query_add(q, len, "state", a->states);
-	else if (a->listening)
-		query_add(q, len, "state", "listening");
-	else if (a->all)
-		query_add(q, len, "state", "all"); /* includes retained closed ones */
+	uint32_t def;
+
+	if (a->listening)
+		def = TW_STATE_BIT(TW_TCP_LISTEN);
+	else if (a->all) /* every state, and retained closed connections */
+		def = TW_STATES_ALL;
 	else /* ss's default: connected, without TIME_WAIT and SYN_RECV */
-		query_add(q, len, "state",
-			  "established,syn-sent,fin-wait-1,fin-wait-2,close-wait,last-ack,closing");
+		def = TW_STATES_CONNECTED_DEFAULT;
+	q[0] = '\0';
+	if (filter_args_query(&a->filter, def, q, len, "list") < 0)
+		return -1;
 	if (a->v4)
 		query_add(q, len, "family", "inet");
 	if (a->v6)
 		query_add(q, len, "family", "inet6");
+	return 0;
 }
 
 static void endpoint(char *out, size_t len, const char *addr, double port, bool v6)
@@ -94,23 +92,40 @@ static void endpoint(char *out, size_t len, const char *addr, double port, bool 
 		snprintf(out, len, "%s:%.0f", addr, port);
 }
 
+static void format_us(double us, char *out, size_t len)
+{
+	if (us < 0)
+		snprintf(out, len, "-");
+	else if (us < 1000)
+		snprintf(out, len, "%.0fus", us);
+	else if (us < 1000000)
+		snprintf(out, len, "%.1fms", us / 1000);
+	else
+		snprintf(out, len, "%.2fs", us / 1e6);
+}
+
 static void print_row(const cJSON *row, const struct list_args *a)
 {
-	char local[80], remote[80], age[16];
+	char local[80], remote[80], age[16], hs[16];
 	bool v6 = !strcmp(json_str(row, "family", ""), "inet6");
 	const char *state = json_str(row, "state", "?");
 	int s = tcpstate_parse(state);
-	const char *remote_addr = json_str(row, "remote_addr", "*");
+	bool closed = cJSON_IsTrue(cJSON_GetObjectItem(row, "closed"));
 
 	endpoint(local, sizeof(local), json_str(row, "local_addr", "*"), json_num(row, "local_port", 0),
 		 v6);
 	if (json_num(row, "remote_port", 0) == 0)
 		snprintf(remote, sizeof(remote), "%s:*", v6 ? "[::]" : "0.0.0.0");
 	else
-		endpoint(remote, sizeof(remote), remote_addr, json_num(row, "remote_port", 0), v6);
+		endpoint(remote, sizeof(remote), json_str(row, "remote_addr", "*"),
+			 json_num(row, "remote_port", 0), v6);
 	format_duration_ms(json_num(row, "age_ms", -1), age, sizeof(age));
-	printf("%-11s %-27s %-27s %8s %12.0f", s > 0 ? tcpstate_ss_name(s) : state, local, remote,
-	       age, json_num(row, "cookie", 0));
+	format_us(json_num(row, "handshake_us", -1), hs, sizeof(hs));
+	printf("%-11s %-27s %-27s %8s %8s", closed ? "CLOSED" : s > 0 ? tcpstate_ss_name(s) : state,
+	       local, remote, age, hs);
+	if (a->all)
+		printf(" %-18s", json_str(row, "end_reason", "-"));
+	printf(" %12.0f", json_num(row, "cookie", 0));
 	if (a->process) {
 		const char *comm = json_str(row, "comm", NULL);
 
@@ -126,9 +141,13 @@ static int print_table(char *body, const struct list_args *a)
 {
 	char *line = body, *next;
 
-	if (!a->no_header)
-		printf("%-11s %-27s %-27s %8s %12s%s\n", "State", "Local Address:Port",
-		       "Peer Address:Port", "Age", "Cookie", a->process ? " Process" : "");
+	if (!a->no_header) {
+		printf("%-11s %-27s %-27s %8s %8s", "State", "Local Address:Port",
+		       "Peer Address:Port", "Age", "Hshake");
+		if (a->all)
+			printf(" %-18s", "End");
+		printf(" %12s%s\n", "Cookie", a->process ? " Process" : "");
+	}
 	for (; line && *line; line = next) {
 		size_t n;
 		cJSON *row;
@@ -155,7 +174,7 @@ static int print_table(char *body, const struct list_args *a)
 int cmd_list(const struct cli_opts *o, int argc, char **argv)
 {
 	struct list_args a = { 0 };
-	char path[1024] = "/api/v1/connections", query[768];
+	char path[4096] = "/api/v1/connections", query[3800];
 	static char outbuf[1 << 20];
 	char *body;
 	size_t len;
@@ -164,7 +183,8 @@ int cmd_list(const struct cli_opts *o, int argc, char **argv)
 	r = parse_args(&a, argc, argv);
 	if (r)
 		return r;
-	build_query(&a, query, sizeof(query));
+	if (build_query(&a, query, sizeof(query)) < 0)
+		return 2;
 	strncat(path, query, sizeof(path) - strlen(path) - 1);
 	body = cli_fetch(o, path, &len);
 	if (!body)

@@ -13,10 +13,16 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: tcpwatch [--socket PATH] [--json] COMMAND [ARGS]\n\n"
 		"Commands:\n"
-		"  list, ls [-l|-a] [-4|-6] [-p] [-H] [state NAME]...\n"
-		"                      connections, like ss -tan (NAME: established, syn-sent,\n"
-		"                      ..., or the groups all, connected, synchronized, bucket, big)\n"
-		"  show COOKIE         one connection's history as a timeline\n"
+		"  list, ls [-l|-a] [-4|-6] [-p] [-H] [state NAME]... [exclude NAME]... [EXPR]\n"
+		"                      connections, like ss -tan. NAME: established, syn-sent,\n"
+		"                      ..., or the groups all, connected, synchronized, bucket, big.\n"
+		"                      EXPR in ss's grammar: '( dport = :443 or sport = :443 )'\n"
+		"                      src 127.0.0.0/8 ...; -a adds retained closed connections\n"
+		"  show COOKIE         one connection's life as a ladder diagram\n"
+		"  watch [state NAME]... [EXPR]\n"
+		"                      live transitions, one line each (like tcpstates)\n"
+		"  findings            connections stuck in CLOSE_WAIT, TIME_WAIT/FIN_WAIT2\n"
+		"                      pile-ups, failing connects, resetting peers\n"
 		"  stats               the daemon's own counters\n\n"
 		"Options (anywhere on the line):\n"
 		"  -S, --socket PATH   tcpwatchd's API socket (default " DEFAULT_SOCKET
@@ -124,6 +130,10 @@ int main(int argc, char **argv)
 		return cmd_show(&o, n, rest);
 	if (!strcmp(cmd, "stats"))
 		return cmd_stats(&o, n, rest);
+	if (!strcmp(cmd, "watch"))
+		return cmd_watch(&o, n, rest);
+	if (!strcmp(cmd, "findings"))
+		return cmd_findings(&o, n, rest);
 	fprintf(stderr, "tcpwatch: unknown command '%s' (see --help)\n", cmd);
 	return 2;
 }

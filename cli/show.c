@@ -18,9 +18,18 @@ static void print_header(const cJSON *c)
 	       v6 ? "]" : "", json_num(c, "local_port", 0), v6 ? "[" : "",
 	       json_str(c, "remote_addr", "?"), v6 ? "]" : "", json_num(c, "remote_port", 0),
 	       json_num(c, "netns", 0));
-	printf("  state %s%s  age %s  first seen %s\n", json_str(c, "state", "?"),
-	       cJSON_IsTrue(cJSON_GetObjectItem(c, "closed")) ? " (closed)" : "", age,
-	       json_str(c, "first_seen", "?"));
+	printf("  state %s%s  role %s  age %s  first seen %s\n", json_str(c, "state", "?"),
+	       cJSON_IsTrue(cJSON_GetObjectItem(c, "closed")) ? " (closed)" : "",
+	       json_str(c, "role", "?"), age, json_str(c, "first_seen", "?"));
+	if (json_num(c, "handshake_us", -1) >= 0)
+		printf("  handshake %.0f us (%s)", json_num(c, "handshake_us", 0),
+		       !strcmp(json_str(c, "handshake_source", ""), "synack_rtt")
+			       ? "SYN-ACK to ACK, kernel sample"
+			       : "SYN to ESTABLISHED");
+	else
+		printf("  handshake unknown");
+	printf("  closed first: %s  end: %s\n", json_str(c, "closed_first", "-"),
+	       json_str(c, "end_reason", "open"));
 	if (json_str(c, "comm", NULL))
 		printf("  process %s pid %.0f uid %.0f\n", json_str(c, "comm", "?"), json_num(c, "pid", 0),
 		       json_num(c, "uid", 0));
@@ -42,32 +51,145 @@ static void print_header(const cJSON *c)
 		printf("  (found by a sock_diag snapshot: its life before that is unknown)\n");
 }
 
-static void print_history(const cJSON *c)
+struct packet {
+	bool out; /* local -> remote */
+	const char *label;
+};
+
+/* The segments a transition implies, in the order they cross the wire. */
+static int packets_for(const char *from, const char *to, struct packet p[2])
+{
+	static const struct {
+		const char *from, *to;
+		struct packet p[2];
+		int n;
+	} map[] = {
+		{ "CLOSE", "SYN_SENT", { { true, "SYN" } }, 1 },
+		{ "SYN_SENT", "ESTABLISHED", { { false, "SYN-ACK" }, { true, "ACK" } }, 2 },
+		{ "LISTEN", "SYN_RECV", { { false, "SYN" }, { true, "SYN-ACK" } }, 2 },
+		{ "SYN_RECV", "ESTABLISHED", { { false, "ACK" } }, 1 },
+		{ "ESTABLISHED", "FIN_WAIT1", { { true, "FIN" } }, 1 },
+		{ "SYN_RECV", "FIN_WAIT1", { { true, "FIN" } }, 1 },
+		{ "FIN_WAIT1", "FIN_WAIT2", { { false, "ACK" } }, 1 },
+		{ "FIN_WAIT2", "TIME_WAIT", { { false, "FIN" }, { true, "ACK" } }, 2 },
+		{ "FIN_WAIT1", "TIME_WAIT", { { false, "FIN+ACK" }, { true, "ACK" } }, 2 },
+		{ "FIN_WAIT1", "CLOSING", { { false, "FIN" }, { true, "ACK" } }, 2 },
+		{ "CLOSING", "TIME_WAIT", { { false, "ACK" } }, 1 },
+		{ "ESTABLISHED", "CLOSE_WAIT", { { false, "FIN" }, { true, "ACK" } }, 2 },
+		{ "CLOSE_WAIT", "LAST_ACK", { { true, "FIN" } }, 1 },
+		{ "LAST_ACK", "CLOSE", { { false, "ACK" } }, 1 },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (!strcmp(map[i].from, from) && !strcmp(map[i].to, to)) {
+			memcpy(p, map[i].p, sizeof(map[i].p));
+			return map[i].n;
+		}
+	}
+	return 0;
+}
+
+#define ARROW_WIDTH 30
+
+static void arrow(char *out, size_t len, const struct packet *p)
+{
+	size_t label = strlen(p->label) + 2, left = (ARROW_WIDTH - label) / 2, i = 0;
+
+	if (len < ARROW_WIDTH + 1 || label + 4 > ARROW_WIDTH) {
+		snprintf(out, len, "%s%s%s", p->out ? "" : "<", p->label, p->out ? ">" : "");
+		return;
+	}
+	for (; i < left; i++)
+		out[i] = '-';
+	out[i++] = ' ';
+	memcpy(out + i, p->label, label - 2);
+	i += label - 2;
+	out[i++] = ' ';
+	for (; i < ARROW_WIDTH; i++)
+		out[i] = '-';
+	if (p->out)
+		out[ARROW_WIDTH - 1] = '>';
+	else
+		out[0] = '<';
+	out[ARROW_WIDTH] = '\0';
+}
+
+static void format_delta(double ns, char *out, size_t len)
+{
+	if (ns < 1e3)
+		snprintf(out, len, "+%.0fns", ns);
+	else if (ns < 1e6)
+		snprintf(out, len, "+%.0fus", ns / 1e3);
+	else if (ns < 1e9)
+		snprintf(out, len, "+%.1fms", ns / 1e6);
+	else
+		snprintf(out, len, "+%.2fs", ns / 1e9);
+}
+
+/* The connection as a ladder: local on the left, the peer on the right,
+ * each transition and event on its line with the time since the one
+ * before. */
+static void print_ladder(const cJSON *c)
 {
 	const cJSON *h = cJSON_GetObjectItem(c, "history"), *e;
+	const char *fam = json_str(c, "family", "inet");
+	bool v6 = !strcmp(fam, "inet6");
+	char local[80], remote[80], delta[24], line[ARROW_WIDTH + 1];
 	double prev = -1;
 
-	printf("\n  %-12s %-12s %s\n", "since start", "since prev", "event");
+	snprintf(local, sizeof(local), v6 ? "[%s]:%.0f" : "%s:%.0f", json_str(c, "local_addr", "?"),
+		 json_num(c, "local_port", 0));
+	snprintf(remote, sizeof(remote), v6 ? "[%s]:%.0f" : "%s:%.0f",
+		 json_str(c, "remote_addr", "?"), json_num(c, "remote_port", 0));
+	printf("\n  %10s %9s  %-14s %-*s %s\n", "time (s)", "delta", local, ARROW_WIDTH, "",
+	       remote);
 	cJSON_ArrayForEach(e, h)
 	{
 		const char *kind = json_str(e, "kind", "?");
-		double t = json_num(e, "since_first_ns", 0) / 1e9;
-		char since[32] = "";
+		double t = json_num(e, "since_first_ns", 0);
+		struct packet p[2];
+		int n = 0;
+		char note[64] = "";
+		const char *state = "";
 
 		if (!strcmp(kind, "dropped")) {
-			printf("  %-12s %-12s ... %.0f entries dropped ...\n", "", "",
+			printf("  %10s %9s  ... %.0f entries dropped ...\n", "", "",
 			       json_num(e, "count", 0));
 			continue;
 		}
+		delta[0] = '\0';
 		if (prev >= 0)
-			snprintf(since, sizeof(since), "+%.6fs", t - prev);
-		printf("  %-12.6f %-12s ", t, since);
-		if (!strcmp(kind, "state"))
-			printf("%s -> %s", json_str(e, "from", "?"), json_str(e, "to", "?"));
-		else
-			printf("%s (in %s)", kind, json_str(e, "state", "?"));
-		printf("%s\n", cJSON_IsTrue(cJSON_GetObjectItem(e, "derived")) ? "   [derived]" : "");
+			format_delta(t - prev, delta, sizeof(delta));
 		prev = t;
+		if (!strcmp(kind, "state")) {
+			state = json_str(e, "to", "?");
+			n = packets_for(json_str(e, "from", ""), state, p);
+			if (cJSON_IsTrue(cJSON_GetObjectItem(e, "derived")))
+				snprintf(note, sizeof(note), "(derived)");
+		} else if (!strcmp(kind, "reset_sent")) {
+			p[0] = (struct packet){ true, "RST" };
+			n = 1;
+		} else if (!strcmp(kind, "reset_received")) {
+			p[0] = (struct packet){ false, "RST" };
+			n = 1;
+		} else if (!strcmp(kind, "retransmit")) {
+			bool syn = !strcmp(json_str(e, "state", ""), "SYN_SENT");
+
+			p[0] = (struct packet){ true, syn ? "SYN (retransmit)" : "retransmit" };
+			n = 1;
+		} else {
+			snprintf(note, sizeof(note), "%s", kind);
+		}
+		if (n)
+			arrow(line, sizeof(line), &p[0]);
+		else
+			line[0] = '\0';
+		printf("  %10.6f %9s  %-14s %-*s %s\n", t / 1e9, delta, state, ARROW_WIDTH, line,
+		       note);
+		for (int i = 1; i < n; i++) {
+			arrow(line, sizeof(line), &p[i]);
+			printf("  %10s %9s  %-14s %s\n", "", "", "", line);
+		}
 	}
 }
 
@@ -102,7 +224,7 @@ int cmd_show(const struct cli_opts *o, int argc, char **argv)
 		return 1;
 	}
 	print_header(c);
-	print_history(c);
+	print_ladder(c);
 	cJSON_Delete(c);
 	return 0;
 }

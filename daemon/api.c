@@ -18,6 +18,19 @@
 #define API_MAX_QUERY_BYTES 4096 /* all query keys and values together */
 #define API_STREAM_BLOCK (64 * 1024)
 #define API_ROWS_PER_FILL 256
+#define API_WATCH_QUEUE_MAX (1024 * 1024) /* bytes queued per slow event reader */
+
+struct watcher {
+	struct tw_api *api;
+	struct MHD_Connection *conn;
+	struct tw_filter filter;
+	struct tw_buf queue;
+	size_t off;
+	bool suspended;
+	uint64_t dropped;        /* events this reader missed, all told */
+	uint64_t dropped_unsaid; /* not yet reported to it */
+	struct watcher *prev, *next;
+};
 
 struct tw_api {
 	struct tw_loop *loop;
@@ -27,6 +40,9 @@ struct tw_api {
 	int unix_epfd, tcp_epfd;
 	char socket_path[108];
 	unsigned long long requests, errors;
+	struct watcher *watchers;
+	uint32_t n_watchers, max_watchers;
+	uint64_t watch_dropped;
 };
 
 static enum MHD_Result queue_buf(struct MHD_Connection *conn, unsigned status, struct tw_buf *b)
@@ -282,6 +298,160 @@ static enum MHD_Result handle_one(struct tw_api *api, struct MHD_Connection *con
 	return ret;
 }
 
+/* --- GET /api/v1/events: server-sent events, one per history entry --- */
+
+static void watcher_push(struct watcher *w, const char *data, size_t len)
+{
+	if (w->queue.len - w->off + len > API_WATCH_QUEUE_MAX) {
+		w->dropped++;
+		w->dropped_unsaid++;
+		w->api->watch_dropped++;
+		return;
+	}
+	if (w->dropped_unsaid) {
+		buf_printf(&w->queue, "event: lost\ndata: {\"dropped\":%llu}\n\n",
+			   (unsigned long long)w->dropped_unsaid);
+		w->dropped_unsaid = 0;
+	}
+	buf_put(&w->queue, data, len);
+	if (w->suspended) {
+		w->suspended = false;
+		MHD_resume_connection(w->conn);
+	}
+}
+
+static ssize_t watch_reader(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct watcher *w = cls;
+	size_t avail = w->queue.len - w->off, n;
+
+	(void)pos;
+	if (w->queue.oom)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (!avail) {
+		/* Nothing to say: sleep until api_publish() has news. */
+		buf_reset(&w->queue);
+		w->off = 0;
+		w->suspended = true;
+		MHD_suspend_connection(w->conn);
+		return 0;
+	}
+	n = avail < max ? avail : max;
+	memcpy(out, w->queue.data + w->off, n);
+	w->off += n;
+	return (ssize_t)n;
+}
+
+static void watch_free(void *cls)
+{
+	struct watcher *w = cls;
+	struct tw_api *api = w->api;
+
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		api->watchers = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	api->n_watchers--;
+	buf_free(&w->queue);
+	free(w);
+}
+
+static enum MHD_Result handle_events(struct tw_api *api, struct MHD_Connection *conn)
+{
+	struct watcher *w;
+	struct MHD_Response *r;
+	struct query_ctx q;
+	enum MHD_Result ret;
+	unsigned status;
+
+	if (api->n_watchers >= api->max_watchers)
+		return queue_error(api, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+				   "too many event streams open (max-watchers)");
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return queue_error(api, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	filter_init(&w->filter);
+	w->filter.states = TW_STATES_ALL; /* every transition, CLOSE included */
+	status = parse_query(conn, &w->filter, &q);
+	if (status) {
+		free(w);
+		return queue_error(api, conn, status, q.err);
+	}
+	w->api = api;
+	w->conn = conn;
+	buf_init(&w->queue);
+	buf_puts(&w->queue, ": tcpwatch events\n\n");
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, watch_reader, w,
+					      watch_free);
+	if (!r) {
+		buf_free(&w->queue);
+		free(w);
+		return MHD_NO;
+	}
+	w->next = api->watchers;
+	if (api->watchers)
+		api->watchers->prev = w;
+	api->watchers = w;
+	api->n_watchers++;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+void api_publish(struct tw_api *api, const struct tw_conn *c, const struct tw_hist *h)
+{
+	struct tw_buf b;
+	struct tw_clock clk;
+
+	if (!api || !api->watchers)
+		return;
+	clock_sample(&clk);
+	buf_init(&b);
+	for (struct watcher *w = api->watchers; w; w = w->next) {
+		if (!filter_match(&w->filter, c))
+			continue;
+		if (!b.len) {
+			buf_puts(&b, "data: ");
+			json_event(&b, c, h, &clk);
+			buf_puts(&b, "\n\n");
+			if (b.oom)
+				break;
+		}
+		watcher_push(w, b.data, b.len);
+	}
+	buf_free(&b);
+}
+
+void api_ping_watchers(struct tw_api *api)
+{
+	for (struct watcher *w = api->watchers; w; w = w->next)
+		watcher_push(w, ": ping\n\n", 8);
+}
+
+void api_watch_stats(struct tw_api *api, uint64_t *ret_watchers, uint64_t *ret_dropped)
+{
+	*ret_watchers = api->n_watchers;
+	*ret_dropped = api->watch_dropped;
+}
+
+static enum MHD_Result handle_findings(struct tw_api *api, struct MHD_Connection *conn)
+{
+	struct tw_clock clk;
+	struct tw_buf b;
+	enum MHD_Result ret;
+
+	clock_sample(&clk);
+	buf_init(&b);
+	findings_write(&b, api->hooks.table, api->hooks.findings, &clk);
+	ret = queue_buf(conn, MHD_HTTP_OK, &b);
+	buf_free(&b);
+	return ret;
+}
+
 static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url,
 				      const char *method, const char *version,
 				      const char *upload_data, size_t *upload_data_size,
@@ -312,6 +482,8 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 		return queue_error(api, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET is served");
 	if (!strcmp(url, "/api/v1/connections"))
 		return handle_list(api, conn);
+	if (!strcmp(url, "/api/v1/events"))
+		return handle_events(api, conn);
 
 	/* The other endpoints take no parameters. */
 	status = parse_query(conn, NULL, &q);
@@ -326,6 +498,8 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 		buf_free(&b);
 		return ret;
 	}
+	if (!strcmp(url, "/api/v1/findings"))
+		return handle_findings(api, conn);
 	if (!strcmp(url, "/api/v1/stats")) {
 		buf_init(&b);
 		api->hooks.write_stats(&b, api->hooks.data);
@@ -359,7 +533,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 static struct MHD_Daemon *start(struct tw_api *api, const struct tw_config *cfg, int listen_fd,
 				const struct sockaddr *addr)
 {
-	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
 
 	if (addr && addr->sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -533,6 +707,7 @@ struct tw_api *api_new(struct tw_loop *loop, const struct tw_config *cfg,
 	}
 	api->loop = loop;
 	api->hooks = *hooks;
+	api->max_watchers = cfg->max_watchers;
 	api->unix_epfd = api->tcp_epfd = -1;
 	fd = bind_unix(cfg->socket_path, err, err_len);
 	if (fd < 0) {
@@ -580,6 +755,13 @@ void api_free(struct tw_api *api)
 	if (!api)
 		return;
 	loop_set_timeout_hook(api->loop, NULL, NULL, NULL);
+	/* Stopping a daemon with suspended connections is an API violation. */
+	for (struct watcher *w = api->watchers; w; w = w->next) {
+		if (w->suspended) {
+			w->suspended = false;
+			MHD_resume_connection(w->conn);
+		}
+	}
 	if (api->unix_epfd >= 0)
 		loop_del_fd(api->loop, api->unix_epfd);
 	if (api->tcp_epfd >= 0)

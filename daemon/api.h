@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "conntable.h"
+#include "findings.h"
 #include "json.h"
 #include "loop.h"
 
@@ -19,6 +20,7 @@ struct tw_api_hooks {
 	/* Writes the /api/v1/stats object. */
 	void (*write_stats)(struct tw_buf *b, void *data);
 	void *data;
+	const struct tw_findings_config *findings;
 };
 
 /* Binds the Unix socket (replacing a stale one) and the TCP listener
@@ -29,5 +31,19 @@ struct tw_api *api_new(struct tw_loop *loop, const struct tw_config *cfg,
 void api_free(struct tw_api *api);
 /* Lets libmicrohttpd time out idle clients; call about once a second. */
 void api_tick(struct tw_api *api);
+/* Sends a history entry just added to c to every /api/v1/events stream
+ * whose filter takes it. Cheap when nobody watches. */
+void api_publish(struct tw_api *api, const struct tw_conn *c, const struct tw_hist *h);
+/* Keeps event streams alive (a comment line) and finds dead clients. */
+void api_ping_watchers(struct tw_api *api);
+/* Event streams open now, and events they had to drop (slow readers). */
+void api_watch_stats(struct tw_api *api, uint64_t *ret_watchers, uint64_t *ret_dropped);
+/* Sends a history entry just added to c to every /api/v1/events stream
+ * whose filter takes it. Cheap when nobody watches. */
+void api_publish(struct tw_api *api, const struct tw_conn *c, const struct tw_hist *h);
+/* Keeps event streams alive (a comment line) and finds dead clients. */
+void api_ping_watchers(struct tw_api *api);
+/* Event streams open now, and events they had to drop (slow readers). */
+void api_watch_stats(struct tw_api *api, uint64_t *ret_watchers, uint64_t *ret_dropped);
 
 #endif

@@ -74,11 +74,17 @@ struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_e
 	}
 	r = tcpwatch_bpf__load(b->skel);
 	if (r) {
-		snprintf(err, err_len,
-			 "cannot load the BPF programs (%s): tcpwatchd needs root or "
-			 "CAP_BPF+CAP_PERFMON, and a kernel with BTF and tp_btf tracepoints "
-			 "(Linux 5.8 or later)",
-			 strerror(-r));
+		if (r == -EPERM || (r == -EACCES && geteuid() != 0))
+			snprintf(err, err_len,
+				 "cannot load the BPF programs (%s): tcpwatchd needs root or "
+				 "CAP_BPF+CAP_PERFMON",
+				 strerror(-r));
+		else
+			snprintf(err, err_len,
+				 "cannot load the BPF programs (%s): this kernel rejected them "
+				 "(see the verifier log above); tcpwatchd needs BTF and tp_btf "
+				 "tracepoints (Linux 5.8 or later)",
+				 strerror(-r));
 		goto fail;
 	}
 	r = tcpwatch_bpf__attach(b->skel);

@@ -20,6 +20,12 @@ void config_defaults(struct tw_config *c)
 	c->ringbuf_kb = 8192;
 	c->max_netns = 256;
 	c->max_clients = 64;
+	c->close_wait_threshold_ms = 60000;
+	c->time_wait_pileup = 500;
+	c->fin_wait2_pileup = 50;
+	c->connect_failures = 5;
+	c->peer_resets = 5;
+	c->max_watchers = 16;
 }
 
 static int parse_uint(const char *v, uint64_t min, uint64_t max, uint64_t *ret)
@@ -68,6 +74,11 @@ static const struct uint_key uint_keys[] = {
 	{ "max-netns", offsetof(struct tw_config, max_netns), 1, 65536 },
 	{ "max-clients", offsetof(struct tw_config, max_clients), 1, 4096 },
 	{ "netns-filter", offsetof(struct tw_config, netns_filter), 0, UINT32_MAX },
+	{ "time-wait-pileup", offsetof(struct tw_config, time_wait_pileup), 1, UINT32_MAX },
+	{ "fin-wait2-pileup", offsetof(struct tw_config, fin_wait2_pileup), 1, UINT32_MAX },
+	{ "connect-failures", offsetof(struct tw_config, connect_failures), 1, UINT32_MAX },
+	{ "peer-resets", offsetof(struct tw_config, peer_resets), 1, UINT32_MAX },
+	{ "max-watchers", offsetof(struct tw_config, max_watchers), 0, 1024 },
 };
 
 int config_set(struct tw_config *c, const char *key, const char *value, char *err, size_t err_len)
@@ -84,6 +95,11 @@ int config_set(struct tw_config *c, const char *key, const char *value, char *er
 		if (strlen(value) >= sizeof(c->listen) || !*value)
 			goto bad;
 		snprintf(c->listen, sizeof(c->listen), "%s", value);
+		return 0;
+	}
+	if (!strcmp(key, "close-wait-threshold")) {
+		if (parse_seconds_ms(value, 0, 86400 * 1000, &c->close_wait_threshold_ms) < 0)
+			goto bad;
 		return 0;
 	}
 	if (!strcmp(key, "reconcile-interval")) {
@@ -186,6 +202,13 @@ static void usage(FILE *out)
 		"      --max-netns N            network namespaces followed (default 256)\n"
 		"      --max-clients N          concurrent API connections (default 64)\n"
 		"      --netns-filter INODE     trace only this network namespace\n"
+		"      --max-watchers N         concurrent event streams (default 16)\n"
+		"Findings thresholds:\n"
+		"      --close-wait-threshold S CLOSE_WAIT older than this is stuck (default 60)\n"
+		"      --time-wait-pileup N     TIME_WAIT per remote endpoint (default 500)\n"
+		"      --fin-wait2-pileup N     FIN_WAIT2 per remote endpoint (default 50)\n"
+		"      --connect-failures N     failed connects per destination (default 5)\n"
+		"      --peer-resets N          resets from one remote endpoint (default 5)\n"
 		"  -d, --debug                  verbose logging\n"
 		"  -h, --help, -V, --version\n");
 }
@@ -209,6 +232,12 @@ int config_parse_args(struct tw_config *c, int argc, char **argv, char *err, siz
 		{ "max-netns", required_argument, NULL, 1 },
 		{ "max-clients", required_argument, NULL, 1 },
 		{ "netns-filter", required_argument, NULL, 1 },
+		{ "max-watchers", required_argument, NULL, 1 },
+		{ "close-wait-threshold", required_argument, NULL, 1 },
+		{ "time-wait-pileup", required_argument, NULL, 1 },
+		{ "fin-wait2-pileup", required_argument, NULL, 1 },
+		{ "connect-failures", required_argument, NULL, 1 },
+		{ "peer-resets", required_argument, NULL, 1 },
 		{ 0 },
 	};
 	const char *config_path = NULL;

@@ -25,6 +25,13 @@ struct tw_config {
 	uint32_t max_netns;
 	uint32_t max_clients;        /* concurrent HTTP connections */
 	uint32_t netns_filter;       /* 0 = every namespace */
+	/* findings thresholds */
+	uint32_t close_wait_threshold_ms;
+	uint32_t time_wait_pileup;
+	uint32_t fin_wait2_pileup;
+	uint32_t connect_failures;
+	uint32_t peer_resets;
+	uint32_t max_watchers;       /* concurrent /api/v1/events streams */
 };
 
 void config_defaults(struct tw_config *c);

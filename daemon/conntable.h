@@ -48,6 +48,11 @@ struct tw_tcpinfo {
 	uint32_t lost;
 	uint32_t last_data_sent_ms;
 	uint32_t last_data_recv_ms;
+	uint32_t timer_expires_ms; /* sock_diag idiag_expires */
+	uint8_t timer;             /* sock_diag idiag_timer: 1 retransmit, 2 keepalive,
+				    * 3 TIME_WAIT, 4 zero-window probe */
+	uint8_t timer_retrans;     /* idiag_retrans: unanswered probes/retransmits */
+	uint8_t has_info;          /* the tcp_info fields are valid */
 };
 
 enum tw_conn_flag {
@@ -57,6 +62,8 @@ enum tw_conn_flag {
 	TW_CONN_REQUEST = 1 << 3,     /* request socket in a SYN queue (NEW_SYN_RECV) */
 	TW_CONN_TW_DERIVED = 1 << 4,  /* TIME_WAIT derived from a close event */
 	TW_CONN_LISTEN_INDEXED = 1 << 5,
+	TW_CONN_OWNER_LISTENER = 1 << 6, /* pid/comm are the listener's, not yet the acceptor's */
+	TW_CONN_HANDSHAKE_SRTT = 1 << 7, /* handshake_us is the kernel's SYN-ACK->ACK sample */
 };
 
 struct tw_conn {
@@ -64,6 +71,7 @@ struct tw_conn {
 	uint64_t first_seen_ns;  /* CLOCK_MONOTONIC */
 	uint64_t last_change_ns; /* CLOCK_MONOTONIC */
 	uint64_t closed_ns;      /* CLOCK_MONOTONIC, when it moved to retention */
+	uint64_t listener_cookie; /* passive connections: the listener that accepted it */
 	struct tw_conn *retain_prev, *retain_next;
 	struct tw_hist *hist; /* first TW_HIST_KEEP_FIRST entries, then the latest */
 	uint16_t hist_len;
@@ -86,6 +94,10 @@ struct tw_conn {
 	uint8_t family; /* AF_INET, AF_INET6 */
 	uint8_t state;  /* enum tw_tcp_state */
 	uint8_t missed; /* consecutive reconcile passes that did not see it */
+	uint8_t role;         /* enum tw_role (lifecycle.h) */
+	uint8_t closed_first; /* enum tw_closer */
+	uint8_t end_reason;   /* enum tw_end_reason */
+	uint32_t handshake_us; /* 0 = unknown */
 	char comm[16];
 	struct tw_tcpinfo info;
 };

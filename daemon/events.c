@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "events.h"
+#include "lifecycle.h"
 #include "tcpwatch.h"
 
 const struct tcpwatch_event *events_decode(const void *data, size_t len)
@@ -89,28 +90,34 @@ static void apply_state(struct tw_conntable *t, const struct tcpwatch_event *e,
 	if (e->has_task)
 		set_task(c, e);
 
-	if (e->oldstate == TW_TCP_LISTEN && to == TW_TCP_SYN_RECV && !(c->flags & TW_CONN_HAS_TASK)) {
-		/* An accepted child: until it is accepted it belongs to the
-		 * listener's owner. */
+	if (e->oldstate == TW_TCP_LISTEN && to == TW_TCP_SYN_RECV) {
+		/* An accepted child: until accept() gives it a file it
+		 * belongs to the listener's owner. */
 		struct tw_conn *l = conntable_find_listener(t, c->netns, c->family, c->local_addr,
 							    c->local_port);
 
-		if (l && l->flags & TW_CONN_HAS_TASK) {
-			c->pid = l->pid;
-			memcpy(c->comm, l->comm, sizeof(c->comm));
-			c->flags |= TW_CONN_HAS_TASK;
+		if (l) {
+			c->listener_cookie = l->cookie;
+			if (l->flags & TW_CONN_HAS_TASK && !(c->flags & TW_CONN_HAS_TASK)) {
+				c->pid = l->pid;
+				memcpy(c->comm, l->comm, sizeof(c->comm));
+				c->flags |= TW_CONN_HAS_TASK | TW_CONN_OWNER_LISTENER;
+			}
 		}
 	}
 
 	if (to == TW_TCP_CLOSE && becomes_time_wait(c, e)) {
 		hist_add(t, c, TW_HIST_STATE, e->time_ns, e->oldstate, TW_TCP_TIME_WAIT,
 			 TW_HIST_DERIVED, 0);
+		lifecycle_on_transition(c, e->oldstate, TW_TCP_TIME_WAIT, e->time_ns, e->sk_err,
+					e->value);
 		c->state = TW_TCP_TIME_WAIT;
 		c->flags |= TW_CONN_TW_DERIVED;
 		c->last_change_ns = e->time_ns;
 		return;
 	}
 	hist_add(t, c, TW_HIST_STATE, e->time_ns, e->oldstate, to, 0, 0);
+	lifecycle_on_transition(c, e->oldstate, to, e->time_ns, e->sk_err, e->value);
 	c->state = to;
 	c->last_change_ns = e->time_ns;
 	c->flags &= ~(TW_CONN_FROM_SNAPSHOT | TW_CONN_TW_DERIVED);
@@ -135,6 +142,11 @@ static void apply_other(struct tw_conntable *t, const struct tcpwatch_event *e,
 		st->unmatched++;
 		return;
 	}
+	/* connect() fires SYN_SENT before it picks the port; a refused or
+	 * timed-out connection learns it here or never. */
+	if (!c->local_port && e->sport && e->family == c->family &&
+	    e->kind != TCPWATCH_EV_RETRANSMIT_SYNACK)
+		set_endpoints(c, e);
 	switch (e->kind) {
 	case TCPWATCH_EV_RETRANSMIT:
 		kind = TW_HIST_RETRANSMIT;
@@ -150,6 +162,7 @@ static void apply_other(struct tw_conntable *t, const struct tcpwatch_event *e,
 		kind = TW_HIST_RESET_SENT;
 		if (c->resets_sent < UINT16_MAX)
 			c->resets_sent++;
+		lifecycle_on_reset_sent(c);
 		break;
 	case TCPWATCH_EV_RESET_RECEIVED:
 		kind = TW_HIST_RESET_RECEIVED;
@@ -159,7 +172,7 @@ static void apply_other(struct tw_conntable *t, const struct tcpwatch_event *e,
 	default:
 		return;
 	}
-	hist_add(t, c, kind, e->time_ns, e->oldstate, 0, 0, e->reason);
+	hist_add(t, c, kind, e->time_ns, e->oldstate, 0, 0, e->value);
 }
 
 void events_apply(struct tw_conntable *t, const struct tcpwatch_event *e,

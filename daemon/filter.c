@@ -15,6 +15,7 @@ void filter_init(struct tw_filter *f)
 	f->local_port = f->remote_port = -1;
 	f->pid = f->netns = -1;
 	f->limit = TW_FILTER_DEFAULT_LIMIT;
+	f->expr.root = -1;
 }
 
 static int parse_u64(const char *v, uint64_t max, uint64_t *ret)
@@ -62,6 +63,15 @@ int filter_set(struct tw_filter *f, const char *key, const char *value, char *er
 
 	if (!value)
 		value = "";
+	if (!strcmp(key, "filter")) {
+		struct tw_ssf_error e;
+
+		if (ssfilter_parse(&f->expr, value, &e) < 0) {
+			snprintf(err, err_len, "filter: %s (at offset %d)", e.message, e.offset);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (strlen(value) > TW_FILTER_MAX_VALUE) {
 		snprintf(err, err_len, "%.32s: value longer than %d bytes", key, TW_FILTER_MAX_VALUE);
 		return -EINVAL;
@@ -151,5 +161,18 @@ bool filter_match(const struct tw_filter *f, const struct tw_conn *c)
 		return false;
 	if (c->cookie <= f->after)
 		return false;
-	return addr_match(&f->local, c, c->local_addr) && addr_match(&f->remote, c, c->remote_addr);
+	if (!addr_match(&f->local, c, c->local_addr) || !addr_match(&f->remote, c, c->remote_addr))
+		return false;
+	if (f->expr.root >= 0) {
+		struct tw_ssf_sock s = {
+			.family = c->family,
+			.local_addr = c->local_addr,
+			.remote_addr = c->remote_addr,
+			.local_port = c->local_port,
+			.remote_port = c->remote_port,
+		};
+
+		return ssfilter_match(&f->expr, &s);
+	}
+	return true;
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "conntable.h"
+#include "ssfilter.h"
 
 #define TW_FILTER_MAX_VALUE 256 /* longest value accepted for one parameter */
 
@@ -30,6 +31,7 @@ struct tw_filter {
 	int64_t netns;       /* -1 = any */
 	uint64_t limit;      /* rows at most */
 	uint64_t after;      /* cursor: only cookies greater than this */
+	struct tw_ssfilter expr; /* filter=: an ss(8) expression */
 };
 
 #define TW_FILTER_DEFAULT_LIMIT 1000000ull

@@ -7,6 +7,7 @@
 
 #include "addr.h"
 #include "json.h"
+#include "lifecycle.h"
 #include "tcpstate.h"
 
 void buf_init(struct tw_buf *b)
@@ -207,9 +208,31 @@ static void json_history(struct tw_buf *b, const struct tw_conn *c, const struct
 	buf_puts(b, "]");
 }
 
+static const char *timer_name(uint8_t timer)
+{
+	switch (timer) {
+	case 0:
+		return "none";
+	case 1:
+		return "retransmit";
+	case 2:
+		return "keepalive";
+	case 3:
+		return "time_wait";
+	case 4:
+		return "zero_window_probe";
+	}
+	return "unknown";
+}
+
 static void json_tcpinfo(struct tw_buf *b, const struct tw_tcpinfo *ti, const struct tw_clock *clk)
 {
-	if (!ti->sample_ns) {
+	if (ti->sample_ns)
+		buf_printf(b, ",\"timer\":{\"kind\":\"%s\",\"expires_ms\":%u,\"retransmits\":%u}",
+			   timer_name(ti->timer), ti->timer_expires_ms, ti->timer_retrans);
+	else
+		buf_puts(b, ",\"timer\":null");
+	if (!ti->has_info) {
 		buf_puts(b, ",\"tcp_info\":null");
 		return;
 	}
@@ -222,6 +245,58 @@ static void json_tcpinfo(struct tw_buf *b, const struct tw_tcpinfo *ti, const st
 		   (unsigned long long)ti->delivery_rate_bps, ti->last_data_sent_ms,
 		   ti->last_data_recv_ms);
 	time_fields(b, "sampled", clk, ti->sample_ns);
+	buf_puts(b, "}");
+}
+
+void json_string_field(struct tw_buf *b, const char *key, const char *value)
+{
+	buf_printf(b, ",\"%s\":", key);
+	json_string(b, value);
+}
+
+static void json_lifecycle(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk)
+{
+	const struct tw_tcpinfo *ti = &c->info;
+
+	json_string_field(b, "role", lifecycle_role_name(c->role));
+	if (c->listener_cookie)
+		buf_printf(b, ",\"listener_cookie\":%llu", (unsigned long long)c->listener_cookie);
+	else
+		buf_puts(b, ",\"listener_cookie\":null");
+	if (c->handshake_us)
+		buf_printf(b, ",\"handshake_us\":%u,\"handshake_source\":\"%s\"", c->handshake_us,
+			   c->flags & TW_CONN_HANDSHAKE_SRTT ? "synack_rtt" : "events");
+	else
+		buf_puts(b, ",\"handshake_us\":null,\"handshake_source\":null");
+	json_string_field(b, "closed_first", lifecycle_closer_name(c->closed_first));
+	json_string_field(b, "end_reason", lifecycle_end_name(c->end_reason));
+	/* Idle: the kernel's time since data last moved either way, aged
+	 * by the time since that sample. */
+	if (ti->has_info && !(c->flags & TW_CONN_CLOSED) && clk->now_mono_ns >= ti->sample_ns) {
+		uint64_t idle = ti->last_data_sent_ms < ti->last_data_recv_ms ? ti->last_data_sent_ms
+									      : ti->last_data_recv_ms;
+
+		idle += (clk->now_mono_ns - ti->sample_ns) / 1000000ull;
+		buf_printf(b, ",\"idle_ms\":%llu", (unsigned long long)idle);
+	} else {
+		buf_puts(b, ",\"idle_ms\":null");
+	}
+}
+
+static void json_state_times(struct tw_buf *b, const struct tw_conn *c, uint64_t end_ns)
+{
+	uint64_t us[TW_TCP_MAX_STATES];
+	bool first = true;
+
+	lifecycle_state_times(c, end_ns, us);
+	buf_puts(b, ",\"state_times_us\":{");
+	for (int s = 1; s < TW_TCP_MAX_STATES; s++) {
+		if (!us[s])
+			continue;
+		buf_printf(b, "%s\"%s\":%llu", first ? "" : ",", tcpstate_name(s),
+			   (unsigned long long)us[s]);
+		first = false;
+	}
 	buf_puts(b, "}");
 }
 
@@ -252,6 +327,7 @@ void json_conn(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock 
 		   c->flags & TW_CONN_FROM_SNAPSHOT ? "snapshot" : "event",
 		   (unsigned long long)((end_ns - c->first_seen_ns) / 1000000ull), c->retransmits,
 		   c->syn_retransmits, c->resets_sent, c->resets_received, c->hist_len);
+	json_lifecycle(b, c, clk);
 	if (view == JSON_CONN_FULL) {
 		buf_printf(b, ",\"history_dropped\":%u,\"request_socket\":%s", c->hist_dropped,
 			   c->flags & TW_CONN_REQUEST ? "true" : "false");
@@ -260,8 +336,50 @@ void json_conn(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock 
 		if (c->flags & TW_CONN_CLOSED)
 			time_fields(b, "closed", clk, c->closed_ns);
 		json_tcpinfo(b, &c->info, clk);
+		json_state_times(b, c, end_ns);
 		json_history(b, c, clk);
 	}
+	buf_puts(b, "}");
+}
+
+void json_event(struct tw_buf *b, const struct tw_conn *c, const struct tw_hist *h,
+		const struct tw_clock *clk)
+{
+	char laddr[TW_ADDR_STRLEN], raddr[TW_ADDR_STRLEN], text[40];
+	uint64_t wall = to_wall(clk, h->time_ns), prev = c->first_seen_ns;
+
+	/* Time in the state just left: since the state entry before h. */
+	for (const struct tw_hist *p = h; p > c->hist; p--) {
+		if (p[-1].kind == TW_HIST_STATE) {
+			prev = p[-1].time_ns;
+			break;
+		}
+	}
+	tw_addr_format(c->family, c->local_addr, laddr, sizeof(laddr));
+	tw_addr_format(c->family, c->remote_addr, raddr, sizeof(raddr));
+	format_rfc3339(wall, text, sizeof(text));
+	buf_printf(b, "{\"kind\":\"%s\"", hist_kind_name(h->kind));
+	if (h->kind == TW_HIST_STATE)
+		buf_printf(b, ",\"from\":\"%s\",\"to\":\"%s\"", tcpstate_name(h->from),
+			   tcpstate_name(h->to));
+	else
+		buf_printf(b, ",\"state\":\"%s\"", tcpstate_name(h->from));
+	buf_printf(b,
+		   ",\"time_ns\":%llu,\"time\":\"%s\",\"derived\":%s,\"in_state_us\":%llu,"
+		   "\"cookie\":%llu,\"netns\":%u,\"family\":\"%s\",\"local_addr\":\"%s\","
+		   "\"local_port\":%u,\"remote_addr\":\"%s\",\"remote_port\":%u",
+		   (unsigned long long)wall, text, h->flags & TW_HIST_DERIVED ? "true" : "false",
+		   (unsigned long long)(h->time_ns > prev ? (h->time_ns - prev) / 1000 : 0),
+		   (unsigned long long)c->cookie, c->netns, c->family == AF_INET6 ? "inet6" : "inet",
+		   laddr, c->local_port, raddr, c->remote_port);
+	if (c->flags & TW_CONN_HAS_TASK) {
+		buf_printf(b, ",\"pid\":%u,\"comm\":", c->pid);
+		json_string(b, c->comm);
+	} else {
+		buf_puts(b, ",\"pid\":null,\"comm\":null");
+	}
+	json_string_field(b, "role", lifecycle_role_name(c->role));
+	json_string_field(b, "end_reason", lifecycle_end_name(c->end_reason));
 	buf_puts(b, "}");
 }
 

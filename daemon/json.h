@@ -30,6 +30,9 @@ void buf_printf(struct tw_buf *b, const char *fmt, ...) __attribute__((format(pr
 /* A JSON string literal, escaped. NULL is written as null. */
 void json_string(struct tw_buf *b, const char *s);
 
+/* ,"key":"value" (value escaped; NULL written as null). */
+void json_string_field(struct tw_buf *b, const char *key, const char *value);
+
 /* Converts CLOCK_MONOTONIC times to wall-clock for output. */
 struct tw_clock {
 	int64_t mono_to_wall_ns;
@@ -44,6 +47,11 @@ enum json_conn_view {
 };
 void json_conn(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk,
 	       enum json_conn_view view);
+
+/* One history entry of a connection as a live event (/api/v1/events):
+ * the entry's fields and the connection's endpoints, flat. */
+void json_event(struct tw_buf *b, const struct tw_conn *c, const struct tw_hist *h,
+		const struct tw_clock *clk);
 
 /* {"error": message, "status": status} */
 void json_error(struct tw_buf *b, int status, const char *message);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
+#include <linux/types.h>
 
 #include "api.h"
 #include "bpfload.h"
@@ -29,6 +30,7 @@
 #include "procscan.h"
 #include "reconcile.h"
 #include "service.h"
+#include "tcpwatch.h"
 
 #define PROCSCAN_MIN_INTERVAL_NS (2ull * 1000000000ull)
 #define DIAG_RECV_TIMEOUT_MS 2000
@@ -55,6 +57,8 @@ struct tw_daemon {
 	uint64_t last_reconcile_ns;     /* duration of the last pass */
 	uint32_t diag_seq;
 	char *diag_buf;
+	uint32_t ticks;
+	struct tw_findings_config findings;
 };
 
 static void on_record(const void *data, size_t len, void *ctx)
@@ -67,6 +71,13 @@ static void on_record(const void *data, size_t len, void *ctx)
 		return;
 	}
 	events_apply(d->table, e, &d->ev);
+	if (d->api && e->cookie) {
+		struct tw_conn *c = conntable_get(d->table, e->cookie);
+
+		/* The entry this event added, if it added one. */
+		if (c && c->hist_len && c->hist[c->hist_len - 1].time_ns == e->time_ns)
+			api_publish(d->api, c, &c->hist[c->hist_len - 1]);
+	}
 }
 
 static void drain_events(struct tw_daemon *d)
@@ -229,6 +240,8 @@ static void on_tick(struct tw_loop *l, void *data)
 
 	(void)l;
 	api_tick(d->api);
+	if (++d->ticks % 15 == 0)
+		api_ping_watchers(d->api);
 	conntable_expire(d->table, clock_mono_ns());
 	if (bpfload_lost(d->bpf) != d->lost_at_last_reconcile) {
 		d->early_reconciles++;
@@ -267,7 +280,11 @@ static void write_stats(struct tw_buf *b, void *data)
 	struct tw_conntable_stats ts;
 	const struct tw_reconcile_stats *rs = &d->rec.stats;
 
+	uint64_t watchers = 0, watch_dropped = 0;
+
 	conntable_get_stats(d->table, &ts);
+	if (d->api)
+		api_watch_stats(d->api, &watchers, &watch_dropped);
 	buf_printf(b,
 		   "{\"version\":\"%s\",\"uptime_s\":%llu,"
 		   "\"events_received\":%llu,\"events_lost\":%llu,\"events_malformed\":%llu,"
@@ -298,12 +315,13 @@ static void write_stats(struct tw_buf *b, void *data)
 		   "\"connections_refused\":%llu,\"connections_evicted\":%llu,"
 		   "\"history_dropped\":%llu,\"table_bytes\":%llu,\"netns\":%zu,"
 		   "\"netns_refused\":%llu,\"procscans\":%llu,\"owners_found\":%llu,"
-		   "\"rss_bytes\":%ld}",
+		   "\"rss_bytes\":%ld,\"watchers\":%llu,\"watch_dropped\":%llu}",
 		   (unsigned long long)ts.live, (unsigned long long)ts.retained,
 		   (unsigned long long)ts.listeners, (unsigned long long)ts.refused_full,
 		   (unsigned long long)ts.evicted, (unsigned long long)ts.history_dropped,
 		   (unsigned long long)ts.bytes, d->netns.n, (unsigned long long)d->netns.refused,
-		   (unsigned long long)d->procscans, (unsigned long long)d->owners_found, rss_bytes());
+		   (unsigned long long)d->procscans, (unsigned long long)d->owners_found, rss_bytes(),
+		   (unsigned long long)watchers, (unsigned long long)watch_dropped);
 }
 
 static int setup_signals(struct tw_daemon *d)
@@ -386,7 +404,16 @@ int main(int argc, char **argv)
 	}
 	/* Tracing first, then the snapshot: nothing falls between them. */
 	reconcile_run(&d);
-	hooks = (struct tw_api_hooks){ .table = d.table, .write_stats = write_stats, .data = &d };
+	d.findings = (struct tw_findings_config){
+		.close_wait_threshold_ms = d.cfg.close_wait_threshold_ms,
+		.time_wait_pileup = d.cfg.time_wait_pileup,
+		.fin_wait2_pileup = d.cfg.fin_wait2_pileup,
+		.connect_failures = d.cfg.connect_failures,
+		.peer_resets = d.cfg.peer_resets,
+	};
+	hooks = (struct tw_api_hooks){
+		.table = d.table, .write_stats = write_stats, .data = &d, .findings = &d.findings,
+	};
 	d.api = api_new(d.loop, &d.cfg, &hooks, err, sizeof(err));
 	if (!d.api) {
 		log_err("%s", err);

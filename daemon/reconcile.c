@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lifecycle.h"
 #include "reconcile.h"
 
 void reconcile_init(struct tw_reconcile *r, struct tw_conntable *table)
@@ -43,6 +44,25 @@ static void set_from_diag(struct tw_conn *c, uint32_t netns, const struct tw_dia
 		c->inode = s->inode;
 }
 
+/* A socket found by a snapshot has no events to tell its role: one whose
+ * local endpoint is a listener's was accepted, any other connected. */
+static void guess_role(struct tw_conntable *t, struct tw_conn *c)
+{
+	struct tw_conn *l;
+
+	if (c->state == TW_TCP_LISTEN) {
+		c->role = TW_ROLE_LISTENER;
+		return;
+	}
+	l = conntable_find_listener(t, c->netns, c->family, c->local_addr, c->local_port);
+	if (l) {
+		c->role = TW_ROLE_PASSIVE;
+		c->listener_cookie = l->cookie;
+	} else {
+		c->role = TW_ROLE_ACTIVE;
+	}
+}
+
 void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_diag_sock *s,
 		    uint64_t now_ns)
 {
@@ -66,6 +86,7 @@ void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_diag
 		c->flags |= TW_CONN_FROM_SNAPSHOT;
 		if (s->state == TW_TCP_NEW_SYN_RECV)
 			c->flags |= TW_CONN_REQUEST;
+		guess_role(t, c);
 		conntable_update_listener(t, c);
 		/* The first pass finds what existed before us: that is no
 		 * disagreement. Later, a socket no event announced is. */
@@ -114,8 +135,12 @@ void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_diag
 info:
 	if (s->has_info) {
 		c->info = s->info;
-		c->info.sample_ns = now_ns;
+		c->info.has_info = 1;
 	}
+	c->info.sample_ns = now_ns;
+	c->info.timer = s->timer;
+	c->info.timer_retrans = s->retrans;
+	c->info.timer_expires_ms = s->expires_ms;
 }
 
 static bool in_list(uint32_t netns, const uint32_t *v, size_t n)
@@ -184,6 +209,7 @@ void reconcile_end(struct tw_reconcile *r, const uint32_t *spared, size_t n_spar
 		} else {
 			r->stats.vanished++;
 			r->stats.corrections++;
+			lifecycle_on_vanished(c);
 		}
 		add_derived(r, c, c->state, TW_TCP_CLOSE, now_ns);
 		c->state = TW_TCP_CLOSE;

@@ -1,0 +1,307 @@
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "findings.h"
+#include "lifecycle.h"
+
+enum kind {
+	K_CLOSE_WAIT,
+	K_TIME_WAIT,
+	K_FIN_WAIT2,
+	K_CONNECT_FAILURES,
+	K_PEER_RESETS,
+	K_MAX,
+};
+
+static const char *const kind_names[K_MAX] = {
+	[K_CLOSE_WAIT] = "close_wait_stuck",
+	[K_TIME_WAIT] = "time_wait_pileup",
+	[K_FIN_WAIT2] = "fin_wait2_pileup",
+	[K_CONNECT_FAILURES] = "connect_failures",
+	[K_PEER_RESETS] = "peer_resets",
+};
+
+struct owner {
+	uint32_t pid;
+	char comm[16];
+};
+
+/* One finding being gathered: a kind and what it is grouped by. */
+struct group {
+	bool used;
+	uint8_t kind;
+	uint8_t family;
+	uint16_t port;
+	uint32_t netns;
+	uint32_t pid; /* K_CLOSE_WAIT groups by owning process */
+	uint8_t addr[16];
+	uint32_t count;
+	uint64_t oldest_ns; /* longest time in the state */
+	uint64_t cookies[TW_FINDING_MAX_COOKIES];
+	uint32_t n_cookies;
+	struct owner procs[TW_FINDING_MAX_PROCS];
+	uint32_t n_procs;
+};
+
+struct gather {
+	const struct tw_findings_config *cfg;
+	uint64_t now_ns;
+	struct group *groups;
+	size_t cap; /* power of two */
+	size_t used;
+	bool full;
+};
+
+static uint64_t group_hash(const struct group *k)
+{
+	uint64_t h = 1469598103934665603ull;
+	const uint8_t *fields[] = { &k->kind, &k->family };
+
+	for (size_t i = 0; i < 2; i++)
+		h = (h ^ *fields[i]) * 1099511628211ull;
+	h = (h ^ k->port) * 1099511628211ull;
+	h = (h ^ k->netns) * 1099511628211ull;
+	h = (h ^ k->pid) * 1099511628211ull;
+	for (size_t i = 0; i < 16; i++)
+		h = (h ^ k->addr[i]) * 1099511628211ull;
+	return h;
+}
+
+static bool same_key(const struct group *a, const struct group *b)
+{
+	return a->kind == b->kind && a->family == b->family && a->port == b->port &&
+	       a->netns == b->netns && a->pid == b->pid && !memcmp(a->addr, b->addr, 16);
+}
+
+static struct group *find_group(struct gather *g, const struct group *key)
+{
+	size_t i = group_hash(key) & (g->cap - 1);
+
+	for (;; i = (i + 1) & (g->cap - 1)) {
+		struct group *s = &g->groups[i];
+
+		if (!s->used) {
+			/* Keep half the slots free; past that, stop adding. */
+			if ((g->used + 1) * 2 > g->cap) {
+				g->full = true;
+				return NULL;
+			}
+			*s = *key;
+			s->used = true;
+			g->used++;
+			return s;
+		}
+		if (same_key(s, key))
+			return s;
+	}
+}
+
+static void add(struct gather *g, uint8_t kind, const struct tw_conn *c, bool by_pid,
+		uint64_t in_state_ns)
+{
+	struct group key = { .kind = kind, .family = c->family, .netns = c->netns };
+	struct group *grp;
+
+	if (by_pid) {
+		key.pid = c->flags & TW_CONN_HAS_TASK ? c->pid : 0;
+	} else {
+		key.port = c->remote_port;
+		memcpy(key.addr, c->remote_addr, 16);
+	}
+	grp = find_group(g, &key);
+	if (!grp)
+		return;
+	grp->count++;
+	if (in_state_ns > grp->oldest_ns)
+		grp->oldest_ns = in_state_ns;
+	if (grp->n_cookies < TW_FINDING_MAX_COOKIES)
+		grp->cookies[grp->n_cookies++] = c->cookie;
+	if (c->flags & TW_CONN_HAS_TASK && grp->n_procs < TW_FINDING_MAX_PROCS) {
+		for (uint32_t i = 0; i < grp->n_procs; i++)
+			if (grp->procs[i].pid == c->pid)
+				return;
+		grp->procs[grp->n_procs].pid = c->pid;
+		memcpy(grp->procs[grp->n_procs].comm, c->comm, sizeof(c->comm));
+		grp->n_procs++;
+	}
+}
+
+static void visit(struct tw_conn *c, void *data)
+{
+	struct gather *g = data;
+	uint64_t in_state = g->now_ns > c->last_change_ns ? g->now_ns - c->last_change_ns : 0;
+	bool closed = c->flags & TW_CONN_CLOSED;
+
+	if (!closed && c->state == TW_TCP_CLOSE_WAIT &&
+	    in_state >= (uint64_t)g->cfg->close_wait_threshold_ms * 1000000ull)
+		add(g, K_CLOSE_WAIT, c, true, in_state);
+	if (!closed && c->state == TW_TCP_TIME_WAIT)
+		add(g, K_TIME_WAIT, c, false, in_state);
+	if (!closed && c->state == TW_TCP_FIN_WAIT2)
+		add(g, K_FIN_WAIT2, c, false, in_state);
+	if (c->end_reason == TW_END_REFUSED || c->end_reason == TW_END_CONNECT_TIMEOUT)
+		add(g, K_CONNECT_FAILURES, c, false, 0);
+	if (c->end_reason == TW_END_RESET_RECEIVED || (!closed && c->resets_received))
+		add(g, K_PEER_RESETS, c, false, 0);
+}
+
+static uint32_t threshold(const struct tw_findings_config *cfg, uint8_t kind)
+{
+	switch (kind) {
+	case K_CLOSE_WAIT:
+		return 1;
+	case K_TIME_WAIT:
+		return cfg->time_wait_pileup;
+	case K_FIN_WAIT2:
+		return cfg->fin_wait2_pileup;
+	case K_CONNECT_FAILURES:
+		return cfg->connect_failures;
+	case K_PEER_RESETS:
+		return cfg->peer_resets;
+	}
+	return UINT32_MAX;
+}
+
+static int by_count_desc(const void *a, const void *b)
+{
+	const struct group *x = *(const struct group *const *)a, *y = *(const struct group *const *)b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return x->count > y->count ? -1 : x->count < y->count;
+}
+
+static void write_text(struct tw_buf *b, const struct group *grp, const char *endpoint,
+		       const struct tw_findings_config *cfg)
+{
+	char s[512];
+
+	switch (grp->kind) {
+	case K_CLOSE_WAIT:
+		if (grp->n_procs)
+			snprintf(s, sizeof(s),
+				 "%s (pid %u) has %u connection%s stuck in CLOSE_WAIT for up to %llu s",
+				 grp->procs[0].comm, grp->procs[0].pid, grp->count,
+				 grp->count == 1 ? "" : "s",
+				 (unsigned long long)(grp->oldest_ns / 1000000000ull));
+		else
+			snprintf(s, sizeof(s),
+				 "%u connection%s of an unknown process stuck in CLOSE_WAIT for up "
+				 "to %llu s",
+				 grp->count, grp->count == 1 ? "" : "s",
+				 (unsigned long long)(grp->oldest_ns / 1000000000ull));
+		json_string_field(b, "summary", s);
+		json_string_field(b, "explanation",
+				  "The peer closed its side (its FIN arrived) but the application "
+				  "never called close() on the socket. Each such socket holds a file "
+				  "descriptor and kernel memory until the process closes it: look for "
+				  "a missing close() on an error or EOF path in the owning process.");
+		break;
+	case K_TIME_WAIT:
+		snprintf(s, sizeof(s), "%u connections to %s in TIME_WAIT (threshold %u)", grp->count,
+			 endpoint, cfg->time_wait_pileup);
+		json_string_field(b, "summary", s);
+		json_string_field(b, "explanation",
+				  "This side closed first, so each connection waits 60 s in TIME_WAIT. "
+				  "Many short connections to one endpoint can exhaust ephemeral ports: "
+				  "reuse connections (keep-alive, pooling) or let the peer close first.");
+		break;
+	case K_FIN_WAIT2:
+		snprintf(s, sizeof(s), "%u connections to %s in FIN_WAIT2 (threshold %u)", grp->count,
+			 endpoint, cfg->fin_wait2_pileup);
+		json_string_field(b, "summary", s);
+		json_string_field(b, "explanation",
+				  "This side closed and the peer acknowledged, but the peer has not "
+				  "closed its own side: the remote application is slow to close or "
+				  "never does. Orphaned sockets wait tcp_fin_timeout before they go.");
+		break;
+	case K_CONNECT_FAILURES:
+		snprintf(s, sizeof(s), "%u failed connection attempts to %s (threshold %u)",
+			 grp->count, endpoint, cfg->connect_failures);
+		json_string_field(b, "summary", s);
+		json_string_field(b, "explanation",
+				  "Connections to this destination were refused (RST: nothing listens "
+				  "on that port) or timed out (SYNs never answered: host down or a "
+				  "firewall drops them). Check the service and the path to it.");
+		break;
+	case K_PEER_RESETS:
+		snprintf(s, sizeof(s), "%u connections with %s ended by its RST (threshold %u)",
+			 grp->count, endpoint, cfg->peer_resets);
+		json_string_field(b, "summary", s);
+		json_string_field(b, "explanation",
+				  "The peer keeps aborting connections with a reset: it may be "
+				  "restarting, overloaded, enforcing idle timeouts, or rejecting what "
+				  "it receives. Its logs say which.");
+		break;
+	}
+}
+
+static void write_group(struct tw_buf *b, const struct group *grp,
+			const struct tw_findings_config *cfg, bool first)
+{
+	char addr[TW_ADDR_STRLEN], endpoint[TW_ADDR_STRLEN + 16];
+
+	tw_addr_format(grp->family, grp->addr, addr, sizeof(addr));
+	snprintf(endpoint, sizeof(endpoint), grp->family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr,
+		 grp->port);
+	buf_printf(b, "%s{\"kind\":\"%s\",\"severity\":\"warning\"", first ? "" : ",",
+		   kind_names[grp->kind]);
+	write_text(b, grp, endpoint, cfg);
+	buf_printf(b, ",\"netns\":%u,\"family\":\"%s\"", grp->netns,
+		   grp->family == AF_INET6 ? "inet6" : "inet");
+	if (grp->kind != K_CLOSE_WAIT)
+		buf_printf(b, ",\"remote_addr\":\"%s\",\"remote_port\":%u", addr, grp->port);
+	buf_printf(b, ",\"count\":%u,\"oldest_ms\":%llu,\"connections\":[", grp->count,
+		   (unsigned long long)(grp->oldest_ns / 1000000ull));
+	for (uint32_t i = 0; i < grp->n_cookies; i++)
+		buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)grp->cookies[i]);
+	buf_puts(b, "],\"processes\":[");
+	for (uint32_t i = 0; i < grp->n_procs; i++) {
+		buf_printf(b, "%s{\"pid\":%u,\"comm\":", i ? "," : "", grp->procs[i].pid);
+		json_string(b, grp->procs[i].comm);
+		buf_puts(b, "}");
+	}
+	buf_puts(b, "]}");
+}
+
+void findings_write(struct tw_buf *b, struct tw_conntable *t, const struct tw_findings_config *cfg,
+		    const struct tw_clock *clk)
+{
+	struct tw_conntable_stats st;
+	struct gather g = { .cfg = cfg, .now_ns = clk->now_mono_ns };
+	struct group **list = NULL;
+	size_t n = 0;
+
+	conntable_get_stats(t, &st);
+	g.cap = 1024;
+	while (g.cap < (st.live + st.retained) * 2 && g.cap < (1u << 22))
+		g.cap *= 2;
+	g.groups = calloc(g.cap, sizeof(*g.groups));
+	if (g.groups) {
+		conntable_foreach(t, visit, &g);
+		list = malloc(g.used * sizeof(*list) + 1);
+	}
+	if (!g.groups || !list) {
+		b->oom = true;
+		free(g.groups);
+		return;
+	}
+	for (size_t i = 0; i < g.cap; i++)
+		if (g.groups[i].used && g.groups[i].count >= threshold(cfg, g.groups[i].kind))
+			list[n++] = &g.groups[i];
+	qsort(list, n, sizeof(*list), by_count_desc);
+	buf_puts(b, "{\"findings\":[");
+	for (size_t i = 0; i < n && i < TW_FINDINGS_MAX; i++)
+		write_group(b, list[i], cfg, i == 0);
+	buf_printf(b,
+		   "],\"truncated\":%s,\"thresholds\":{\"close_wait_ms\":%u,\"time_wait_pileup\":%u,"
+		   "\"fin_wait2_pileup\":%u,\"connect_failures\":%u,\"peer_resets\":%u}}",
+		   n > TW_FINDINGS_MAX || g.full ? "true" : "false", cfg->close_wait_threshold_ms,
+		   cfg->time_wait_pileup, cfg->fin_wait2_pileup, cfg->connect_failures,
+		   cfg->peer_resets);
+	free(list);
+	free(g.groups);
+}
