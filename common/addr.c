@@ -51,7 +51,7 @@ int tw_prefix_parse(const char *text, int *ret_family, uint8_t ret_addr[16],
 		return -EINVAL;
 	prefix = family == AF_INET ? 32 : 128;
 	if (slash) {
-		if (!slash[1])
+		if (slash[1] < '0' || slash[1] > '9')
 			return -EINVAL;
 		errno = 0;
 		prefix = strtoul(slash + 1, &end, 10);

@@ -33,7 +33,7 @@ static int parse_uint(const char *v, uint64_t min, uint64_t max, uint64_t *ret)
 	unsigned long long x;
 	char *end;
 
-	if (!*v || *v == '-')
+	if (*v < '0' || *v > '9')
 		return -EINVAL;
 	errno = 0;
 	x = strtoull(v, &end, 10);
@@ -152,11 +152,22 @@ int config_load_file(struct tw_config *c, const char *path, char *err, size_t er
 		return -errno;
 	}
 	while (fgets(line, sizeof(line), f)) {
+		bool too_long = !strchr(line, '\n') && !feof(f);
 		char *s = trim(line), *eq, msg[256];
+		int ch;
 
 		lineno++;
+		if (too_long) /* drop the rest of the line */
+			while ((ch = fgetc(f)) != EOF && ch != '\n')
+				;
 		if (!*s || *s == '#' || *s == ';')
 			continue;
+		if (too_long) {
+			snprintf(err, err_len, "%s:%u: line longer than %zu bytes", path, lineno,
+				 sizeof(line) - 2);
+			fclose(f);
+			return -EINVAL;
+		}
 		if (*s == '[') {
 			ours = !strcmp(s, "[tcpwatchd]");
 			continue;
@@ -245,7 +256,7 @@ int config_parse_args(struct tw_config *c, int argc, char **argv, char *err, siz
 
 	/* First pass: the config file, so flags override it. */
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* glibc: 0 resets getopt's state fully */
 	while ((opt = getopt_long(argc, argv, "c:s:l:fdhV", opts, &idx)) != -1)
 		if (opt == 'c')
 			config_path = optarg;
@@ -258,7 +269,7 @@ int config_parse_args(struct tw_config *c, int argc, char **argv, char *err, siz
 	snprintf(c->config_path, sizeof(c->config_path), "%s",
 		 config_path ? config_path : (r == 0 ? TW_DEFAULT_CONFIG : ""));
 
-	optind = 1;
+	optind = 0;
 	while ((opt = getopt_long(argc, argv, "c:s:l:fdhV", opts, &idx)) != -1) {
 		switch (opt) {
 		case 'c':
@@ -288,8 +299,20 @@ int config_parse_args(struct tw_config *c, int argc, char **argv, char *err, siz
 				return -EINVAL;
 			break;
 		default:
-			snprintf(err, err_len, "unknown or incomplete option '%s' (see --help)",
-				 argv[optind - 1]);
+			if (optopt && optopt != 1) {
+				/* Mid-cluster ("-xf"), getopt has not moved on yet. */
+				const char *arg = optind < argc && argv[optind][0] == '-' &&
+							  strchr(argv[optind], optopt)
+						  ? argv[optind]
+						  : argv[optind - 1];
+
+				snprintf(err, err_len,
+					 "unknown or incomplete option '-%c' in '%s' (see --help)",
+					 optopt, arg);
+			}
+			else
+				snprintf(err, err_len, "unknown or incomplete option '%s' (see --help)",
+					 argv[optind - 1]);
 			return -EINVAL;
 		}
 	}

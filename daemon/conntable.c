@@ -159,7 +159,7 @@ int conntable_hist_append(struct tw_conntable *t, struct tw_conn *c, const struc
 		t->history_dropped++;
 	}
 	if (c->hist_len == c->hist_cap) {
-		uint16_t cap = c->hist_cap ? c->hist_cap * 2 : 4;
+		uint32_t cap = c->hist_cap ? (uint32_t)c->hist_cap * 2 : 4;
 		struct tw_hist *n;
 
 		if (cap > max)
@@ -169,7 +169,7 @@ int conntable_hist_append(struct tw_conntable *t, struct tw_conn *c, const struc
 			return -ENOMEM;
 		t->hist_bytes += (size_t)(cap - c->hist_cap) * sizeof(*n);
 		c->hist = n;
-		c->hist_cap = cap;
+		c->hist_cap = (uint16_t)cap;
 	}
 	c->hist[c->hist_len++] = *h;
 	return 0;
@@ -265,7 +265,8 @@ size_t conntable_expire(struct tw_conntable *t, uint64_t now_ns)
 
 	while (t->retain_head &&
 	       (t->retained > t->limits.retain_count ||
-		now_ns - t->retain_head->closed_ns > t->limits.retain_age_ns)) {
+		(now_ns > t->retain_head->closed_ns &&
+		 now_ns - t->retain_head->closed_ns > t->limits.retain_age_ns))) {
 		conntable_remove(t, t->retain_head);
 		dropped++;
 	}

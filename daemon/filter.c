@@ -23,7 +23,7 @@ static int parse_u64(const char *v, uint64_t max, uint64_t *ret)
 	unsigned long long x;
 	char *end;
 
-	if (!*v || *v == '-' || *v == '+' || *v == ' ')
+	if (*v < '0' || *v > '9') /* strtoull would skip spaces and take a sign */
 		return -EINVAL;
 	errno = 0;
 	x = strtoull(v, &end, 10);

@@ -85,6 +85,31 @@ void buf_printf(struct tw_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/* Length of the valid UTF-8 sequence at p, or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n;
+	uint32_t cp;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
 void json_string(struct tw_buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -108,6 +133,19 @@ void json_string(struct tw_buf *b, const char *s)
 			o[4] = hex[*p >> 4];
 			o[5] = hex[*p & 15];
 			b->len += 6;
+		} else if (*p >= 0x80) {
+			/* Process names are bytes, JSON is UTF-8: copy valid
+			 * sequences, replace anything else with U+FFFD. */
+			size_t n = utf8_len(p);
+
+			if (n) {
+				memcpy(o, p, n);
+				b->len += n;
+				p += n - 1;
+			} else {
+				memcpy(o, "\\ufffd", 6);
+				b->len += 6;
+			}
 		} else {
 			o[0] = (char)*p;
 			b->len++;

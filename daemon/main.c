@@ -146,29 +146,35 @@ static int dump_one(struct tw_daemon *d, int fd, uint32_t netns, int family)
 struct owner_ctx {
 	struct tw_daemon *d;
 	uint32_t missing;
-	bool lookup;
 };
 
 static void owner_one(struct tw_conn *c, void *data)
 {
 	struct owner_ctx *o = data;
 	struct tw_proc_owner own;
+	bool provisional = c->flags & TW_CONN_OWNER_LISTENER;
 
-	if (c->flags & (TW_CONN_CLOSED | TW_CONN_HAS_TASK) || !c->inode)
+	/* Accepted connections carry the listener's owner until a scan
+	 * finds the process that accepted them (fork()ing servers, pools). */
+	if (c->flags & TW_CONN_CLOSED || !c->inode ||
+	    (c->flags & TW_CONN_HAS_TASK && !provisional))
 		return;
-	if (o->lookup && procscan_lookup(o->d->procs, c->inode, &own) == 0) {
+	if (procscan_lookup(o->d->procs, c->inode, &own) == 0) {
 		c->pid = own.pid;
 		memcpy(c->comm, own.comm, sizeof(c->comm));
 		c->flags |= TW_CONN_HAS_TASK;
+		c->flags &= ~TW_CONN_OWNER_LISTENER;
 		o->d->owners_found++;
 		return;
 	}
-	o->missing++;
+	/* Rescan for owners never scanned for: new since the last scan. */
+	if (!provisional || c->first_seen_ns > o->d->procscan_last_ns)
+		o->missing++;
 }
 
 static void attribute_owners(struct tw_daemon *d, uint64_t now_ns)
 {
-	struct owner_ctx o = { .d = d, .lookup = true };
+	struct owner_ctx o = { .d = d };
 
 	conntable_foreach(d->table, owner_one, &o);
 	if (!o.missing || now_ns - d->procscan_last_ns < PROCSCAN_MIN_INTERVAL_NS)

@@ -1,7 +1,663 @@
+/* Unit tests for daemon/conntable.c: the cookie hash table, histories,
+ * retention, limits and the listener index. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
-static void t(void **s){(void)s;}
-int main(void){const struct CMUnitTest tests[]={cmocka_unit_test(t)};return cmocka_run_group_tests(tests,NULL,NULL);}
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conntable.h"
+
+static const struct tw_conntable_limits default_limits = {
+	.max_live = 1000000,
+	.retain_count = 1000000,
+	.retain_age_ns = UINT64_MAX / 2,
+	.history_max = 32,
+};
+
+static struct tw_conntable *table_with(uint32_t max_live, uint32_t retain_count,
+				       uint64_t retain_age_ns, uint16_t history_max)
+{
+	struct tw_conntable_limits l = {
+		.max_live = max_live,
+		.retain_count = retain_count,
+		.retain_age_ns = retain_age_ns,
+		.history_max = history_max,
+	};
+	struct tw_conntable *t = conntable_new(&l);
+
+	assert_non_null(t);
+	return t;
+}
+
+static struct tw_conn *add(struct tw_conntable *t, uint64_t cookie)
+{
+	bool created = false;
+	struct tw_conn *c = conntable_get_or_add(t, cookie, &created);
+
+	assert_non_null(c);
+	assert_true(created);
+	assert_int_equal(c->cookie, cookie);
+	return c;
+}
+
+/* splitmix64: a bijection, so distinct inputs give distinct cookies. */
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9E3779B97F4A7C15ull;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+	return x ^ (x >> 31);
+}
+
+static void shuffle(uint64_t *v, size_t n, uint64_t seed)
+{
+	for (size_t i = n - 1; i > 0; i--) {
+		size_t j = (size_t)(mix(seed + i) % (i + 1));
+		uint64_t tmp = v[i];
+
+		v[i] = v[j];
+		v[j] = tmp;
+	}
+}
+
+static void test_new_and_free(void **state)
+{
+	struct tw_conntable *t = conntable_new(&default_limits);
+	struct tw_conntable_stats st;
+
+	(void)state;
+	assert_non_null(t);
+	assert_null(conntable_get(t, 1));
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.live, 0);
+	assert_int_equal(st.retained, 0);
+	assert_int_equal(st.listeners, 0);
+	conntable_free(t);
+	conntable_free(NULL); /* destructors accept NULL */
+}
+
+static void test_get_or_add_existing(void **state)
+{
+	struct tw_conntable *t = conntable_new(&default_limits);
+	struct tw_conn *c = add(t, 42);
+	bool created = true;
+
+	(void)state;
+	c->local_port = 1234;
+	assert_ptr_equal(conntable_get_or_add(t, 42, &created), c);
+	assert_false(created);
+	assert_ptr_equal(conntable_get(t, 42), c);
+	assert_int_equal(conntable_get(t, 42)->local_port, 1234);
+	/* A new one is zeroed but for its cookie. */
+	c = add(t, 43);
+	assert_int_equal(c->state, 0);
+	assert_int_equal(c->flags, 0);
+	assert_int_equal(c->hist_len, 0);
+	conntable_free(t);
+}
+
+/*
+ * 100,000 random and 50,000 sequential cookies, then half removed in random
+ * order: every survivor must still be found, every removed one must not.
+ * This walks the backward-shift deletion through many probe chains,
+ * including ones that wrap around the end of the slot array.
+ */
+static void test_many_cookies(void **state)
+{
+	enum { N_RANDOM = 100000, N_SEQ = 50000, N = N_RANDOM + N_SEQ };
+	struct tw_conntable *t = conntable_new(&default_limits);
+	uint64_t *cookies = malloc(N * sizeof(*cookies));
+	struct tw_conntable_stats st;
+	size_t i;
+
+	(void)state;
+	assert_non_null(cookies);
+	for (i = 0; i < N_RANDOM; i++)
+		cookies[i] = mix(i) | 1ull << 63; /* disjoint from the sequential ones */
+	for (i = 0; i < N_SEQ; i++)
+		cookies[N_RANDOM + i] = 4096 + i;
+	for (i = 0; i < N; i++)
+		add(t, cookies[i]);
+	for (i = 0; i < N; i++) {
+		struct tw_conn *c = conntable_get(t, cookies[i]);
+
+		assert_non_null(c);
+		assert_int_equal(c->cookie, cookies[i]);
+	}
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.live, N);
+
+	shuffle(cookies, N, 7);
+	for (i = 0; i < N / 2; i++) {
+		struct tw_conn *c = conntable_get(t, cookies[i]);
+
+		assert_non_null(c);
+		conntable_remove(t, c);
+		assert_null(conntable_get(t, cookies[i]));
+	}
+	for (i = 0; i < N / 2; i++)
+		assert_null(conntable_get(t, cookies[i]));
+	for (i = N / 2; i < N; i++) {
+		struct tw_conn *c = conntable_get(t, cookies[i]);
+
+		assert_non_null(c);
+		assert_int_equal(c->cookie, cookies[i]);
+	}
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.live, N - N / 2);
+
+	/* Removed cookies can be added again, and only once. */
+	for (i = 0; i < 1000; i++)
+		add(t, cookies[i]);
+	for (i = 0; i < N / 2; i++)
+		assert_true(i < 1000 ? conntable_get(t, cookies[i]) != NULL
+				     : conntable_get(t, cookies[i]) == NULL);
+	free(cookies);
+	conntable_free(t);
+}
+
+/* The slot a cookie hashes to in the initial 1024-slot table (mirrors
+ * conntable.c; if the hash changes this test still checks correctness,
+ * only less pointedly). */
+static size_t home_slot(uint64_t cookie)
+{
+	return (size_t)((cookie * 0x9E3779B97F4A7C15ull) >> 17) & 1023;
+}
+
+/* Chains that wrap from the last slots to the first ones, emptied in every
+ * rotation of the removal order. */
+static void test_remove_wrapping_chain(void **state)
+{
+	enum { K = 8 };
+	uint64_t c[K];
+	size_t n = 0;
+
+	(void)state;
+	/* Cookies whose home is one of the last three slots or slot 0. */
+	for (uint64_t x = 1; n < K; x++) {
+		size_t h = home_slot(x);
+
+		if (h >= 1021 || (h == 0 && n >= K - 2))
+			c[n++] = x;
+	}
+	for (size_t start = 0; start < K; start++) {
+		struct tw_conntable *t = conntable_new(&default_limits);
+
+		for (size_t i = 0; i < K; i++)
+			add(t, c[i]);
+		for (size_t k = 0; k < K; k++) {
+			size_t victim = (start + k * 3) % K; /* 3 is coprime with 8 */
+
+			conntable_remove(t, conntable_get(t, c[victim]));
+			for (size_t m = 0; m <= k; m++)
+				assert_null(conntable_get(t, c[(start + m * 3) % K]));
+			for (size_t m = k + 1; m < K; m++)
+				assert_non_null(conntable_get(t, c[(start + m * 3) % K]));
+		}
+		conntable_free(t);
+	}
+}
+
+static void append_state(struct tw_conntable *t, struct tw_conn *c, uint64_t time_ns)
+{
+	struct tw_hist h = {
+		.time_ns = time_ns, .kind = TW_HIST_STATE, .from = 1, .to = 2,
+	};
+
+	assert_int_equal(conntable_hist_append(t, c, &h), 0);
+}
+
+static void test_history_bounds(void **state)
+{
+	struct tw_conntable *t = table_with(100, 100, UINT64_MAX, 8);
+	struct tw_conn *c = add(t, 1), *d = add(t, 2);
+	struct tw_conntable_stats st;
+
+	(void)state;
+	for (uint64_t i = 0; i < 8; i++)
+		append_state(t, c, i);
+	assert_int_equal(c->hist_len, 8);
+	assert_int_equal(c->hist_dropped, 0);
+
+	for (uint64_t i = 8; i < 20; i++)
+		append_state(t, c, i);
+	assert_int_equal(c->hist_len, 8);
+	assert_int_equal(c->hist_dropped, 12);
+	/* The first TW_HIST_KEEP_FIRST entries, then the latest ones. */
+	for (int i = 0; i < TW_HIST_KEEP_FIRST; i++)
+		assert_int_equal(c->hist[i].time_ns, i);
+	for (int i = TW_HIST_KEEP_FIRST; i < 8; i++)
+		assert_int_equal(c->hist[i].time_ns, 20 - 8 + i);
+	assert_int_equal(c->hist[7].time_ns, 19);
+
+	for (uint64_t i = 0; i < 3; i++)
+		append_state(t, d, 100 + i);
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.history_dropped, 12);
+	assert_int_equal(d->hist_dropped, 0);
+	assert_int_equal(d->hist_len, 3);
+
+	conntable_hist_pop(d);
+	assert_int_equal(d->hist_len, 2);
+	assert_int_equal(d->hist[1].time_ns, 101);
+	conntable_hist_pop(d);
+	conntable_hist_pop(d);
+	conntable_hist_pop(d); /* popping an empty history is harmless */
+	assert_int_equal(d->hist_len, 0);
+	conntable_free(t);
+}
+
+static void test_history_max_floor(void **state)
+{
+	/* Too small to keep the first entries and a latest one: raised. */
+	struct tw_conntable *t = table_with(100, 100, UINT64_MAX, 1);
+	struct tw_conn *c = add(t, 1);
+
+	(void)state;
+	assert_int_equal(conntable_limits(t)->history_max, TW_HIST_KEEP_FIRST + 2);
+	for (uint64_t i = 0; i < 50; i++)
+		append_state(t, c, i);
+	assert_int_equal(c->hist_len, TW_HIST_KEEP_FIRST + 2);
+	assert_int_equal(c->hist[0].time_ns, 0);
+	assert_int_equal(c->hist[c->hist_len - 1].time_ns, 49);
+	assert_int_equal(c->hist_dropped, 50 - (TW_HIST_KEEP_FIRST + 2));
+	conntable_free(t);
+}
+
+/* history_max is a uint16_t: every value it can hold must work. The
+ * capacity doubling must not wrap at 32768 * 2. */
+static void test_history_max_large(void **state)
+{
+	struct tw_conntable *t = table_with(100, 100, UINT64_MAX, 40000);
+	struct tw_conn *c = add(t, 1);
+
+	(void)state;
+	for (uint64_t i = 0; i < 40010; i++)
+		append_state(t, c, i);
+	assert_int_equal(c->hist_len, 40000);
+	assert_int_equal(c->hist_dropped, 10);
+	assert_int_equal(c->hist[39999].time_ns, 40009);
+	conntable_free(t);
+}
+
+static void test_history_bytes_accounted(void **state)
+{
+	struct tw_conntable *t = table_with(100, 100, UINT64_MAX, 32);
+	struct tw_conn *c = add(t, 1);
+	struct tw_conntable_stats before, after;
+
+	(void)state;
+	conntable_get_stats(t, &before);
+	assert_true(before.bytes > 0);
+	for (uint64_t i = 0; i < 20; i++)
+		append_state(t, c, i);
+	conntable_get_stats(t, &after);
+	assert_true(after.bytes >= before.bytes + 20 * sizeof(struct tw_hist));
+	conntable_remove(t, c);
+	conntable_get_stats(t, &after);
+	assert_true(after.bytes < before.bytes);
+	conntable_free(t);
+}
+
+static void test_retire_and_stats(void **state)
+{
+	struct tw_conntable *t = conntable_new(&default_limits);
+	struct tw_conn *a = add(t, 1);
+	struct tw_conntable_stats st;
+
+	(void)state;
+	add(t, 2);
+	conntable_retire(t, a, 500);
+	assert_true(a->flags & TW_CONN_CLOSED);
+	assert_int_equal(a->closed_ns, 500);
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.live, 1);
+	assert_int_equal(st.retained, 1);
+	/* Retiring twice changes nothing. */
+	conntable_retire(t, a, 900);
+	assert_int_equal(a->closed_ns, 500);
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.live, 1);
+	assert_int_equal(st.retained, 1);
+	/* Retained connections are still found by cookie. */
+	assert_ptr_equal(conntable_get(t, 1), a);
+	conntable_remove(t, a);
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.live, 1);
+	assert_int_equal(st.retained, 0);
+	assert_null(conntable_get(t, 1));
+	conntable_free(t);
+}
+
+static void test_expire_by_count(void **state)
+{
+	struct tw_conntable *t = table_with(100, 3, UINT64_MAX, 8);
+	struct tw_conntable_stats st;
+
+	(void)state;
+	for (uint64_t i = 1; i <= 5; i++)
+		conntable_retire(t, add(t, i), i * 10);
+	add(t, 99); /* live: never expired */
+	assert_int_equal(conntable_expire(t, 100), 2);
+	/* The oldest closed go first. */
+	assert_null(conntable_get(t, 1));
+	assert_null(conntable_get(t, 2));
+	for (uint64_t i = 3; i <= 5; i++)
+		assert_non_null(conntable_get(t, i));
+	assert_non_null(conntable_get(t, 99));
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.retained, 3);
+	assert_int_equal(st.live, 1);
+	assert_int_equal(st.evicted, 2);
+	assert_int_equal(conntable_expire(t, 100), 0);
+	conntable_free(t);
+}
+
+static void test_expire_by_age(void **state)
+{
+	struct tw_conntable *t = table_with(100, 100, 100, 8);
+	struct tw_conntable_stats st;
+
+	(void)state;
+	conntable_retire(t, add(t, 1), 10);
+	conntable_retire(t, add(t, 2), 50);
+	conntable_retire(t, add(t, 3), 90);
+	assert_int_equal(conntable_expire(t, 110), 0); /* exactly the age: kept */
+	assert_int_equal(conntable_expire(t, 140), 1);
+	assert_null(conntable_get(t, 1));
+	assert_non_null(conntable_get(t, 2));
+	assert_int_equal(conntable_expire(t, 150), 0);
+	assert_int_equal(conntable_expire(t, 1000), 2);
+	assert_null(conntable_get(t, 2));
+	assert_null(conntable_get(t, 3));
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.retained, 0);
+	assert_int_equal(st.evicted, 3);
+	conntable_free(t);
+}
+
+static void test_revive(void **state)
+{
+	struct tw_conntable *t = table_with(100, 0, UINT64_MAX, 8);
+	struct tw_conn *a = add(t, 1), *b = add(t, 2), *c = add(t, 3);
+	struct tw_conntable_stats st;
+
+	(void)state;
+	conntable_retire(t, a, 1);
+	conntable_retire(t, b, 2);
+	conntable_retire(t, c, 3);
+	/* Revived from the middle of the retention queue. */
+	conntable_revive(t, b);
+	assert_false(b->flags & TW_CONN_CLOSED);
+	assert_int_equal(b->closed_ns, 0);
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.live, 1);
+	assert_int_equal(st.retained, 2);
+	/* retain_count 0: everything closed goes, the revived one stays. */
+	assert_int_equal(conntable_expire(t, 10), 2);
+	assert_null(conntable_get(t, 1));
+	assert_null(conntable_get(t, 3));
+	assert_ptr_equal(conntable_get(t, 2), b);
+	/* Reviving a live connection changes nothing. */
+	conntable_revive(t, b);
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.live, 1);
+	assert_int_equal(st.retained, 0);
+	/* And it can be retired again. */
+	conntable_retire(t, b, 20);
+	assert_int_equal(conntable_expire(t, 21), 1);
+	assert_null(conntable_get(t, 2));
+	conntable_free(t);
+}
+
+static void test_max_live(void **state)
+{
+	struct tw_conntable *t = table_with(3, 100, UINT64_MAX, 8);
+	struct tw_conntable_stats st;
+	bool created = true;
+	struct tw_conn *a;
+
+	(void)state;
+	a = add(t, 1);
+	add(t, 2);
+	add(t, 3);
+	assert_null(conntable_get_or_add(t, 4, &created));
+	assert_false(created);
+	assert_null(conntable_get(t, 4));
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.refused_full, 1);
+	assert_int_equal(st.live, 3);
+	/* An existing one is still returned when full. */
+	assert_ptr_equal(conntable_get_or_add(t, 1, &created), a);
+	assert_false(created);
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.refused_full, 1);
+	/* Retained connections do not count against max_live. */
+	conntable_retire(t, a, 1);
+	add(t, 4);
+	assert_null(conntable_get_or_add(t, 5, &created));
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.refused_full, 2);
+	assert_int_equal(st.live, 3);
+	assert_int_equal(st.retained, 1);
+	conntable_free(t);
+}
+
+static struct tw_conn *add_listener(struct tw_conntable *t, uint64_t cookie, uint32_t netns,
+				    int family, const char *addr, uint16_t port)
+{
+	struct tw_conn *c = add(t, cookie);
+
+	c->netns = netns;
+	c->family = (uint8_t)family;
+	c->state = TW_TCP_LISTEN;
+	c->local_port = port;
+	if (addr)
+		memcpy(c->local_addr, addr, family == AF_INET ? 4 : 16);
+	conntable_update_listener(t, c);
+	return c;
+}
+
+/* 16 bytes each, IPv4 in the first four, as the table stores them. */
+static const char v4_any[16] = { 0 };
+static const char v4_a[16] = { 10, 0, 0, 1 };
+static const char v4_b[16] = { 10, 0, 0, 2 };
+static const char v6_any[16] = { 0 };
+static const char v6_a[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+static const char v6_b[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
+
+#define A(x) ((const uint8_t *)(x))
+
+static void test_listener_exact_beats_wildcard(void **state)
+{
+	struct tw_conntable *t = conntable_new(&default_limits);
+	struct tw_conn *any, *exact;
+	struct tw_conntable_stats st;
+
+	(void)state;
+	/* Added in both orders so the chain order cannot decide. */
+	any = add_listener(t, 1, 7, AF_INET, v4_any, 80);
+	exact = add_listener(t, 2, 7, AF_INET, v4_a, 80);
+	assert_true(exact->flags & TW_CONN_LISTEN_INDEXED);
+	assert_ptr_equal(conntable_find_listener(t, 7, AF_INET, A(v4_a), 80), exact);
+	assert_ptr_equal(conntable_find_listener(t, 7, AF_INET, A(v4_b), 80), any);
+	assert_null(conntable_find_listener(t, 8, AF_INET, A(v4_a), 80));
+	assert_null(conntable_find_listener(t, 7, AF_INET, A(v4_a), 81));
+	/* An IPv4 listener does not take IPv6. */
+	assert_null(conntable_find_listener(t, 7, AF_INET6, A(v6_a), 80));
+
+	exact = add_listener(t, 3, 7, AF_INET, v4_b, 443);
+	any = add_listener(t, 4, 7, AF_INET, v4_any, 443);
+	assert_ptr_equal(conntable_find_listener(t, 7, AF_INET, A(v4_b), 443), exact);
+	assert_ptr_equal(conntable_find_listener(t, 7, AF_INET, A(v4_a), 443), any);
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.listeners, 4);
+	conntable_free(t);
+}
+
+static void test_listener_ipv6(void **state)
+{
+	struct tw_conntable *t = conntable_new(&default_limits);
+	struct tw_conn *any6, *exact6;
+
+	(void)state;
+	any6 = add_listener(t, 1, 7, AF_INET6, v6_any, 22);
+	/* An IPv6 wildcard listener also accepts IPv4. */
+	assert_ptr_equal(conntable_find_listener(t, 7, AF_INET, A(v4_a), 22), any6);
+	assert_ptr_equal(conntable_find_listener(t, 7, AF_INET6, A(v6_a), 22), any6);
+
+	exact6 = add_listener(t, 2, 7, AF_INET6, v6_b, 8080);
+	assert_ptr_equal(conntable_find_listener(t, 7, AF_INET6, A(v6_b), 8080), exact6);
+	assert_null(conntable_find_listener(t, 7, AF_INET6, A(v6_a), 8080));
+	/* A specific IPv6 listener does not accept IPv4. */
+	assert_null(conntable_find_listener(t, 7, AF_INET, A(v4_a), 8080));
+	conntable_free(t);
+}
+
+static void test_listener_unindexed(void **state)
+{
+	struct tw_conntable *t = conntable_new(&default_limits);
+	struct tw_conn *l, *m, *n;
+	struct tw_conntable_stats st;
+
+	(void)state;
+	l = add_listener(t, 1, 7, AF_INET, v4_any, 80);
+	m = add_listener(t, 2, 7, AF_INET, v4_any, 81);
+	n = add_listener(t, 3, 7, AF_INET, v4_any, 82);
+	conntable_update_listener(t, l); /* again: no duplicate */
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.listeners, 3);
+
+	/* Leaving LISTEN removes it from the index. */
+	l->state = TW_TCP_CLOSE;
+	conntable_update_listener(t, l);
+	assert_false(l->flags & TW_CONN_LISTEN_INDEXED);
+	assert_null(conntable_find_listener(t, 7, AF_INET, A(v4_a), 80));
+
+	/* So does retiring, even with the state still LISTEN. */
+	conntable_retire(t, m, 5);
+	assert_null(conntable_find_listener(t, 7, AF_INET, A(v4_a), 81));
+
+	/* And removal: the index must not keep a dangling pointer. */
+	conntable_remove(t, n);
+	assert_null(conntable_find_listener(t, 7, AF_INET, A(v4_a), 82));
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.listeners, 0);
+
+	/* A socket without a port yet is not indexed. */
+	l = add_listener(t, 4, 7, AF_INET, v4_any, 0);
+	assert_false(l->flags & TW_CONN_LISTEN_INDEXED);
+	conntable_free(t);
+}
+
+static void test_many_listeners(void **state)
+{
+	enum { N = 500 };
+	struct tw_conntable *t = conntable_new(&default_limits);
+	struct tw_conntable_stats st;
+
+	(void)state;
+	for (uint16_t p = 1; p <= N; p++)
+		add_listener(t, p, p % 3, AF_INET, v4_any, p);
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.listeners, N);
+	for (uint16_t p = 1; p <= N; p++) {
+		struct tw_conn *l = conntable_find_listener(t, p % 3, AF_INET, A(v4_a), p);
+
+		assert_non_null(l);
+		assert_int_equal(l->cookie, p);
+		assert_null(conntable_find_listener(t, (p + 1) % 3, AF_INET, A(v4_a), p));
+	}
+	conntable_free(t);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void test_sorted_cookies(void **state)
+{
+	enum { N = 3000 };
+	struct tw_conntable *t = conntable_new(&default_limits);
+	uint64_t want[N], *got;
+	size_t n = 12345;
+
+	(void)state;
+	got = conntable_sorted_cookies(t, &n);
+	assert_non_null(got);
+	assert_int_equal(n, 0);
+	free(got);
+
+	for (size_t i = 0; i < N; i++) {
+		want[i] = mix(i + 1000);
+		add(t, want[i]);
+	}
+	/* Retained connections are listed too. */
+	conntable_retire(t, conntable_get(t, want[5]), 1);
+	qsort(want, N, sizeof(want[0]), cmp_u64);
+	got = conntable_sorted_cookies(t, &n);
+	assert_non_null(got);
+	assert_int_equal(n, N);
+	assert_memory_equal(got, want, sizeof(want));
+	free(got);
+	conntable_free(t);
+}
+
+static void count_cb(struct tw_conn *c, void *data)
+{
+	uint64_t *sum = data;
+
+	sum[0]++;
+	sum[1] += c->cookie;
+}
+
+static void test_foreach(void **state)
+{
+	struct tw_conntable *t = conntable_new(&default_limits);
+	uint64_t sum[2] = { 0 };
+
+	(void)state;
+	for (uint64_t i = 1; i <= 100; i++)
+		add(t, i);
+	conntable_retire(t, conntable_get(t, 50), 1);
+	conntable_foreach(t, count_cb, sum);
+	assert_int_equal(sum[0], 100);
+	assert_int_equal(sum[1], 5050);
+	conntable_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_new_and_free),
+		cmocka_unit_test(test_get_or_add_existing),
+		cmocka_unit_test(test_many_cookies),
+		cmocka_unit_test(test_remove_wrapping_chain),
+		cmocka_unit_test(test_history_bounds),
+		cmocka_unit_test(test_history_max_floor),
+		cmocka_unit_test(test_history_bytes_accounted),
+		cmocka_unit_test(test_retire_and_stats),
+		cmocka_unit_test(test_expire_by_count),
+		cmocka_unit_test(test_expire_by_age),
+		cmocka_unit_test(test_revive),
+		cmocka_unit_test(test_max_live),
+		cmocka_unit_test(test_listener_exact_beats_wildcard),
+		cmocka_unit_test(test_listener_ipv6),
+		cmocka_unit_test(test_listener_unindexed),
+		cmocka_unit_test(test_many_listeners),
+		cmocka_unit_test(test_sorted_cookies),
+		cmocka_unit_test(test_foreach),
+		/* Last: it exposes a bug that can leave a dangling pointer. */
+		cmocka_unit_test(test_history_max_large),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,7 +1,482 @@
+/* Unit tests for daemon/reconcile.c: passes of made-up sock_diag sockets
+ * against the connection table. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
-static void t(void **s){(void)s;}
-int main(void){const struct CMUnitTest tests[]={cmocka_unit_test(t)};return cmocka_run_group_tests(tests,NULL,NULL);}
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conntable.h"
+#include "diag.h"
+#include "reconcile.h"
+
+#define NS 4026531840u
+#define NS_OTHER 4026532000u
+#define SEC 1000000000ull
+
+struct fixture {
+	struct tw_conntable *t;
+	struct tw_reconcile r;
+	uint64_t now_ns;
+};
+
+static int setup(void **state)
+{
+	static const struct tw_conntable_limits limits = {
+		.max_live = 1000, .retain_count = 1000, .retain_age_ns = UINT64_MAX / 2,
+		.history_max = 32,
+	};
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->t = conntable_new(&limits);
+	if (!f->t) {
+		free(f);
+		return -1;
+	}
+	reconcile_init(&f->r, f->t);
+	f->now_ns = 100 * SEC;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	conntable_free(f->t);
+	free(f);
+	return 0;
+}
+
+static struct tw_diag_sock dsock(uint64_t cookie, uint8_t state, uint16_t lport, uint16_t rport)
+{
+	struct tw_diag_sock s;
+
+	memset(&s, 0, sizeof(s));
+	s.cookie = cookie;
+	s.family = AF_INET;
+	s.state = state;
+	s.local_port = lport;
+	s.remote_port = rport;
+	s.local_addr[0] = 127;
+	s.local_addr[3] = 1;
+	if (rport) {
+		s.remote_addr[0] = 10;
+		s.remote_addr[3] = 2;
+	}
+	s.uid = 1000;
+	s.inode = 5000 + (uint32_t)cookie;
+	return s;
+}
+
+/* One whole pass over socks[] in namespace netns; a second apart each. */
+static void pass_ns(struct fixture *f, uint32_t netns, const struct tw_diag_sock *socks, size_t n,
+		    const uint32_t *spared, size_t n_spared)
+{
+	f->now_ns += SEC;
+	reconcile_begin(&f->r, f->now_ns);
+	for (size_t i = 0; i < n; i++)
+		reconcile_sock(&f->r, netns, &socks[i], f->now_ns + i);
+	reconcile_end(&f->r, spared, n_spared, f->now_ns + n);
+}
+
+static void pass(struct fixture *f, const struct tw_diag_sock *socks, size_t n)
+{
+	pass_ns(f, NS, socks, n, NULL, 0);
+}
+
+static void test_initial_pass_no_corrections(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_diag_sock socks[] = {
+		dsock(1, TW_TCP_ESTABLISHED, 40000, 80),
+		dsock(2, TW_TCP_LISTEN, 8080, 0),
+		dsock(3, TW_TCP_TIME_WAIT, 40001, 80),
+	};
+	struct tw_conntable_stats ts;
+	struct tw_conn *c;
+	uint8_t any[16] = { 127, 0, 0, 1 };
+
+	assert_true(f->r.initial);
+	pass(f, socks, 3);
+	assert_false(f->r.initial);
+	assert_int_equal(f->r.stats.runs, 1);
+	assert_int_equal(f->r.stats.corrections, 0);
+	assert_int_equal(f->r.stats.added, 0);
+
+	c = conntable_get(f->t, 1);
+	assert_non_null(c);
+	assert_int_equal(c->state, TW_TCP_ESTABLISHED);
+	assert_true(c->flags & TW_CONN_FROM_SNAPSHOT);
+	assert_int_equal(c->netns, NS);
+	assert_int_equal(c->local_port, 40000);
+	assert_int_equal(c->remote_port, 80);
+	assert_int_equal(c->inode, 5001);
+	assert_int_equal(c->uid, 1000);
+	assert_int_equal(c->family, AF_INET);
+	assert_int_equal(conntable_get(f->t, 3)->state, TW_TCP_TIME_WAIT);
+	/* A listener found by snapshot is indexed too. */
+	assert_ptr_equal(conntable_find_listener(f->t, NS, AF_INET, any, 8080),
+			 conntable_get(f->t, 2));
+	conntable_get_stats(f->t, &ts);
+	assert_int_equal(ts.live, 3);
+}
+
+static void test_later_pass_counts_added(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_diag_sock socks[] = {
+		dsock(1, TW_TCP_ESTABLISHED, 40000, 80),
+		dsock(2, TW_TCP_ESTABLISHED, 40001, 80),
+		dsock(3, TW_TCP_NEW_SYN_RECV, 8080, 50000),
+	};
+
+	pass(f, socks, 1);
+	pass(f, socks, 3);
+	/* The events missed socket 2; a request socket never has events. */
+	assert_int_equal(f->r.stats.added, 1);
+	assert_int_equal(f->r.stats.corrections, 1);
+	assert_non_null(conntable_get(f->t, 2));
+	assert_true(conntable_get(f->t, 2)->flags & TW_CONN_FROM_SNAPSHOT);
+	assert_non_null(conntable_get(f->t, 3));
+	/* Seen again: nothing new. */
+	pass(f, socks, 3);
+	assert_int_equal(f->r.stats.corrections, 1);
+	assert_int_equal(f->r.stats.runs, 3);
+}
+
+static void test_state_mismatch_fixed(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_diag_sock s = dsock(1, TW_TCP_ESTABLISHED, 40000, 80);
+	struct tw_conn *c;
+	uint16_t len;
+
+	pass(f, &s, 1);
+	c = conntable_get(f->t, 1);
+	len = c->hist_len;
+
+	/* The peer's FIN event was lost. */
+	s.state = TW_TCP_CLOSE_WAIT;
+	pass(f, &s, 1);
+	assert_int_equal(c->state, TW_TCP_CLOSE_WAIT);
+	assert_int_equal(c->hist_len, len + 1);
+	assert_int_equal(c->hist[len].kind, TW_HIST_STATE);
+	assert_int_equal(c->hist[len].from, TW_TCP_ESTABLISHED);
+	assert_int_equal(c->hist[len].to, TW_TCP_CLOSE_WAIT);
+	assert_true(c->hist[len].flags & TW_HIST_DERIVED);
+	assert_int_equal(c->hist[len].time_ns, f->now_ns);
+	assert_int_equal(c->last_change_ns, f->now_ns);
+	assert_int_equal(f->r.stats.state_fixed, 1);
+	assert_int_equal(f->r.stats.corrections, 1);
+
+	/* Agreement is not counted. */
+	pass(f, &s, 1);
+	assert_int_equal(f->r.stats.state_fixed, 1);
+	assert_int_equal(f->r.stats.corrections, 1);
+	assert_int_equal(c->hist_len, len + 1);
+}
+
+static void test_listener_state_fix_updates_index(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_diag_sock s = dsock(7, TW_TCP_CLOSE_WAIT, 9000, 0);
+	uint8_t addr[16] = { 127, 0, 0, 1 };
+
+	pass(f, &s, 1);
+	assert_null(conntable_find_listener(f->t, NS, AF_INET, addr, 9000));
+	s.state = TW_TCP_LISTEN;
+	pass(f, &s, 1);
+	assert_ptr_equal(conntable_find_listener(f->t, NS, AF_INET, addr, 9000),
+			 conntable_get(f->t, 7));
+}
+
+static void test_missing_twice_retired(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_diag_sock socks[] = {
+		dsock(1, TW_TCP_ESTABLISHED, 40000, 80),
+		dsock(2, TW_TCP_ESTABLISHED, 40001, 80),
+	};
+	struct tw_conntable_stats ts;
+	struct tw_conn *c;
+
+	pass(f, socks, 2);
+	c = conntable_get(f->t, 2);
+
+	/* Missing from one pass: a dump can skip a socket under churn. */
+	pass(f, socks, 1);
+	assert_int_equal(c->state, TW_TCP_ESTABLISHED);
+	assert_false(c->flags & TW_CONN_CLOSED);
+	assert_int_equal(f->r.stats.vanished, 0);
+	/* Seen again: the count of misses starts over. */
+	pass(f, socks, 2);
+	pass(f, socks, 1);
+	assert_false(c->flags & TW_CONN_CLOSED);
+	assert_int_equal(f->r.stats.vanished, 0);
+
+	/* TW_RECONCILE_MISSES in a row: gone. */
+	pass(f, socks, 1);
+	assert_int_equal(c->state, TW_TCP_CLOSE);
+	assert_true(c->flags & TW_CONN_CLOSED);
+	assert_int_equal(f->r.stats.vanished, 1);
+	assert_int_equal(f->r.stats.corrections, 1);
+	assert_int_equal(c->hist[c->hist_len - 1].from, TW_TCP_ESTABLISHED);
+	assert_int_equal(c->hist[c->hist_len - 1].to, TW_TCP_CLOSE);
+	assert_true(c->hist[c->hist_len - 1].flags & TW_HIST_DERIVED);
+	conntable_get_stats(f->t, &ts);
+	assert_int_equal(ts.live, 1);
+	assert_int_equal(ts.retained, 1);
+	/* The survivor is untouched. */
+	assert_false(conntable_get(f->t, 1)->flags & TW_CONN_CLOSED);
+
+	/* Already retired: later passes leave it alone. */
+	pass(f, socks, 1);
+	pass(f, socks, 1);
+	assert_int_equal(f->r.stats.vanished, 1);
+}
+
+static void test_time_wait_end_not_correction(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_diag_sock s = dsock(1, TW_TCP_TIME_WAIT, 40000, 80);
+	struct tw_conn *c, *d;
+	bool created;
+
+	pass(f, &s, 1);
+	c = conntable_get(f->t, 1);
+
+	/* And one the events made TIME_WAIT (derived from FIN_WAIT2->CLOSE). */
+	d = conntable_get_or_add(f->t, 2, &created);
+	d->state = TW_TCP_TIME_WAIT;
+	d->flags |= TW_CONN_TW_DERIVED;
+	d->netns = NS;
+	d->last_change_ns = f->now_ns;
+
+	pass(f, NULL, 0);
+	pass(f, NULL, 0);
+	assert_true(c->flags & TW_CONN_CLOSED);
+	assert_true(d->flags & TW_CONN_CLOSED);
+	assert_int_equal(c->state, TW_TCP_CLOSE);
+	assert_int_equal(f->r.stats.time_wait_ended, 2);
+	assert_int_equal(f->r.stats.vanished, 0);
+	assert_int_equal(f->r.stats.corrections, 0);
+	assert_int_equal(c->hist[c->hist_len - 1].from, TW_TCP_TIME_WAIT);
+	assert_int_equal(c->hist[c->hist_len - 1].to, TW_TCP_CLOSE);
+	assert_true(c->hist[c->hist_len - 1].flags & TW_HIST_DERIVED);
+}
+
+/* An event applied after the pass began is newer than the dump. */
+static void test_changed_after_pass_start_left_alone(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_diag_sock s = dsock(1, TW_TCP_ESTABLISHED, 40000, 80);
+	struct tw_conn *c;
+	uint64_t start;
+	uint16_t len;
+
+	pass(f, &s, 1);
+	c = conntable_get(f->t, 1);
+	len = c->hist_len;
+
+	f->now_ns += SEC;
+	start = f->now_ns;
+	reconcile_begin(&f->r, start);
+	/* The close event arrives while the dump runs... */
+	c->state = TW_TCP_FIN_WAIT1;
+	c->last_change_ns = start + 10;
+	/* ...and the dump still shows the older state. */
+	reconcile_sock(&f->r, NS, &s, start + 20);
+	reconcile_end(&f->r, NULL, 0, start + 30);
+	assert_int_equal(c->state, TW_TCP_FIN_WAIT1);
+	assert_int_equal(c->hist_len, len);
+	assert_int_equal(f->r.stats.corrections, 0);
+
+	/* Not seen by two passes, but changed during each: not swept. */
+	for (int i = 0; i < 2; i++) {
+		f->now_ns += SEC;
+		reconcile_begin(&f->r, f->now_ns);
+		c->last_change_ns = f->now_ns + 1;
+		reconcile_end(&f->r, NULL, 0, f->now_ns + 2);
+	}
+	assert_false(c->flags & TW_CONN_CLOSED);
+	assert_int_equal(f->r.stats.vanished, 0);
+}
+
+static void test_spared_namespace_not_swept(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_diag_sock a = dsock(1, TW_TCP_ESTABLISHED, 40000, 80);
+	struct tw_diag_sock b = dsock(2, TW_TCP_ESTABLISHED, 40001, 80);
+	const uint32_t spared[] = { NS_OTHER };
+
+	f->now_ns += SEC;
+	reconcile_begin(&f->r, f->now_ns);
+	reconcile_sock(&f->r, NS, &a, f->now_ns);
+	reconcile_sock(&f->r, NS_OTHER, &b, f->now_ns);
+	reconcile_end(&f->r, NULL, 0, f->now_ns);
+	assert_int_equal(conntable_get(f->t, 2)->netns, NS_OTHER);
+
+	/* NS_OTHER's dump fails three times in a row; NS's shows nothing. */
+	for (int i = 0; i < 3; i++)
+		pass_ns(f, NS, NULL, 0, spared, 1);
+	assert_false(conntable_get(f->t, 2)->flags & TW_CONN_CLOSED);
+	assert_int_equal(conntable_get(f->t, 2)->state, TW_TCP_ESTABLISHED);
+	assert_true(conntable_get(f->t, 1)->flags & TW_CONN_CLOSED);
+	assert_int_equal(f->r.stats.vanished, 1);
+}
+
+static void test_request_socket_removed(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_diag_sock s = dsock(9, TW_TCP_NEW_SYN_RECV, 8080, 50000);
+	struct tw_conntable_stats ts;
+	struct tw_conn *c;
+
+	pass(f, &s, 1);
+	c = conntable_get(f->t, 9);
+	assert_non_null(c);
+	assert_true(c->flags & TW_CONN_REQUEST);
+	assert_int_equal(c->state, TW_TCP_SYN_RECV);
+
+	pass(f, NULL, 0);
+	assert_non_null(conntable_get(f->t, 9));
+	pass(f, NULL, 0);
+	/* Became a child with its own cookie, or dropped: not retained. */
+	assert_null(conntable_get(f->t, 9));
+	conntable_get_stats(f->t, &ts);
+	assert_int_equal(ts.live, 0);
+	assert_int_equal(ts.retained, 0);
+	assert_int_equal(f->r.stats.vanished, 0);
+	assert_int_equal(f->r.stats.corrections, 0);
+}
+
+static void test_invalid_sockets_ignored(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_diag_sock socks[] = {
+		dsock(0, TW_TCP_ESTABLISHED, 1, 2),  /* no cookie */
+		dsock(5, 0, 1, 2),                    /* no state */
+		dsock(6, TW_TCP_MAX_STATES, 1, 2),    /* out of range */
+	};
+	struct tw_conntable_stats ts;
+
+	pass(f, socks, 3);
+	conntable_get_stats(f->t, &ts);
+	assert_int_equal(ts.live, 0);
+	assert_null(conntable_get(f->t, 5));
+	assert_null(conntable_get(f->t, 6));
+}
+
+static void test_tcp_info_sampled(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_diag_sock s = dsock(1, TW_TCP_ESTABLISHED, 40000, 80);
+	struct tw_conn *c;
+
+	s.has_info = true;
+	s.info.rtt_us = 1234;
+	s.info.snd_cwnd = 10;
+	s.info.bytes_acked = 99999;
+	pass(f, &s, 1);
+	c = conntable_get(f->t, 1);
+	assert_int_equal(c->info.rtt_us, 1234);
+	assert_int_equal(c->info.snd_cwnd, 10);
+	assert_int_equal(c->info.bytes_acked, 99999);
+	assert_int_equal(c->info.sample_ns, f->now_ns);
+
+	s.info.rtt_us = 555;
+	pass(f, &s, 1);
+	assert_int_equal(c->info.rtt_us, 555);
+	assert_int_equal(c->info.sample_ns, f->now_ns);
+}
+
+/* An orphaned socket's minisocket can wait in FIN_WAIT2 for the peer's
+ * FIN: the events' derived TIME_WAIT is adjusted, not counted. */
+static void test_derived_time_wait_adjusted(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_diag_sock s = dsock(1, TW_TCP_FIN_WAIT2, 40000, 80);
+	struct tw_hist h = {
+		.kind = TW_HIST_STATE, .from = TW_TCP_FIN_WAIT2, .to = TW_TCP_TIME_WAIT,
+		.flags = TW_HIST_DERIVED,
+	};
+	struct tw_conn *c;
+	bool created;
+	uint16_t len;
+
+	pass(f, NULL, 0);
+	c = conntable_get_or_add(f->t, 1, &created);
+	c->netns = NS;
+	c->state = TW_TCP_TIME_WAIT;
+	c->flags |= TW_CONN_TW_DERIVED;
+	h.time_ns = c->last_change_ns = f->now_ns;
+	conntable_hist_append(f->t, c, &h);
+	len = c->hist_len;
+
+	pass(f, &s, 1);
+	assert_int_equal(c->state, TW_TCP_FIN_WAIT2);
+	assert_int_equal(c->hist_len, len);
+	assert_int_equal(c->hist[len - 1].to, TW_TCP_FIN_WAIT2);
+	assert_int_equal(f->r.stats.corrections, 0);
+
+	/* The peer's FIN comes: TIME_WAIT, derived, still no correction. */
+	s.state = TW_TCP_TIME_WAIT;
+	pass(f, &s, 1);
+	assert_int_equal(c->state, TW_TCP_TIME_WAIT);
+	assert_int_equal(c->hist_len, len + 1);
+	assert_int_equal(c->hist[len].from, TW_TCP_FIN_WAIT2);
+	assert_int_equal(c->hist[len].to, TW_TCP_TIME_WAIT);
+	assert_true(c->hist[len].flags & TW_HIST_DERIVED);
+	assert_int_equal(f->r.stats.corrections, 0);
+}
+
+/* A socket retired too early (the dump skipped it twice) is revived. */
+static void test_retired_seen_again_revived(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_diag_sock s = dsock(1, TW_TCP_ESTABLISHED, 40000, 80);
+	struct tw_conntable_stats ts;
+	struct tw_conn *c;
+
+	pass(f, &s, 1);
+	pass(f, NULL, 0);
+	pass(f, NULL, 0);
+	c = conntable_get(f->t, 1);
+	assert_true(c->flags & TW_CONN_CLOSED);
+	pass(f, &s, 1);
+	assert_false(c->flags & TW_CONN_CLOSED);
+	assert_int_equal(c->state, TW_TCP_ESTABLISHED);
+	conntable_get_stats(f->t, &ts);
+	assert_int_equal(ts.live, 1);
+	assert_int_equal(ts.retained, 0);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_initial_pass_no_corrections),
+		T(test_later_pass_counts_added),
+		T(test_state_mismatch_fixed),
+		T(test_listener_state_fix_updates_index),
+		T(test_missing_twice_retired),
+		T(test_time_wait_end_not_correction),
+		T(test_changed_after_pass_start_left_alone),
+		T(test_spared_namespace_not_swept),
+		T(test_request_socket_removed),
+		T(test_invalid_sockets_ignored),
+		T(test_tcp_info_sampled),
+		T(test_derived_time_wait_adjusted),
+		T(test_retired_seen_again_revived),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
