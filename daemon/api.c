@@ -15,6 +15,9 @@
 #include "filter.h"
 #include "log.h"
 
+extern const unsigned char web_index_html[]; /* web_assets.c, generated */
+extern const size_t web_index_html_len;
+
 #define API_MAX_QUERY_BYTES 4096 /* all query keys and values together */
 #define API_STREAM_BLOCK (64 * 1024)
 #define API_ROWS_PER_FILL 256
@@ -491,6 +494,20 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 		return queue_error(api, conn, status, q.err);
 	if (!strncmp(url, conn_prefix, sizeof(conn_prefix) - 1))
 		return handle_one(api, conn, url + sizeof(conn_prefix) - 1);
+	if (!strcmp(url, "/") || !strcmp(url, "/index.html")) {
+		struct MHD_Response *r = MHD_create_response_from_buffer(
+			web_index_html_len, (void *)web_index_html, MHD_RESPMEM_PERSISTENT);
+
+		if (!r)
+			return MHD_NO;
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+		MHD_add_response_header(r, "Content-Security-Policy",
+					"default-src 'self'; script-src 'unsafe-inline' 'self'; "
+					"style-src 'unsafe-inline'");
+		ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
 	if (!strcmp(url, "/healthz")) {
 		buf_init(&b);
 		buf_puts(&b, "{\"status\":\"ok\"}");

@@ -372,7 +372,7 @@ void json_conn(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock 
 		time_fields(b, "first_seen", clk, c->first_seen_ns);
 		time_fields(b, "last_change", clk, c->last_change_ns);
 		if (c->flags & TW_CONN_CLOSED)
-			time_fields(b, "closed", clk, c->closed_ns);
+			time_fields(b, "closed_at", clk, c->closed_ns);
 		json_tcpinfo(b, &c->info, clk);
 		json_state_times(b, c, end_ns);
 		json_history(b, c, clk);
