@@ -50,7 +50,7 @@ static int lex(struct parser *p)
 		}
 		if (p->n_toks == (int)(sizeof(p->toks) / sizeof(p->toks[0])))
 			return fail(p, (int)i, "expression too long%s", "", 0);
-		if (s[i] == '(' || s[i] == ')') {
+		if (s[i] == '(' || s[i] == ')' || s[i] == ',') {
 			i++;
 		} else if (!strncmp(s + i, "&&", 2) || !strncmp(s + i, "||", 2)) {
 			i += 2;
@@ -61,7 +61,8 @@ static int lex(struct parser *p)
 				i++;
 		} else {
 			while (i < n && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '(' &&
-			       s[i] != ')' && !is_op_char(s[i]) && s[i] != '&' && s[i] != '|')
+			       s[i] != ')' && s[i] != ',' && !is_op_char(s[i]) && s[i] != '&' &&
+			       s[i] != '|')
 				i++;
 			if (i == start)
 				return fail(p, (int)i, "unexpected character '%s'", s + i, 1);
@@ -224,9 +225,14 @@ static int parse_pred(struct parser *p)
 		return fail(p, t->offset, "unexpected '%s': expected src, dst, sport, dport, not or (",
 			    t->s, t->len);
 	p->pos++;
-	parse_op(p, &op);
-	if ((field == TW_SSF_SRC || field == TW_SSF_DST) && op != TW_SSF_EQ && op != TW_SSF_NE)
-		return fail(p, t->offset, "'%s' takes only = or !=", t->s, t->len);
+	{
+		const struct tok *op_tok = peek(p);
+
+		parse_op(p, &op);
+		if ((field == TW_SSF_SRC || field == TW_SSF_DST) && op != TW_SSF_EQ &&
+		    op != TW_SSF_NE)
+			return fail(p, op_tok->offset, "'%s' takes only = or !=", t->s, t->len);
+	}
 	v = peek(p);
 	if (!v || tok_is(v, "(") || tok_is(v, ")"))
 		return fail(p, v ? v->offset : end_offset(p), "'%s' needs a value", t->s, t->len);

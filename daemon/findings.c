@@ -107,6 +107,7 @@ static void add(struct gather *g, uint8_t kind, const struct tw_conn *c, bool by
 
 	if (by_pid) {
 		key.pid = c->flags & TW_CONN_HAS_TASK ? c->pid : 0;
+		key.family = 0; /* a process's IPv4 and IPv6 sockets together */
 	} else {
 		key.port = c->remote_port;
 		memcpy(key.addr, c->remote_addr, 16);
@@ -250,10 +251,10 @@ static void write_group(struct tw_buf *b, const struct group *grp,
 	buf_printf(b, "%s{\"kind\":\"%s\",\"severity\":\"warning\"", first ? "" : ",",
 		   kind_names[grp->kind]);
 	write_text(b, grp, endpoint, cfg);
-	buf_printf(b, ",\"netns\":%u,\"family\":\"%s\"", grp->netns,
-		   grp->family == AF_INET6 ? "inet6" : "inet");
+	buf_printf(b, ",\"netns\":%u", grp->netns);
 	if (grp->kind != K_CLOSE_WAIT)
-		buf_printf(b, ",\"remote_addr\":\"%s\",\"remote_port\":%u", addr, grp->port);
+		buf_printf(b, ",\"family\":\"%s\",\"remote_addr\":\"%s\",\"remote_port\":%u",
+			   grp->family == AF_INET6 ? "inet6" : "inet", addr, grp->port);
 	buf_printf(b, ",\"count\":%u,\"oldest_ms\":%llu,\"connections\":[", grp->count,
 		   (unsigned long long)(grp->oldest_ns / 1000000ull));
 	for (uint32_t i = 0; i < grp->n_cookies; i++)

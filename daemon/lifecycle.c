@@ -51,10 +51,11 @@ const char *lifecycle_end_name(uint8_t reason)
 
 static uint64_t syn_sent_time(const struct tw_conn *c)
 {
-	/* The first entries of a history are never dropped. */
-	for (uint16_t i = 0; i < c->hist_len && i < TW_HIST_KEEP_FIRST; i++)
-		if (c->hist[i].kind == TW_HIST_STATE && c->hist[i].to == TW_TCP_SYN_SENT)
-			return c->hist[i].time_ns;
+	/* The latest attempt: a socket may connect() again after a failure.
+	 * It is among the latest entries, or the first ones: never dropped. */
+	for (uint16_t i = c->hist_len; i > 0; i--)
+		if (c->hist[i - 1].kind == TW_HIST_STATE && c->hist[i - 1].to == TW_TCP_SYN_SENT)
+			return c->hist[i - 1].time_ns;
 	return 0;
 }
 
@@ -103,8 +104,16 @@ static uint8_t end_at_close(const struct tw_conn *c, uint8_t from, int32_t sk_er
 void lifecycle_on_transition(struct tw_conn *c, uint8_t from, uint8_t to, uint64_t time_ns,
 			     int32_t sk_err, uint32_t srtt_us)
 {
-	if (from == TW_TCP_CLOSE && to == TW_TCP_SYN_SENT)
+	if (from == TW_TCP_CLOSE && to == TW_TCP_SYN_SENT) {
+		/* A new attempt: what ended an earlier one on this socket
+		 * must not decide how this one ends. */
 		c->role = TW_ROLE_ACTIVE;
+		c->resets_sent = c->resets_received = 0;
+		c->syn_retransmits = 0;
+		c->closed_first = TW_CLOSER_UNKNOWN;
+		c->handshake_us = 0;
+		c->flags &= ~TW_CONN_HANDSHAKE_SRTT;
+	}
 	else if (from == TW_TCP_LISTEN && to == TW_TCP_SYN_RECV)
 		c->role = TW_ROLE_PASSIVE;
 	else if (to == TW_TCP_LISTEN)
@@ -142,8 +151,9 @@ void lifecycle_on_transition(struct tw_conn *c, uint8_t from, uint8_t to, uint64
 void lifecycle_on_reset_sent(struct tw_conn *c)
 {
 	/* tcp_disconnect() moves to CLOSE first, then sends the RST. */
-	if (c->end_reason == TW_END_ABORTED || c->end_reason == TW_END_CLOSED_BY_LOCAL ||
-	    c->end_reason == TW_END_SYN_RECV_ABORTED)
+	/* Only an abort is explained by it: a TIME_WAIT minisocket (same
+	 * cookie) answering a stray segment with RST ended nothing. */
+	if (c->end_reason == TW_END_ABORTED || c->end_reason == TW_END_SYN_RECV_ABORTED)
 		c->end_reason = TW_END_RESET_SENT;
 }
 

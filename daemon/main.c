@@ -215,6 +215,7 @@ static void reconcile_run(struct tw_daemon *d)
 	/* Too many failures to name: sweep nothing this time. */
 	if (n_spared == sizeof(spared) / sizeof(spared[0]))
 		return;
+	drain_events(d);
 	reconcile_end(&d->rec, spared, n_spared, clock_mono_ns());
 	attribute_owners(d, clock_mono_ns());
 	conntable_expire(d->table, clock_mono_ns());
@@ -355,6 +356,7 @@ static void daemon_free(struct tw_daemon *d)
 	if (d->netns.v)
 		netns_fini(&d->netns);
 	procscan_free(d->procs);
+	reconcile_fini(&d->rec);
 	conntable_free(d->table);
 	loop_free(d->loop);
 	free(d->diag_buf);

@@ -5,6 +5,13 @@
 #include "lifecycle.h"
 #include "reconcile.h"
 
+void reconcile_fini(struct tw_reconcile *r)
+{
+	free(r->pending);
+	r->pending = NULL;
+	r->n_pending = r->cap_pending = 0;
+}
+
 void reconcile_init(struct tw_reconcile *r, struct tw_conntable *table)
 {
 	memset(r, 0, sizeof(*r));
@@ -14,6 +21,7 @@ void reconcile_init(struct tw_reconcile *r, struct tw_conntable *table)
 
 void reconcile_begin(struct tw_reconcile *r, uint64_t now_ns)
 {
+	r->n_pending = 0;
 	r->gen++;
 	r->pass_start_ns = now_ns;
 	r->unowned = 0;
@@ -42,6 +50,71 @@ static void set_from_diag(struct tw_conn *c, uint32_t netns, const struct tw_dia
 		c->uid = s->uid;
 	if (s->inode)
 		c->inode = s->inode;
+}
+
+static void defer(struct tw_reconcile *r, uint64_t cookie, uint8_t state, bool added)
+{
+	if (r->n_pending == r->cap_pending) {
+		size_t cap = r->cap_pending ? r->cap_pending * 2 : 64;
+		struct tw_reconcile_pending *p = realloc(r->pending, cap * sizeof(*p));
+
+		if (!p)
+			return; /* judged again next pass */
+		r->pending = p;
+		r->cap_pending = cap;
+	}
+	r->pending[r->n_pending++] = (struct tw_reconcile_pending){
+		.cookie = cookie, .state = state, .added = added,
+	};
+}
+
+/* The dump saw state for c, the events say otherwise, and no event
+ * newer than the pass explains it: believe the kernel. */
+static void fix_state(struct tw_reconcile *r, struct tw_conn *c, uint8_t state, uint64_t now_ns)
+{
+	uint8_t old = c->state;
+
+	if (c->flags & TW_CONN_CLOSED)
+		conntable_revive(r->table, c);
+	if (c->flags & TW_CONN_TW_DERIVED && old == TW_TCP_TIME_WAIT && state == TW_TCP_FIN_WAIT2 &&
+	    c->hist_len && c->hist[c->hist_len - 1].to == TW_TCP_TIME_WAIT) {
+		/* An orphaned socket's minisocket waits in FIN_WAIT2 for the
+		 * peer's FIN: the derived TIME_WAIT was early. */
+		c->hist[c->hist_len - 1].to = TW_TCP_FIN_WAIT2;
+		c->state = state;
+		return;
+	}
+	add_derived(r, c, old, state, now_ns);
+	lifecycle_on_transition(c, old, state, now_ns, 0, 0);
+	c->state = state;
+	c->last_change_ns = now_ns;
+	if (c->flags & TW_CONN_TW_DERIVED && old == TW_TCP_FIN_WAIT2 && state == TW_TCP_TIME_WAIT)
+		return; /* the peer's FIN reached the minisocket: expected */
+	r->stats.state_fixed++;
+	r->stats.corrections++;
+	conntable_update_listener(r->table, c);
+}
+
+static void judge_pending(struct tw_reconcile *r, uint64_t now_ns)
+{
+	for (size_t i = 0; i < r->n_pending; i++) {
+		const struct tw_reconcile_pending *p = &r->pending[i];
+		struct tw_conn *c = conntable_get(r->table, p->cookie);
+
+		if (!c)
+			continue;
+		if (p->added) {
+			/* Still no event for it: the events missed it. */
+			if (c->flags & TW_CONN_FROM_SNAPSHOT) {
+				r->stats.added++;
+				r->stats.corrections++;
+			}
+			continue;
+		}
+		if (c->last_change_ns < r->pass_start_ns && c->state != p->state)
+			fix_state(r, c, p->state, now_ns);
+	}
+	r->n_pending = 0;
 }
 
 /* A socket found by a snapshot has no events to tell its role: one whose
@@ -89,11 +162,10 @@ void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_diag
 		guess_role(t, c);
 		conntable_update_listener(t, c);
 		/* The first pass finds what existed before us: that is no
-		 * disagreement. Later, a socket no event announced is. */
-		if (!r->initial && !(c->flags & TW_CONN_REQUEST)) {
-			r->stats.added++;
-			r->stats.corrections++;
-		}
+		 * disagreement. Later, a socket no event announced is, unless
+		 * its events were only in flight (checked at the end). */
+		if (!r->initial && !(c->flags & TW_CONN_REQUEST))
+			defer(r, c->cookie, state, true);
 		goto info;
 	}
 	/* Changed since the pass began: the event is newer than the dump. */
@@ -103,35 +175,10 @@ void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_diag
 		c->inode = s->inode;
 	if (!c->local_port && s->local_port)
 		set_from_diag(c, netns, s);
-	if (c->state != state) {
-		uint8_t old = c->state;
-
-		if (c->flags & TW_CONN_CLOSED)
-			conntable_revive(t, c);
-		if (c->flags & TW_CONN_TW_DERIVED && old == TW_TCP_TIME_WAIT &&
-		    state == TW_TCP_FIN_WAIT2 && c->hist_len &&
-		    c->hist[c->hist_len - 1].to == TW_TCP_TIME_WAIT) {
-			/* An orphaned socket's minisocket waits in FIN_WAIT2
-			 * for the peer's FIN: the derived TIME_WAIT was early. */
-			c->hist[c->hist_len - 1].to = TW_TCP_FIN_WAIT2;
-			c->state = state;
-			goto info;
-		}
-		if (c->flags & TW_CONN_TW_DERIVED && old == TW_TCP_FIN_WAIT2 &&
-		    state == TW_TCP_TIME_WAIT) {
-			/* The peer's FIN reached the minisocket: expected. */
-			add_derived(r, c, old, state, now_ns);
-			c->state = state;
-			c->last_change_ns = now_ns;
-			goto info;
-		}
-		add_derived(r, c, old, state, now_ns);
-		c->state = state;
-		c->last_change_ns = now_ns;
-		r->stats.state_fixed++;
-		r->stats.corrections++;
-		conntable_update_listener(t, c);
-	}
+	/* The events that explain a difference may still be in the ring
+	 * buffer: judge it at the end of the pass, after a last drain. */
+	if (c->state != state)
+		defer(r, c->cookie, state, false);
 info:
 	if (s->has_info) {
 		c->info = s->info;
@@ -192,6 +239,8 @@ void reconcile_end(struct tw_reconcile *r, const uint32_t *spared, size_t n_spar
 	struct sweep_ctx ctx = {
 		.r = r, .spared = spared, .n_spared = n_spared, .now_ns = now_ns,
 	};
+
+	judge_pending(r, now_ns);
 
 	/* Collect first: retiring inside the walk would change the table. */
 	conntable_foreach(r->table, sweep_one, &ctx);

@@ -26,6 +26,13 @@ struct tw_reconcile_stats {
 	uint64_t time_wait_ended; /* TIME_WAIT minisockets that expired (not corrections) */
 };
 
+/* A disagreement seen during a pass, judged at its end. */
+struct tw_reconcile_pending {
+	uint64_t cookie;
+	uint8_t state; /* what the dump said */
+	bool added;    /* the pass created the connection */
+};
+
 struct tw_reconcile {
 	struct tw_conntable *table;
 	uint32_t gen;
@@ -33,15 +40,20 @@ struct tw_reconcile {
 	bool initial; /* the first pass: what it finds existed before us */
 	struct tw_reconcile_stats stats;
 	uint32_t unowned; /* sockets with an inode but no known process this pass */
+	struct tw_reconcile_pending *pending;
+	size_t n_pending, cap_pending;
 };
 
 void reconcile_init(struct tw_reconcile *r, struct tw_conntable *table);
+void reconcile_fini(struct tw_reconcile *r);
 /* Starts a pass. Drain pending events first: an event older than the pass
  * must not be applied after the snapshot that already includes it. */
 void reconcile_begin(struct tw_reconcile *r, uint64_t now_ns);
 void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_diag_sock *s,
 		    uint64_t now_ns);
-/* Ends a pass: live connections the pass did not see are closed, except
+/* Ends a pass. Drain pending events first: disagreements noted during the
+ * pass are judged now, once events in flight have been applied. Then live
+ * connections the pass did not see are closed, except
  * those of the namespaces in spared[] (whose dump failed). A namespace
  * that no longer exists took its sockets with it. */
 void reconcile_end(struct tw_reconcile *r, const uint32_t *spared, size_t n_spared,
