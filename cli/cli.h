@@ -22,6 +22,11 @@ int cmd_findings(const struct cli_opts *o, int argc, char **argv);
  * Returns the body (caller frees) or NULL. */
 char *cli_fetch(const struct cli_opts *o, const char *path, size_t *ret_len);
 
+/* GETs path; with --json prints the body as is and returns 0. Otherwise
+ * parses it into *ret (caller deletes) and returns 1. -1 on failure
+ * (printed). */
+int cli_fetch_json(const struct cli_opts *o, const char *path, const char *cmd, cJSON **ret);
+
 /* Field accessors tolerant of missing or null fields. */
 const char *json_str(const cJSON *obj, const char *key, const char *fallback);
 double json_num(const cJSON *obj, const char *key, double fallback);

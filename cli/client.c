@@ -83,14 +83,14 @@ static long dechunk(char *body, size_t len)
 	return out - body;
 }
 
-int client_get(const char *socket_path, const char *path, struct tw_reply *ret, char *err,
-	       size_t err_len)
+/* Connects to the daemon and sends a GET for path. Returns the socket, or
+ * a negative errno with a message for the user in err. */
+static int send_get(const char *socket_path, const char *path, const char *accept, char *err,
+		    size_t err_len)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char req[8192], *raw = NULL, *hdr_end, *p;
-	size_t raw_len = 0;
-	int fd, r, status;
-	bool chunked = false;
+	char req[8192];
+	int fd, r;
 
 	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
 		snprintf(err, err_len, "socket path too long");
@@ -99,8 +99,8 @@ int client_get(const char *socket_path, const char *path, struct tw_reply *ret, 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
 	r = snprintf(req, sizeof(req),
 		     "GET %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: tcpwatch/" TCPWATCH_VERSION
-		     "\r\nConnection: close\r\n\r\n",
-		     path);
+		     "\r\nAccept: %s\r\nConnection: close\r\n\r\n",
+		     path, accept);
 	if (r < 0 || (size_t)r >= sizeof(req)) {
 		snprintf(err, err_len, "request too long");
 		return -E2BIG;
@@ -119,14 +119,30 @@ int client_get(const char *socket_path, const char *path, struct tw_reply *ret, 
 		ssize_t n = write(fd, req + off, (size_t)r - off);
 
 		if (n < 0) {
-			if (errno == EINTR)
+			int e = errno;
+
+			if (e == EINTR)
 				continue;
-			snprintf(err, err_len, "write: %s", strerror(errno));
+			snprintf(err, err_len, "write: %s", strerror(e));
 			close(fd);
-			return -EIO;
+			return -e;
 		}
 		off += (size_t)n;
 	}
+	return fd;
+}
+
+int client_get(const char *socket_path, const char *path, struct tw_reply *ret, char *err,
+	       size_t err_len)
+{
+	char *raw = NULL, *hdr_end, *p;
+	size_t raw_len = 0;
+	int fd, r, status;
+	bool chunked = false;
+
+	fd = send_get(socket_path, path, "application/json", err, err_len);
+	if (fd < 0)
+		return fd;
 	r = read_all(fd, &raw, &raw_len);
 	close(fd);
 	if (r < 0) {
@@ -217,38 +233,16 @@ static int feed_lines(struct line_splitter *ls, const char *p, size_t n)
 int client_stream(const char *socket_path, const char *path, client_line_cb line_cb, void *data,
 		  char *err, size_t err_len)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct line_splitter *ls;
-	char req[8192], *in;
+	char *in;
 	size_t in_len = 0, in_cap = 256 * 1024;
 	bool headers_done = false, chunked = false;
 	long chunk_left = -1; /* -1: expecting a chunk-size line */
 	int fd, r = 0, status = 0;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
-	r = snprintf(req, sizeof(req),
-		     "GET %s HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n"
-		     "Connection: close\r\n\r\n",
-		     path);
-	if (r < 0 || (size_t)r >= sizeof(req)) {
-		snprintf(err, err_len, "request too long");
-		return -E2BIG;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		snprintf(err, err_len, "cannot reach tcpwatchd at %s: %s (is it running? try --socket)",
-			 socket_path, strerror(e));
-		if (fd >= 0)
-			close(fd);
-		return -e;
-	}
-	if (write(fd, req, (size_t)r) != r) {
-		snprintf(err, err_len, "write: %s", strerror(errno));
-		close(fd);
-		return -EIO;
-	}
+	fd = send_get(socket_path, path, "text/event-stream", err, err_len);
+	if (fd < 0)
+		return fd;
 	in = malloc(in_cap);
 	ls = calloc(1, sizeof(*ls));
 	if (!in || !ls) {

@@ -1,36 +1,22 @@
 /* tcpwatch findings: what deserves an operator's attention, explained. */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "cli.h"
 
 int cmd_findings(const struct cli_opts *o, int argc, char **argv)
 {
 	const cJSON *list, *f;
-	char *body;
-	size_t len;
 	cJSON *root;
-	int n = 0;
+	int n = 0, r;
 
 	(void)argv;
 	if (argc != 1) {
 		fprintf(stderr, "tcpwatch findings: takes no arguments\n");
 		return 2;
 	}
-	body = cli_fetch(o, "/api/v1/findings", &len);
-	if (!body)
-		return 1;
-	if (o->json) {
-		fwrite(body, 1, len, stdout);
-		free(body);
-		return 0;
-	}
-	root = cJSON_ParseWithLength(body, len);
-	free(body);
-	if (!root) {
-		fprintf(stderr, "tcpwatch findings: malformed reply\n");
-		return 1;
-	}
+	r = cli_fetch_json(o, "/api/v1/findings", "findings", &root);
+	if (r <= 0)
+		return r < 0 ? 1 : 0;
 	list = cJSON_GetObjectItem(root, "findings");
 	cJSON_ArrayForEach(f, list)
 	{

@@ -54,6 +54,27 @@ char *cli_fetch(const struct cli_opts *o, const char *path, size_t *ret_len)
 	return r.body;
 }
 
+int cli_fetch_json(const struct cli_opts *o, const char *path, const char *cmd, cJSON **ret)
+{
+	size_t len;
+	char *body = cli_fetch(o, path, &len);
+
+	if (!body)
+		return -1;
+	if (o->json) {
+		fwrite(body, 1, len, stdout);
+		free(body);
+		return 0;
+	}
+	*ret = cJSON_ParseWithLength(body, len);
+	free(body);
+	if (!*ret) {
+		fprintf(stderr, "tcpwatch %s: malformed reply from tcpwatchd\n", cmd);
+		return -1;
+	}
+	return 1;
+}
+
 const char *json_str(const cJSON *obj, const char *key, const char *fallback)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);

@@ -196,9 +196,8 @@ static void print_ladder(const cJSON *c)
 int cmd_show(const struct cli_opts *o, int argc, char **argv)
 {
 	char path[128];
-	char *body;
-	size_t len;
 	cJSON *c;
+	int r;
 
 	if (argc != 2) {
 		fprintf(stderr, "tcpwatch show: needs exactly one COOKIE (from tcpwatch list)\n");
@@ -209,20 +208,9 @@ int cmd_show(const struct cli_opts *o, int argc, char **argv)
 		return 2;
 	}
 	snprintf(path, sizeof(path), "/api/v1/connections/%s", argv[1]);
-	body = cli_fetch(o, path, &len);
-	if (!body)
-		return 1;
-	if (o->json) {
-		fwrite(body, 1, len, stdout);
-		free(body);
-		return 0;
-	}
-	c = cJSON_ParseWithLength(body, len);
-	free(body);
-	if (!c) {
-		fprintf(stderr, "tcpwatch show: malformed reply\n");
-		return 1;
-	}
+	r = cli_fetch_json(o, path, "show", &c);
+	if (r <= 0)
+		return r < 0 ? 1 : 0;
 	print_header(c);
 	print_ladder(c);
 	cJSON_Delete(c);
