@@ -84,92 +84,25 @@ static int build_query(const struct list_args *a, char *q, size_t len)
 	return 0;
 }
 
-static void endpoint(char *out, size_t len, const char *addr, double port, bool v6)
+/* The table itself is rendered by the daemon (format=text): one place
+ * for its columns, and no parsing here. */
+static void add_view(const struct list_args *a, bool json, char *q, size_t len)
 {
-	if (v6)
-		snprintf(out, len, "[%s]:%.0f", addr, port);
-	else
-		snprintf(out, len, "%s:%.0f", addr, port);
-}
+	char cols[32] = "";
 
-static void format_us(double us, char *out, size_t len)
-{
-	if (us < 0)
-		snprintf(out, len, "-");
-	else if (us < 1000)
-		snprintf(out, len, "%.0fus", us);
-	else if (us < 1000000)
-		snprintf(out, len, "%.1fms", us / 1000);
-	else
-		snprintf(out, len, "%.2fs", us / 1e6);
-}
-
-static void print_row(const cJSON *row, const struct list_args *a)
-{
-	char local[80], remote[80], age[16], hs[16];
-	bool v6 = !strcmp(json_str(row, "family", ""), "inet6");
-	const char *state = json_str(row, "state", "?");
-	int s = tcpstate_parse(state);
-	bool closed = cJSON_IsTrue(cJSON_GetObjectItem(row, "closed"));
-
-	endpoint(local, sizeof(local), json_str(row, "local_addr", "*"), json_num(row, "local_port", 0),
-		 v6);
-	if (json_num(row, "remote_port", 0) == 0)
-		snprintf(remote, sizeof(remote), "%s:*", v6 ? "[::]" : "0.0.0.0");
-	else
-		endpoint(remote, sizeof(remote), json_str(row, "remote_addr", "*"),
-			 json_num(row, "remote_port", 0), v6);
-	format_duration_ms(json_num(row, "age_ms", -1), age, sizeof(age));
-	format_us(json_num(row, "handshake_us", -1), hs, sizeof(hs));
-	printf("%-11s %-27s %-27s %8s %8s", closed ? "CLOSED" : s > 0 ? tcpstate_ss_name(s) : state,
-	       local, remote, age, hs);
+	if (json)
+		return;
+	query_add(q, len, "format", "text");
+	if (a->process)
+		strcat(cols, "process");
 	if (a->all)
-		printf(" %-18s", json_str(row, "end_reason", "-"));
-	printf(" %12.0f", json_num(row, "cookie", 0));
-	if (a->process) {
-		const char *comm = json_str(row, "comm", NULL);
-
-		if (comm)
-			printf(" users:((\"%s\",pid=%.0f))", comm, json_num(row, "pid", 0));
-	}
-	putchar('\n');
+		strcat(cols, *cols ? ",end" : "end");
+	if (*cols)
+		query_add(q, len, "columns", cols);
+	if (a->no_header)
+		query_add(q, len, "header", "0");
 }
 
-/* The daemon writes one row per line: parse them one at a time instead of
- * building a tree of the whole listing. */
-static int print_table(char *body, const struct list_args *a)
-{
-	char *line = body, *next;
-
-	if (!a->no_header) {
-		printf("%-11s %-27s %-27s %8s %8s", "State", "Local Address:Port",
-		       "Peer Address:Port", "Age", "Hshake");
-		if (a->all)
-			printf(" %-18s", "End");
-		printf(" %12s%s\n", "Cookie", a->process ? " Process" : "");
-	}
-	for (; line && *line; line = next) {
-		size_t n;
-		cJSON *row;
-
-		next = strchr(line, '\n');
-		n = next ? (size_t)(next - line) : strlen(line);
-		if (next)
-			next++;
-		if (n && line[n - 1] == ',')
-			n--;
-		if (!n || line[0] != '{')
-			continue;
-		row = cJSON_ParseWithLength(line, n);
-		if (!row) {
-			fprintf(stderr, "tcpwatch list: malformed row from tcpwatchd\n");
-			return 1;
-		}
-		print_row(row, a);
-		cJSON_Delete(row);
-	}
-	return 0;
-}
 
 int cmd_list(const struct cli_opts *o, int argc, char **argv)
 {
@@ -185,17 +118,13 @@ int cmd_list(const struct cli_opts *o, int argc, char **argv)
 		return r;
 	if (build_query(&a, query, sizeof(query)) < 0)
 		return 2;
+	add_view(&a, o->json, query, sizeof(query));
 	strncat(path, query, sizeof(path) - strlen(path) - 1);
 	body = cli_fetch(o, path, &len);
 	if (!body)
 		return 1;
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
-	if (o->json) {
-		fwrite(body, 1, len, stdout);
-		r = 0;
-	} else {
-		r = print_table(body, &a);
-	}
+	fwrite(body, 1, len, stdout);
 	free(body);
-	return r;
+	return 0;
 }

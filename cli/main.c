@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 {
 	struct cli_opts o = { .socket_path = getenv("TCPWATCH_SOCKET") };
 	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
-	int n = 0;
+	int n = 0, r;
 	const char *cmd;
 
 	if (!rest)
@@ -123,6 +123,7 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "--socket") || !strcmp(a, "-S")) {
 			if (++i == argc) {
 				fprintf(stderr, "tcpwatch: %s needs a path\n", a);
+				free(rest);
 				return 2;
 			}
 			o.socket_path = argv[i];
@@ -132,9 +133,11 @@ int main(int argc, char **argv)
 			o.json = true;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
+			free(rest);
 			return 0;
 		} else if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
 			printf("tcpwatch %s\n", TCPWATCH_VERSION);
+			free(rest);
 			return 0;
 		} else {
 			rest[n++] = argv[i];
@@ -142,19 +145,24 @@ int main(int argc, char **argv)
 	}
 	if (!n) {
 		usage(stderr);
+		free(rest);
 		return 2;
 	}
 	cmd = rest[0];
 	if (!strcmp(cmd, "list") || !strcmp(cmd, "ls"))
-		return cmd_list(&o, n, rest);
-	if (!strcmp(cmd, "show") || !strcmp(cmd, "history"))
-		return cmd_show(&o, n, rest);
-	if (!strcmp(cmd, "stats"))
-		return cmd_stats(&o, n, rest);
-	if (!strcmp(cmd, "watch"))
-		return cmd_watch(&o, n, rest);
-	if (!strcmp(cmd, "findings"))
-		return cmd_findings(&o, n, rest);
-	fprintf(stderr, "tcpwatch: unknown command '%s' (see --help)\n", cmd);
-	return 2;
+		r = cmd_list(&o, n, rest);
+	else if (!strcmp(cmd, "show") || !strcmp(cmd, "history"))
+		r = cmd_show(&o, n, rest);
+	else if (!strcmp(cmd, "stats"))
+		r = cmd_stats(&o, n, rest);
+	else if (!strcmp(cmd, "watch"))
+		r = cmd_watch(&o, n, rest);
+	else if (!strcmp(cmd, "findings"))
+		r = cmd_findings(&o, n, rest);
+	else {
+		fprintf(stderr, "tcpwatch: unknown command '%s' (see --help)\n", cmd);
+		r = 2;
+	}
+	free(rest);
+	return r;
 }

@@ -14,6 +14,7 @@
 #include "api.h"
 #include "filter.h"
 #include "log.h"
+#include "table.h"
 
 extern const unsigned char web_index_html[]; /* web_assets.c, generated */
 extern const size_t web_index_html_len;
@@ -86,6 +87,13 @@ static enum MHD_Result queue_error(struct tw_api *api, struct MHD_Connection *co
 
 /* --- GET /api/v1/connections: streamed, so the loop never stalls --- */
 
+/* How a listing is written: JSON rows, or the text table of `tcpwatch list`. */
+struct list_view {
+	bool text;
+	bool no_header;
+	unsigned columns; /* TABLE_COL_* */
+};
+
 struct list_stream {
 	struct tw_api *api;
 	struct tw_filter filter;
@@ -94,8 +102,9 @@ struct list_stream {
 	uint64_t emitted;
 	struct tw_buf pending;
 	size_t pending_off;
-	int phase; /* 0 '[', 1 rows, 2 ']', 3 done */
+	int phase; /* 0 '[' or header, 1 rows, 2 ']', 3 done */
 	struct tw_clock clk;
+	struct list_view view;
 };
 
 static void fill_pending(struct list_stream *s)
@@ -106,7 +115,10 @@ static void fill_pending(struct list_stream *s)
 	s->pending_off = 0;
 	switch (s->phase) {
 	case 0:
-		buf_puts(b, "[");
+		if (!s->view.text)
+			buf_puts(b, "[");
+		else if (!s->view.no_header)
+			table_header(b, s->view.columns);
 		s->phase = 1;
 		break;
 	case 1:
@@ -118,8 +130,12 @@ static void fill_pending(struct list_stream *s)
 
 			if (!c || !filter_match(&s->filter, c))
 				continue;
-			buf_puts(b, s->emitted ? ",\n" : "\n");
-			json_conn(b, c, &s->clk, JSON_CONN_ROW);
+			if (s->view.text) {
+				table_row(b, c, &s->clk, s->view.columns);
+			} else {
+				buf_puts(b, s->emitted ? ",\n" : "\n");
+				json_conn(b, c, &s->clk, JSON_CONN_ROW);
+			}
 			s->emitted++;
 			rows++;
 		}
@@ -127,7 +143,8 @@ static void fill_pending(struct list_stream *s)
 			s->phase = 2;
 		break;
 	case 2:
-		buf_puts(b, "\n]\n");
+		if (!s->view.text)
+			buf_puts(b, "\n]\n");
 		s->phase = 3;
 		break;
 	}
@@ -171,10 +188,42 @@ static void list_free(void *cls)
 
 struct query_ctx {
 	struct tw_filter *filter;
+	struct list_view *view; /* NULL: no format/columns/header parameters */
 	size_t bytes;
 	int status; /* 0 = fine */
 	char err[256];
 };
+
+/* format=, columns=, header=. Returns true if key was one of them (with
+ * q->status set on a bad value). */
+static bool view_set(struct list_view *v, const char *key, const char *value, struct query_ctx *q)
+{
+	if (!value)
+		value = "";
+	if (!strcmp(key, "format")) {
+		if (!strcmp(value, "json") || !strcmp(value, "text"))
+			v->text = value[0] == 't';
+		else
+			goto bad;
+		return true;
+	}
+	if (!strcmp(key, "columns")) {
+		if (table_parse_columns(value, &v->columns) < 0)
+			goto bad;
+		return true;
+	}
+	if (!strcmp(key, "header")) {
+		if (strcmp(value, "0") && strcmp(value, "1"))
+			goto bad;
+		v->no_header = value[0] == '0';
+		return true;
+	}
+	return false;
+bad:
+	q->status = MHD_HTTP_BAD_REQUEST;
+	snprintf(q->err, sizeof(q->err), "%s: invalid value '%.64s'", key, value);
+	return true;
+}
 
 static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char *key,
 				  const char *value)
@@ -188,6 +237,11 @@ static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char
 		snprintf(q->err, sizeof(q->err), "query string longer than %d bytes",
 			 API_MAX_QUERY_BYTES);
 		return MHD_NO;
+	}
+	if (q->view && view_set(q->view, key, value, q)) {
+		if (q->status)
+			return MHD_NO;
+		return MHD_YES;
 	}
 	if (q->filter && filter_set(q->filter, key, value, q->err, sizeof(q->err)) < 0) {
 		q->status = MHD_HTTP_BAD_REQUEST;
@@ -204,9 +258,10 @@ static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char
 /* Applies the query string to filter (NULL: no parameters allowed).
  * Returns 0 or the HTTP status of the error, with the message in q. */
 static unsigned parse_query(struct MHD_Connection *conn, struct tw_filter *filter,
-			    struct query_ctx *q)
+			    struct list_view *view, struct query_ctx *q)
 {
 	memset(q, 0, sizeof(*q));
+	q->view = view;
 	q->filter = filter;
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_iter, q);
 	return (unsigned)q->status;
@@ -223,7 +278,7 @@ static enum MHD_Result handle_list(struct tw_api *api, struct MHD_Connection *co
 	if (!s)
 		return queue_error(api, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	filter_init(&s->filter);
-	status = parse_query(conn, &s->filter, &q);
+	status = parse_query(conn, &s->filter, &s->view, &q);
 	if (status) {
 		free(s);
 		return queue_error(api, conn, status, q.err);
@@ -255,7 +310,8 @@ static enum MHD_Result handle_list(struct tw_api *api, struct MHD_Connection *co
 		list_free(s);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				s->view.text ? "text/plain; charset=utf-8" : "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
@@ -377,7 +433,7 @@ static enum MHD_Result handle_events(struct tw_api *api, struct MHD_Connection *
 		return queue_error(api, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	filter_init(&w->filter);
 	w->filter.states = TW_STATES_ALL; /* every transition, CLOSE included */
-	status = parse_query(conn, &w->filter, &q);
+	status = parse_query(conn, &w->filter, NULL, &q);
 	if (status) {
 		free(w);
 		return queue_error(api, conn, status, q.err);
@@ -489,7 +545,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 		return handle_events(api, conn);
 
 	/* The other endpoints take no parameters. */
-	status = parse_query(conn, NULL, &q);
+	status = parse_query(conn, NULL, NULL, &q);
 	if (status)
 		return queue_error(api, conn, status, q.err);
 	if (!strncmp(url, conn_prefix, sizeof(conn_prefix) - 1))
