@@ -19,6 +19,10 @@ enum tcpwatch_event_kind {
 	TCPWATCH_EV_RESET_RECEIVED = 5,  /* tcp_receive_reset */
 };
 
+/* The namespace's TIME_WAIT table (tcp_max_tw_buckets) was full when a
+ * closing socket would have become a TIME_WAIT minisocket: it did not. */
+#define TCPWATCH_EVF_TW_FULL 0x01
+
 /* has_task: pid, tid and comm belong to the socket's owner (the transition
  * ran in the owning task's syscall), see "Process attribution" in
  * docs/ARCHITECTURE.md. Otherwise they are zero. */
@@ -40,7 +44,7 @@ struct tcpwatch_event {
 	__u8 oldstate;      /* STATE: old state; others: the socket's state */
 	__u8 newstate;      /* STATE only */
 	__u8 has_task;
-	__u8 pad;
+	__u8 flags;         /* TCPWATCH_EVF_* */
 	__s32 sk_err;       /* sk->sk_err at the event (ECONNRESET, ETIMEDOUT...) */
 	__u32 value;        /* RESET_SENT: enum sk_rst_reason; RETRANSMIT: err;
 			     * STATE: smoothed RTT in us (the child's first sample at

@@ -537,6 +537,8 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 		return MHD_YES;
 	}
 	api->requests++;
+	if (api->hooks.sync)
+		api->hooks.sync(api->hooks.data);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return queue_error(api, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET is served");
 	if (!strcmp(url, "/api/v1/connections"))

@@ -19,6 +19,9 @@ struct tw_api_hooks {
 	struct tw_conntable *table;
 	/* Writes the /api/v1/stats object. */
 	void (*write_stats)(struct tw_buf *b, void *data);
+	/* Applies events still waiting in the ring buffer, so that an answer
+	 * includes everything that happened before the request. */
+	void (*sync)(void *data);
 	void *data;
 	const struct tw_findings_config *findings;
 };

@@ -71,6 +71,9 @@ struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_e
 		while (size < ringbuf_bytes && size < (1u << 30))
 			size <<= 1;
 		bpf_map__set_max_entries(b->skel->maps.events, size);
+		/* Wake the reader early when a sixteenth is full; otherwise
+		 * its drain timer (BPFLOAD_DRAIN_MS) collects the records. */
+		b->skel->rodata->wakeup_bytes = size / 16;
 	}
 	r = tcpwatch_bpf__load(b->skel);
 	if (r) {

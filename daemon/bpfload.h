@@ -18,7 +18,11 @@ typedef void (*bpf_event_cb)(const void *data, size_t len, void *ctx);
 struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_event_cb cb,
 			    void *ctx, char *err, size_t err_len);
 void bpfload_close(struct tw_bpf *b);
-/* An fd that becomes readable when records are waiting. */
+/* Records are submitted without waking the reader (each wakeup is an IPI
+ * per TCP state change); drain at least this often. */
+#define BPFLOAD_DRAIN_MS 20
+
+/* An fd that becomes readable when much data is waiting. */
 int bpfload_epoll_fd(struct tw_bpf *b);
 /* Consumes every waiting record. Returns how many, or negative errno. */
 int bpfload_consume(struct tw_bpf *b);

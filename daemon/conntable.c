@@ -13,9 +13,18 @@ struct listen_node {
 	struct listen_node *next;
 };
 
+/* The cookie beside the pointer: a probe compares without touching the
+ * connection, which at 100,000s of entries is a cache miss each. */
+struct slot {
+	uint64_t cookie;
+	struct tw_conn *conn; /* NULL: empty */
+};
+
+#define FREE_LIST_MAX 4096 /* freed records kept for reuse under churn */
+
 struct tw_conntable {
 	struct tw_conntable_limits limits;
-	struct tw_conn **slots;
+	struct slot *slots;
 	size_t cap; /* power of two */
 	size_t count;
 	size_t live;
@@ -29,6 +38,8 @@ struct tw_conntable {
 	uint64_t evicted;
 	uint64_t history_dropped;
 	uint64_t hist_bytes;
+	struct tw_conn *free_list; /* linked through retain_next */
+	size_t n_free;
 };
 
 static size_t slot_of(uint64_t cookie, size_t cap)
@@ -60,8 +71,42 @@ struct tw_conntable *conntable_new(const struct tw_conntable_limits *limits)
 
 static void conn_free(struct tw_conn *c)
 {
-	free(c->hist);
+	if (c->hist != c->hist_inline)
+		free(c->hist);
 	free(c);
+}
+
+/* Keeps a few freed records to hand out again: under churn a connection
+ * is born for every one that dies. */
+static void conn_recycle(struct tw_conntable *t, struct tw_conn *c)
+{
+	if (t->n_free >= FREE_LIST_MAX) {
+		conn_free(c);
+		return;
+	}
+	if (c->hist != c->hist_inline)
+		free(c->hist);
+	c->retain_next = t->free_list;
+	t->free_list = c;
+	t->n_free++;
+}
+
+static struct tw_conn *conn_alloc(struct tw_conntable *t)
+{
+	struct tw_conn *c = t->free_list;
+
+	if (c) {
+		t->free_list = c->retain_next;
+		t->n_free--;
+		memset(c, 0, sizeof(*c));
+	} else {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return NULL;
+	}
+	c->hist = c->hist_inline;
+	c->hist_cap = TW_HIST_INLINE;
+	return c;
 }
 
 void conntable_free(struct tw_conntable *t)
@@ -69,8 +114,14 @@ void conntable_free(struct tw_conntable *t)
 	if (!t)
 		return;
 	for (size_t i = 0; i < t->cap; i++)
-		if (t->slots[i])
-			conn_free(t->slots[i]);
+		if (t->slots[i].conn)
+			conn_free(t->slots[i].conn);
+	while (t->free_list) {
+		struct tw_conn *c = t->free_list;
+
+		t->free_list = c->retain_next;
+		free(c);
+	}
 	for (size_t i = 0; i < t->lcap; i++) {
 		struct listen_node *n = t->lbuckets[i], *next;
 
@@ -87,34 +138,35 @@ void conntable_free(struct tw_conntable *t)
 struct tw_conn *conntable_get(struct tw_conntable *t, uint64_t cookie)
 {
 	for (size_t i = slot_of(cookie, t->cap);; i = (i + 1) & (t->cap - 1)) {
-		struct tw_conn *c = t->slots[i];
+		const struct slot *s = &t->slots[i];
 
-		if (!c)
+		if (!s->conn)
 			return NULL;
-		if (c->cookie == cookie)
-			return c;
+		if (s->cookie == cookie)
+			return s->conn;
 	}
 }
 
-static void insert_slot(struct tw_conn **slots, size_t cap, struct tw_conn *c)
+static void insert_slot(struct slot *slots, size_t cap, struct tw_conn *c)
 {
 	size_t i = slot_of(c->cookie, cap);
 
-	while (slots[i])
+	while (slots[i].conn)
 		i = (i + 1) & (cap - 1);
-	slots[i] = c;
+	slots[i].cookie = c->cookie;
+	slots[i].conn = c;
 }
 
 static int grow(struct tw_conntable *t)
 {
 	size_t cap = t->cap * 2;
-	struct tw_conn **slots = calloc(cap, sizeof(*slots));
+	struct slot *slots = calloc(cap, sizeof(*slots));
 
 	if (!slots)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->cap; i++)
-		if (t->slots[i])
-			insert_slot(slots, cap, t->slots[i]);
+		if (t->slots[i].conn)
+			insert_slot(slots, cap, t->slots[i].conn);
 	free(t->slots);
 	t->slots = slots;
 	t->cap = cap;
@@ -135,7 +187,7 @@ struct tw_conn *conntable_get_or_add(struct tw_conntable *t, uint64_t cookie, bo
 	/* Keep the load factor under 1/2: probes stay short. */
 	if ((t->count + 1) * 2 > t->cap && grow(t) < 0)
 		return NULL;
-	c = calloc(1, sizeof(*c));
+	c = conn_alloc(t);
 	if (!c)
 		return NULL;
 	c->cookie = cookie;
@@ -164,10 +216,18 @@ int conntable_hist_append(struct tw_conntable *t, struct tw_conn *c, const struc
 
 		if (cap > max)
 			cap = max;
-		n = realloc(c->hist, (size_t)cap * sizeof(*n));
+		if (c->hist == c->hist_inline) {
+			n = malloc((size_t)cap * sizeof(*n));
+			if (n)
+				memcpy(n, c->hist_inline, sizeof(c->hist_inline));
+		} else {
+			n = realloc(c->hist, (size_t)cap * sizeof(*n));
+		}
 		if (!n)
 			return -ENOMEM;
-		t->hist_bytes += (size_t)(cap - c->hist_cap) * sizeof(*n);
+		t->hist_bytes += (size_t)cap * sizeof(*n);
+		if (c->hist != c->hist_inline)
+			t->hist_bytes -= (size_t)c->hist_cap * sizeof(*n);
 		c->hist = n;
 		c->hist_cap = (uint16_t)cap;
 	}
@@ -229,8 +289,8 @@ void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
 {
 	size_t i = slot_of(c->cookie, t->cap), j;
 
-	while (t->slots[i] != c) {
-		if (!t->slots[i])
+	while (t->slots[i].conn != c) {
+		if (!t->slots[i].conn)
 			return; /* not ours */
 		i = (i + 1) & (t->cap - 1);
 	}
@@ -243,20 +303,21 @@ void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
 		t->live--;
 	}
 	/* Backward-shift deletion keeps every probe chain unbroken. */
-	t->slots[i] = NULL;
-	for (j = (i + 1) & (t->cap - 1); t->slots[j]; j = (j + 1) & (t->cap - 1)) {
-		size_t home = slot_of(t->slots[j]->cookie, t->cap);
+	t->slots[i].conn = NULL;
+	for (j = (i + 1) & (t->cap - 1); t->slots[j].conn; j = (j + 1) & (t->cap - 1)) {
+		size_t home = slot_of(t->slots[j].cookie, t->cap);
 
 		/* Move j into the hole at i if its home is not in (i, j]. */
 		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
 			t->slots[i] = t->slots[j];
-			t->slots[j] = NULL;
+			t->slots[j].conn = NULL;
 			i = j;
 		}
 	}
 	t->count--;
-	t->hist_bytes -= (size_t)c->hist_cap * sizeof(*c->hist);
-	conn_free(c);
+	if (c->hist != c->hist_inline)
+		t->hist_bytes -= (size_t)c->hist_cap * sizeof(*c->hist);
+	conn_recycle(t, c);
 }
 
 size_t conntable_expire(struct tw_conntable *t, uint64_t now_ns)
@@ -390,8 +451,8 @@ void conntable_foreach(struct tw_conntable *t, void (*fn)(struct tw_conn *c, voi
 		       void *data)
 {
 	for (size_t i = 0; i < t->cap; i++)
-		if (t->slots[i])
-			fn(t->slots[i], data);
+		if (t->slots[i].conn)
+			fn(t->slots[i].conn, data);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -409,8 +470,8 @@ uint64_t *conntable_sorted_cookies(struct tw_conntable *t, size_t *ret_count)
 	if (!v)
 		return NULL;
 	for (size_t i = 0; i < t->cap; i++)
-		if (t->slots[i])
-			v[n++] = t->slots[i]->cookie;
+		if (t->slots[i].conn)
+			v[n++] = t->slots[i].cookie;
 	qsort(v, n, sizeof(*v), cmp_u64);
 	*ret_count = n;
 	return v;

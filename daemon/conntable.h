@@ -66,6 +66,8 @@ enum tw_conn_flag {
 	TW_CONN_HANDSHAKE_SRTT = 1 << 7, /* handshake_us is the kernel's SYN-ACK->ACK sample */
 };
 
+#define TW_HIST_INLINE 6
+
 struct tw_conn {
 	uint64_t cookie;
 	uint64_t first_seen_ns;  /* CLOCK_MONOTONIC */
@@ -73,7 +75,8 @@ struct tw_conn {
 	uint64_t closed_ns;      /* CLOCK_MONOTONIC, when it moved to retention */
 	uint64_t listener_cookie; /* passive connections: the listener that accepted it */
 	struct tw_conn *retain_prev, *retain_next;
-	struct tw_hist *hist; /* first TW_HIST_KEEP_FIRST entries, then the latest */
+	struct tw_hist *hist; /* first TW_HIST_KEEP_FIRST entries, then the latest;
+			       * hist_inline until it outgrows it */
 	uint16_t hist_len;
 	uint16_t hist_cap;
 	uint32_t hist_dropped;
@@ -100,6 +103,9 @@ struct tw_conn {
 	uint32_t handshake_us; /* 0 = unknown */
 	char comm[16];
 	struct tw_tcpinfo info;
+	/* A whole ordinary life (5 or 6 transitions) fits without a
+	 * second allocation. */
+	struct tw_hist hist_inline[TW_HIST_INLINE];
 };
 
 struct tw_conntable_limits {

@@ -54,7 +54,7 @@ static void hist_add(struct tw_conntable *t, struct tw_conn *c, uint8_t kind, ui
  */
 static bool becomes_time_wait(const struct tw_conn *c, const struct tcpwatch_event *e)
 {
-	if (e->sk_err != 0)
+	if (e->sk_err != 0 || e->flags & TCPWATCH_EVF_TW_FULL)
 		return false;
 	if (e->oldstate != TW_TCP_FIN_WAIT2 && e->oldstate != TW_TCP_CLOSING)
 		return false;
@@ -106,6 +106,8 @@ static void apply_state(struct tw_conntable *t, const struct tcpwatch_event *e,
 		}
 	}
 
+	if (to == TW_TCP_CLOSE && e->flags & TCPWATCH_EVF_TW_FULL)
+		st->time_wait_overflow++;
 	if (to == TW_TCP_CLOSE && becomes_time_wait(c, e)) {
 		hist_add(t, c, TW_HIST_STATE, e->time_ns, e->oldstate, TW_TCP_TIME_WAIT,
 			 TW_HIST_DERIVED, 0);

@@ -18,6 +18,7 @@ struct tw_event_stats {
 	uint64_t unmatched;      /* retransmit/reset for a socket never seen */
 	uint64_t refused;        /* table full or out of memory */
 	uint64_t resets_sent_no_socket; /* RSTs answering packets for no socket */
+	uint64_t time_wait_overflow; /* closes that found the TIME_WAIT table full */
 	uint64_t by_kind[6];     /* indexed by enum tcpwatch_event_kind */
 };
 

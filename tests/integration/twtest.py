@@ -889,8 +889,12 @@ def client_closes_first(family):
                     return None
                 cs, ss_ = show(d, cl[0]["cookie"]), show(d, sv[0]["cookie"])
                 last.update(cshow=cs, sshow=ss_)
+                # The listing and the two shows are separate requests:
+                # accept only a snapshot in which they agree.
                 ok = (transitions(state_history(cs)) == expected_pairs(CLIENT_STATES)
-                      and transitions(state_history(ss_)) == expected_pairs(SERVER_STATES))
+                      and transitions(state_history(ss_)) == expected_pairs(SERVER_STATES)
+                      and cl[0].get("state") == cs.get("state")
+                      and sv[0].get("state") == ss_.get("state"))
                 return (cl[0], sv[0], cs, ss_) if ok else None
 
             got = wait_for(snapshot, timeout=15)
