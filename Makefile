@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 SOCKET ?= /run/tcpwatch/tcpwatchd.sock
 LISTEN ?= 127.0.0.1:9466
 
-.PHONY: all deps build run test test-unit test-sanitize clean format
+.PHONY: all deps build run test test-unit test-sanitize bench clean format
 
 all: build
 
@@ -26,7 +26,7 @@ run: deps
 
 # Every test through ctest, then the unit tests again under ASan+UBSan.
 test:
-	./scripts/install-deps.sh --test
+	./scripts/install-deps.sh
 	$(MAKE) build
 	cd $(BUILD) && ctest --output-on-failure -j1
 	$(MAKE) test-sanitize
@@ -38,6 +38,14 @@ test-sanitize:
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTCPWATCH_SANITIZE=ON
 	cmake --build $(SAN_BUILD) -j$(JOBS)
 	cd $(SAN_BUILD) && ctest --output-on-failure -j1
+
+# The benchmarks of BENCHMARKS.md (root, a quiet machine, ~5 minutes).
+bench:
+	./scripts/install-deps.sh --bench
+	$(MAKE) build
+	BUILD=$(BUILD) bench/run-churn.sh
+	BUILD=$(BUILD) bench/run-listing.sh
+	BUILD=$(BUILD) bench/run-rss.sh
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD)

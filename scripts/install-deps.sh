@@ -9,9 +9,9 @@ packages=(
 	libmnl-dev libcjson-dev libmicrohttpd-dev libcmocka-dev
 	iproute2 python3
 )
-if [ "${1:-}" = "--test" ]; then
-	# Peers that tests and benchmarks compare against.
-	packages+=(libbpf-tools)
+if [ "${1:-}" = "--bench" ]; then
+	# The peers benchmarks compare against, and their tools.
+	packages+=(libbpf-tools hyperfine jq linux-perf)
 fi
 
 missing=()

@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# Connection churn under tracing: connections/second of tw-churn
+#   (a) untraced, (b) with tcpwatchd running, (c) with tcpstates writing to
+#   a file,
+# in ROUNDS rounds of DURATION seconds each, the order of the three rotated
+# every round.  Prints each run, the median rate per condition, the ratio to
+# untraced, and the events each tracer lost.
+#
+# Environment: BUILD (default build), ROUNDS (3), DURATION (10),
+# WARMUP (3: an uncounted untraced run first), WORKERS (2), ADDR (127.0.0.1), TCPSTATES (/usr/sbin/tcpstates), KEEP=1
+# keeps the work directory (tracer logs and outputs).
+#
+# Event accounting.  One tw-churn connection is two sockets with five
+# inet_sock_set_state transitions each (client CLOSE>SYN_SENT>ESTABLISHED>
+# FIN_WAIT1>FIN_WAIT2>CLOSE, server LISTEN>SYN_RECV>ESTABLISHED>CLOSE_WAIT>
+# LAST_ACK>CLOSE), and each worker's listener adds CLOSE>LISTEN and
+# LISTEN>CLOSE.  The per-connection figure is measured, not assumed: a
+# paced calibration run of CALIBRATION connections under tcpstates gives
+# (lines - 2) / CALIBRATION.  Expected events for a run are then
+# per_connection * connections + 2 * workers.  For tcpstates, "missing" is
+# expected minus the lines it wrote, and "reported" is the sum of its own
+# "lost N events on CPU #C" messages (perf buffer lost-sample callbacks) on
+# stderr.  For tcpwatchd, lost is the events_lost delta from its stats, and
+# events_received is printed next to the expected count.
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-3}
+WORKERS=${WORKERS:-2}
+ADDR=${ADDR:-127.0.0.1}
+TCPSTATES=${TCPSTATES:-/usr/sbin/tcpstates}
+CALIBRATION=${CALIBRATION:-1000}
+CHURN=$BIN/tw-churn
+
+bench_init churn
+[[ -x $CHURN ]] || bench_die "$CHURN not built (cmake --build $BUILD)"
+
+CONDITIONS=(untraced)
+if bench_have_daemon; then
+	CONDITIONS+=(tcpwatchd)
+else
+	bench_log "tcpwatchd/tcpwatch not in $BIN: the tcpwatchd condition is skipped"
+fi
+if [[ -x $TCPSTATES ]]; then
+	CONDITIONS+=(tcpstates)
+	bench_need_tracefs
+else
+	bench_log "$TCPSTATES not found: the tcpstates condition is skipped"
+fi
+
+RESULTS=$BENCH_WORK/results.tsv
+: >"$RESULTS"
+PER_CONNECTION=10
+QUIET=
+
+# churn: run tw-churn with ARGS, print its result line.
+churn() {
+	"$CHURN" -a "$ADDR" "$@"
+}
+
+# tcpstates_start OUT ERR: start tcpstates, wait until its program is
+# attached (a bpf_link fd appears); sets TRACER_PID.
+tcpstates_start() {
+	local i
+	"$TCPSTATES" >"$1" 2>"$2" &
+	TRACER_PID=$!
+	bench_track "$TRACER_PID"
+	for ((i = 0; i < 100; i++)); do
+		bench_alive "$TRACER_PID" || {
+			cat "$2" >&2
+			bench_die "tcpstates exited during start-up"
+		}
+		if find "/proc/$TRACER_PID/fd" -lname 'anon_inode:bpf_link' 2>/dev/null |
+			grep -q .; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	bench_die "tcpstates did not attach within 10s"
+}
+
+# tcpstates_stop: SIGINT makes tcpstates leave its poll loop and flush.
+tcpstates_stop() {
+	bench_stop "$TRACER_PID" INT 20
+}
+
+# Lines tcpstates wrote (without its header) and the events it reported
+# lost, as "LINES LOST".
+tcpstates_count() {
+	local lines lost
+	lines=$(($(wc -l <"$1") - 1))
+	((lines < 0)) && lines=0
+	lost=$(awk '/lost [0-9]+ events/ {
+			for (i = 1; i < NF; i++) if ($i == "lost") n += $(i + 1)
+		} END { print n + 0 }' "$2")
+	printf '%s %s\n' "$lines" "$lost"
+}
+
+calibrate() {
+	local out=$BENCH_WORK/calibrate.out err=$BENCH_WORK/calibrate.err line n lines lost
+	tcpstates_start "$out" "$err"
+	line=$(churn -c 1 -n "$CALIBRATION" -i 500 -d 60)
+	sleep 0.5
+	tcpstates_stop
+	n=$(bench_field "$line" connections)
+	read -r lines lost < <(tcpstates_count "$out" "$err")
+	PER_CONNECTION=$(bench_calc "($lines - 2) / $n" %.2f)
+	bench_log "calibration: $n paced connections, tcpstates wrote $lines lines" \
+		"(lost reported: $lost): $PER_CONNECTION transitions per connection"
+	awk 'NR > 1 { print $(NF - 3) ">" $(NF - 1) }' "$out" | sort | uniq -c |
+		sed 's/^/#   /' >&2
+	case $PER_CONNECTION in
+	10.00) ;;
+	*) bench_log "warning: expected 10.00 transitions per connection" ;;
+	esac
+}
+
+run_untraced() {
+	local round=$1 line
+	line=$(churn -c "$WORKERS" -d "$DURATION")
+	line="$line $QUIET"
+	printf 'untraced\t%s\t%s\n' "$round" "$line" >>"$RESULTS"
+	printf 'round %s untraced:  %s\n' "$round" "$line"
+}
+
+run_tcpwatchd() {
+	local round=$1 sock=$BENCH_WORK/tcpwatchd.sock line
+	local received0 lost0 received1 lost1 ticks0 ticks1 conns expected
+	bench_daemon_start "$sock" "$BENCH_WORK/tcpwatchd.$round.log"
+	received0=$(bench_stat "$sock" events_received)
+	lost0=$(bench_stat "$sock" events_lost)
+	ticks0=$(bench_cpu_ticks "$DAEMON_PID")
+	line=$(churn -c "$WORKERS" -d "$DURATION")
+	ticks1=$(bench_cpu_ticks "$DAEMON_PID")
+	bench_wait_settled "$sock" events_received 15
+	received1=$(bench_stat "$sock" events_received)
+	lost1=$(bench_stat "$sock" events_lost)
+	bench_stats "$sock" >"$BENCH_WORK/tcpwatchd.$round.stats.json" || true
+	bench_stop "$DAEMON_PID" TERM 20
+	conns=$(bench_field "$line" connections)
+	expected=$(bench_calc "$PER_CONNECTION * $conns + 2 * $WORKERS" %.0f)
+	line="$line events_received=$((received1 - received0)) expected_events=$expected"
+	line="$line events_lost=$((lost1 - lost0))"
+	line="$line tracer_cpu_s=$(bench_calc "($ticks1 - $ticks0) / $(getconf CLK_TCK)" %.2f)"
+	line="$line $QUIET"
+	printf 'tcpwatchd\t%s\t%s\n' "$round" "$line" >>"$RESULTS"
+	printf 'round %s tcpwatchd: %s\n' "$round" "$line"
+}
+
+run_tcpstates() {
+	local round=$1
+	local out=$BENCH_WORK/tcpstates.$round.out err=$BENCH_WORK/tcpstates.$round.err
+	local line conns expected ticks0 ticks1
+	local lines lost missing
+	tcpstates_start "$out" "$err"
+	ticks0=$(bench_cpu_ticks "$TRACER_PID")
+	line=$(churn -c "$WORKERS" -d "$DURATION")
+	ticks1=$(bench_cpu_ticks "$TRACER_PID")
+	sleep 1
+	tcpstates_stop
+	read -r lines lost < <(tcpstates_count "$out" "$err")
+	conns=$(bench_field "$line" connections)
+	expected=$(bench_calc "$PER_CONNECTION * $conns + 2 * $WORKERS" %.0f)
+	missing=$((expected - lines))
+	line="$line lines=$lines expected_events=$expected missing=$missing"
+	line="$line reported_lost=$lost"
+	line="$line tracer_cpu_s=$(bench_calc "($ticks1 - $ticks0) / $(getconf CLK_TCK)" %.2f)"
+	line="$line $QUIET"
+	printf 'tcpstates\t%s\t%s\n' "$round" "$line" >>"$RESULTS"
+	printf 'round %s tcpstates: %s\n' "$round" "$line"
+	# The output is large (about 100 bytes per event); keep only with KEEP=1.
+	[[ ${KEEP:-0} == 1 ]] || rm -f -- "$out"
+}
+
+# sum_field CONDITION KEY: sum of KEY over the runs of CONDITION.
+sum_field() {
+	awk -F'\t' -v c="$1" -v k="$2" '$1 == c {
+		n = split($3, w, " ")
+		for (i = 1; i <= n; i++) if (index(w[i], k "=") == 1) s += substr(w[i], length(k) + 2)
+	} END { printf "%.0f\n", s }' "$RESULTS"
+}
+
+rates_of() {
+	awk -F'\t' -v c="$1" '$1 == c {
+		n = split($3, w, " ")
+		for (i = 1; i <= n; i++) if (index(w[i], "rate=") == 1) print substr(w[i], 6)
+	}' "$RESULTS"
+}
+
+bench_machine
+printf 'churn: %s rounds x %ss, %s workers, %s, conditions: %s\n' "$ROUNDS" \
+	"$DURATION" "$WORKERS" "$ADDR" "${CONDITIONS[*]}"
+if [[ -x $TCPSTATES ]]; then
+	calibrate
+fi
+printf 'transitions_per_connection=%s\n' "$PER_CONNECTION"
+
+# The first run after an idle spell fills the TIME_WAIT table (131072
+# buckets here) and is slower than the rest; do not count it.
+if ((WARMUP > 0)); then
+	printf 'warmup:            %s\n' "$(churn -c "$WORKERS" -d "$WARMUP")"
+fi
+
+for ((round = 1; round <= ROUNDS; round++)); do
+	for ((k = 0; k < ${#CONDITIONS[@]}; k++)); do
+		cond=${CONDITIONS[$(((k + round - 1) % ${#CONDITIONS[@]}))]}
+		bench_wait_quiet ||
+			bench_log "round $round $cond: NOT QUIET: CPUs ${QUIET_BUSY}% busy," \
+				"$QUIET_FOREIGN foreign tracers running"
+		QUIET="cpu_busy_before=$QUIET_BUSY foreign_tracers=$QUIET_FOREIGN"
+		"run_$cond" "$round"
+	done
+done
+
+echo
+mapfile -t base_rates < <(rates_of untraced)
+base=$(bench_median "${base_rates[@]}")
+printf '%-10s %12s %7s  %s\n' condition median_rate ratio "rates (conn/s)"
+for cond in "${CONDITIONS[@]}"; do
+	mapfile -t rates < <(rates_of "$cond")
+	median=$(bench_median "${rates[@]}")
+	printf '%-10s %12.1f %7.3f  %s\n' "$cond" "$median" \
+		"$(bench_calc "$median / $base")" "${rates[*]}"
+	printf 'result condition=%s median_rate=%.1f ratio=%s\n' "$cond" "$median" \
+		"$(bench_calc "$median / $base")" >>"$BENCH_WORK/summary"
+done
+for cond in "${CONDITIONS[@]}"; do
+	case $cond in
+	tcpwatchd)
+		printf 'tcpwatchd: events_received=%s expected_events=%s events_lost=%s (all rounds)\n' \
+			"$(sum_field tcpwatchd events_received)" \
+			"$(sum_field tcpwatchd expected_events)" \
+			"$(sum_field tcpwatchd events_lost)"
+		;;
+	tcpstates)
+		printf 'tcpstates: lines=%s expected_events=%s missing=%s reported_lost=%s (all rounds)\n' \
+			"$(sum_field tcpstates lines)" "$(sum_field tcpstates expected_events)" \
+			"$(sum_field tcpstates missing)" "$(sum_field tcpstates reported_lost)"
+		;;
+	esac
+done
+cat "$BENCH_WORK/summary"
