@@ -5,6 +5,7 @@
 #include <linux/sock_diag.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -132,17 +133,41 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* libmnl trusts nlmsg_len: one over 2^31 passes its (int) comparison and
+ * sends the walk far outside the buffer. Returns how many bytes of buf are
+ * whole, well-formed messages. */
+static size_t well_formed(const void *buf, size_t len)
+{
+	const char *p = buf;
+	size_t good = 0;
+
+	while (len - good >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)(p + good);
+		size_t step;
+
+		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len - good)
+			break;
+		step = NLMSG_ALIGN(nlh->nlmsg_len);
+		good = step >= len - good ? len : good + step;
+	}
+	return good;
+}
+
 int diag_parse(const void *buf, size_t len, uint32_t seq, diag_sock_cb cb, void *data)
 {
 	struct parse_ctx ctx = { .cb = cb, .data = data };
+	size_t good = well_formed(buf, len > INT32_MAX ? INT32_MAX : len);
 	int ret;
 
-	/* portid 0: the kernel's; mnl_cb_run checks seq and stops at DONE. */
+	/* Parse the whole messages; a broken tail breaks the dump. */
+	if (!good)
+		return -EPROTO;
 	errno = 0;
-	ret = mnl_cb_run(buf, len, seq, 0, msg_cb, &ctx);
+	ret = mnl_cb_run(buf, good, seq, 0, msg_cb, &ctx);
 	if (ret == MNL_CB_ERROR)
-		return errno ? -errno : -EPROTO;
+		/* errno comes from the message's NLMSG_ERROR: keep it sane. */
+		return errno > 0 && errno < 4096 ? -errno : -EPROTO;
 	if (ret == MNL_CB_STOP)
 		return 0;
-	return 1;
+	return good < len ? -EPROTO : 1;
 }
