@@ -126,14 +126,29 @@ int bpfload_consume(struct tw_bpf *b)
 	return ring_buffer__consume(b->rb);
 }
 
+uint64_t bpfload_recursion_misses(struct tw_bpf *b)
+{
+	struct bpf_program *prog;
+	uint64_t sum = 0;
+
+	bpf_object__for_each_program(prog, b->skel->obj) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)
+			sum += info.recursion_misses;
+	}
+	return sum;
+}
+
 uint64_t bpfload_lost(struct tw_bpf *b)
 {
 	uint32_t zero = 0;
 	uint64_t sum = 0;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.lost_events), &zero, b->percpu) < 0)
-		return 0;
-	for (int i = 0; i < b->ncpus; i++)
-		sum += b->percpu[i];
-	return sum;
+	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.lost_events), &zero, b->percpu) == 0)
+		for (int i = 0; i < b->ncpus; i++)
+			sum += b->percpu[i];
+	return sum + bpfload_recursion_misses(b);
 }

@@ -26,7 +26,12 @@ void bpfload_close(struct tw_bpf *b);
 int bpfload_epoll_fd(struct tw_bpf *b);
 /* Consumes every waiting record. Returns how many, or negative errno. */
 int bpfload_consume(struct tw_bpf *b);
-/* Records the kernel side could not reserve (ring buffer full), all CPUs. */
+/* Events lost, all CPUs: records that found the ring buffer full, and
+ * tracepoint hits the kernel skipped because one of our programs was
+ * already running on that CPU (a softirq interrupting it: BPF does not
+ * nest). */
 uint64_t bpfload_lost(struct tw_bpf *b);
+/* The second kind alone. */
+uint64_t bpfload_recursion_misses(struct tw_bpf *b);
 
 #endif

@@ -310,7 +310,8 @@ static void write_stats(struct tw_buf *b, void *data)
 		api_watch_stats(d->api, &watchers, &watch_dropped);
 	buf_printf(b,
 		   "{\"version\":\"%s\",\"uptime_s\":%llu,"
-		   "\"events_received\":%llu,\"events_lost\":%llu,\"events_malformed\":%llu,"
+		   "\"events_received\":%llu,\"events_lost\":%llu,\"events_nested_lost\":%llu,"
+		   "\"events_malformed\":%llu,"
 		   "\"events_unmatched\":%llu,\"events_refused\":%llu,"
 		   "\"events_state\":%llu,\"events_retransmit\":%llu,\"events_synack_retransmit\":%llu,"
 		   "\"events_reset_sent\":%llu,\"events_reset_received\":%llu,"
@@ -318,6 +319,7 @@ static void write_stats(struct tw_buf *b, void *data)
 		   TCPWATCH_VERSION,
 		   (unsigned long long)((clock_mono_ns() - d->start_mono_ns) / 1000000000ull),
 		   (unsigned long long)d->ev.received, (unsigned long long)bpfload_lost(d->bpf),
+		   (unsigned long long)bpfload_recursion_misses(d->bpf),
 		   (unsigned long long)d->ev.malformed, (unsigned long long)d->ev.unmatched,
 		   (unsigned long long)d->ev.refused, (unsigned long long)d->ev.by_kind[1],
 		   (unsigned long long)d->ev.by_kind[2], (unsigned long long)d->ev.by_kind[3],
