@@ -4,10 +4,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bpfload.h"
+#include "reorder.h"
+#include "tcpwatch.h"
 #include "tcpwatch.skel.h"
+
+struct ring_ctx {
+	struct tw_bpf *b;
+	unsigned cpu;
+};
 
 struct tw_bpf {
 	struct tcpwatch_bpf *skel;
@@ -15,15 +23,35 @@ struct tw_bpf {
 	bpf_event_cb cb;
 	void *ctx;
 	int ncpus;
+	int *ring_fds;
+	struct ring_ctx *ring_ctx;
+	struct tw_reorder *reorder;
+	uint64_t reorder_dropped;
 	uint64_t *percpu; /* scratch for reading the lost counter */
 };
 
+/* A record from one CPU's ring: held until it is safe to release in
+ * time order (reorder.h). */
 static int on_record(void *ctx, void *data, size_t len)
 {
-	struct tw_bpf *b = ctx;
+	struct ring_ctx *rc = ctx;
+	const struct tcpwatch_event *e = data;
 
-	b->cb(data, len, b->ctx);
+	if (len < sizeof(*e)) {
+		/* Not ours to judge: events_decode() counts it malformed. */
+		rc->b->cb(data, len, rc->b->ctx);
+		return 0;
+	}
+	if (reorder_push(rc->b->reorder, rc->cpu, data, len, e->time_ns) < 0)
+		rc->b->reorder_dropped++;
 	return 0;
+}
+
+static void on_release(const void *rec, size_t len, void *data)
+{
+	struct tw_bpf *b = data;
+
+	b->cb(rec, len, b->ctx);
 }
 
 static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -33,10 +61,73 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 	return vfprintf(stderr, fmt, ap);
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The per-CPU rings: the first one also serves as the template the
+ * program is verified against (same type and size as the others). */
+static int make_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t err_len)
+{
+	b->ring_fds = calloc((size_t)b->ncpus, sizeof(*b->ring_fds));
+	b->ring_ctx = calloc((size_t)b->ncpus, sizeof(*b->ring_ctx));
+	if (!b->ring_fds || !b->ring_ctx) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	for (int cpu = 0; cpu < b->ncpus; cpu++)
+		b->ring_fds[cpu] = -1;
+	for (int cpu = 0; cpu < b->ncpus; cpu++) {
+		b->ring_fds[cpu] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, ring_size, NULL);
+		if (b->ring_fds[cpu] < 0) {
+			int e = errno;
+
+			snprintf(err, err_len, "cannot create a %u-byte ring buffer: %s", ring_size,
+				 strerror(e));
+			return -e;
+		}
+		b->ring_ctx[cpu] = (struct ring_ctx){ .b = b, .cpu = (unsigned)cpu };
+	}
+	bpf_map__set_max_entries(b->skel->maps.rings, (uint32_t)b->ncpus);
+	return bpf_map__set_inner_map_fd(b->skel->maps.rings, b->ring_fds[0]);
+}
+
+static int attach_rings(struct tw_bpf *b, char *err, size_t err_len)
+{
+	int outer = bpf_map__fd(b->skel->maps.rings);
+
+	for (int cpu = 0; cpu < b->ncpus; cpu++) {
+		uint32_t key = (uint32_t)cpu;
+		int r;
+
+		if (bpf_map_update_elem(outer, &key, &b->ring_fds[cpu], BPF_ANY) < 0) {
+			snprintf(err, err_len, "cannot install the ring of CPU %d: %s", cpu,
+				 strerror(errno));
+			return -errno;
+		}
+		if (!b->rb) {
+			b->rb = ring_buffer__new(b->ring_fds[cpu], on_record, &b->ring_ctx[cpu], NULL);
+			r = b->rb ? 0 : -errno;
+		} else {
+			r = ring_buffer__add(b->rb, b->ring_fds[cpu], on_record, &b->ring_ctx[cpu]);
+		}
+		if (r < 0) {
+			snprintf(err, err_len, "cannot read the ring buffers: %s", strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
 struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_event_cb cb,
 			    void *ctx, char *err, size_t err_len)
 {
 	struct tw_bpf *b = calloc(1, sizeof(*b));
+	uint32_t ring_size = 1u << 16;
 	int r;
 
 	if (!b) {
@@ -57,24 +148,27 @@ struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_e
 		snprintf(err, err_len, "cannot count CPUs: %s", strerror(-b->ncpus));
 		goto fail;
 	}
+	/* The configured size is shared by the CPUs; each ring a power of
+	 * two, at least 256 KiB. */
+	while ((uint64_t)ring_size * (uint64_t)b->ncpus < ringbuf_bytes && ring_size < (1u << 30))
+		ring_size <<= 1;
+	if (ring_size < (256u << 10))
+		ring_size = 256u << 10;
 	b->percpu = calloc((size_t)b->ncpus, sizeof(*b->percpu));
+	/* Room for a full ring per CPU: the reader takes a whole ring at once. */
+	b->reorder = reorder_new((unsigned)b->ncpus, sizeof(struct tcpwatch_event),
+				 ring_size / sizeof(struct tcpwatch_event) + 1);
 	b->skel = tcpwatch_bpf__open();
-	if (!b->percpu || !b->skel) {
+	if (!b->percpu || !b->reorder || !b->skel) {
 		snprintf(err, err_len, "cannot open the BPF object: %s", strerror(errno));
 		goto fail;
 	}
 	b->skel->rodata->filter_netns = netns_filter;
-	/* Ring buffer size: a power of two multiple of the page size. */
-	{
-		uint32_t size = 1u << 16;
-
-		while (size < ringbuf_bytes && size < (1u << 30))
-			size <<= 1;
-		bpf_map__set_max_entries(b->skel->maps.events, size);
-		/* Wake the reader early when a sixteenth is full; otherwise
-		 * its drain timer (BPFLOAD_DRAIN_MS) collects the records. */
-		b->skel->rodata->wakeup_bytes = size / 16;
-	}
+	/* Wake the reader early when a sixteenth of a ring is full;
+	 * otherwise its drain timer (BPFLOAD_DRAIN_MS) collects the records. */
+	b->skel->rodata->wakeup_bytes = ring_size / 16;
+	if (make_rings(b, ring_size, err, err_len) < 0)
+		goto fail;
 	r = tcpwatch_bpf__load(b->skel);
 	if (r) {
 		if (r == -EPERM || (r == -EACCES && geteuid() != 0))
@@ -90,14 +184,11 @@ struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_e
 				 strerror(-r));
 		goto fail;
 	}
+	if (attach_rings(b, err, err_len) < 0)
+		goto fail;
 	r = tcpwatch_bpf__attach(b->skel);
 	if (r) {
 		snprintf(err, err_len, "cannot attach the BPF programs: %s", strerror(-r));
-		goto fail;
-	}
-	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), on_record, b, NULL);
-	if (!b->rb) {
-		snprintf(err, err_len, "cannot open the ring buffer: %s", strerror(errno));
 		goto fail;
 	}
 	return b;
@@ -112,6 +203,12 @@ void bpfload_close(struct tw_bpf *b)
 		return;
 	ring_buffer__free(b->rb);
 	tcpwatch_bpf__destroy(b->skel);
+	for (int cpu = 0; b->ring_fds && cpu < b->ncpus; cpu++)
+		if (b->ring_fds[cpu] >= 0)
+			close(b->ring_fds[cpu]);
+	free(b->ring_fds);
+	free(b->ring_ctx);
+	reorder_free(b->reorder);
 	free(b->percpu);
 	free(b);
 }
@@ -123,7 +220,14 @@ int bpfload_epoll_fd(struct tw_bpf *b)
 
 int bpfload_consume(struct tw_bpf *b)
 {
-	return ring_buffer__consume(b->rb);
+	/* The watermark is taken before reading: whatever is still unseen
+	 * was stamped after it minus the delay bound. */
+	uint64_t watermark = mono_ns() - TW_REORDER_DELAY_NS;
+	int r = ring_buffer__consume(b->rb);
+
+	if (r < 0)
+		return r;
+	return (int)reorder_release(b->reorder, watermark, on_release, b);
 }
 
 uint64_t bpfload_recursion_misses(struct tw_bpf *b)
@@ -145,7 +249,7 @@ uint64_t bpfload_recursion_misses(struct tw_bpf *b)
 uint64_t bpfload_lost(struct tw_bpf *b)
 {
 	uint32_t zero = 0;
-	uint64_t sum = 0;
+	uint64_t sum = b->reorder_dropped;
 
 	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.lost_events), &zero, b->percpu) == 0)
 		for (int i = 0; i < b->ncpus; i++)

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
@@ -29,6 +30,7 @@
 #include "netns.h"
 #include "procscan.h"
 #include "reconcile.h"
+#include "reorder.h"
 #include "service.h"
 #include "tcpwatch.h"
 
@@ -220,6 +222,14 @@ static void reconcile_run(struct tw_daemon *d)
 	/* Too many failures to name: sweep nothing this time. */
 	if (n_spared == sizeof(spared) / sizeof(spared[0]))
 		return;
+	/* Events are released in time order once older than the reorder
+	 * delay: wait that long, so every event stamped before the dumps
+	 * ended is applied before their disagreements are judged. */
+	{
+		struct timespec ts = { .tv_nsec = (long)TW_REORDER_DELAY_NS };
+
+		nanosleep(&ts, NULL);
+	}
 	drain_events(d);
 	reconcile_end(&d->rec, spared, n_spared, clock_mono_ns());
 	attribute_owners(d, clock_mono_ns());
