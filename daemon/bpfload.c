@@ -155,9 +155,10 @@ struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_e
 	if (ring_size < (256u << 10))
 		ring_size = 256u << 10;
 	b->percpu = calloc((size_t)b->ncpus, sizeof(*b->percpu));
-	/* Room for a full ring per CPU: the reader takes a whole ring at once. */
+	/* Room for two full rings per CPU: a drain may take a whole ring
+	 * while the last one's newest records are still held. */
 	b->reorder = reorder_new((unsigned)b->ncpus, sizeof(struct tcpwatch_event),
-				 ring_size / sizeof(struct tcpwatch_event) + 1);
+				 2 * (ring_size / sizeof(struct tcpwatch_event) + 1));
 	b->skel = tcpwatch_bpf__open();
 	if (!b->percpu || !b->reorder || !b->skel) {
 		snprintf(err, err_len, "cannot open the BPF object: %s", strerror(errno));
