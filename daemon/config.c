@@ -209,7 +209,7 @@ static void usage(FILE *out)
 		"      --retain-age S           seconds a closed connection is kept (default 600)\n"
 		"      --max-connections N      live connections tracked (default 1000000)\n"
 		"      --history-max N          history entries per connection (default 32)\n"
-		"      --ringbuf-kb N           BPF ring buffer size in KiB (default 8192)\n"
+		"      --ringbuf-kb N           BPF ring buffers in KiB, all CPUs (default 8192)\n"
 		"      --max-netns N            network namespaces followed (default 256)\n"
 		"      --max-clients N          concurrent API connections (default 64)\n"
 		"      --netns-filter INODE     trace only this network namespace\n"
