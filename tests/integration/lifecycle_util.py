@@ -116,6 +116,27 @@ def run_ns_client(ns, what, host=NS_PEER, port=80, timeout=30):
 # Connections
 
 
+
+def loopback_pair(host="127.0.0.1", keep_listener=False):
+    """A connected TCP pair on host.  Returns (client, accepted, port,
+    client_port, listener); the listener is closed (None) unless
+    keep_listener."""
+    ls = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    ls.bind((host, 0))
+    ls.listen(8)
+    ls.settimeout(10)
+    port = ls.getsockname()[1]
+    c = socket.socket(ls.family)
+    c.settimeout(10)
+    c.connect((host, port))
+    a, _ = ls.accept()
+    a.settimeout(10)
+    if not keep_listener:
+        ls.close()
+        ls = None
+    return c, a, port, c.getsockname()[1], ls
+
+
 def get_field(conn, name, what="connection"):
     """A field of a connection object: top level, else inside "counters"."""
     if name in conn:

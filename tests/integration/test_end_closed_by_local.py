@@ -7,7 +7,6 @@ sides, and the server connection's listener_cookie is the listener's
 cookie.  The list rows carry the same end_reason / closed_first."""
 
 import os
-import socket
 import sys
 import time
 
@@ -22,17 +21,7 @@ HOST = "127.0.0.1"
 def main():
     host_ns = twtest.host_netns_inode()
     with twtest.Daemon() as d:
-        ls = socket.socket()
-        ls.bind((HOST, 0))
-        ls.listen(8)
-        port = ls.getsockname()[1]
-        ls.settimeout(10)
-        c = socket.socket()
-        c.settimeout(10)
-        c.connect((HOST, port))
-        a, _ = ls.accept()
-        a.settimeout(10)
-        cport = c.getsockname()[1]
+        c, a, port, cport, ls = lu.loopback_pair(HOST, keep_listener=True)
         twtest.log("listener %s:%d, client port %d" % (HOST, port, cport))
         c.sendall(b"ping")
         check_eq(a.recv(10), b"ping", "data the server read")

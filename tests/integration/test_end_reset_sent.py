@@ -22,18 +22,7 @@ HOST = "127.0.0.1"
 def main():
     host_ns = twtest.host_netns_inode()
     with twtest.Daemon() as d:
-        ls = socket.socket()
-        ls.bind((HOST, 0))
-        ls.listen(8)
-        port = ls.getsockname()[1]
-        ls.settimeout(10)
-        c = socket.socket()
-        c.settimeout(10)
-        c.connect((HOST, port))
-        a, _ = ls.accept()
-        a.settimeout(10)
-        ls.close()
-        cport = c.getsockname()[1]
+        c, a, port, cport, _ = lu.loopback_pair(HOST)
         twtest.log("listener %s:%d, client port %d; the client aborts"
                    % (HOST, port, cport))
         c.sendall(b"x")
