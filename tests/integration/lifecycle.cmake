@@ -14,4 +14,5 @@ list(APPEND TCPWATCH_INTEGRATION_TESTS
 	close_wait_finding
 	loopback_pair_owners
 	watch_events
-	findings_cli)
+	findings_cli
+	long_lived)
