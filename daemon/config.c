@@ -17,7 +17,7 @@ void config_defaults(struct tw_config *c)
 	c->retain_age_s = 600;
 	c->max_connections = 1000000;
 	c->history_max = 32;
-	c->ringbuf_kb = 8192;
+	c->ringbuf_kb = 16384;
 	c->max_netns = 256;
 	c->max_clients = 64;
 	c->close_wait_threshold_ms = 60000;
@@ -209,7 +209,7 @@ static void usage(FILE *out)
 		"      --retain-age S           seconds a closed connection is kept (default 600)\n"
 		"      --max-connections N      live connections tracked (default 1000000)\n"
 		"      --history-max N          history entries per connection (default 32)\n"
-		"      --ringbuf-kb N           BPF ring buffers in KiB, all CPUs (default 8192)\n"
+		"      --ringbuf-kb N           BPF ring buffers in KiB, all CPUs (default 16384)\n"
 		"      --max-netns N            network namespaces followed (default 256)\n"
 		"      --max-clients N          concurrent API connections (default 64)\n"
 		"      --netns-filter INODE     trace only this network namespace\n"

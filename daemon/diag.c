@@ -25,7 +25,7 @@ int diag_open(void)
 	return fd;
 }
 
-int diag_request_dump(int fd, int family, uint32_t seq)
+int diag_request_dump(int fd, int family, uint32_t states, uint32_t seq)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -38,8 +38,7 @@ int diag_request_dump(int fd, int family, uint32_t seq)
 	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
 	req->sdiag_family = (uint8_t)family;
 	req->sdiag_protocol = IPPROTO_TCP;
-	/* Every state but BOUND_INACTIVE; SYN_RECV brings NEW_SYN_RECV. */
-	req->idiag_states = (1u << 13) - 1;
+	req->idiag_states = states;
 	req->idiag_ext = 1u << (INET_DIAG_INFO - 1);
 	if (sendto(fd, nlh, nlh->nlmsg_len, 0, (struct sockaddr *)&nladdr, sizeof(nladdr)) < 0)
 		return -errno;

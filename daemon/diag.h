@@ -37,9 +37,15 @@ struct tw_diag_sock {
  * network namespace. Returns the fd or a negative errno. */
 int diag_open(void);
 
-/* Sends a dump request for every TCP socket of one family (all states,
- * with tcp_info). seq identifies the replies. 0 or negative errno. */
-int diag_request_dump(int fd, int family, uint32_t seq);
+/* Every state but BOUND_INACTIVE; SYN_RECV brings NEW_SYN_RECV. */
+#define DIAG_STATES_ALL ((1u << 13) - 1)
+/* TIME_WAIT minisockets (also those in their FIN_WAIT2 substate). */
+#define DIAG_STATE_TIME_WAIT (1u << 6)
+
+/* Sends a dump request for the TCP sockets of one family in the states of
+ * the mask (1 << state), with tcp_info. seq identifies the replies. 0 or
+ * negative errno. */
+int diag_request_dump(int fd, int family, uint32_t states, uint32_t seq);
 
 /*
  * Parses the replies in buf (as returned by one recv) and calls cb for

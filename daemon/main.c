@@ -35,6 +35,7 @@
 #include "tcpwatch.h"
 
 #define PROCSCAN_MIN_INTERVAL_NS (2ull * 1000000000ull)
+#define RECONCILE_TIME_WAIT_EVERY 6 /* passes; 30 s at the default interval */
 #define DIAG_RECV_TIMEOUT_MS 2000
 #define DIAG_BUF_SIZE (32 * 1024) /* netlink dumps send at most this per recv */
 
@@ -110,7 +111,7 @@ static void on_diag_sock(const struct tw_diag_sock *s, void *data)
  * batches, with the ring buffer drained between them, so events keep
  * flowing even while 100,000 sockets are walked.
  */
-static int dump_one(struct tw_daemon *d, int fd, uint32_t netns, int family)
+static int dump_one(struct tw_daemon *d, int fd, uint32_t netns, int family, uint32_t states)
 {
 	struct dump_ctx ctx = { .d = d, .netns = netns };
 	uint32_t seq = ++d->diag_seq;
@@ -119,7 +120,7 @@ static int dump_one(struct tw_daemon *d, int fd, uint32_t netns, int family)
 	/* Anything a previous, failed dump left behind is stale. */
 	while (recv(fd, d->diag_buf, DIAG_BUF_SIZE, MSG_DONTWAIT) > 0)
 		;
-	r = diag_request_dump(fd, family, seq);
+	r = diag_request_dump(fd, family, states, seq);
 	if (r < 0)
 		return r;
 	for (;;) {
@@ -199,15 +200,25 @@ static void reconcile_run(struct tw_daemon *d)
 	uint32_t spared[64];
 	size_t n_spared = 0;
 	uint64_t start;
+	uint32_t states = DIAG_STATES_ALL;
 	static const int families[] = { AF_INET, AF_INET6 };
 
 	drain_events(d);
 	netns_refresh(&d->netns, "/proc", "/run/netns");
 	start = clock_mono_ns();
 	reconcile_begin(&d->rec, start);
+	/* TIME_WAIT minisockets can be most of a busy host's sockets and only
+	 * expire: dump them every RECONCILE_TIME_WAIT_EVERY passes, and on
+	 * the first pass and after lost events. */
+	if (!d->rec.initial && d->rec.stats.runs % RECONCILE_TIME_WAIT_EVERY &&
+	    bpfload_lost(d->bpf) == d->lost_at_last_reconcile) {
+		states &= ~DIAG_STATE_TIME_WAIT;
+		reconcile_skip_time_wait(&d->rec);
+	}
 	for (size_t i = 0; i < d->netns.n; i++) {
 		for (size_t f = 0; f < 2; f++) {
-			int r = dump_one(d, d->netns.v[i].diag_fd, d->netns.v[i].inode, families[f]);
+			int r = dump_one(d, d->netns.v[i].diag_fd, d->netns.v[i].inode, families[f],
+					 states);
 
 			if (r < 0) {
 				d->diag_errors++;

@@ -19,9 +19,15 @@ void reconcile_init(struct tw_reconcile *r, struct tw_conntable *table)
 	r->initial = true;
 }
 
+void reconcile_skip_time_wait(struct tw_reconcile *r)
+{
+	r->with_time_wait = false;
+}
+
 void reconcile_begin(struct tw_reconcile *r, uint64_t now_ns)
 {
 	r->n_pending = 0;
+	r->with_time_wait = true;
 	r->gen++;
 	r->pass_start_ns = now_ns;
 	r->unowned = 0;
@@ -211,9 +217,20 @@ static void sweep_one(struct tw_conn *c, void *data)
 {
 	struct sweep_ctx *ctx = data;
 
+	bool minisocket = c->state == TW_TCP_TIME_WAIT || c->flags & TW_CONN_TW_DERIVED;
+
 	if (c->flags & TW_CONN_CLOSED || c->seen_gen == ctx->r->gen)
 		return;
 	if (c->last_change_ns >= ctx->r->pass_start_ns)
+		return;
+	/* The kernel's TIME_WAIT lasts TCP_TIMEWAIT_LEN: past it (and a
+	 * pass's slack) the minisocket is gone, dumped or not. */
+	if (c->state == TW_TCP_TIME_WAIT &&
+	    ctx->now_ns > c->last_change_ns + TW_TIME_WAIT_LEN_NS + 2000000000ull) {
+		c->missed = TW_RECONCILE_MISSES;
+		goto gone;
+	}
+	if (minisocket && !ctx->r->with_time_wait)
 		return;
 	if (in_list(c->netns, ctx->spared, ctx->n_spared))
 		return;
@@ -221,6 +238,7 @@ static void sweep_one(struct tw_conn *c, void *data)
 	 * skip a socket under churn: only two misses in a row mean gone. */
 	if (++c->missed < TW_RECONCILE_MISSES)
 		return;
+gone:
 	if (ctx->n_gone == ctx->cap_gone) {
 		size_t cap = ctx->cap_gone ? ctx->cap_gone * 2 : 256;
 		struct tw_conn **n = realloc(ctx->gone, cap * sizeof(*n));
@@ -253,17 +271,23 @@ void reconcile_end(struct tw_reconcile *r, const uint32_t *spared, size_t n_spar
 			conntable_remove(r->table, c);
 			continue;
 		}
+		uint64_t end_ns = now_ns;
+
 		if (c->state == TW_TCP_TIME_WAIT || (c->flags & TW_CONN_TW_DERIVED)) {
 			r->stats.time_wait_ended++;
+			/* Its timer says when, better than when we looked. */
+			if (c->state == TW_TCP_TIME_WAIT &&
+			    now_ns > c->last_change_ns + TW_TIME_WAIT_LEN_NS)
+				end_ns = c->last_change_ns + TW_TIME_WAIT_LEN_NS;
 		} else {
 			r->stats.vanished++;
 			r->stats.corrections++;
 			lifecycle_on_vanished(c);
 		}
-		add_derived(r, c, c->state, TW_TCP_CLOSE, now_ns);
+		add_derived(r, c, c->state, TW_TCP_CLOSE, end_ns);
 		c->state = TW_TCP_CLOSE;
-		c->last_change_ns = now_ns;
-		conntable_retire(r->table, c, now_ns);
+		c->last_change_ns = end_ns;
+		conntable_retire(r->table, c, end_ns);
 	}
 	free(ctx.gone);
 	r->stats.runs++;

@@ -38,6 +38,7 @@ struct tw_reconcile {
 	uint32_t gen;
 	uint64_t pass_start_ns;
 	bool initial; /* the first pass: what it finds existed before us */
+	bool with_time_wait; /* this pass dumps TIME_WAIT minisockets */
 	struct tw_reconcile_stats stats;
 	uint32_t unowned; /* sockets with an inode but no known process this pass */
 	struct tw_reconcile_pending *pending;
@@ -49,6 +50,15 @@ void reconcile_fini(struct tw_reconcile *r);
 /* Starts a pass. Drain pending events first: an event older than the pass
  * must not be applied after the snapshot that already includes it. */
 void reconcile_begin(struct tw_reconcile *r, uint64_t now_ns);
+/*
+ * A pass may leave TIME_WAIT minisockets out of its dump: on a busy host
+ * they are most of the sockets and all they can still do is expire, which
+ * the kernel does after TCP_TIMEWAIT_LEN. Such a pass does not count them
+ * missing; a connection in TIME_WAIT longer than that ends in any pass.
+ */
+void reconcile_skip_time_wait(struct tw_reconcile *r);
+#define TW_TIME_WAIT_LEN_NS (60ull * 1000000000ull)
+
 void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_diag_sock *s,
 		    uint64_t now_ns);
 /* Ends a pass. Drain pending events first: disagreements noted during the

@@ -68,7 +68,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.retain_age_s, 600);
 	assert_int_equal(c.max_connections, 1000000);
 	assert_int_equal(c.history_max, 32);
-	assert_int_equal(c.ringbuf_kb, 8192);
+	assert_int_equal(c.ringbuf_kb, 16384);
 	assert_int_equal(c.max_netns, 256);
 	assert_int_equal(c.max_clients, 64);
 	assert_int_equal(c.netns_filter, 0);

@@ -311,6 +311,40 @@ static void test_time_wait_end_not_correction(void **state)
 	assert_true(c->hist[c->hist_len - 1].flags & TW_HIST_DERIVED);
 }
 
+/* A pass that leaves TIME_WAIT out of its dump does not count those
+ * connections missing; past TCP_TIMEWAIT_LEN they end in any pass, at
+ * the time their timer says. */
+static void test_time_wait_skipped_then_expired(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_diag_sock s = dsock(1, TW_TCP_TIME_WAIT, 40000, 80);
+	struct tw_conn *c;
+	uint64_t tw_start;
+
+	pass(f, &s, 1);
+	c = conntable_get(f->t, 1);
+	tw_start = c->last_change_ns;
+	for (int i = 0; i < 5; i++) {
+		f->now_ns += SEC;
+		reconcile_begin(&f->r, f->now_ns);
+		reconcile_skip_time_wait(&f->r);
+		reconcile_end(&f->r, NULL, 0, f->now_ns);
+	}
+	assert_false(c->flags & TW_CONN_CLOSED);
+	assert_int_equal(c->state, TW_TCP_TIME_WAIT);
+
+	/* 63 s after it entered TIME_WAIT, a skipping pass ends it. */
+	f->now_ns = tw_start + TW_TIME_WAIT_LEN_NS + 3 * SEC;
+	reconcile_begin(&f->r, f->now_ns);
+	reconcile_skip_time_wait(&f->r);
+	reconcile_end(&f->r, NULL, 0, f->now_ns);
+	assert_true(c->flags & TW_CONN_CLOSED);
+	assert_int_equal(f->r.stats.time_wait_ended, 1);
+	assert_int_equal(f->r.stats.corrections, 0);
+	assert_int_equal(c->hist[c->hist_len - 1].time_ns, tw_start + TW_TIME_WAIT_LEN_NS);
+	assert_int_equal(c->closed_ns, tw_start + TW_TIME_WAIT_LEN_NS);
+}
+
 /* An event applied after the pass began is newer than the dump. */
 static void test_changed_after_pass_start_left_alone(void **state)
 {
@@ -509,6 +543,7 @@ int main(void)
 		T(test_listener_state_fix_updates_index),
 		T(test_missing_twice_retired),
 		T(test_time_wait_end_not_correction),
+		T(test_time_wait_skipped_then_expired),
 		T(test_changed_after_pass_start_left_alone),
 		T(test_spared_namespace_not_swept),
 		T(test_request_socket_removed),
