@@ -11,7 +11,12 @@ struct queue {
 	uint64_t *times;
 	size_t cap, head, len; /* cap grows by doubling up to max */
 	uint16_t *lens;
+	size_t peak;     /* most records held since the last shrink check */
+	unsigned checks; /* releases since then */
 };
+
+#define MIN_CAP 1024
+#define SHRINK_EVERY 256 /* releases (about 5 s at the daemon's drain rate) */
 
 struct tw_reorder {
 	unsigned n;
@@ -48,17 +53,13 @@ void reorder_free(struct tw_reorder *r)
 	free(r);
 }
 
-static int grow(struct tw_reorder *r, struct queue *q)
+/* Moves the queue into arrays of cap records (cap >= len). */
+static int resize(struct tw_reorder *r, struct queue *q, size_t cap)
 {
-	size_t cap = q->cap ? q->cap * 2 : 1024;
 	uint8_t *recs;
 	uint64_t *times;
 	uint16_t *lens;
 
-	if (cap > r->max_per_queue)
-		cap = r->max_per_queue;
-	if (cap <= q->cap)
-		return -ENOBUFS;
 	recs = malloc(cap * r->rec_size);
 	times = malloc(cap * sizeof(*times));
 	lens = malloc(cap * sizeof(*lens));
@@ -87,6 +88,34 @@ static int grow(struct tw_reorder *r, struct queue *q)
 	return 0;
 }
 
+static int grow(struct tw_reorder *r, struct queue *q)
+{
+	size_t cap = q->cap ? q->cap * 2 : MIN_CAP;
+
+	if (cap > r->max_per_queue)
+		cap = r->max_per_queue;
+	if (cap <= q->cap)
+		return -ENOBUFS;
+	return resize(r, q, cap);
+}
+
+/* A burst (a reconcile, a flood) grows a queue to megabytes; once the
+ * queue has stayed small for a while, give the memory back. */
+static void maybe_shrink(struct tw_reorder *r, struct queue *q)
+{
+	size_t want;
+
+	if (q->len > q->peak)
+		q->peak = q->len;
+	if (++q->checks < SHRINK_EVERY)
+		return;
+	want = q->peak * 2 > MIN_CAP ? q->peak * 2 : MIN_CAP;
+	if (q->cap > 4 * want)
+		resize(r, q, want); /* on failure it just stays large */
+	q->peak = q->len;
+	q->checks = 0;
+}
+
 int reorder_push(struct tw_reorder *r, unsigned qi, const void *rec, size_t len, uint64_t time_ns)
 {
 	struct queue *q;
@@ -98,6 +127,8 @@ int reorder_push(struct tw_reorder *r, unsigned qi, const void *rec, size_t len,
 	if (q->len == q->cap && grow(r, q) < 0)
 		return -ENOBUFS;
 	tail = (q->head + q->len) % q->cap;
+	if (q->len + 1 > q->peak)
+		q->peak = q->len + 1;
 	memcpy(q->recs + tail * r->rec_size, rec, len);
 	q->times[tail] = time_ns;
 	q->lens[tail] = (uint16_t)len;
@@ -123,16 +154,28 @@ size_t reorder_release(struct tw_reorder *r, uint64_t watermark_ns, reorder_cb c
 				best = q;
 		}
 		if (!best)
-			return released;
+			break;
 		cb(best->recs + best->head * r->rec_size, best->lens[best->head], data);
 		best->head = (best->head + 1) % best->cap;
 		best->len--;
 		r->held--;
 		released++;
 	}
+	for (unsigned i = 0; i < r->n; i++)
+		maybe_shrink(r, &r->q[i]);
+	return released;
 }
 
 size_t reorder_held(const struct tw_reorder *r)
 {
 	return r->held;
+}
+
+size_t reorder_capacity(const struct tw_reorder *r)
+{
+	size_t cap = 0;
+
+	for (unsigned i = 0; i < r->n; i++)
+		cap += r->q[i].cap;
+	return cap;
 }

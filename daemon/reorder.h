@@ -40,5 +40,8 @@ size_t reorder_release(struct tw_reorder *r, uint64_t watermark_ns, reorder_cb c
 
 /* Records held now. */
 size_t reorder_held(const struct tw_reorder *r);
+/* Records the queues have room for without growing (their memory). A
+ * queue that stayed far below its size for SHRINK_EVERY releases shrinks. */
+size_t reorder_capacity(const struct tw_reorder *r);
 
 #endif

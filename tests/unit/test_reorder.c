@@ -139,12 +139,55 @@ static void test_growth_wrap_and_bound(void **state)
 	reorder_free(r);
 }
 
+/* After a burst the queues give their memory back, once they have stayed
+ * small for a while; under steady load they keep it. */
+static void test_shrinks_after_burst(void **state)
+{
+	struct tw_reorder *r = reorder_new(1, sizeof(struct rec), 1 << 20);
+	struct got *g = calloc(1, sizeof(*g));
+	uint64_t t = 0;
+
+	(void)state;
+	assert_non_null(g);
+	for (int i = 0; i < 100000; i++) {
+		t++;
+		push(r, 0, t, 0);
+	}
+	assert_true(reorder_capacity(r) >= 100000);
+	/* Release in slices of 4000: the callback's array is 4096. */
+	while (reorder_held(r)) {
+		uint64_t upto = t - reorder_held(r) + 4000;
+
+		g->n = 0;
+		reorder_release(r, upto + 1, collect, g);
+	}
+	/* A quiet stretch: a record or two per release. */
+	for (int i = 0; i < 600; i++) {
+		t++;
+		push(r, 0, t, 0);
+		g->n = 0;
+		reorder_release(r, t + 1, collect, g);
+		assert_int_equal(g->n, 1);
+	}
+	assert_true(reorder_capacity(r) <= 4096);
+	/* Still works after shrinking. */
+	for (int i = 0; i < 3000; i++) {
+		t++;
+		push(r, 0, t, 0);
+	}
+	g->n = 0;
+	assert_int_equal(reorder_release(r, t + 1, collect, g), 3000);
+	free(g);
+	reorder_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_merges_in_time_order),
 		cmocka_unit_test(test_watermark_holds_back),
 		cmocka_unit_test(test_growth_wrap_and_bound),
+		cmocka_unit_test(test_shrinks_after_burst),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
