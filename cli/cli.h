@@ -30,7 +30,5 @@ int cli_fetch_json(const struct cli_opts *o, const char *path, const char *cmd, 
 /* Field accessors tolerant of missing or null fields. */
 const char *json_str(const cJSON *obj, const char *key, const char *fallback);
 double json_num(const cJSON *obj, const char *key, double fallback);
-/* "1.5s", "3m02s", "2h05m", "4d03h" */
-void format_duration_ms(double ms, char *out, size_t len);
 
 #endif

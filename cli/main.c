@@ -89,22 +89,6 @@ double json_num(const cJSON *obj, const char *key, double fallback)
 	return cJSON_IsNumber(v) ? v->valuedouble : fallback;
 }
 
-void format_duration_ms(double ms, char *out, size_t len)
-{
-	double s = ms / 1000;
-
-	if (ms < 0)
-		snprintf(out, len, "-");
-	else if (s < 60)
-		snprintf(out, len, "%.1fs", s);
-	else if (s < 3600)
-		snprintf(out, len, "%dm%02ds", (int)(s / 60), (int)s % 60);
-	else if (s < 86400)
-		snprintf(out, len, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
-	else
-		snprintf(out, len, "%dd%02dh", (int)(s / 86400), (int)(s / 3600) % 24);
-}
-
 int main(int argc, char **argv)
 {
 	struct cli_opts o = { .socket_path = getenv("TCPWATCH_SOCKET") };

@@ -4,15 +4,17 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fmt.h"
 #include "tcpstate.h"
 
 static void print_header(const cJSON *c)
 {
 	const char *fam = json_str(c, "family", "inet");
 	bool v6 = !strcmp(fam, "inet6");
-	char age[16];
+	char age[TW_FMT_AGE_LEN] = "-";
 
-	format_duration_ms(json_num(c, "age_ms", -1), age, sizeof(age));
+	if (json_num(c, "age_ms", -1) >= 0)
+		tw_fmt_age(age, (uint64_t)json_num(c, "age_ms", 0));
 	printf("connection %.0f  %s  %s%s%s:%.0f -> %s%s%s:%.0f  netns %.0f\n",
 	       json_num(c, "cookie", 0), fam, v6 ? "[" : "", json_str(c, "local_addr", "?"),
 	       v6 ? "]" : "", json_num(c, "local_port", 0), v6 ? "[" : "",

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "lifecycle.h"
 #include "table.h"
 #include "tcpstate.h"
@@ -13,21 +14,6 @@
 #define W_HSHAKE 8
 #define W_END 18
 #define W_COOKIE 12
-
-/* Decimal digits of v into out (no NUL); returns their count. */
-static size_t put_u64(char *out, uint64_t v)
-{
-	char tmp[20];
-	size_t n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
-	return n;
-}
 
 static size_t put_str(char *out, const char *s)
 {
@@ -44,7 +30,7 @@ static size_t put_v4(char *out, const uint8_t a[4])
 	for (int i = 0; i < 4; i++) {
 		if (i)
 			out[n++] = '.';
-		n += put_u64(out + n, a[i]);
+		n += tw_fmt_u64(out + n, a[i]);
 	}
 	return n;
 }
@@ -68,44 +54,7 @@ static size_t put_endpoint(char *out, int family, const uint8_t addr[16], uint16
 	if (any_port)
 		out[n++] = '*';
 	else
-		n += put_u64(out + n, port);
-	return n;
-}
-
-/* "1.5s", "3m02s", "2h05m", "4d03h" */
-static size_t put_age(char *out, uint64_t ms)
-{
-	uint64_t s = ms / 1000;
-	size_t n = 0;
-
-	if (s < 60) {
-		n += put_u64(out, s);
-		out[n++] = '.';
-		out[n++] = (char)('0' + ms % 1000 / 100);
-		out[n++] = 's';
-		return n;
-	}
-	if (s < 3600) {
-		n += put_u64(out, s / 60);
-		out[n++] = 'm';
-		out[n++] = (char)('0' + s % 60 / 10);
-		out[n++] = (char)('0' + s % 10);
-		out[n++] = 's';
-		return n;
-	}
-	if (s < 86400) {
-		n += put_u64(out, s / 3600);
-		out[n++] = 'h';
-		out[n++] = (char)('0' + s / 60 % 60 / 10);
-		out[n++] = (char)('0' + s / 60 % 10);
-		out[n++] = 'm';
-		return n;
-	}
-	n += put_u64(out, s / 86400);
-	out[n++] = 'd';
-	out[n++] = (char)('0' + s / 3600 % 24 / 10);
-	out[n++] = (char)('0' + s / 3600 % 10);
-	out[n++] = 'h';
+		n += tw_fmt_u64(out + n, port);
 	return n;
 }
 
@@ -115,17 +64,17 @@ static size_t put_us(char *out, uint32_t us)
 	size_t n = 0;
 
 	if (us < 1000) {
-		n += put_u64(out, us);
+		n += tw_fmt_u64(out, us);
 		out[n++] = 'u';
 		out[n++] = 's';
 	} else if (us < 1000000) {
-		n += put_u64(out, us / 1000);
+		n += tw_fmt_u64(out, us / 1000);
 		out[n++] = '.';
 		out[n++] = (char)('0' + us % 1000 / 100);
 		out[n++] = 'm';
 		out[n++] = 's';
 	} else {
-		n += put_u64(out, us / 1000000);
+		n += tw_fmt_u64(out, us / 1000000);
 		out[n++] = '.';
 		out[n++] = (char)('0' + us % 1000000 / 100000);
 		out[n++] = (char)('0' + us % 100000 / 10000);
@@ -178,7 +127,7 @@ void table_row(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock 
 	k = put_endpoint(row + n, c->family, c->remote_addr, c->remote_port, !c->remote_port);
 	n += pad_right(row + n, k, W_ADDR);
 	row[n++] = ' ';
-	k = put_age(row + n, end_ns > c->first_seen_ns ? (end_ns - c->first_seen_ns) / 1000000 : 0);
+	k = tw_fmt_age(row + n, end_ns > c->first_seen_ns ? (end_ns - c->first_seen_ns) / 1000000 : 0);
 	n += pad_left(row + n, k, W_AGE);
 	row[n++] = ' ';
 	k = c->handshake_us ? put_us(row + n, c->handshake_us) : put_str(row + n, "-");
@@ -190,7 +139,7 @@ void table_row(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock 
 		n += pad_right(row + n, k, W_END);
 	}
 	row[n++] = ' ';
-	k = put_u64(row + n, c->cookie);
+	k = tw_fmt_u64(row + n, c->cookie);
 	n += pad_left(row + n, k, W_COOKIE);
 	if (columns & TABLE_COL_PROCESS && c->flags & TW_CONN_HAS_TASK) {
 		n += put_str(row + n, " users:((\"");
@@ -199,7 +148,7 @@ void table_row(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock 
 		for (size_t i = 0; i < sizeof(c->comm) && c->comm[i]; i++)
 			row[n++] = (c->comm[i] < 0x20 || c->comm[i] == '"') ? '?' : c->comm[i];
 		n += put_str(row + n, "\",pid=");
-		n += put_u64(row + n, c->pid);
+		n += tw_fmt_u64(row + n, c->pid);
 		n += put_str(row + n, "))");
 	}
 	row[n++] = '\n';
