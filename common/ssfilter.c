@@ -308,23 +308,40 @@ static bool starts_unary(const struct tok *t)
 	return t && !tok_is(t, ")") && !tok_is(t, "or") && !tok_is(t, "||") && !tok_is(t, ",");
 }
 
-static int parse_and(struct parser *p)
+/* left OP right, where OP is and (juxtaposition included) or or. */
+static bool takes_and(struct parser *p, const struct tok *t)
 {
-	int left = parse_unary(p);
+	if (tok_is(t, "and") || tok_is(t, "&&")) {
+		p->pos++;
+		return true;
+	}
+	return starts_unary(t);
+}
+
+static bool takes_or(struct parser *p, const struct tok *t)
+{
+	if (tok_is(t, "or") || tok_is(t, "||") || tok_is(t, ",")) {
+		p->pos++;
+		return true;
+	}
+	return false;
+}
+
+static int parse_binary(struct parser *p, uint8_t type, int (*operand)(struct parser *),
+			bool (*takes_op)(struct parser *, const struct tok *))
+{
+	int left = operand(p);
 
 	while (left >= 0) {
 		struct tok *t = peek(p);
 		int right, idx;
 
-		if (tok_is(t, "and") || tok_is(t, "&&")) {
-			p->pos++;
-		} else if (!starts_unary(t)) {
+		if (!takes_op(p, t))
 			break;
-		}
-		right = parse_unary(p);
+		right = operand(p);
 		if (right < 0)
 			return right;
-		idx = new_node(p, TW_SSF_AND, t->offset);
+		idx = new_node(p, type, t->offset);
 		if (idx < 0)
 			return idx;
 		p->f->nodes[idx].left = (int16_t)left;
@@ -334,28 +351,14 @@ static int parse_and(struct parser *p)
 	return left;
 }
 
+static int parse_and(struct parser *p)
+{
+	return parse_binary(p, TW_SSF_AND, parse_unary, takes_and);
+}
+
 static int parse_or(struct parser *p)
 {
-	int left = parse_and(p);
-
-	while (left >= 0) {
-		struct tok *t = peek(p);
-		int right, idx;
-
-		if (!(tok_is(t, "or") || tok_is(t, "||") || tok_is(t, ",")))
-			break;
-		p->pos++;
-		right = parse_and(p);
-		if (right < 0)
-			return right;
-		idx = new_node(p, TW_SSF_OR, t->offset);
-		if (idx < 0)
-			return idx;
-		p->f->nodes[idx].left = (int16_t)left;
-		p->f->nodes[idx].right = (int16_t)right;
-		left = idx;
-	}
-	return left;
+	return parse_binary(p, TW_SSF_OR, parse_and, takes_or);
 }
 
 int ssfilter_parse(struct tw_ssfilter *f, const char *text, struct tw_ssf_error *err)

@@ -461,6 +461,11 @@ static enum MHD_Result handle_events(struct tw_api *api, struct MHD_Connection *
 	return ret;
 }
 
+bool api_watching(const struct tw_api *api)
+{
+	return api && api->watchers;
+}
+
 void api_publish(struct tw_api *api, const struct tw_conn *c, const struct tw_hist *h)
 {
 	struct tw_buf b;

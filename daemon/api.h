@@ -5,6 +5,7 @@
 #ifndef TCPWATCH_API_H
 #define TCPWATCH_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -34,6 +35,8 @@ struct tw_api *api_new(struct tw_loop *loop, const struct tw_config *cfg,
 void api_free(struct tw_api *api);
 /* Lets libmicrohttpd time out idle clients; call about once a second. */
 void api_tick(struct tw_api *api);
+/* True while an /api/v1/events stream is open. */
+bool api_watching(const struct tw_api *api);
 /* Sends a history entry just added to c to every /api/v1/events stream
  * whose filter takes it. Cheap when nobody watches. */
 void api_publish(struct tw_api *api, const struct tw_conn *c, const struct tw_hist *h);

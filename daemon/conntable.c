@@ -235,12 +235,6 @@ int conntable_hist_append(struct tw_conntable *t, struct tw_conn *c, const struc
 	return 0;
 }
 
-void conntable_hist_pop(struct tw_conn *c)
-{
-	if (c->hist_len)
-		c->hist_len--;
-}
-
 static void retain_unlink(struct tw_conntable *t, struct tw_conn *c)
 {
 	if (c->retain_prev)

@@ -142,8 +142,6 @@ struct tw_conn *conntable_get_or_add(struct tw_conntable *t, uint64_t cookie, bo
 /* Appends a history entry; when history_max is reached the oldest entry
  * after the first TW_HIST_KEEP_FIRST is dropped and counted. 0 or -ENOMEM. */
 int conntable_hist_append(struct tw_conntable *t, struct tw_conn *c, const struct tw_hist *h);
-/* Drops the last history entry (a derived entry proven wrong). */
-void conntable_hist_pop(struct tw_conn *c);
 
 /* Moves a live connection to the retention queue (state set by caller). */
 void conntable_retire(struct tw_conntable *t, struct tw_conn *c, uint64_t now_ns);

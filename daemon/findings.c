@@ -16,12 +16,44 @@ enum kind {
 	K_MAX,
 };
 
-static const char *const kind_names[K_MAX] = {
-	[K_CLOSE_WAIT] = "close_wait_stuck",
-	[K_TIME_WAIT] = "time_wait_pileup",
-	[K_FIN_WAIT2] = "fin_wait2_pileup",
-	[K_CONNECT_FAILURES] = "connect_failures",
-	[K_PEER_RESETS] = "peer_resets",
+/* What each kind is called and says. The summaries of the kinds grouped
+ * by remote endpoint take (count, endpoint, threshold). */
+static const struct {
+	const char *name;
+	const char *summary;
+	const char *explanation;
+} kinds[K_MAX] = {
+	[K_CLOSE_WAIT] = {
+		"close_wait_stuck", NULL,
+		"The peer closed its side (its FIN arrived) but the application never called "
+		"close() on the socket. Each such socket holds a file descriptor and kernel "
+		"memory until the process closes it: look for a missing close() on an error or "
+		"EOF path in the owning process.",
+	},
+	[K_TIME_WAIT] = {
+		"time_wait_pileup", "%u connections to %s in TIME_WAIT (threshold %u)",
+		"This side closed first, so each connection waits 60 s in TIME_WAIT. Many short "
+		"connections to one endpoint can exhaust ephemeral ports: reuse connections "
+		"(keep-alive, pooling) or let the peer close first.",
+	},
+	[K_FIN_WAIT2] = {
+		"fin_wait2_pileup", "%u connections to %s in FIN_WAIT2 (threshold %u)",
+		"This side closed and the peer acknowledged, but the peer has not closed its own "
+		"side: the remote application is slow to close or never does. Orphaned sockets "
+		"wait tcp_fin_timeout before they go.",
+	},
+	[K_CONNECT_FAILURES] = {
+		"connect_failures", "%u failed connection attempts to %s (threshold %u)",
+		"Connections to this destination were refused (RST: nothing listens on that "
+		"port) or timed out (SYNs never answered: host down or a firewall drops them). "
+		"Check the service and the path to it.",
+	},
+	[K_PEER_RESETS] = {
+		"peer_resets", "%u connections with %s ended by its RST (threshold %u)",
+		"The peer keeps aborting connections with a reset: it may be restarting, "
+		"overloaded, enforcing idle timeouts, or rejecting what it receives. Its logs "
+		"say which.",
+	},
 };
 
 struct owner {
@@ -178,66 +210,23 @@ static int by_count_desc(const void *a, const void *b)
 static void write_text(struct tw_buf *b, const struct group *grp, const char *endpoint,
 		       const struct tw_findings_config *cfg)
 {
+	unsigned long long oldest_s = grp->oldest_ns / 1000000000ull;
+	const char *plural = grp->count == 1 ? "" : "s";
 	char s[512];
 
-	switch (grp->kind) {
-	case K_CLOSE_WAIT:
-		if (grp->n_procs)
-			snprintf(s, sizeof(s),
-				 "%s (pid %u) has %u connection%s stuck in CLOSE_WAIT for up to %llu s",
-				 grp->procs[0].comm, grp->procs[0].pid, grp->count,
-				 grp->count == 1 ? "" : "s",
-				 (unsigned long long)(grp->oldest_ns / 1000000000ull));
-		else
-			snprintf(s, sizeof(s),
-				 "%u connection%s of an unknown process stuck in CLOSE_WAIT for up "
-				 "to %llu s",
-				 grp->count, grp->count == 1 ? "" : "s",
-				 (unsigned long long)(grp->oldest_ns / 1000000000ull));
-		json_string_field(b, "summary", s);
-		json_string_field(b, "explanation",
-				  "The peer closed its side (its FIN arrived) but the application "
-				  "never called close() on the socket. Each such socket holds a file "
-				  "descriptor and kernel memory until the process closes it: look for "
-				  "a missing close() on an error or EOF path in the owning process.");
-		break;
-	case K_TIME_WAIT:
-		snprintf(s, sizeof(s), "%u connections to %s in TIME_WAIT (threshold %u)", grp->count,
-			 endpoint, cfg->time_wait_pileup);
-		json_string_field(b, "summary", s);
-		json_string_field(b, "explanation",
-				  "This side closed first, so each connection waits 60 s in TIME_WAIT. "
-				  "Many short connections to one endpoint can exhaust ephemeral ports: "
-				  "reuse connections (keep-alive, pooling) or let the peer close first.");
-		break;
-	case K_FIN_WAIT2:
-		snprintf(s, sizeof(s), "%u connections to %s in FIN_WAIT2 (threshold %u)", grp->count,
-			 endpoint, cfg->fin_wait2_pileup);
-		json_string_field(b, "summary", s);
-		json_string_field(b, "explanation",
-				  "This side closed and the peer acknowledged, but the peer has not "
-				  "closed its own side: the remote application is slow to close or "
-				  "never does. Orphaned sockets wait tcp_fin_timeout before they go.");
-		break;
-	case K_CONNECT_FAILURES:
-		snprintf(s, sizeof(s), "%u failed connection attempts to %s (threshold %u)",
-			 grp->count, endpoint, cfg->connect_failures);
-		json_string_field(b, "summary", s);
-		json_string_field(b, "explanation",
-				  "Connections to this destination were refused (RST: nothing listens "
-				  "on that port) or timed out (SYNs never answered: host down or a "
-				  "firewall drops them). Check the service and the path to it.");
-		break;
-	case K_PEER_RESETS:
-		snprintf(s, sizeof(s), "%u connections with %s ended by its RST (threshold %u)",
-			 grp->count, endpoint, cfg->peer_resets);
-		json_string_field(b, "summary", s);
-		json_string_field(b, "explanation",
-				  "The peer keeps aborting connections with a reset: it may be "
-				  "restarting, overloaded, enforcing idle timeouts, or rejecting what "
-				  "it receives. Its logs say which.");
-		break;
-	}
+	if (grp->kind != K_CLOSE_WAIT)
+		snprintf(s, sizeof(s), kinds[grp->kind].summary, grp->count, endpoint,
+			 threshold(cfg, grp->kind));
+	else if (grp->n_procs)
+		snprintf(s, sizeof(s),
+			 "%s (pid %u) has %u connection%s stuck in CLOSE_WAIT for up to %llu s",
+			 grp->procs[0].comm, grp->procs[0].pid, grp->count, plural, oldest_s);
+	else
+		snprintf(s, sizeof(s),
+			 "%u connection%s of an unknown process stuck in CLOSE_WAIT for up to %llu s",
+			 grp->count, plural, oldest_s);
+	json_string_field(b, "summary", s);
+	json_string_field(b, "explanation", kinds[grp->kind].explanation);
 }
 
 static void write_group(struct tw_buf *b, const struct group *grp,
@@ -249,7 +238,7 @@ static void write_group(struct tw_buf *b, const struct group *grp,
 	snprintf(endpoint, sizeof(endpoint), grp->family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr,
 		 grp->port);
 	buf_printf(b, "%s{\"kind\":\"%s\",\"severity\":\"warning\"", first ? "" : ",",
-		   kind_names[grp->kind]);
+		   kinds[grp->kind].name);
 	write_text(b, grp, endpoint, cfg);
 	buf_printf(b, ",\"netns\":%u", grp->netns);
 	if (grp->kind != K_CLOSE_WAIT)

@@ -107,7 +107,7 @@ int loop_del_fd(struct tw_loop *l, int fd)
 	return -ENOENT;
 }
 
-int loop_timer_rearm(struct tw_loop *l, int id, uint32_t first_ms, uint32_t interval_ms)
+static int timer_arm(struct tw_loop *l, int id, uint32_t first_ms, uint32_t interval_ms)
 {
 	struct itimerspec its = {
 		.it_value = { .tv_sec = first_ms / 1000, .tv_nsec = (long)(first_ms % 1000) * 1000000 },
@@ -128,7 +128,7 @@ int loop_add_timer(struct tw_loop *l, uint32_t first_ms, uint32_t interval_ms, l
 		   void *data)
 {
 	struct handler *h;
-	int fd, id;
+	int fd, id, r;
 
 	if (l->n_timers == LOOP_MAX_TIMERS)
 		return -ENOSPC;
@@ -146,7 +146,8 @@ int loop_add_timer(struct tw_loop *l, uint32_t first_ms, uint32_t interval_ms, l
 	h->data = data;
 	id = l->n_timers++;
 	l->timer_fds[id] = fd;
-	return loop_timer_rearm(l, id, first_ms, interval_ms) < 0 ? -errno : id;
+	r = timer_arm(l, id, first_ms, interval_ms);
+	return r < 0 ? r : id;
 }
 
 void loop_set_timeout_hook(struct tw_loop *l, int (*get_timeout_ms)(void *data),

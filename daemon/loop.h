@@ -27,8 +27,6 @@ int loop_del_fd(struct tw_loop *l, int fd);
  * Returns a timer id (>= 0) or negative errno. */
 int loop_add_timer(struct tw_loop *l, uint32_t first_ms, uint32_t interval_ms, loop_timer_cb cb,
 		   void *data);
-/* Re-arms a timer: next expiry after first_ms. */
-int loop_timer_rearm(struct tw_loop *l, int id, uint32_t first_ms, uint32_t interval_ms);
 
 /*
  * A component with its own notion of time (libmicrohttpd) tells the loop

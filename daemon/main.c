@@ -49,7 +49,6 @@ struct tw_daemon {
 	struct tw_procscan *procs;
 	struct tw_reconcile rec;
 	struct tw_event_stats ev;
-	int reconcile_timer;
 	uint64_t start_mono_ns;
 	uint64_t procscan_last_ns;
 	uint64_t procscans;
@@ -74,7 +73,8 @@ static void on_record(const void *data, size_t len, void *ctx)
 		return;
 	}
 	events_apply(d->table, e, &d->ev);
-	if (d->api && e->cookie) {
+	/* Nobody watching (the usual case): no second lookup per event. */
+	if (api_watching(d->api) && e->cookie) {
 		struct tw_conn *c = conntable_get(d->table, e->cookie);
 
 		/* The entry this event added, if it added one. */
@@ -276,8 +276,8 @@ static void on_drain_timer(struct tw_loop *l, void *data)
 	conntable_expire(d->table, clock_mono_ns());
 }
 
-/* Once a second: HTTP timeouts, retention, and an early reconcile when
- * the ring buffer lost events (the snapshot repairs what they missed). */
+/* Once a second: HTTP timeouts, event-stream pings, and an early
+ * reconcile when events were lost (the snapshot repairs what they missed). */
 static void on_tick(struct tw_loop *l, void *data)
 {
 	struct tw_daemon *d = data;
@@ -286,7 +286,6 @@ static void on_tick(struct tw_loop *l, void *data)
 	api_tick(d->api);
 	if (++d->ticks % 15 == 0)
 		api_ping_watchers(d->api);
-	conntable_expire(d->table, clock_mono_ns());
 	if (bpfload_lost(d->bpf) != d->lost_at_last_reconcile) {
 		d->early_reconciles++;
 		reconcile_run(d);
@@ -470,9 +469,8 @@ int main(int argc, char **argv)
 	}
 	if (loop_add_fd(d.loop, bpfload_epoll_fd(d.bpf), EPOLLIN, on_ringbuf, &d) < 0 ||
 	    setup_signals(&d) < 0 ||
-	    (d.reconcile_timer = loop_add_timer(d.loop, d.cfg.reconcile_interval_ms,
-						d.cfg.reconcile_interval_ms, on_reconcile_timer,
-						&d)) < 0 ||
+	    loop_add_timer(d.loop, d.cfg.reconcile_interval_ms, d.cfg.reconcile_interval_ms,
+			   on_reconcile_timer, &d) < 0 ||
 	    loop_add_timer(d.loop, BPFLOAD_DRAIN_MS, BPFLOAD_DRAIN_MS, on_drain_timer, &d) < 0 ||
 	    loop_add_timer(d.loop, 1000, 1000, on_tick, &d) < 0) {
 		log_err("cannot set up the event loop");

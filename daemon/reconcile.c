@@ -30,7 +30,6 @@ void reconcile_begin(struct tw_reconcile *r, uint64_t now_ns)
 	r->with_time_wait = true;
 	r->gen++;
 	r->pass_start_ns = now_ns;
-	r->unowned = 0;
 }
 
 static void add_derived(struct tw_reconcile *r, struct tw_conn *c, uint8_t from, uint8_t to,

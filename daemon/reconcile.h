@@ -40,7 +40,6 @@ struct tw_reconcile {
 	bool initial; /* the first pass: what it finds existed before us */
 	bool with_time_wait; /* this pass dumps TIME_WAIT minisockets */
 	struct tw_reconcile_stats stats;
-	uint32_t unowned; /* sockets with an inode but no known process this pass */
 	struct tw_reconcile_pending *pending;
 	size_t n_pending, cap_pending;
 };
