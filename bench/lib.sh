@@ -238,7 +238,9 @@ bench_cpu_busy() {
 # so with one running "untraced" is not untraced.
 bench_foreign_tracers() {
 	local pid mine n=0
-	for pid in $(pgrep -x 'tcpwatchd|tcpstates' || true); do
+	# (procps warns about -x patterns longer than 15 characters, so one
+	# pgrep per name.)
+	for pid in $(pgrep -x tcpwatchd || true) $(pgrep -x tcpstates || true); do
 		for mine in "${BENCH_PIDS[@]}"; do
 			[[ $pid == "$mine" ]] && continue 2
 		done

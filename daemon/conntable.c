@@ -5,27 +5,18 @@
 
 #include "conntable.h"
 
-/* Open addressing with linear probing over pointers; cookies are handed out
- * sequentially, so a multiplicative hash spreads them well. */
 struct listen_node {
 	uint64_t key;
 	struct tw_conn *conn;
 	struct listen_node *next;
 };
 
-/* The cookie beside the pointer: a probe compares without touching the
- * connection, which at 100,000s of entries is a cache miss each. */
-struct slot {
-	uint64_t cookie;
-	struct tw_conn *conn; /* NULL: empty */
-};
-
 #define FREE_LIST_MAX 4096 /* freed records kept for reuse under churn */
 
 struct tw_conntable {
 	struct tw_conntable_limits limits;
-	struct slot *slots;
-	size_t cap; /* power of two */
+	struct tw_conn **buckets; /* chains through hash_next, newest first */
+	size_t cap;               /* buckets, a power of two */
 	size_t count;
 	size_t live;
 	size_t retained;
@@ -42,9 +33,25 @@ struct tw_conntable {
 	size_t n_free;
 };
 
-static size_t slot_of(uint64_t cookie, size_t cap)
+/*
+ * The kernel hands out socket cookies from a global counter in per-CPU
+ * batches of 4096 consecutive values (COOKIE_LOCAL_BATCH, gen_cookie_next()
+ * in include/linux/cookie.h). Under churn every event is about one of the
+ * newest sockets, and the oldest closed ones leave retention in about the
+ * order they were born. So a batch keeps its low 12 bits as the bucket's
+ * low bits, and only the batch number is hashed to choose its block: the
+ * buckets of recent sockets are a few adjacent cache lines instead of one
+ * miss each across megabytes, while batches (and with them the long-lived
+ * TIME_WAIT sockets of old batches) still spread over the table.
+ */
+#define COOKIE_BATCH_BITS 12
+
+static size_t bucket_of(uint64_t cookie, size_t cap)
 {
-	return (size_t)((cookie * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+	uint64_t batch = (cookie >> COOKIE_BATCH_BITS) * 0x9E3779B97F4A7C15ull;
+
+	return (size_t)(((batch >> 32) << COOKIE_BATCH_BITS) | (cookie & ((1u << COOKIE_BATCH_BITS) - 1))) &
+	       (cap - 1);
 }
 
 struct tw_conntable *conntable_new(const struct tw_conntable_limits *limits)
@@ -57,11 +64,11 @@ struct tw_conntable *conntable_new(const struct tw_conntable_limits *limits)
 	if (t->limits.history_max < TW_HIST_KEEP_FIRST + 2)
 		t->limits.history_max = TW_HIST_KEEP_FIRST + 2;
 	t->cap = 1024;
-	t->slots = calloc(t->cap, sizeof(*t->slots));
+	t->buckets = calloc(t->cap, sizeof(*t->buckets));
 	t->lcap = 64;
 	t->lbuckets = calloc(t->lcap, sizeof(*t->lbuckets));
-	if (!t->slots || !t->lbuckets) {
-		free(t->slots);
+	if (!t->buckets || !t->lbuckets) {
+		free(t->buckets);
 		free(t->lbuckets);
 		free(t);
 		return NULL;
@@ -113,9 +120,14 @@ void conntable_free(struct tw_conntable *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->slots[i].conn)
-			conn_free(t->slots[i].conn);
+	for (size_t i = 0; i < t->cap; i++) {
+		struct tw_conn *c = t->buckets[i], *next;
+
+		for (; c; c = next) {
+			next = c->hash_next;
+			conn_free(c);
+		}
+	}
 	while (t->free_list) {
 		struct tw_conn *c = t->free_list;
 
@@ -131,44 +143,44 @@ void conntable_free(struct tw_conntable *t)
 		}
 	}
 	free(t->lbuckets);
-	free(t->slots);
+	free(t->buckets);
 	free(t);
 }
 
 struct tw_conn *conntable_get(struct tw_conntable *t, uint64_t cookie)
 {
-	for (size_t i = slot_of(cookie, t->cap);; i = (i + 1) & (t->cap - 1)) {
-		const struct slot *s = &t->slots[i];
+	struct tw_conn *c = t->buckets[bucket_of(cookie, t->cap)];
 
-		if (!s->conn)
-			return NULL;
-		if (s->cookie == cookie)
-			return s->conn;
-	}
+	while (c && c->cookie != cookie)
+		c = c->hash_next;
+	return c;
 }
 
-static void insert_slot(struct slot *slots, size_t cap, struct tw_conn *c)
+static void insert_bucket(struct tw_conn **buckets, size_t cap, struct tw_conn *c)
 {
-	size_t i = slot_of(c->cookie, cap);
+	struct tw_conn **b = &buckets[bucket_of(c->cookie, cap)];
 
-	while (slots[i].conn)
-		i = (i + 1) & (cap - 1);
-	slots[i].cookie = c->cookie;
-	slots[i].conn = c;
+	c->hash_next = *b;
+	*b = c;
 }
 
 static int grow(struct tw_conntable *t)
 {
 	size_t cap = t->cap * 2;
-	struct slot *slots = calloc(cap, sizeof(*slots));
+	struct tw_conn **buckets = calloc(cap, sizeof(*buckets));
 
-	if (!slots)
+	if (!buckets)
 		return -ENOMEM;
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->slots[i].conn)
-			insert_slot(slots, cap, t->slots[i].conn);
-	free(t->slots);
-	t->slots = slots;
+	for (size_t i = 0; i < t->cap; i++) {
+		struct tw_conn *c = t->buckets[i], *next;
+
+		for (; c; c = next) {
+			next = c->hash_next;
+			insert_bucket(buckets, cap, c);
+		}
+	}
+	free(t->buckets);
+	t->buckets = buckets;
 	t->cap = cap;
 	return 0;
 }
@@ -184,14 +196,15 @@ struct tw_conn *conntable_get_or_add(struct tw_conntable *t, uint64_t cookie, bo
 		t->refused_full++;
 		return NULL;
 	}
-	/* Keep the load factor under 1/2: probes stay short. */
+	/* At most one connection per two buckets: a new cookie's chain,
+	 * walked to its end, rarely holds an old (cold) connection. */
 	if ((t->count + 1) * 2 > t->cap && grow(t) < 0)
 		return NULL;
 	c = conn_alloc(t);
 	if (!c)
 		return NULL;
 	c->cookie = cookie;
-	insert_slot(t->slots, t->cap, c);
+	insert_bucket(t->buckets, t->cap, c);
 	t->count++;
 	t->live++;
 	*ret_created = true;
@@ -248,6 +261,8 @@ static void retain_unlink(struct tw_conntable *t, struct tw_conn *c)
 	c->retain_prev = c->retain_next = NULL;
 }
 
+static void listen_unindex(struct tw_conntable *t, struct tw_conn *c);
+
 void conntable_retire(struct tw_conntable *t, struct tw_conn *c, uint64_t now_ns)
 {
 	if (c->flags & TW_CONN_CLOSED)
@@ -264,6 +279,13 @@ void conntable_retire(struct tw_conntable *t, struct tw_conn *c, uint64_t now_ns
 	t->live--;
 	t->retained++;
 	conntable_update_listener(t, c);
+	/* Over the count bound, the oldest goes now rather than on the next
+	 * timer: under churn its record is reused at once, while it is still
+	 * in cache, by the next connection. */
+	while (t->retained > t->limits.retain_count && t->retain_head != c) {
+		conntable_remove(t, t->retain_head);
+		t->evicted++;
+	}
 }
 
 void conntable_revive(struct tw_conntable *t, struct tw_conn *c)
@@ -277,17 +299,16 @@ void conntable_revive(struct tw_conntable *t, struct tw_conn *c)
 	t->live++;
 }
 
-static void listen_unindex(struct tw_conntable *t, struct tw_conn *c);
-
 void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
 {
-	size_t i = slot_of(c->cookie, t->cap), j;
+	struct tw_conn **p = &t->buckets[bucket_of(c->cookie, t->cap)];
 
-	while (t->slots[i].conn != c) {
-		if (!t->slots[i].conn)
+	while (*p != c) {
+		if (!*p)
 			return; /* not ours */
-		i = (i + 1) & (t->cap - 1);
+		p = &(*p)->hash_next;
 	}
+	*p = c->hash_next;
 	if (c->flags & TW_CONN_LISTEN_INDEXED)
 		listen_unindex(t, c);
 	if (c->flags & TW_CONN_CLOSED) {
@@ -295,18 +316,6 @@ void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
 		t->retained--;
 	} else {
 		t->live--;
-	}
-	/* Backward-shift deletion keeps every probe chain unbroken. */
-	t->slots[i].conn = NULL;
-	for (j = (i + 1) & (t->cap - 1); t->slots[j].conn; j = (j + 1) & (t->cap - 1)) {
-		size_t home = slot_of(t->slots[j].cookie, t->cap);
-
-		/* Move j into the hole at i if its home is not in (i, j]. */
-		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
-			t->slots[i] = t->slots[j];
-			t->slots[j].conn = NULL;
-			i = j;
-		}
 	}
 	t->count--;
 	if (c->hist != c->hist_inline)
@@ -445,8 +454,8 @@ void conntable_foreach(struct tw_conntable *t, void (*fn)(struct tw_conn *c, voi
 		       void *data)
 {
 	for (size_t i = 0; i < t->cap; i++)
-		if (t->slots[i].conn)
-			fn(t->slots[i].conn, data);
+		for (struct tw_conn *c = t->buckets[i]; c; c = c->hash_next)
+			fn(c, data);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -464,8 +473,8 @@ uint64_t *conntable_sorted_cookies(struct tw_conntable *t, size_t *ret_count)
 	if (!v)
 		return NULL;
 	for (size_t i = 0; i < t->cap; i++)
-		if (t->slots[i].conn)
-			v[n++] = t->slots[i].cookie;
+		for (struct tw_conn *c = t->buckets[i]; c; c = c->hash_next)
+			v[n++] = c->cookie;
 	qsort(v, n, sizeof(*v), cmp_u64);
 	*ret_count = n;
 	return v;
@@ -479,7 +488,7 @@ void conntable_get_stats(struct tw_conntable *t, struct tw_conntable_stats *ret)
 	ret->refused_full = t->refused_full;
 	ret->evicted = t->evicted;
 	ret->history_dropped = t->history_dropped;
-	ret->bytes = t->count * sizeof(struct tw_conn) + t->cap * sizeof(*t->slots) +
+	ret->bytes = t->count * sizeof(struct tw_conn) + t->cap * sizeof(*t->buckets) +
 		     t->hist_bytes + t->lcount * sizeof(struct listen_node);
 }
 

@@ -74,6 +74,7 @@ struct tw_conn {
 	uint64_t last_change_ns; /* CLOCK_MONOTONIC */
 	uint64_t closed_ns;      /* CLOCK_MONOTONIC, when it moved to retention */
 	uint64_t listener_cookie; /* passive connections: the listener that accepted it */
+	struct tw_conn *hash_next; /* the table's bucket chain */
 	struct tw_conn *retain_prev, *retain_next;
 	struct tw_hist *hist; /* first TW_HIST_KEEP_FIRST entries, then the latest;
 			       * hist_inline until it outgrows it */
