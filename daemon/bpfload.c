@@ -4,55 +4,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bpfload.h"
-#include "reorder.h"
+#include "ringmerge.h"
 #include "tcpwatch.h"
 #include "tcpwatch.skel.h"
 
-struct ring_ctx {
-	struct tw_bpf *b;
-	unsigned cpu;
+/* One CPU's ring as mapped (the kernel's layout, see ringmerge.h). */
+struct ring_mmap {
+	void *consumer; /* one page, read-write */
+	void *producer; /* one page, then the data twice, read-only */
+	size_t producer_len;
 };
 
 struct tw_bpf {
 	struct tcpwatch_bpf *skel;
-	struct ring_buffer *rb;
 	bpf_event_cb cb;
 	void *ctx;
 	int ncpus;
 	int *ring_fds;
-	struct ring_ctx *ring_ctx;
-	struct tw_reorder *reorder;
-	uint64_t reorder_dropped;
+	struct ring_mmap *maps;
+	struct tw_ringmerge *merge;
+	int epoll_fd; /* the rings, edge-triggered: readable on a wakeup */
 	uint64_t *percpu; /* scratch for reading the lost counter */
 };
-
-/* A record from one CPU's ring: held until it is safe to release in
- * time order (reorder.h). */
-static int on_record(void *ctx, void *data, size_t len)
-{
-	struct ring_ctx *rc = ctx;
-	const struct tcpwatch_event *e = data;
-
-	if (len < sizeof(*e)) {
-		/* Not ours to judge: events_decode() counts it malformed. */
-		rc->b->cb(data, len, rc->b->ctx);
-		return 0;
-	}
-	if (reorder_push(rc->b->reorder, rc->cpu, data, len, e->time_ns) < 0)
-		rc->b->reorder_dropped++;
-	return 0;
-}
-
-static void on_release(const void *rec, size_t len, void *data)
-{
-	struct tw_bpf *b = data;
-
-	b->cb(rec, len, b->ctx);
-}
 
 static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -74,8 +53,9 @@ static uint64_t mono_ns(void)
 static int make_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t err_len)
 {
 	b->ring_fds = calloc((size_t)b->ncpus, sizeof(*b->ring_fds));
-	b->ring_ctx = calloc((size_t)b->ncpus, sizeof(*b->ring_ctx));
-	if (!b->ring_fds || !b->ring_ctx) {
+	b->maps = calloc((size_t)b->ncpus, sizeof(*b->maps));
+	b->merge = ringmerge_new((unsigned)b->ncpus);
+	if (!b->ring_fds || !b->maps || !b->merge) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
@@ -90,18 +70,50 @@ static int make_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t er
 				 strerror(e));
 			return -e;
 		}
-		b->ring_ctx[cpu] = (struct ring_ctx){ .b = b, .cpu = (unsigned)cpu };
 	}
 	bpf_map__set_max_entries(b->skel->maps.rings, (uint32_t)b->ncpus);
 	return bpf_map__set_inner_map_fd(b->skel->maps.rings, b->ring_fds[0]);
 }
 
-static int attach_rings(struct tw_bpf *b, char *err, size_t err_len)
+/* Maps one ring the way the kernel lays it out: the consumer page
+ * writable, the producer page and the data (twice) read-only. */
+static int map_ring(struct tw_bpf *b, int cpu, uint32_t ring_size)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct ring_mmap *m = &b->maps[cpu];
+	void *p;
+
+	p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, b->ring_fds[cpu], 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	m->consumer = p;
+	m->producer_len = (size_t)page + 2 * (size_t)ring_size;
+	p = mmap(NULL, m->producer_len, PROT_READ, MAP_SHARED, b->ring_fds[cpu], page);
+	if (p == MAP_FAILED)
+		return -errno;
+	m->producer = p;
+	ringmerge_set(b->merge, (unsigned)cpu,
+		      &(struct tw_ring_map){
+			      .consumer_pos = m->consumer,
+			      .producer_pos = m->producer,
+			      .data = (const uint8_t *)m->producer + page,
+			      .size = ring_size,
+		      });
+	return 0;
+}
+
+static int attach_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t err_len)
 {
 	int outer = bpf_map__fd(b->skel->maps.rings);
 
+	b->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (b->epoll_fd < 0) {
+		snprintf(err, err_len, "cannot create an epoll instance: %s", strerror(errno));
+		return -errno;
+	}
 	for (int cpu = 0; cpu < b->ncpus; cpu++) {
 		uint32_t key = (uint32_t)cpu;
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u32 = key };
 		int r;
 
 		if (bpf_map_update_elem(outer, &key, &b->ring_fds[cpu], BPF_ANY) < 0) {
@@ -109,15 +121,17 @@ static int attach_rings(struct tw_bpf *b, char *err, size_t err_len)
 				 strerror(errno));
 			return -errno;
 		}
-		if (!b->rb) {
-			b->rb = ring_buffer__new(b->ring_fds[cpu], on_record, &b->ring_ctx[cpu], NULL);
-			r = b->rb ? 0 : -errno;
-		} else {
-			r = ring_buffer__add(b->rb, b->ring_fds[cpu], on_record, &b->ring_ctx[cpu]);
-		}
+		r = map_ring(b, cpu, ring_size);
 		if (r < 0) {
-			snprintf(err, err_len, "cannot read the ring buffers: %s", strerror(-r));
+			snprintf(err, err_len, "cannot map the ring of CPU %d: %s", cpu, strerror(-r));
 			return r;
+		}
+		/* Edge-triggered: records younger than the reorder delay stay
+		 * in the ring, and must not keep the loop spinning. */
+		if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, b->ring_fds[cpu], &ev) < 0) {
+			snprintf(err, err_len, "cannot watch the ring of CPU %d: %s", cpu,
+				 strerror(errno));
+			return -errno;
 		}
 	}
 	return 0;
@@ -137,6 +151,7 @@ struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_e
 	libbpf_set_print(quiet_print);
 	b->cb = cb;
 	b->ctx = ctx;
+	b->epoll_fd = -1;
 	if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {
 		snprintf(err, err_len,
 			 "this kernel has no BTF (/sys/kernel/btf/vmlinux): tcpwatchd needs "
@@ -155,12 +170,8 @@ struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_e
 	if (ring_size < (256u << 10))
 		ring_size = 256u << 10;
 	b->percpu = calloc((size_t)b->ncpus, sizeof(*b->percpu));
-	/* Room for two full rings per CPU: a drain may take a whole ring
-	 * while the last one's newest records are still held. */
-	b->reorder = reorder_new((unsigned)b->ncpus, sizeof(struct tcpwatch_event),
-				 2 * (ring_size / sizeof(struct tcpwatch_event) + 1));
 	b->skel = tcpwatch_bpf__open();
-	if (!b->percpu || !b->reorder || !b->skel) {
+	if (!b->percpu || !b->skel) {
 		snprintf(err, err_len, "cannot open the BPF object: %s", strerror(errno));
 		goto fail;
 	}
@@ -185,7 +196,7 @@ struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_e
 				 strerror(-r));
 		goto fail;
 	}
-	if (attach_rings(b, err, err_len) < 0)
+	if (attach_rings(b, ring_size, err, err_len) < 0)
 		goto fail;
 	r = tcpwatch_bpf__attach(b->skel);
 	if (r) {
@@ -202,33 +213,48 @@ void bpfload_close(struct tw_bpf *b)
 {
 	if (!b)
 		return;
-	ring_buffer__free(b->rb);
 	tcpwatch_bpf__destroy(b->skel);
+	for (int cpu = 0; b->maps && cpu < b->ncpus; cpu++) {
+		if (b->maps[cpu].consumer)
+			munmap(b->maps[cpu].consumer, (size_t)sysconf(_SC_PAGESIZE));
+		if (b->maps[cpu].producer)
+			munmap(b->maps[cpu].producer, b->maps[cpu].producer_len);
+	}
 	for (int cpu = 0; b->ring_fds && cpu < b->ncpus; cpu++)
 		if (b->ring_fds[cpu] >= 0)
 			close(b->ring_fds[cpu]);
+	if (b->epoll_fd >= 0)
+		close(b->epoll_fd);
 	free(b->ring_fds);
-	free(b->ring_ctx);
-	reorder_free(b->reorder);
+	free(b->maps);
+	ringmerge_free(b->merge);
 	free(b->percpu);
 	free(b);
 }
 
 int bpfload_epoll_fd(struct tw_bpf *b)
 {
-	return ring_buffer__epoll_fd(b->rb);
+	return b->epoll_fd;
+}
+
+static void on_release(const void *rec, size_t len, void *data)
+{
+	struct tw_bpf *b = data;
+
+	b->cb(rec, len, b->ctx);
 }
 
 int bpfload_consume(struct tw_bpf *b)
 {
+	struct epoll_event evs[64];
 	/* The watermark is taken before reading: whatever is still unseen
 	 * was stamped after it minus the delay bound. */
 	uint64_t watermark = mono_ns() - TW_REORDER_DELAY_NS;
-	int r = ring_buffer__consume(b->rb);
 
-	if (r < 0)
-		return r;
-	return (int)reorder_release(b->reorder, watermark, on_release, b);
+	/* Collect the wakeups, so the fd is quiet until the next one. */
+	while (epoll_wait(b->epoll_fd, evs, 64, 0) == 64)
+		;
+	return (int)ringmerge_release(b->merge, watermark, on_release, b);
 }
 
 uint64_t bpfload_recursion_misses(struct tw_bpf *b)
@@ -250,7 +276,7 @@ uint64_t bpfload_recursion_misses(struct tw_bpf *b)
 uint64_t bpfload_lost(struct tw_bpf *b)
 {
 	uint32_t zero = 0;
-	uint64_t sum = b->reorder_dropped;
+	uint64_t sum = 0;
 
 	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.lost_events), &zero, b->percpu) == 0)
 		for (int i = 0; i < b->ncpus; i++)

@@ -30,7 +30,7 @@
 #include "netns.h"
 #include "procscan.h"
 #include "reconcile.h"
-#include "reorder.h"
+#include "ringmerge.h"
 #include "service.h"
 #include "tcpwatch.h"
 
