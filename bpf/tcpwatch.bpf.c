@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * tcpwatch kernel side: typed raw tracepoints on TCP state changes,
- * retransmits and resets. Each program reserves one ring-buffer record,
- * fills it and submits it; everything else happens in user space.
+ * retransmits and resets. Each program builds one record (bpf/tcpwatch.h)
+ * on its stack and writes it to its CPU's ring buffer; everything else
+ * happens in user space.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -23,8 +24,8 @@ const volatile __u32 filter_netns = 0;
 /*
  * Waking the reader on every record costs an IPI per TCP state change
  * (irq_work): at 100k connections/s that was the largest single cost of
- * tracing. Records are submitted without a wakeup; the reader drains on a
- * short timer, and is woken early only when this much data waits.
+ * tracing. Records are written without a wakeup; the reader drains on a
+ * short timer, and each CPU wakes it early every wakeup_bytes it writes.
  */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 
@@ -54,6 +55,14 @@ struct {
 	__type(value, __u64);
 } lost_events SEC(".maps");
 
+/* Bytes this CPU wrote since it last woke the reader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} written SEC(".maps");
+
 static __always_inline void count_lost(void)
 {
 	__u32 zero = 0;
@@ -63,24 +72,93 @@ static __always_inline void count_lost(void)
 		__sync_fetch_and_add(lost, 1);
 }
 
-/* Wake the reader only for the record that crosses wakeup_bytes: past
- * it, every record would wake it again until it catches up. */
-static __always_inline void *this_cpu_ring(void)
-{
-	__u32 cpu = bpf_get_smp_processor_id();
+/* A record as built on the stack: the header, then the addresses of its
+ * family, then the task or the aux cookie. Only the sections in use are
+ * written to the ring (record_size). */
+union tail {
+	struct tcpwatch_task task;
+	__u64 aux_cookie;
+};
 
-	return bpf_map_lookup_elem(&rings, &cpu);
+struct wire {
+	struct tcpwatch_rec r;
+	union {
+		struct {
+			struct tcpwatch_addr4 a;
+			union tail t;
+		} v4;
+		struct {
+			struct tcpwatch_addr6 a;
+			union tail t;
+		} v6;
+	};
+	__u64 spare; /* record_size's bound if both TASK and AUX were set */
+};
+
+/* Where the task or aux cookie goes: right after the addresses. The
+ * offset is made opaque to the compiler, which would otherwise pick
+ * between the two addresses with a bit operation on the pointer, and the
+ * verifier refuses those; an addition it checks against the bounds. */
+static __always_inline union tail *tail_of(struct wire *w)
+{
+	__u64 off = w->r.family == AF_INET6 ? offsetof(struct wire, v6.t)
+					     : offsetof(struct wire, v4.t);
+
+	barrier_var(off);
+	return (union tail *)((char *)w + off);
 }
 
-static __always_inline void submit(struct tcpwatch_event *e)
+static __always_inline __u32 record_size(const struct wire *w)
 {
-	void *ring = this_cpu_ring();
-	__u64 avail = ring ? bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) : 0;
-	__u64 flags = avail >= wakeup_bytes && avail < wakeup_bytes + 2 * sizeof(*e) + 16
-			      ? BPF_RB_FORCE_WAKEUP
-			      : BPF_RB_NO_WAKEUP;
+	__u32 n = sizeof(struct tcpwatch_rec);
 
-	bpf_ringbuf_submit(e, flags);
+	if (w->r.family == AF_INET)
+		n += sizeof(struct tcpwatch_addr4);
+	else if (w->r.family == AF_INET6)
+		n += sizeof(struct tcpwatch_addr6);
+	if (w->r.flags & TCPWATCH_EVF_TASK)
+		n += sizeof(struct tcpwatch_task);
+	if (w->r.flags & TCPWATCH_EVF_AUX)
+		n += sizeof(__u64);
+	return n <= sizeof(*w) ? n : sizeof(*w);
+}
+
+static __always_inline void start(struct wire *w, __u8 kind)
+{
+	__builtin_memset(w, 0, sizeof(*w));
+	w->r.time_ns = bpf_ktime_get_ns();
+	w->r.kind = kind;
+	w->r.version = TCPWATCH_EVENT_VERSION;
+}
+
+/*
+ * Copies the record into this CPU's ring. Every wakeup_bytes written, the
+ * record also wakes the reader. The counter is a per-CPU array element,
+ * which the verifier inlines: asking the ring how full it is would be one
+ * more helper call per record. (Another of our programs interrupting this
+ * one can at worst move a wakeup by a record.)
+ */
+static __always_inline void emit(struct wire *w)
+{
+	__u32 cpu = bpf_get_smp_processor_id(), zero = 0;
+	void *ring = bpf_map_lookup_elem(&rings, &cpu);
+	__u64 *acc = bpf_map_lookup_elem(&written, &zero);
+	__u32 size = record_size(w);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (!ring) {
+		count_lost();
+		return;
+	}
+	if (acc) {
+		*acc += size + 8;
+		if (*acc >= wakeup_bytes) {
+			*acc = 0;
+			flags = BPF_RB_FORCE_WAKEUP;
+		}
+	}
+	if (bpf_ringbuf_output(ring, w, size, flags))
+		count_lost();
 }
 
 /* tp_btf arguments are typed kernel pointers: plain loads, which the
@@ -90,61 +168,45 @@ static __always_inline __u32 common_netns(const struct sock_common *skc)
 	return skc->skc_net.net->ns.inum;
 }
 
-/* Fill addresses, ports, family and netns from a sock_common (full, request
- * or timewait socket all start with one). Returns 0 if not IPv4/IPv6. */
-static __always_inline int fill_common(struct tcpwatch_event *e,
-				       const struct sock_common *skc)
+/* Fill addresses, ports and family from a sock_common (full, request or
+ * timewait socket all start with one), and the netns if with_netns.
+ * Returns 0 if not IPv4/IPv6. */
+static __always_inline int fill_sock(struct wire *w, const struct sock_common *skc,
+				     int with_netns)
 {
 	__u16 family = skc->skc_family;
 
-	e->family = family;
-	e->sport = skc->skc_num;
-	e->dport = bpf_ntohs(skc->skc_dport);
-	e->netns = common_netns(skc);
 	if (family == AF_INET) {
-		__u32 s = skc->skc_rcv_saddr;
-		__u32 d = skc->skc_daddr;
-
-		__builtin_memcpy(e->saddr, &s, 4);
-		__builtin_memcpy(e->daddr, &d, 4);
+		w->v4.a.saddr = skc->skc_rcv_saddr;
+		w->v4.a.daddr = skc->skc_daddr;
 	} else if (family == AF_INET6) {
-		__builtin_memcpy(e->saddr, &skc->skc_v6_rcv_saddr, 16);
-		__builtin_memcpy(e->daddr, &skc->skc_v6_daddr, 16);
+		__builtin_memcpy(w->v6.a.saddr, &skc->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(w->v6.a.daddr, &skc->skc_v6_daddr, 16);
 	} else {
 		return 0;
 	}
+	w->r.family = family;
+	w->r.sport = skc->skc_num;
+	w->r.dport = bpf_ntohs(skc->skc_dport);
+	if (with_netns)
+		w->r.netns = common_netns(skc);
 	return 1;
 }
 
-static __always_inline struct tcpwatch_event *reserve(__u8 kind)
+static __always_inline int fill_common(struct wire *w, const struct sock_common *skc)
 {
-	void *ring = this_cpu_ring();
-	struct tcpwatch_event *e;
-
-	if (!ring) {
-		count_lost();
-		return NULL;
-	}
-	e = bpf_ringbuf_reserve(ring, sizeof(*e), 0);
-	if (!e) {
-		count_lost();
-		return NULL;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->kind = kind;
-	e->version = TCPWATCH_EVENT_VERSION;
-	e->time_ns = bpf_ktime_get_ns();
-	return e;
+	return fill_sock(w, skc, 1);
 }
 
-static __always_inline void fill_task(struct tcpwatch_event *e)
+static __always_inline void fill_task(struct wire *w)
 {
+	union tail *t = tail_of(w);
 	__u64 id = bpf_get_current_pid_tgid();
 
-	e->has_task = 1;
-	e->pid = id >> 32;
-	e->tid = (__u32)id;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	w->r.flags |= TCPWATCH_EVF_TASK;
+	t->task.pid = id >> 32;
+	t->task.tid = (__u32)id;
+	bpf_get_current_comm(t->task.comm, sizeof(t->task.comm));
 }
 
 /*
@@ -170,28 +232,38 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate,
 	     const int newstate)
 {
-	struct tcpwatch_event *e;
+	struct wire w;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	if (!netns_wanted(&sk->__sk_common))
 		return 0;
-	e = reserve(TCPWATCH_EV_STATE);
-	if (!e)
+	start(&w, TCPWATCH_EV_STATE);
+	/*
+	 * The namespace's inode shares a cache line with its reference
+	 * count, which every socket created or freed in it writes: reading
+	 * it on every event was a cache miss each under churn. A socket's
+	 * life starts with a transition from CLOSE (connect, listen) or
+	 * LISTEN (an accepted child); only those carry it, the daemon keeps
+	 * it from there (and its reconcile fills it in for a socket whose
+	 * first events were lost).
+	 */
+	if (!fill_sock(&w, &sk->__sk_common,
+		       filter_netns || oldstate == TCP_CLOSE || oldstate == TCP_LISTEN))
 		return 0;
-	if (!fill_common(e, &sk->__sk_common)) {
-		bpf_ringbuf_discard(e, 0);
-		return 0;
-	}
-	e->cookie = bpf_get_socket_cookie((void *)sk);
-	e->oldstate = oldstate;
-	e->newstate = newstate;
-	e->uid = sk->sk_uid.val;
-	e->sk_err = sk->sk_err;
+	/* The cookie is made on first use (our first event): after that it
+	 * is a plain load rather than a helper call. */
+	w.r.cookie = sk->__sk_common.skc_cookie.counter;
+	if (!w.r.cookie)
+		w.r.cookie = bpf_get_socket_cookie((void *)sk);
+	w.r.oldstate = oldstate;
+	w.r.newstate = newstate;
+	w.r.uid = sk->sk_uid.val;
+	w.r.sk_err = sk->sk_err;
 	/* tcp_rcv_state_process seeds srtt from the SYN-ACK->ACK time
 	 * (tcp_synack_rtt_meas) just before SYN_RECV->ESTABLISHED. */
 	if (newstate == TCP_ESTABLISHED)
-		e->value = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
+		w.r.value = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
 	if (newstate == TCP_CLOSE &&
 	    (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING || oldstate == TCP_FIN_WAIT1)) {
 		/* tcp_time_wait() gives up without a minisocket when the
@@ -201,11 +273,11 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate,
 			&sk->__sk_common.skc_net.net->ipv4.tcp_death_row;
 
 		if (dr->tw_refcount.refs.counter - 1 >= dr->sysctl_max_tw_buckets)
-			e->flags |= TCPWATCH_EVF_TW_FULL;
+			w.r.flags |= TCPWATCH_EVF_TW_FULL;
 	}
 	if (runs_in_owner(oldstate, newstate))
-		fill_task(e);
-	submit(e);
+		fill_task(&w);
+	emit(&w);
 	return 0;
 }
 
@@ -213,18 +285,16 @@ SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(handle_retransmit, const struct sock *sk, const struct sk_buff *skb,
 	     int err)
 {
-	struct tcpwatch_event *e;
+	struct wire w;
 
 	if (!netns_wanted(&sk->__sk_common))
 		return 0;
-	e = reserve(TCPWATCH_EV_RETRANSMIT);
-	if (!e)
-		return 0;
-	fill_common(e, &sk->__sk_common);
-	e->cookie = bpf_get_socket_cookie((void *)sk);
-	e->oldstate = sk->__sk_common.skc_state;
-	e->value = err;
-	submit(e);
+	start(&w, TCPWATCH_EV_RETRANSMIT);
+	fill_common(&w, &sk->__sk_common);
+	w.r.cookie = bpf_get_socket_cookie((void *)sk);
+	w.r.oldstate = sk->__sk_common.skc_state;
+	w.r.value = err;
+	emit(&w);
 	return 0;
 }
 
@@ -232,26 +302,24 @@ SEC("tp_btf/tcp_retransmit_synack")
 int BPF_PROG(handle_retransmit_synack, const struct sock *sk,
 	     const struct request_sock *req)
 {
-	struct tcpwatch_event *e;
+	struct wire w;
 
 	if (!netns_wanted(&sk->__sk_common))
 		return 0;
-	e = reserve(TCPWATCH_EV_RETRANSMIT_SYNACK);
-	if (!e)
-		return 0;
+	start(&w, TCPWATCH_EV_RETRANSMIT_SYNACK);
 	/* Addresses of the half-open connection, cookie of its listener. */
-	fill_common(e, &req->__req_common);
-	e->cookie = bpf_get_socket_cookie((void *)sk);
-	e->aux_cookie = bpf_get_socket_cookie((void *)req);
-	e->oldstate = TCP_SYN_RECV;
-	submit(e);
+	fill_common(&w, &req->__req_common);
+	w.r.cookie = bpf_get_socket_cookie((void *)sk);
+	w.r.oldstate = TCP_SYN_RECV;
+	w.r.flags |= TCPWATCH_EVF_AUX;
+	tail_of(&w)->aux_cookie = bpf_get_socket_cookie((void *)req);
+	emit(&w);
 	return 0;
 }
 
 /* A reset answering a packet that matched no socket: take the addresses
  * from the offending packet, reversed (we are its destination). */
-static __always_inline void fill_from_skb(struct tcpwatch_event *e,
-					  const struct sk_buff *skb)
+static __always_inline void fill_from_skb(struct wire *w, const struct sk_buff *skb)
 {
 	unsigned char *head = BPF_CORE_READ(skb, head);
 	__u16 nh = BPF_CORE_READ(skb, network_header);
@@ -259,74 +327,68 @@ static __always_inline void fill_from_skb(struct tcpwatch_event *e,
 	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
 	struct tcphdr tcp;
 
+	if (bpf_probe_read_kernel(&tcp, sizeof(tcp), head + th))
+		return;
 	if (proto == ETH_P_IP) {
 		struct iphdr ip;
 
 		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
 			return;
-		e->family = AF_INET;
-		__builtin_memcpy(e->saddr, &ip.daddr, 4);
-		__builtin_memcpy(e->daddr, &ip.saddr, 4);
+		w->v4.a.saddr = ip.daddr;
+		w->v4.a.daddr = ip.saddr;
+		w->r.family = AF_INET;
 	} else if (proto == ETH_P_IPV6) {
 		struct ipv6hdr ip6;
 
 		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
 			return;
-		e->family = AF_INET6;
-		__builtin_memcpy(e->saddr, &ip6.daddr, 16);
-		__builtin_memcpy(e->daddr, &ip6.saddr, 16);
+		__builtin_memcpy(w->v6.a.saddr, &ip6.daddr, 16);
+		__builtin_memcpy(w->v6.a.daddr, &ip6.saddr, 16);
+		w->r.family = AF_INET6;
 	} else {
 		return;
 	}
-	if (bpf_probe_read_kernel(&tcp, sizeof(tcp), head + th))
-		return;
-	e->sport = bpf_ntohs(tcp.dest);
-	e->dport = bpf_ntohs(tcp.source);
+	w->r.sport = bpf_ntohs(tcp.dest);
+	w->r.dport = bpf_ntohs(tcp.source);
 }
 
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(handle_send_reset, const struct sock *sk, const struct sk_buff *skb,
 	     const enum sk_rst_reason reason)
 {
-	struct tcpwatch_event *e;
+	struct wire w;
 
 	if (sk && !netns_wanted(&sk->__sk_common))
 		return 0;
-	e = reserve(TCPWATCH_EV_RESET_SENT);
-	if (!e)
-		return 0;
-	e->value = reason;
+	start(&w, TCPWATCH_EV_RESET_SENT);
+	w.r.value = reason;
 	if (sk) {
-		fill_common(e, &sk->__sk_common);
-		e->cookie = bpf_get_socket_cookie((void *)sk);
-		e->oldstate = sk->__sk_common.skc_state;
+		fill_common(&w, &sk->__sk_common);
+		w.r.cookie = bpf_get_socket_cookie((void *)sk);
+		w.r.oldstate = sk->__sk_common.skc_state;
 	} else if (skb) {
 		/* No socket: the namespace is the receiving device's. */
-		e->netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
-		if (filter_netns && e->netns != filter_netns) {
-			bpf_ringbuf_discard(e, 0);
+		w.r.netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+		if (filter_netns && w.r.netns != filter_netns)
 			return 0;
-		}
-		fill_from_skb(e, skb);
+		fill_from_skb(&w, skb);
 	}
-	submit(e);
+	emit(&w);
 	return 0;
 }
 
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(handle_receive_reset, struct sock *sk)
 {
-	struct tcpwatch_event *e;
+	struct wire w;
 
 	if (!netns_wanted(&sk->__sk_common))
 		return 0;
-	e = reserve(TCPWATCH_EV_RESET_RECEIVED);
-	if (!e)
-		return 0;
-	fill_common(e, &sk->__sk_common);
-	e->cookie = bpf_get_socket_cookie(sk);
-	e->oldstate = sk->__sk_common.skc_state;
-	e->uid = sk->sk_uid.val;
-	submit(e);
+	start(&w, TCPWATCH_EV_RESET_RECEIVED);
+	fill_common(&w, &sk->__sk_common);
+	w.r.cookie = bpf_get_socket_cookie(sk);
+	w.r.oldstate = sk->__sk_common.skc_state;
+	w.r.uid = sk->sk_uid.val;
+	emit(&w);
 	return 0;
 }

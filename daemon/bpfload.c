@@ -176,7 +176,7 @@ struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_e
 		goto fail;
 	}
 	b->skel->rodata->filter_netns = netns_filter;
-	/* Wake the reader early when a sixteenth of a ring is full;
+	/* Wake the reader early each sixteenth of a ring a CPU writes;
 	 * otherwise its drain timer (BPFLOAD_DRAIN_MS) collects the records. */
 	b->skel->rodata->wakeup_bytes = ring_size / 16;
 	if (make_rings(b, ring_size, err, err_len) < 0)

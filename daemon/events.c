@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stddef.h>
 #include <linux/types.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -7,28 +8,91 @@
 #include "lifecycle.h"
 #include "tcpwatch.h"
 
-const struct tcpwatch_event *events_decode(const void *data, size_t len)
+int events_decode(const void *data, size_t len, struct tw_event *e)
 {
-	const struct tcpwatch_event *e = data;
+	const uint8_t *p = data;
+	struct tcpwatch_rec r;
+	size_t off = sizeof(r);
 
-	if (len < sizeof(*e) || e->version != TCPWATCH_EVENT_VERSION)
-		return NULL;
-	if (e->kind < TCPWATCH_EV_STATE || e->kind > TCPWATCH_EV_RESET_RECEIVED)
-		return NULL;
-	return e;
+	if (len < sizeof(r))
+		return -1;
+	memcpy(&r, p, sizeof(r));
+	if (r.version != TCPWATCH_EVENT_VERSION || r.kind < TCPWATCH_EV_STATE ||
+	    r.kind > TCPWATCH_EV_RESET_RECEIVED)
+		return -1;
+	/* Field by field: a memset of the whole event first (rep stos)
+	 * stood out in the daemon's profile under churn. */
+	e->time_ns = r.time_ns;
+	e->cookie = r.cookie;
+	e->netns = r.netns;
+	e->uid = r.uid;
+	e->sport = r.sport;
+	e->dport = r.dport;
+	e->family = r.family;
+	e->kind = r.kind;
+	e->oldstate = r.oldstate;
+	e->newstate = r.newstate;
+	e->flags = r.flags;
+	e->sk_err = r.sk_err;
+	e->value = r.value;
+	e->aux_cookie = 0;
+	e->has_task = 0;
+	e->pid = e->tid = 0;
+	e->comm[0] = '\0';
+	if (r.family == AF_INET) {
+		memset(e->saddr + 4, 0, 12);
+		memset(e->daddr + 4, 0, 12);
+		if (len < off + sizeof(struct tcpwatch_addr4))
+			return -1;
+		memcpy(e->saddr, p + off + offsetof(struct tcpwatch_addr4, saddr), 4);
+		memcpy(e->daddr, p + off + offsetof(struct tcpwatch_addr4, daddr), 4);
+		off += sizeof(struct tcpwatch_addr4);
+	} else if (r.family == AF_INET6) {
+		if (len < off + sizeof(struct tcpwatch_addr6))
+			return -1;
+		memcpy(e->saddr, p + off + offsetof(struct tcpwatch_addr6, saddr), 16);
+		memcpy(e->daddr, p + off + offsetof(struct tcpwatch_addr6, daddr), 16);
+		off += sizeof(struct tcpwatch_addr6);
+	} else if (r.family == 0) {
+		memset(e->saddr, 0, sizeof(e->saddr));
+		memset(e->daddr, 0, sizeof(e->daddr));
+	} else {
+		return -1;
+	}
+	if (r.flags & TCPWATCH_EVF_TASK) {
+		struct tcpwatch_task task;
+
+		if (len < off + sizeof(task))
+			return -1;
+		memcpy(&task, p + off, sizeof(task));
+		e->has_task = 1;
+		e->pid = task.pid;
+		e->tid = task.tid;
+		memcpy(e->comm, task.comm, sizeof(e->comm));
+		e->comm[sizeof(e->comm) - 1] = '\0';
+		off += sizeof(task);
+	}
+	if (r.flags & TCPWATCH_EVF_AUX) {
+		if (len < off + sizeof(e->aux_cookie))
+			return -1;
+		memcpy(&e->aux_cookie, p + off, sizeof(e->aux_cookie));
+	}
+	return 0;
 }
 
-static void set_endpoints(struct tw_conn *c, const struct tcpwatch_event *e)
+static void set_endpoints(struct tw_conn *c, const struct tw_event *e)
 {
 	c->family = (uint8_t)e->family;
-	c->netns = e->netns;
+	/* Only a socket's first transitions carry it (bpf/tcpwatch.h). */
+	if (e->netns)
+		c->netns = e->netns;
 	memcpy(c->local_addr, e->saddr, 16);
 	memcpy(c->remote_addr, e->daddr, 16);
 	c->local_port = e->sport;
 	c->remote_port = e->dport;
 }
 
-static void set_task(struct tw_conn *c, const struct tcpwatch_event *e)
+static void set_task(struct tw_conn *c, const struct tw_event *e)
 {
 	c->pid = e->pid;
 	memcpy(c->comm, e->comm, sizeof(c->comm));
@@ -52,7 +116,7 @@ static void hist_add(struct tw_conntable *t, struct tw_conn *c, uint8_t kind, ui
  * A clean close from FIN_WAIT2 or CLOSING (no error, no reset) is that
  * hand-over; the reconcile confirms it and sees the minisocket expire.
  */
-static bool becomes_time_wait(const struct tw_conn *c, const struct tcpwatch_event *e)
+static bool becomes_time_wait(const struct tw_conn *c, const struct tw_event *e)
 {
 	if (e->sk_err != 0 || e->flags & TCPWATCH_EVF_TW_FULL)
 		return false;
@@ -63,7 +127,7 @@ static bool becomes_time_wait(const struct tw_conn *c, const struct tcpwatch_eve
 	return true;
 }
 
-static void apply_state(struct tw_conntable *t, const struct tcpwatch_event *e,
+static void apply_state(struct tw_conntable *t, const struct tw_event *e,
 			struct tw_event_stats *st)
 {
 	bool created;
@@ -129,7 +193,7 @@ static void apply_state(struct tw_conntable *t, const struct tcpwatch_event *e,
 		conntable_update_listener(t, c);
 }
 
-static void apply_other(struct tw_conntable *t, const struct tcpwatch_event *e,
+static void apply_other(struct tw_conntable *t, const struct tw_event *e,
 			struct tw_event_stats *st)
 {
 	struct tw_conn *c;
@@ -177,7 +241,7 @@ static void apply_other(struct tw_conntable *t, const struct tcpwatch_event *e,
 	hist_add(t, c, kind, e->time_ns, e->oldstate, 0, 0, e->value);
 }
 
-void events_apply(struct tw_conntable *t, const struct tcpwatch_event *e,
+void events_apply(struct tw_conntable *t, const struct tw_event *e,
 		  struct tw_event_stats *st)
 {
 	st->received++;

@@ -1,6 +1,7 @@
 /*
- * Applies BPF events (bpf/tcpwatch.h records) to the connection table.
- * Pure logic: no BPF, no I/O, so unit tests drive it with made-up events.
+ * Decodes BPF records (bpf/tcpwatch.h) and applies them to the connection
+ * table. Pure logic: no BPF, no I/O, so unit tests drive it with made-up
+ * events.
  */
 #ifndef TCPWATCH_EVENTS_H
 #define TCPWATCH_EVENTS_H
@@ -10,7 +11,30 @@
 
 #include "conntable.h"
 
-struct tcpwatch_event;
+/* A decoded record: every section of the wire format in one place, the
+ * absent ones zero (comm an empty string). */
+struct tw_event {
+	uint64_t time_ns;    /* CLOCK_MONOTONIC */
+	uint64_t cookie;
+	uint64_t aux_cookie; /* RETRANSMIT_SYNACK: the request socket's */
+	uint32_t netns;
+	uint32_t pid; /* tgid, when has_task */
+	uint32_t tid;
+	uint32_t uid;
+	uint8_t saddr[16]; /* local; IPv4 in the first 4 bytes */
+	uint8_t daddr[16]; /* remote */
+	uint16_t sport;    /* host order */
+	uint16_t dport;
+	uint16_t family; /* AF_INET, AF_INET6, 0 */
+	uint8_t kind;    /* enum tcpwatch_event_kind */
+	uint8_t oldstate;
+	uint8_t newstate;
+	uint8_t has_task;
+	uint8_t flags; /* TCPWATCH_EVF_* */
+	int32_t sk_err;
+	uint32_t value;
+	char comm[16];
+};
 
 struct tw_event_stats {
 	uint64_t received;       /* records decoded */
@@ -22,12 +46,14 @@ struct tw_event_stats {
 	uint64_t by_kind[6];     /* indexed by enum tcpwatch_event_kind */
 };
 
-/* Checks a ring-buffer record. Returns the event or NULL if malformed. */
-const struct tcpwatch_event *events_decode(const void *data, size_t len);
+/* Decodes a ring-buffer record into *e. Returns 0, or -1 if it is
+ * malformed (too short for the sections it announces, another version,
+ * an unknown kind or family). */
+int events_decode(const void *data, size_t len, struct tw_event *e);
 
 /* Applies one event. now_ns is unused by most events; the event's own
  * time is what the history records. */
-void events_apply(struct tw_conntable *t, const struct tcpwatch_event *e,
+void events_apply(struct tw_conntable *t, const struct tw_event *e,
 		  struct tw_event_stats *st);
 
 #endif

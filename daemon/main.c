@@ -66,9 +66,10 @@ struct tw_daemon {
 static void on_record(const void *data, size_t len, void *ctx)
 {
 	struct tw_daemon *d = ctx;
-	const struct tcpwatch_event *e = events_decode(data, len);
+	struct tw_event ev;
+	const struct tw_event *e = &ev;
 
-	if (!e) {
+	if (events_decode(data, len, &ev) < 0) {
 		d->ev.malformed++;
 		return;
 	}

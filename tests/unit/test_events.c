@@ -57,13 +57,12 @@ static int teardown(void **state)
 }
 
 /* A STATE event between two IPv4 endpoints, no task, ports given. */
-static struct tcpwatch_event state_ev(uint64_t cookie, uint64_t time_ns, uint8_t from, uint8_t to,
+static struct tw_event state_ev(uint64_t cookie, uint64_t time_ns, uint8_t from, uint8_t to,
 				     uint16_t sport, uint16_t dport)
 {
-	struct tcpwatch_event e;
+	struct tw_event e;
 
 	memset(&e, 0, sizeof(e));
-	e.version = TCPWATCH_EVENT_VERSION;
 	e.kind = TCPWATCH_EV_STATE;
 	e.time_ns = time_ns;
 	e.cookie = cookie;
@@ -79,7 +78,7 @@ static struct tcpwatch_event state_ev(uint64_t cookie, uint64_t time_ns, uint8_t
 	return e;
 }
 
-static void with_task(struct tcpwatch_event *e, uint32_t pid, const char *comm)
+static void with_task(struct tw_event *e, uint32_t pid, const char *comm)
 {
 	e->has_task = 1;
 	e->pid = pid;
@@ -87,17 +86,17 @@ static void with_task(struct tcpwatch_event *e, uint32_t pid, const char *comm)
 	strncpy(e->comm, comm, sizeof(e->comm));
 }
 
-static struct tcpwatch_event other_ev(uint8_t kind, uint64_t cookie, uint64_t time_ns,
+static struct tw_event other_ev(uint8_t kind, uint64_t cookie, uint64_t time_ns,
 				      uint8_t state, uint32_t value)
 {
-	struct tcpwatch_event e = state_ev(cookie, time_ns, state, 0, 40000, 80);
+	struct tw_event e = state_ev(cookie, time_ns, state, 0, 40000, 80);
 
 	e.kind = kind;
 	e.value = value;
 	return e;
 }
 
-static void apply(struct fixture *f, const struct tcpwatch_event *e)
+static void apply(struct fixture *f, const struct tw_event *e)
 {
 	events_apply(f->t, e, &f->st);
 }
@@ -116,7 +115,7 @@ static void assert_hist(const struct tw_hist *h, uint8_t kind, uint8_t from, uin
 /* connect() up to ESTABLISHED: what every client test starts from. */
 static struct tw_conn *client_established(struct fixture *f, uint64_t cookie)
 {
-	struct tcpwatch_event e = state_ev(cookie, 1000, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 0, 80);
+	struct tw_event e = state_ev(cookie, 1000, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 0, 80);
 
 	/* connect() fires SYN_SENT in the caller's task, before the local
 	 * port is chosen. */
@@ -130,7 +129,7 @@ static struct tw_conn *client_established(struct fixture *f, uint64_t cookie)
 static void test_client_life_to_time_wait(void **state)
 {
 	struct fixture *f = *state;
-	struct tcpwatch_event e = state_ev(1, 1000, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 0, 80);
+	struct tw_event e = state_ev(1, 1000, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 0, 80);
 	struct tw_conntable_stats ts;
 	struct tw_conn *c;
 
@@ -201,7 +200,7 @@ static void test_closing_to_time_wait(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_conn *c = client_established(f, 2);
-	struct tcpwatch_event e;
+	struct tw_event e;
 
 	assert_non_null(c);
 	e = state_ev(2, 3000, TW_TCP_ESTABLISHED, TW_TCP_FIN_WAIT1, 40000, 80);
@@ -234,7 +233,7 @@ static void test_close_with_error_retires(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_conn *c = client_established(f, 3);
-	struct tcpwatch_event e;
+	struct tw_event e;
 
 	e = state_ev(3, 3000, TW_TCP_ESTABLISHED, TW_TCP_FIN_WAIT1, 40000, 80);
 	apply(f, &e);
@@ -251,7 +250,7 @@ static void test_close_after_reset_received_retires(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_conn *c = client_established(f, 4);
-	struct tcpwatch_event e;
+	struct tw_event e;
 
 	e = state_ev(4, 3000, TW_TCP_ESTABLISHED, TW_TCP_FIN_WAIT1, 40000, 80);
 	apply(f, &e);
@@ -272,7 +271,7 @@ static void test_abort_from_established_retires(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_conn *c = client_established(f, 5);
-	struct tcpwatch_event e = state_ev(5, 2500, TW_TCP_ESTABLISHED, TW_TCP_CLOSE, 0, 0);
+	struct tw_event e = state_ev(5, 2500, TW_TCP_ESTABLISHED, TW_TCP_CLOSE, 0, 0);
 
 	e.sk_err = ECONNRESET;
 	apply(f, &e);
@@ -283,7 +282,7 @@ static void test_abort_from_established_retires(void **state)
 static void test_closed_socket_reused(void **state)
 {
 	struct fixture *f = *state;
-	struct tcpwatch_event e = state_ev(6, 1000, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 0, 80);
+	struct tw_event e = state_ev(6, 1000, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 0, 80);
 	struct tw_conntable_stats ts;
 	struct tw_conn *c;
 
@@ -309,7 +308,7 @@ static void test_closed_socket_reused(void **state)
 
 static void listen_on(struct fixture *f, uint64_t cookie, uint16_t port, bool task)
 {
-	struct tcpwatch_event e = state_ev(cookie, 100, TW_TCP_CLOSE, TW_TCP_LISTEN, port, 0);
+	struct tw_event e = state_ev(cookie, 100, TW_TCP_CLOSE, TW_TCP_LISTEN, port, 0);
 
 	memset(e.saddr, 0, 16); /* 0.0.0.0 */
 	memset(e.daddr, 0, 16);
@@ -323,7 +322,7 @@ static void listen_on(struct fixture *f, uint64_t cookie, uint16_t port, bool ta
 static void test_server_child_gets_listener_owner(void **state)
 {
 	struct fixture *f = *state;
-	struct tcpwatch_event e;
+	struct tw_event e;
 	struct tw_conn *l, *c;
 
 	listen_on(f, 10, 8080, true);
@@ -354,7 +353,7 @@ static void test_server_child_gets_listener_owner(void **state)
 static void test_server_child_without_known_owner(void **state)
 {
 	struct fixture *f = *state;
-	struct tcpwatch_event e;
+	struct tw_event e;
 	struct tw_conn *c;
 
 	listen_on(f, 20, 9000, false); /* listener's owner unknown */
@@ -384,7 +383,7 @@ static void test_retransmits_and_resets(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_conn *c = client_established(f, 30);
-	struct tcpwatch_event e;
+	struct tw_event e;
 	uint16_t len = c->hist_len;
 
 	e = other_ev(TCPWATCH_EV_RETRANSMIT, 30, 2100, TW_TCP_ESTABLISHED, 0);
@@ -418,7 +417,7 @@ static void test_retransmits_and_resets(void **state)
 static void test_syn_retransmit(void **state)
 {
 	struct fixture *f = *state;
-	struct tcpwatch_event e = state_ev(31, 1000, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 0, 80);
+	struct tw_event e = state_ev(31, 1000, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 0, 80);
 	struct tw_conn *c;
 
 	apply(f, &e);
@@ -432,7 +431,7 @@ static void test_syn_retransmit(void **state)
 static void test_synack_retransmit_on_listener(void **state)
 {
 	struct fixture *f = *state;
-	struct tcpwatch_event e;
+	struct tw_event e;
 	struct tw_conn *l;
 
 	listen_on(f, 40, 8443, true);
@@ -449,7 +448,7 @@ static void test_synack_retransmit_on_listener(void **state)
 static void test_unknown_cookie_unmatched(void **state)
 {
 	struct fixture *f = *state;
-	struct tcpwatch_event e = other_ev(TCPWATCH_EV_RETRANSMIT, 999, 1, TW_TCP_ESTABLISHED, 0);
+	struct tw_event e = other_ev(TCPWATCH_EV_RETRANSMIT, 999, 1, TW_TCP_ESTABLISHED, 0);
 	struct tw_conntable_stats ts;
 
 	apply(f, &e);
@@ -476,7 +475,7 @@ static void test_table_full_refused(void **state)
 	};
 	struct tw_conntable *t = conntable_new(&limits);
 	struct tw_event_stats st = { 0 };
-	struct tcpwatch_event e = state_ev(1, 1, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 0, 80);
+	struct tw_event e = state_ev(1, 1, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 0, 80);
 
 	(void)state;
 	events_apply(t, &e, &st);
@@ -487,40 +486,127 @@ static void test_table_full_refused(void **state)
 	conntable_free(t);
 }
 
+/* Builds a wire record: header, the family's addresses, then the task or
+ * the aux cookie as the flags say. Returns its length. */
+static size_t wire(uint8_t *buf, uint8_t kind, uint8_t family, uint8_t flags)
+{
+	struct tcpwatch_rec r = {
+		.time_ns = 77, .cookie = 5, .netns = NETNS, .uid = 1000, .sport = 40000,
+		.dport = 80, .kind = kind, .version = TCPWATCH_EVENT_VERSION,
+		.oldstate = TW_TCP_ESTABLISHED, .newstate = TW_TCP_FIN_WAIT1,
+		.family = family, .flags = flags, .sk_err = 104, .value = 3,
+	};
+	size_t n = sizeof(r);
+
+	memcpy(buf, &r, sizeof(r));
+	if (family == AF_INET) {
+		struct tcpwatch_addr4 a;
+
+		memcpy(&a.saddr, local_ip, 4);
+		memcpy(&a.daddr, remote_ip, 4);
+		memcpy(buf + n, &a, sizeof(a));
+		n += sizeof(a);
+	} else if (family == AF_INET6) {
+		struct tcpwatch_addr6 a;
+
+		memset(a.saddr, 0x11, 16);
+		memset(a.daddr, 0x22, 16);
+		memcpy(buf + n, &a, sizeof(a));
+		n += sizeof(a);
+	}
+	if (flags & TCPWATCH_EVF_TASK) {
+		struct tcpwatch_task task = { .pid = CLIENT_PID, .tid = CLIENT_PID + 1 };
+
+		/* No terminator: the decoder supplies one. */
+		memset(task.comm, 'x', sizeof(task.comm));
+		memcpy(buf + n, &task, sizeof(task));
+		n += sizeof(task);
+	}
+	if (flags & TCPWATCH_EVF_AUX) {
+		uint64_t aux = 0xabcdef;
+
+		memcpy(buf + n, &aux, sizeof(aux));
+		n += sizeof(aux);
+	}
+	return n;
+}
+
 static void test_decode(void **state)
 {
-	struct tcpwatch_event e = state_ev(1, 1, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 0, 80);
-	unsigned char big[sizeof(e) + 8];
+	uint8_t buf[256];
+	struct tw_event e;
+	size_t n;
 
 	(void)state;
-	assert_ptr_equal(events_decode(&e, sizeof(e)), &e);
-	/* Short records are rejected, whatever they hold. */
-	assert_null(events_decode(&e, sizeof(e) - 1));
-	assert_null(events_decode(&e, 0));
-	/* A longer record (ring buffer padding) is fine. */
-	memset(big, 0, sizeof(big));
-	memcpy(big, &e, sizeof(e));
-	assert_non_null(events_decode(big, sizeof(big)));
+	/* The common record: IPv4, no task: 56 bytes of ring with its header. */
+	n = wire(buf, TCPWATCH_EV_STATE, AF_INET, 0);
+	assert_int_equal(n + 8, 56);
+	assert_int_equal(events_decode(buf, n, &e), 0);
+	assert_int_equal(e.time_ns, 77);
+	assert_int_equal(e.cookie, 5);
+	assert_int_equal(e.netns, NETNS);
+	assert_int_equal(e.uid, 1000);
+	assert_int_equal(e.family, AF_INET);
+	assert_memory_equal(e.saddr, local_ip, 4);
+	assert_memory_equal(e.daddr, remote_ip, 4);
+	assert_int_equal(e.sport, 40000);
+	assert_int_equal(e.dport, 80);
+	assert_int_equal(e.kind, TCPWATCH_EV_STATE);
+	assert_int_equal(e.oldstate, TW_TCP_ESTABLISHED);
+	assert_int_equal(e.newstate, TW_TCP_FIN_WAIT1);
+	assert_int_equal(e.sk_err, 104);
+	assert_int_equal(e.value, 3);
+	assert_false(e.has_task);
+	assert_int_equal(e.aux_cookie, 0);
+	/* Short records are rejected, whatever they hold; longer ones (ring
+	 * padding) are fine. */
+	for (size_t k = 0; k < n; k++)
+		assert_int_equal(events_decode(buf, k, &e), -1);
+	assert_int_equal(events_decode(buf, n + 8, &e), 0);
 
-	e.version = TCPWATCH_EVENT_VERSION + 1;
-	assert_null(events_decode(&e, sizeof(e)));
-	e.version = 0;
-	assert_null(events_decode(&e, sizeof(e)));
-	e.version = TCPWATCH_EVENT_VERSION;
-	e.kind = 0;
-	assert_null(events_decode(&e, sizeof(e)));
-	e.kind = TCPWATCH_EV_RESET_RECEIVED + 1;
-	assert_null(events_decode(&e, sizeof(e)));
-	for (uint8_t k = TCPWATCH_EV_STATE; k <= TCPWATCH_EV_RESET_RECEIVED; k++) {
-		e.kind = k;
-		assert_non_null(events_decode(&e, sizeof(e)));
+	/* IPv6 with the owner's task. */
+	n = wire(buf, TCPWATCH_EV_STATE, AF_INET6, TCPWATCH_EVF_TASK);
+	assert_int_equal(n, sizeof(struct tcpwatch_rec) + 32 + sizeof(struct tcpwatch_task));
+	assert_int_equal(events_decode(buf, n, &e), 0);
+	assert_int_equal(e.family, AF_INET6);
+	assert_int_equal(e.saddr[15], 0x11);
+	assert_int_equal(e.daddr[0], 0x22);
+	assert_true(e.has_task);
+	assert_int_equal(e.pid, CLIENT_PID);
+	assert_int_equal(e.tid, CLIENT_PID + 1);
+	assert_int_equal(strlen(e.comm), sizeof(e.comm) - 1);
+	assert_int_equal(events_decode(buf, n - 1, &e), -1);
+
+	/* IPv4 with the aux cookie after the addresses. */
+	n = wire(buf, TCPWATCH_EV_RETRANSMIT_SYNACK, AF_INET, TCPWATCH_EVF_AUX);
+	assert_int_equal(events_decode(buf, n, &e), 0);
+	assert_int_equal(e.aux_cookie, 0xabcdef);
+	assert_int_equal(events_decode(buf, n - 1, &e), -1);
+
+	/* No addresses at all (a reset for a packet that could not be read). */
+	n = wire(buf, TCPWATCH_EV_RESET_SENT, 0, 0);
+	assert_int_equal(n, sizeof(struct tcpwatch_rec));
+	assert_int_equal(events_decode(buf, n, &e), 0);
+	assert_int_equal(e.family, 0);
+
+	/* Unknown versions, kinds and families. */
+	n = wire(buf, TCPWATCH_EV_STATE, AF_INET, 0);
+	buf[offsetof(struct tcpwatch_rec, version)] = TCPWATCH_EVENT_VERSION + 1;
+	assert_int_equal(events_decode(buf, n, &e), -1);
+	buf[offsetof(struct tcpwatch_rec, version)] = TCPWATCH_EVENT_VERSION;
+	buf[offsetof(struct tcpwatch_rec, family)] = 1;
+	assert_int_equal(events_decode(buf, n, &e), -1);
+	for (int k = 0; k <= TCPWATCH_EV_RESET_RECEIVED + 1; k++) {
+		n = wire(buf, (uint8_t)k, AF_INET, 0);
+		assert_int_equal(events_decode(buf, n, &e),
+				 k >= TCPWATCH_EV_STATE && k <= TCPWATCH_EV_RESET_RECEIVED ? 0 : -1);
 	}
 }
 
 static void test_ipv6_endpoints(void **state)
 {
 	struct fixture *f = *state;
-	struct tcpwatch_event e = state_ev(50, 1000, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 0, 443);
+	struct tw_event e = state_ev(50, 1000, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 0, 443);
 	static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 9 };
 	struct tw_conn *c;
 

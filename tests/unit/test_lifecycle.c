@@ -61,13 +61,12 @@ static int teardown(void **state)
 }
 
 /* An event for an IPv4 client 10.0.0.1:40000 -> 10.0.0.2:80. */
-static struct tcpwatch_event event(uint8_t kind, uint64_t cookie, uint64_t time_ns)
+static struct tw_event event(uint8_t kind, uint64_t cookie, uint64_t time_ns)
 {
-	struct tcpwatch_event e;
+	struct tw_event e;
 
 	memset(&e, 0, sizeof(e));
 	e.kind = kind;
-	e.version = TCPWATCH_EVENT_VERSION;
 	e.time_ns = time_ns;
 	e.cookie = cookie;
 	e.netns = NETNS;
@@ -79,7 +78,7 @@ static struct tcpwatch_event event(uint8_t kind, uint64_t cookie, uint64_t time_
 	return e;
 }
 
-static struct tw_conn *apply(struct fixture *f, const struct tcpwatch_event *e)
+static struct tw_conn *apply(struct fixture *f, const struct tw_event *e)
 {
 	struct tw_conn *c;
 
@@ -92,7 +91,7 @@ static struct tw_conn *apply(struct fixture *f, const struct tcpwatch_event *e)
 static struct tw_conn *transition(struct fixture *f, uint64_t cookie, uint64_t time_ns,
 				  uint8_t from, uint8_t to, int32_t sk_err)
 {
-	struct tcpwatch_event e = event(TCPWATCH_EV_STATE, cookie, time_ns);
+	struct tw_event e = event(TCPWATCH_EV_STATE, cookie, time_ns);
 
 	e.oldstate = from;
 	e.newstate = to;
@@ -103,7 +102,7 @@ static struct tw_conn *transition(struct fixture *f, uint64_t cookie, uint64_t t
 static struct tw_conn *other(struct fixture *f, uint8_t kind, uint64_t cookie, uint64_t time_ns,
 			     uint8_t state_now)
 {
-	struct tcpwatch_event e = event(kind, cookie, time_ns);
+	struct tw_event e = event(kind, cookie, time_ns);
 
 	e.oldstate = state_now;
 	return apply(f, &e);
@@ -119,7 +118,7 @@ static struct tw_conn *connected(struct fixture *f, uint64_t cookie)
 /* A listener on 0.0.0.0:port owned by pid 4242 "server". */
 static struct tw_conn *listener(struct fixture *f, uint64_t cookie, uint16_t port)
 {
-	struct tcpwatch_event e = event(TCPWATCH_EV_STATE, cookie, T0 - SEC);
+	struct tw_event e = event(TCPWATCH_EV_STATE, cookie, T0 - SEC);
 
 	e.oldstate = TW_TCP_CLOSE;
 	e.newstate = TW_TCP_LISTEN;
@@ -138,7 +137,7 @@ static struct tw_conn *listener(struct fixture *f, uint64_t cookie, uint16_t por
 static struct tw_conn *accepted_child(struct fixture *f, uint64_t cookie, uint16_t port,
 				      uint64_t time_ns)
 {
-	struct tcpwatch_event e = event(TCPWATCH_EV_STATE, cookie, time_ns);
+	struct tw_event e = event(TCPWATCH_EV_STATE, cookie, time_ns);
 
 	e.oldstate = TW_TCP_LISTEN;
 	e.newstate = TW_TCP_SYN_RECV;
@@ -532,7 +531,7 @@ static void test_role_passive_without_listener(void **state)
 	assert_false(c->flags & TW_CONN_HAS_TASK);
 
 	{
-		struct tcpwatch_event e = event(TCPWATCH_EV_STATE, 24, T0);
+		struct tw_event e = event(TCPWATCH_EV_STATE, 24, T0);
 
 		e.oldstate = TW_TCP_LISTEN;
 		e.newstate = TW_TCP_SYN_RECV;
@@ -550,7 +549,7 @@ static void test_handshake_active(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_conn *c;
-	struct tcpwatch_event e;
+	struct tw_event e;
 
 	/* 1.5 us is reported as 2 us: rounded up */
 	transition(f, 25, T0, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 0);
@@ -580,7 +579,7 @@ static void test_handshake_active(void **state)
 static void test_handshake_passive(void **state)
 {
 	struct fixture *f = *state;
-	struct tcpwatch_event e;
+	struct tw_event e;
 	struct tw_conn *c;
 
 	listener(f, 104, 8081);
