@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "conntable.h"
+#include "slab.h"
 
 struct listen_node {
 	uint64_t key;
@@ -11,12 +12,33 @@ struct listen_node {
 	struct listen_node *next;
 };
 
-#define FREE_LIST_MAX 4096 /* freed records kept for reuse under churn */
+/*
+ * A chain's head with its cookie beside it, and whether more follow (the
+ * pointer's low bit: records are cache-line aligned). Old connections
+ * (TIME_WAIT, retained) sit in a quarter of the buckets; a new cookie
+ * landing on one learns it is absent from the bucket alone, instead of
+ * from a cache miss on the old record.
+ */
+struct bucket {
+	uint64_t cookie; /* the head's */
+	uintptr_t head;  /* struct tw_conn *, | 1 if it has a hash_next */
+};
+
+static struct tw_conn *bucket_head(const struct bucket *b)
+{
+	return (struct tw_conn *)(b->head & ~(uintptr_t)1);
+}
+
+static void bucket_set(struct bucket *b, struct tw_conn *c)
+{
+	b->cookie = c ? c->cookie : 0;
+	b->head = (uintptr_t)c | (c && c->hash_next ? 1 : 0);
+}
 
 struct tw_conntable {
 	struct tw_conntable_limits limits;
-	struct tw_conn **buckets; /* chains through hash_next, newest first */
-	size_t cap;               /* buckets, a power of two */
+	struct bucket *buckets; /* chains through hash_next, newest first */
+	size_t cap;             /* buckets, a power of two */
 	size_t count;
 	size_t live;
 	size_t retained;
@@ -29,8 +51,7 @@ struct tw_conntable {
 	uint64_t evicted;
 	uint64_t history_dropped;
 	uint64_t hist_bytes;
-	struct tw_conn *free_list; /* linked through retain_next */
-	size_t n_free;
+	struct tw_slab *records;
 };
 
 /*
@@ -67,7 +88,9 @@ struct tw_conntable *conntable_new(const struct tw_conntable_limits *limits)
 	t->buckets = calloc(t->cap, sizeof(*t->buckets));
 	t->lcap = 64;
 	t->lbuckets = calloc(t->lcap, sizeof(*t->lbuckets));
-	if (!t->buckets || !t->lbuckets) {
+	t->records = slab_new(sizeof(struct tw_conn));
+	if (!t->buckets || !t->lbuckets || !t->records) {
+		slab_free(t->records);
 		free(t->buckets);
 		free(t->lbuckets);
 		free(t);
@@ -76,41 +99,21 @@ struct tw_conntable *conntable_new(const struct tw_conntable_limits *limits)
 	return t;
 }
 
-static void conn_free(struct tw_conn *c)
+/* Under churn a connection is born for every one that dies: the slab
+ * hands the record that just died, still in cache, to the next one. */
+static void conn_release(struct tw_conntable *t, struct tw_conn *c)
 {
 	if (c->hist != c->hist_inline)
 		free(c->hist);
-	free(c);
-}
-
-/* Keeps a few freed records to hand out again: under churn a connection
- * is born for every one that dies. */
-static void conn_recycle(struct tw_conntable *t, struct tw_conn *c)
-{
-	if (t->n_free >= FREE_LIST_MAX) {
-		conn_free(c);
-		return;
-	}
-	if (c->hist != c->hist_inline)
-		free(c->hist);
-	c->retain_next = t->free_list;
-	t->free_list = c;
-	t->n_free++;
+	slab_release(t->records, c);
 }
 
 static struct tw_conn *conn_alloc(struct tw_conntable *t)
 {
-	struct tw_conn *c = t->free_list;
+	struct tw_conn *c = slab_alloc(t->records);
 
-	if (c) {
-		t->free_list = c->retain_next;
-		t->n_free--;
-		memset(c, 0, sizeof(*c));
-	} else {
-		c = calloc(1, sizeof(*c));
-		if (!c)
-			return NULL;
-	}
+	if (!c)
+		return NULL;
 	c->hist = c->hist_inline;
 	c->hist_cap = TW_HIST_INLINE;
 	return c;
@@ -121,19 +124,14 @@ void conntable_free(struct tw_conntable *t)
 	if (!t)
 		return;
 	for (size_t i = 0; i < t->cap; i++) {
-		struct tw_conn *c = t->buckets[i], *next;
+		struct tw_conn *c = bucket_head(&t->buckets[i]), *next;
 
 		for (; c; c = next) {
 			next = c->hash_next;
-			conn_free(c);
+			conn_release(t, c);
 		}
 	}
-	while (t->free_list) {
-		struct tw_conn *c = t->free_list;
-
-		t->free_list = c->retain_next;
-		free(c);
-	}
+	slab_free(t->records);
 	for (size_t i = 0; i < t->lcap; i++) {
 		struct listen_node *n = t->lbuckets[i], *next;
 
@@ -149,30 +147,35 @@ void conntable_free(struct tw_conntable *t)
 
 struct tw_conn *conntable_get(struct tw_conntable *t, uint64_t cookie)
 {
-	struct tw_conn *c = t->buckets[bucket_of(cookie, t->cap)];
+	const struct bucket *b = &t->buckets[bucket_of(cookie, t->cap)];
+	struct tw_conn *c = bucket_head(b);
 
-	while (c && c->cookie != cookie)
-		c = c->hash_next;
+	if (!c || b->cookie == cookie)
+		return c;
+	if (!(b->head & 1))
+		return NULL;
+	for (c = c->hash_next; c && c->cookie != cookie; c = c->hash_next)
+		;
 	return c;
 }
 
-static void insert_bucket(struct tw_conn **buckets, size_t cap, struct tw_conn *c)
+static void insert_bucket(struct bucket *buckets, size_t cap, struct tw_conn *c)
 {
-	struct tw_conn **b = &buckets[bucket_of(c->cookie, cap)];
+	struct bucket *b = &buckets[bucket_of(c->cookie, cap)];
 
-	c->hash_next = *b;
-	*b = c;
+	c->hash_next = bucket_head(b);
+	bucket_set(b, c);
 }
 
 static int grow(struct tw_conntable *t)
 {
 	size_t cap = t->cap * 2;
-	struct tw_conn **buckets = calloc(cap, sizeof(*buckets));
+	struct bucket *buckets = calloc(cap, sizeof(*buckets));
 
 	if (!buckets)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->cap; i++) {
-		struct tw_conn *c = t->buckets[i], *next;
+		struct tw_conn *c = bucket_head(&t->buckets[i]), *next;
 
 		for (; c; c = next) {
 			next = c->hash_next;
@@ -301,14 +304,20 @@ void conntable_revive(struct tw_conntable *t, struct tw_conn *c)
 
 void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
 {
-	struct tw_conn **p = &t->buckets[bucket_of(c->cookie, t->cap)];
+	struct bucket *b = &t->buckets[bucket_of(c->cookie, t->cap)];
+	struct tw_conn *head = bucket_head(b), **p;
 
-	while (*p != c) {
-		if (!*p)
+	if (head == c) {
+		bucket_set(b, c->hash_next);
+	} else {
+		if (!head)
 			return; /* not ours */
-		p = &(*p)->hash_next;
+		for (p = &head->hash_next; *p != c; p = &(*p)->hash_next)
+			if (!*p)
+				return;
+		*p = c->hash_next;
+		bucket_set(b, head); /* it may have lost its only follower */
 	}
-	*p = c->hash_next;
 	if (c->flags & TW_CONN_LISTEN_INDEXED)
 		listen_unindex(t, c);
 	if (c->flags & TW_CONN_CLOSED) {
@@ -320,7 +329,7 @@ void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
 	t->count--;
 	if (c->hist != c->hist_inline)
 		t->hist_bytes -= (size_t)c->hist_cap * sizeof(*c->hist);
-	conn_recycle(t, c);
+	conn_release(t, c);
 }
 
 size_t conntable_expire(struct tw_conntable *t, uint64_t now_ns)
@@ -454,7 +463,7 @@ void conntable_foreach(struct tw_conntable *t, void (*fn)(struct tw_conn *c, voi
 		       void *data)
 {
 	for (size_t i = 0; i < t->cap; i++)
-		for (struct tw_conn *c = t->buckets[i]; c; c = c->hash_next)
+		for (struct tw_conn *c = bucket_head(&t->buckets[i]); c; c = c->hash_next)
 			fn(c, data);
 }
 
@@ -473,7 +482,7 @@ uint64_t *conntable_sorted_cookies(struct tw_conntable *t, size_t *ret_count)
 	if (!v)
 		return NULL;
 	for (size_t i = 0; i < t->cap; i++)
-		for (struct tw_conn *c = t->buckets[i]; c; c = c->hash_next)
+		for (struct tw_conn *c = bucket_head(&t->buckets[i]); c; c = c->hash_next)
 			v[n++] = c->cookie;
 	qsort(v, n, sizeof(*v), cmp_u64);
 	*ret_count = n;
@@ -488,7 +497,7 @@ void conntable_get_stats(struct tw_conntable *t, struct tw_conntable_stats *ret)
 	ret->refused_full = t->refused_full;
 	ret->evicted = t->evicted;
 	ret->history_dropped = t->history_dropped;
-	ret->bytes = t->count * sizeof(struct tw_conn) + t->cap * sizeof(*t->buckets) +
+	ret->bytes = slab_bytes(t->records) + t->cap * sizeof(*t->buckets) +
 		     t->hist_bytes + t->lcount * sizeof(struct listen_node);
 }
 

@@ -26,14 +26,20 @@ enum tw_hist_kind {
 
 #define TW_HIST_DERIVED 0x01 /* inferred (sock_diag, TIME_WAIT), not a kernel event */
 
+/* 12 bytes: six fit in the record's last cache line and a bit (an
+ * ordinary life is five or six), with the record at five lines. */
 struct tw_hist {
-	uint64_t time_ns; /* CLOCK_MONOTONIC */
-	uint8_t kind;     /* enum tw_hist_kind */
-	uint8_t from;     /* STATE: old state; other kinds: state at the time */
-	uint8_t to;       /* STATE only */
-	uint8_t flags;    /* TW_HIST_* */
-	uint32_t value;   /* RESET_SENT: reason; RETRANSMIT: error */
-};
+	uint64_t time_ns;   /* CLOCK_MONOTONIC */
+	uint32_t kind : 3;  /* enum tw_hist_kind */
+	uint32_t flags : 1; /* TW_HIST_* */
+	uint32_t from : 4;  /* STATE: old state; other kinds: state at the time */
+	uint32_t to : 4;    /* STATE only */
+	uint32_t value : 20; /* RESET_SENT: reason; RETRANSMIT: error; at most
+			      * TW_HIST_VALUE_MAX */
+} __attribute__((packed));
+
+#define TW_HIST_VALUE_MAX ((1u << 20) - 1)
+_Static_assert(TW_TCP_MAX_STATES <= 16, "a state fits in tw_hist's 4 bits");
 
 /* The latest tcp_info sample sock_diag gave for the socket. */
 struct tw_tcpinfo {

@@ -20,6 +20,10 @@ int events_decode(const void *data, size_t len, struct tw_event *e)
 	if (r.version != TCPWATCH_EVENT_VERSION || r.kind < TCPWATCH_EV_STATE ||
 	    r.kind > TCPWATCH_EV_RESET_RECEIVED)
 		return -1;
+	/* A state this build does not know (a newer kernel's) is counted
+	 * malformed rather than stored as something it is not. */
+	if (r.oldstate >= TW_TCP_MAX_STATES || r.newstate >= TW_TCP_MAX_STATES)
+		return -1;
 	/* Field by field: a memset of the whole event first (rep stos)
 	 * stood out in the daemon's profile under churn. */
 	e->time_ns = r.time_ns;
@@ -104,7 +108,8 @@ static void hist_add(struct tw_conntable *t, struct tw_conn *c, uint8_t kind, ui
 		     uint8_t from, uint8_t to, uint8_t flags, uint32_t value)
 {
 	struct tw_hist h = {
-		.time_ns = time_ns, .kind = kind, .from = from, .to = to, .flags = flags, .value = value,
+		.time_ns = time_ns, .kind = kind, .from = from, .to = to, .flags = flags,
+		.value = value < TW_HIST_VALUE_MAX ? value : TW_HIST_VALUE_MAX,
 	};
 
 	conntable_hist_append(t, c, &h);
