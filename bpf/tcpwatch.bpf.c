@@ -233,6 +233,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate,
 	     const int newstate)
 {
 	struct wire w;
+	int first;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
@@ -244,13 +245,16 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate,
 	 * count, which every socket created or freed in it writes: reading
 	 * it on every event was a cache miss each under churn. A socket's
 	 * life starts with a transition from CLOSE (connect, listen) or
-	 * LISTEN (an accepted child); only those carry it, the daemon keeps
-	 * it from there (and its reconcile fills it in for a socket whose
-	 * first events were lost).
+	 * LISTEN (an accepted child); only those carry it and the owner's
+	 * uid (another line TCP rarely reads), the daemon keeps them from
+	 * there (and its reconcile fills them in for a socket whose first
+	 * events were lost).
 	 */
-	if (!fill_sock(&w, &sk->__sk_common,
-		       filter_netns || oldstate == TCP_CLOSE || oldstate == TCP_LISTEN))
+	first = oldstate == TCP_CLOSE || oldstate == TCP_LISTEN;
+	if (!fill_sock(&w, &sk->__sk_common, filter_netns || first))
 		return 0;
+	if (first)
+		w.r.uid = sk->sk_uid.val;
 	/* The cookie is made on first use (our first event): after that it
 	 * is a plain load rather than a helper call. */
 	w.r.cookie = sk->__sk_common.skc_cookie.counter;
@@ -258,8 +262,9 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate,
 		w.r.cookie = bpf_get_socket_cookie((void *)sk);
 	w.r.oldstate = oldstate;
 	w.r.newstate = newstate;
-	w.r.uid = sk->sk_uid.val;
-	w.r.sk_err = sk->sk_err;
+	/* What ended the connection (refused, timed out, reset). */
+	if (newstate == TCP_CLOSE)
+		w.r.sk_err = sk->sk_err;
 	/* tcp_rcv_state_process seeds srtt from the SYN-ACK->ACK time
 	 * (tcp_synack_rtt_meas) just before SYN_RECV->ESTABLISHED. */
 	if (newstate == TCP_ESTABLISHED)

@@ -52,7 +52,8 @@ struct tcpwatch_rec {
 	__u32 netns;        /* network namespace inode; STATE records carry it
 			     * only from CLOSE or LISTEN (a socket's first
 			     * transition), others 0 */
-	__u32 uid;          /* sk->sk_uid: the socket's owner, always valid */
+	__u32 uid;          /* sk->sk_uid: the socket's owner; STATE records
+			     * only with the netns, RESET_RECEIVED always */
 	__u16 sport;        /* local port, host order */
 	__u16 dport;        /* remote port, host order */
 	__u8 kind;          /* enum tcpwatch_event_kind */
@@ -61,7 +62,8 @@ struct tcpwatch_rec {
 	__u8 newstate;      /* STATE only */
 	__u8 family;        /* AF_INET, AF_INET6; 0 = no addresses */
 	__u8 flags;         /* TCPWATCH_EVF_* */
-	__s16 sk_err;       /* sk->sk_err at the event (ECONNRESET, ETIMEDOUT...) */
+	__s16 sk_err;       /* sk->sk_err at the event (ECONNRESET, ETIMEDOUT...);
+			     * STATE records: only at CLOSE */
 	__u32 value;        /* RESET_SENT: enum sk_rst_reason; RETRANSMIT: err;
 			     * STATE: smoothed RTT in us (the child's first sample at
 			     * SYN_RECV->ESTABLISHED is the SYN-ACK->ACK time) */

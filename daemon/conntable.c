@@ -20,7 +20,7 @@ struct listen_node {
  * from a cache miss on the old record.
  */
 struct bucket {
-	uint64_t cookie; /* the head's */
+	uint64_t cookie; /* the head's; 0: not known here, look at the head */
 	uintptr_t head;  /* struct tw_conn *, | 1 if it has a hash_next */
 };
 
@@ -33,6 +33,14 @@ static void bucket_set(struct bucket *b, struct tw_conn *c)
 {
 	b->cookie = c ? c->cookie : 0;
 	b->head = (uintptr_t)c | (c && c->hash_next ? 1 : 0);
+}
+
+/* A new head whose record is likely not cached (the one behind a removed
+ * head is an older connection): leave its cookie to the next lookup. */
+static void bucket_set_unread(struct bucket *b, struct tw_conn *c)
+{
+	b->cookie = 0;
+	b->head = (uintptr_t)c;
 }
 
 struct tw_conntable {
@@ -147,14 +155,21 @@ void conntable_free(struct tw_conntable *t)
 
 struct tw_conn *conntable_get(struct tw_conntable *t, uint64_t cookie)
 {
-	const struct bucket *b = &t->buckets[bucket_of(cookie, t->cap)];
+	struct bucket *b = &t->buckets[bucket_of(cookie, t->cap)];
 	struct tw_conn *c = bucket_head(b);
 
-	if (!c || b->cookie == cookie)
-		return c;
-	if (!(b->head & 1))
+	if (!c)
 		return NULL;
-	for (c = c->hash_next; c && c->cookie != cookie; c = c->hash_next)
+	if (b->cookie) {
+		if (b->cookie == cookie)
+			return c;
+		if (!(b->head & 1))
+			return NULL;
+		c = c->hash_next;
+	} else {
+		bucket_set(b, c); /* read now anyway */
+	}
+	for (; c && c->cookie != cookie; c = c->hash_next)
 		;
 	return c;
 }
@@ -266,6 +281,26 @@ static void retain_unlink(struct tw_conntable *t, struct tw_conn *c)
 
 static void listen_unindex(struct tw_conntable *t, struct tw_conn *c);
 
+/*
+ * Retention is a queue: who leaves next is known. Each record leaving it
+ * was closed ten thousand connections ago and is no longer cached; fetch
+ * the next one's bucket (its record was fetched last time) and the whole
+ * record of the one after, while the connections in between are applied.
+ */
+static void prefetch_victims(const struct tw_conntable *t)
+{
+	const struct tw_conn *next = t->retain_head, *after;
+
+	if (!next)
+		return;
+	__builtin_prefetch(&t->buckets[bucket_of(next->cookie, t->cap)], 1);
+	after = next->retain_next;
+	if (!after)
+		return;
+	for (size_t off = 0; off < sizeof(*after); off += 64)
+		__builtin_prefetch((const char *)after + off, 1);
+}
+
 void conntable_retire(struct tw_conntable *t, struct tw_conn *c, uint64_t now_ns)
 {
 	if (c->flags & TW_CONN_CLOSED)
@@ -288,6 +323,7 @@ void conntable_retire(struct tw_conntable *t, struct tw_conn *c, uint64_t now_ns
 	while (t->retained > t->limits.retain_count && t->retain_head != c) {
 		conntable_remove(t, t->retain_head);
 		t->evicted++;
+		prefetch_victims(t);
 	}
 }
 
@@ -308,7 +344,7 @@ void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
 	struct tw_conn *head = bucket_head(b), **p;
 
 	if (head == c) {
-		bucket_set(b, c->hash_next);
+		bucket_set_unread(b, c->hash_next);
 	} else {
 		if (!head)
 			return; /* not ours */
@@ -428,11 +464,18 @@ void conntable_update_listener(struct tw_conntable *t, struct tw_conn *c)
 	c->flags |= TW_CONN_LISTEN_INDEXED;
 }
 
+/* Constant-size compares, which the compiler inlines: a child of a
+ * listener is looked up for every accepted connection. */
+static bool addr_eq(int family, const uint8_t a[16], const uint8_t b[16])
+{
+	return family == AF_INET ? !memcmp(a, b, 4) : !memcmp(a, b, 16);
+}
+
 static bool addr_is_any(int family, const uint8_t addr[16])
 {
 	static const uint8_t zero[16];
 
-	return !memcmp(addr, zero, family == AF_INET ? 4 : 16);
+	return addr_eq(family, addr, zero);
 }
 
 struct tw_conn *conntable_find_listener(struct tw_conntable *t, uint32_t netns, int family,
@@ -449,7 +492,7 @@ struct tw_conn *conntable_find_listener(struct tw_conntable *t, uint32_t netns, 
 		/* An IPv6 wildcard listener also takes IPv4 (v4-mapped). */
 		if (c->family != family && !(c->family == AF_INET6 && addr_is_any(AF_INET6, c->local_addr)))
 			continue;
-		if (c->family == family && !memcmp(c->local_addr, addr, family == AF_INET ? 4 : 16))
+		if (c->family == family && addr_eq(family, c->local_addr, addr))
 			return c;
 		if (addr_is_any(c->family, c->local_addr))
 			wildcard = c;

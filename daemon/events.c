@@ -146,7 +146,7 @@ static void apply_state(struct tw_conntable *t, const struct tw_event *e,
 	if (created) {
 		c->first_seen_ns = e->time_ns;
 		set_endpoints(c, e);
-		c->uid = e->uid;
+		c->uid = e->uid; /* 0 unless e->netns: then the reconcile's */
 	} else if (c->flags & TW_CONN_CLOSED && to != TW_TCP_CLOSE) {
 		/* A closed socket used again (connect() after a failure). */
 		conntable_revive(t, c);

@@ -156,11 +156,13 @@ void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_diag
 		return;
 	c->seen_gen = r->gen;
 	c->missed = 0;
-	/* Events carry the namespace only at a socket's first transition:
-	 * one first seen by a later event (the earlier ones lost) learns it
-	 * here. */
-	if (!c->netns)
+	/* Events carry the namespace and uid only at a socket's first
+	 * transition: one first seen by a later event (the earlier ones
+	 * lost) learns them here. */
+	if (!c->netns) {
 		c->netns = netns;
+		c->uid = s->uid;
+	}
 	if (created) {
 		set_from_diag(c, netns, s);
 		c->state = state;

@@ -618,12 +618,41 @@ static void test_ipv6_endpoints(void **state)
 	assert_memory_equal(c->remote_addr, v6, 16);
 }
 
+/* Only a socket's first transition carries the namespace and uid: later
+ * events (0) leave them as they are, and a connection first seen by a
+ * later event has neither until the reconcile. */
+static void test_namespace_and_uid_from_first_transition(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_event e = state_ev(60, 1000, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 40000, 80);
+	struct tw_conn *c;
+
+	apply(f, &e);
+	e = state_ev(60, 2000, TW_TCP_SYN_SENT, TW_TCP_ESTABLISHED, 40000, 80);
+	e.netns = 0;
+	e.uid = 0;
+	apply(f, &e);
+	c = conntable_get(f->t, 60);
+	assert_int_equal(c->netns, NETNS);
+	assert_int_equal(c->uid, 1000);
+	assert_int_equal(c->state, TW_TCP_ESTABLISHED);
+
+	e = state_ev(61, 3000, TW_TCP_ESTABLISHED, TW_TCP_FIN_WAIT1, 40001, 80);
+	e.netns = 0;
+	e.uid = 0;
+	apply(f, &e);
+	c = conntable_get(f->t, 61);
+	assert_int_equal(c->netns, 0);
+	assert_int_equal(c->local_port, 40001);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_client_life_to_time_wait),
+		T(test_namespace_and_uid_from_first_transition),
 		T(test_closing_to_time_wait),
 		T(test_close_with_error_retires),
 		T(test_close_after_reset_received_retires),

@@ -470,6 +470,31 @@ static void test_tcp_info_sampled(void **state)
 	assert_int_equal(c->info.sample_ns, f->now_ns);
 }
 
+/* Events carry the namespace and uid only at a socket's first transition:
+ * a connection first seen by a later one (the earlier events lost) has
+ * neither, and the reconcile fills them in, without a correction. */
+static void test_namespace_and_uid_filled_in(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_diag_sock s = dsock(1, TW_TCP_ESTABLISHED, 40000, 80);
+	bool created;
+	struct tw_conn *c = conntable_get_or_add(f->t, 1, &created);
+
+	assert_true(created);
+	c->state = TW_TCP_ESTABLISHED;
+	c->local_port = 40000;
+	c->last_change_ns = f->now_ns - 1;
+	pass(f, &s, 1);
+	assert_int_equal(c->netns, NS);
+	assert_int_equal(c->uid, 1000);
+	assert_int_equal(f->r.stats.corrections, 0);
+	/* Known ones stay. */
+	s.uid = 0;
+	pass_ns(f, NS_OTHER, &s, 1, NULL, 0);
+	assert_int_equal(c->netns, NS);
+	assert_int_equal(c->uid, 1000);
+}
+
 /* An orphaned socket's minisocket can wait in FIN_WAIT2 for the peer's
  * FIN: the events' derived TIME_WAIT is adjusted, not counted. */
 static void test_derived_time_wait_adjusted(void **state)
@@ -549,6 +574,7 @@ int main(void)
 		T(test_request_socket_removed),
 		T(test_invalid_sockets_ignored),
 		T(test_tcp_info_sampled),
+		T(test_namespace_and_uid_filled_in),
 		T(test_derived_time_wait_adjusted),
 		T(test_retired_seen_again_revived),
 	};
