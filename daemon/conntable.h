@@ -70,6 +70,7 @@ enum tw_conn_flag {
 	TW_CONN_LISTEN_INDEXED = 1 << 5,
 	TW_CONN_OWNER_LISTENER = 1 << 6, /* pid/comm are the listener's, not yet the acceptor's */
 	TW_CONN_HANDSHAKE_SRTT = 1 << 7, /* handshake_us is the kernel's SYN-ACK->ACK sample */
+	TW_CONN_OWNER_WANTED = 1 << 8,   /* in the reconcile's owner_wanted list */
 };
 
 #define TW_HIST_INLINE 6

@@ -150,50 +150,58 @@ static int dump_one(struct tw_daemon *d, int fd, uint32_t netns, int family, uin
 	}
 }
 
-/* Gives snapshot sockets their owning process, scanning /proc at most
- * every PROCSCAN_MIN_INTERVAL_NS and only when an owner is missing. */
-struct owner_ctx {
-	struct tw_daemon *d;
-	uint32_t missing;
-};
-
-static void owner_one(struct tw_conn *c, void *data)
+/*
+ * Gives sockets their owning process, scanning /proc at most every
+ * PROCSCAN_MIN_INTERVAL_NS and only when an owner is missing. Only the
+ * connections the reconcile noted (a socket inode and no owner, or only
+ * the listener's) are looked at, not the whole table: under churn that is
+ * a few out of a hundred thousand TIME_WAIT sockets.
+ *
+ * One pass over the noted cookies: those resolved or no longer wanting an
+ * owner leave the list; returns how many of the rest arrived after the last
+ * scan (a scan could name them).
+ */
+static size_t owners_pass(struct tw_daemon *d)
 {
-	struct owner_ctx *o = data;
-	struct tw_proc_owner own;
-	bool provisional = c->flags & TW_CONN_OWNER_LISTENER;
+	struct tw_reconcile *r = &d->rec;
+	size_t kept = 0, missing = 0;
 
-	/* Accepted connections carry the listener's owner until a scan
-	 * finds the process that accepted them (fork()ing servers, pools). */
-	if (c->flags & TW_CONN_CLOSED || !c->inode ||
-	    (c->flags & TW_CONN_HAS_TASK && !provisional))
-		return;
-	if (procscan_lookup(o->d->procs, c->inode, &own) == 0) {
-		c->pid = own.pid;
-		memcpy(c->comm, own.comm, sizeof(c->comm));
-		c->flags |= TW_CONN_HAS_TASK;
-		c->flags &= ~TW_CONN_OWNER_LISTENER;
-		o->d->owners_found++;
-		return;
+	for (size_t i = 0; i < r->n_owner_wanted; i++) {
+		struct tw_conn *c = conntable_get(d->table, r->owner_wanted[i]);
+		struct tw_proc_owner own;
+
+		if (!c || !(c->flags & TW_CONN_OWNER_WANTED))
+			continue; /* gone, or its record reused */
+		if (!reconcile_wants_owner(c)) {
+			c->flags &= ~TW_CONN_OWNER_WANTED;
+			continue;
+		}
+		if (procscan_lookup(d->procs, c->inode, &own) == 0) {
+			c->pid = own.pid;
+			memcpy(c->comm, own.comm, sizeof(c->comm));
+			c->flags |= TW_CONN_HAS_TASK;
+			c->flags &= ~(TW_CONN_OWNER_LISTENER | TW_CONN_OWNER_WANTED);
+			d->owners_found++;
+			continue;
+		}
+		/* Rescan for owners never scanned for: new since the last scan. */
+		if (!(c->flags & TW_CONN_OWNER_LISTENER) || c->first_seen_ns > d->procscan_last_ns)
+			missing++;
+		r->owner_wanted[kept++] = r->owner_wanted[i];
 	}
-	/* Rescan for owners never scanned for: new since the last scan. */
-	if (!provisional || c->first_seen_ns > o->d->procscan_last_ns)
-		o->missing++;
+	r->n_owner_wanted = kept;
+	return missing;
 }
 
 static void attribute_owners(struct tw_daemon *d, uint64_t now_ns)
 {
-	struct owner_ctx o = { .d = d };
-
-	conntable_foreach(d->table, owner_one, &o);
-	if (!o.missing || now_ns - d->procscan_last_ns < PROCSCAN_MIN_INTERVAL_NS)
+	if (!owners_pass(d) || now_ns - d->procscan_last_ns < PROCSCAN_MIN_INTERVAL_NS)
 		return;
 	if (procscan_scan(d->procs) < 0)
 		return;
 	d->procscans++;
 	d->procscan_last_ns = now_ns;
-	o.missing = 0;
-	conntable_foreach(d->table, owner_one, &o);
+	owners_pass(d);
 }
 
 static void reconcile_run(struct tw_daemon *d)

@@ -10,6 +10,36 @@ void reconcile_fini(struct tw_reconcile *r)
 	free(r->pending);
 	r->pending = NULL;
 	r->n_pending = r->cap_pending = 0;
+	free(r->owner_wanted);
+	r->owner_wanted = NULL;
+	r->n_owner_wanted = r->cap_owner_wanted = 0;
+}
+
+bool reconcile_wants_owner(const struct tw_conn *c)
+{
+	/* Accepted connections carry the listener's owner until a scan finds
+	 * the process that accepted them (fork()ing servers, pools). */
+	return c->inode && !(c->flags & TW_CONN_CLOSED) &&
+	       (!(c->flags & TW_CONN_HAS_TASK) || c->flags & TW_CONN_OWNER_LISTENER);
+}
+
+/* Notes a connection for the owner pass, once. On allocation failure it
+ * is simply not noted: the next pass tries again. */
+static void want_owner(struct tw_reconcile *r, struct tw_conn *c)
+{
+	if (c->flags & TW_CONN_OWNER_WANTED || !reconcile_wants_owner(c))
+		return;
+	if (r->n_owner_wanted == r->cap_owner_wanted) {
+		size_t cap = r->cap_owner_wanted ? r->cap_owner_wanted * 2 : 256;
+		uint64_t *n = realloc(r->owner_wanted, cap * sizeof(*n));
+
+		if (!n)
+			return;
+		r->owner_wanted = n;
+		r->cap_owner_wanted = cap;
+	}
+	r->owner_wanted[r->n_owner_wanted++] = c->cookie;
+	c->flags |= TW_CONN_OWNER_WANTED;
 }
 
 void reconcile_init(struct tw_reconcile *r, struct tw_conntable *table)
@@ -192,6 +222,7 @@ void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_diag
 	if (c->state != state)
 		defer(r, c->cookie, state, false);
 info:
+	want_owner(r, c);
 	if (s->has_info) {
 		c->info = s->info;
 		c->info.has_info = 1;

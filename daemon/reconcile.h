@@ -42,7 +42,15 @@ struct tw_reconcile {
 	struct tw_reconcile_stats stats;
 	struct tw_reconcile_pending *pending;
 	size_t n_pending, cap_pending;
+	/* Cookies of connections a dump gave a socket inode while they had
+	 * no owner, or only their listener's: what a /proc scan can name.
+	 * The owner pass looks at these instead of the whole table. */
+	uint64_t *owner_wanted;
+	size_t n_owner_wanted, cap_owner_wanted;
 };
+
+/* The connection still wants an owner a /proc scan could give it. */
+bool reconcile_wants_owner(const struct tw_conn *c);
 
 void reconcile_init(struct tw_reconcile *r, struct tw_conntable *table);
 void reconcile_fini(struct tw_reconcile *r);

@@ -495,6 +495,41 @@ static void test_namespace_and_uid_filled_in(void **state)
 	assert_int_equal(c->uid, 1000);
 }
 
+/* The owner pass looks only at what the reconcile noted: connections a
+ * dump gave an inode while they had no owner, or only their listener's;
+ * each noted once. */
+static void test_owner_wanted_noted(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_diag_sock socks[] = {
+		dsock(1, TW_TCP_ESTABLISHED, 40000, 80), /* no owner yet */
+		dsock(2, TW_TCP_ESTABLISHED, 40001, 80), /* owner known */
+		dsock(3, TW_TCP_ESTABLISHED, 40002, 80), /* the listener's owner */
+		dsock(4, TW_TCP_TIME_WAIT, 40003, 80),   /* no inode: nothing to find */
+	};
+	bool created;
+	struct tw_conn *c;
+
+	socks[3].inode = 0;
+	c = conntable_get_or_add(f->t, 2, &created);
+	c->flags |= TW_CONN_HAS_TASK;
+	c->state = TW_TCP_ESTABLISHED;
+	c = conntable_get_or_add(f->t, 3, &created);
+	c->flags |= TW_CONN_HAS_TASK | TW_CONN_OWNER_LISTENER;
+	c->state = TW_TCP_ESTABLISHED;
+	pass(f, socks, 4);
+	assert_int_equal(f->r.n_owner_wanted, 2);
+	assert_int_equal(f->r.owner_wanted[0], 1);
+	assert_int_equal(f->r.owner_wanted[1], 3);
+	assert_true(conntable_get(f->t, 1)->flags & TW_CONN_OWNER_WANTED);
+	assert_false(conntable_get(f->t, 2)->flags & TW_CONN_OWNER_WANTED);
+	assert_true(reconcile_wants_owner(conntable_get(f->t, 3)));
+	assert_false(reconcile_wants_owner(conntable_get(f->t, 4)));
+	/* Seen again: not noted twice. */
+	pass(f, socks, 4);
+	assert_int_equal(f->r.n_owner_wanted, 2);
+}
+
 /* An orphaned socket's minisocket can wait in FIN_WAIT2 for the peer's
  * FIN: the events' derived TIME_WAIT is adjusted, not counted. */
 static void test_derived_time_wait_adjusted(void **state)
@@ -575,6 +610,7 @@ int main(void)
 		T(test_invalid_sockets_ignored),
 		T(test_tcp_info_sampled),
 		T(test_namespace_and_uid_filled_in),
+		T(test_owner_wanted_noted),
 		T(test_derived_time_wait_adjusted),
 		T(test_retired_seen_again_revived),
 	};
