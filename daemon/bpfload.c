@@ -108,8 +108,10 @@ static int attach_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t 
 
 	b->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (b->epoll_fd < 0) {
-		snprintf(err, err_len, "cannot create an epoll instance: %s", strerror(errno));
-		return -errno;
+		int e = errno;
+
+		snprintf(err, err_len, "cannot create an epoll instance: %s", strerror(e));
+		return -e;
 	}
 	for (int cpu = 0; cpu < b->ncpus; cpu++) {
 		uint32_t key = (uint32_t)cpu;
@@ -117,9 +119,11 @@ static int attach_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t 
 		int r;
 
 		if (bpf_map_update_elem(outer, &key, &b->ring_fds[cpu], BPF_ANY) < 0) {
+			int e = errno;
+
 			snprintf(err, err_len, "cannot install the ring of CPU %d: %s", cpu,
-				 strerror(errno));
-			return -errno;
+				 strerror(e));
+			return -e;
 		}
 		r = map_ring(b, cpu, ring_size);
 		if (r < 0) {
@@ -129,9 +133,11 @@ static int attach_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t 
 		/* Edge-triggered: records younger than the reorder delay stay
 		 * in the ring, and must not keep the loop spinning. */
 		if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, b->ring_fds[cpu], &ev) < 0) {
+			int e = errno;
+
 			snprintf(err, err_len, "cannot watch the ring of CPU %d: %s", cpu,
-				 strerror(errno));
-			return -errno;
+				 strerror(e));
+			return -e;
 		}
 	}
 	return 0;

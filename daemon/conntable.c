@@ -214,8 +214,8 @@ struct tw_conn *conntable_get_or_add(struct tw_conntable *t, uint64_t cookie, bo
 		t->refused_full++;
 		return NULL;
 	}
-	/* At most one connection per two buckets: a new cookie's chain,
-	 * walked to its end, rarely holds an old (cold) connection. */
+	/* At most one connection per two buckets: chains stay short, and a
+	 * new cookie's bucket is mostly empty. */
 	if ((t->count + 1) * 2 > t->cap && grow(t) < 0)
 		return NULL;
 	c = conn_alloc(t);
@@ -301,6 +301,14 @@ static void prefetch_victims(const struct tw_conntable *t)
 		__builtin_prefetch((const char *)after + off, 1);
 }
 
+/* The oldest retained connection leaves (by count or age). */
+static void evict_oldest(struct tw_conntable *t)
+{
+	conntable_remove(t, t->retain_head);
+	t->evicted++;
+	prefetch_victims(t);
+}
+
 void conntable_retire(struct tw_conntable *t, struct tw_conn *c, uint64_t now_ns)
 {
 	if (c->flags & TW_CONN_CLOSED)
@@ -320,11 +328,8 @@ void conntable_retire(struct tw_conntable *t, struct tw_conn *c, uint64_t now_ns
 	/* Over the count bound, the oldest goes now rather than on the next
 	 * timer: under churn its record is reused at once, while it is still
 	 * in cache, by the next connection. */
-	while (t->retained > t->limits.retain_count && t->retain_head != c) {
-		conntable_remove(t, t->retain_head);
-		t->evicted++;
-		prefetch_victims(t);
-	}
+	while (t->retained > t->limits.retain_count && t->retain_head != c)
+		evict_oldest(t);
 }
 
 void conntable_revive(struct tw_conntable *t, struct tw_conn *c)
@@ -376,10 +381,9 @@ size_t conntable_expire(struct tw_conntable *t, uint64_t now_ns)
 	       (t->retained > t->limits.retain_count ||
 		(now_ns > t->retain_head->closed_ns &&
 		 now_ns - t->retain_head->closed_ns > t->limits.retain_age_ns))) {
-		conntable_remove(t, t->retain_head);
+		evict_oldest(t);
 		dropped++;
 	}
-	t->evicted += dropped;
 	return dropped;
 }
 

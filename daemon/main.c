@@ -66,20 +66,19 @@ struct tw_daemon {
 static void on_record(const void *data, size_t len, void *ctx)
 {
 	struct tw_daemon *d = ctx;
-	struct tw_event ev;
-	const struct tw_event *e = &ev;
+	struct tw_event e;
 
-	if (events_decode(data, len, &ev) < 0) {
+	if (events_decode(data, len, &e) < 0) {
 		d->ev.malformed++;
 		return;
 	}
-	events_apply(d->table, e, &d->ev);
+	events_apply(d->table, &e, &d->ev);
 	/* Nobody watching (the usual case): no second lookup per event. */
-	if (api_watching(d->api) && e->cookie) {
-		struct tw_conn *c = conntable_get(d->table, e->cookie);
+	if (api_watching(d->api) && e.cookie) {
+		struct tw_conn *c = conntable_get(d->table, e.cookie);
 
 		/* The entry this event added, if it added one. */
-		if (c && c->hist_len && c->hist[c->hist_len - 1].time_ns == e->time_ns)
+		if (c && c->hist_len && c->hist[c->hist_len - 1].time_ns == e.time_ns)
 			api_publish(d->api, c, &c->hist[c->hist_len - 1]);
 	}
 }

@@ -212,6 +212,15 @@ def tuple_pred(local_port, remote_port, local_addr=None, netns=None,
     return pred
 
 
+def find_sides(d, cport, port, host, netns):
+    """Both ends of a loopback connection from client port cport to the
+    listener's port: (client side, server side)."""
+    return (find_one(d, tuple_pred(cport, port, host, netns),
+                     "client side %d->%d" % (cport, port)),
+            find_one(d, tuple_pred(port, cport, host, netns),
+                     "server side %d->%d" % (port, cport)))
+
+
 def wait_show(d, cookie, pred, what, timeout=15.0):
     """Poll `show COOKIE --json` until pred(conn) is true; return the last
     answer either way (the caller asserts and prints it)."""

@@ -32,10 +32,7 @@ def main():
         a.close()
 
         lst = lu.listener_of(d, port, HOST, host_ns)
-        cl = lu.find_one(d, lu.tuple_pred(cport, port, HOST, host_ns),
-                         "client side %d->%d" % (cport, port))
-        sv = lu.find_one(d, lu.tuple_pred(port, cport, HOST, host_ns),
-                         "server side %d->%d" % (port, cport))
+        cl, sv = lu.find_sides(d, cport, port, HOST, host_ns)
         cs = lu.wait_ended(d, cl["cookie"], "client connection",
                             expect="closed_by_local")
         ss_ = lu.wait_ended(d, sv["cookie"], "server connection",

@@ -39,10 +39,7 @@ def main():
             pass
         a.close()
 
-        cl = lu.find_one(d, lu.tuple_pred(cport, port, HOST, host_ns),
-                         "client side %d->%d" % (cport, port))
-        sv = lu.find_one(d, lu.tuple_pred(port, cport, HOST, host_ns),
-                         "server side %d->%d" % (port, cport))
+        cl, sv = lu.find_sides(d, cport, port, HOST, host_ns)
         cs = lu.wait_ended(d, cl["cookie"], "client connection (sent RST)",
                             expect="reset_sent")
         ss_ = lu.wait_ended(d, sv["cookie"], "server connection (got RST)",
