@@ -4,7 +4,10 @@
 #   a file,
 # in ROUNDS rounds of DURATION seconds each, the order of the three rotated
 # every round.  Prints each run, the median rate per condition, the ratio to
-# untraced, and the events each tracer lost.
+# untraced, the ratio paired round by round (each traced run against the
+# same round's untraced run: the machine's rate drifts by several percent
+# between rounds) with its mean and 95% confidence interval, and the events
+# each tracer lost.
 #
 # Environment: BUILD (default build), ROUNDS (3), DURATION (10),
 # WARMUP (3: an uncounted untraced run first), WORKERS (2), ADDR (127.0.0.1), TCPSTATES (/usr/sbin/tcpstates), KEEP=1
@@ -185,6 +188,33 @@ sum_field() {
 	} END { printf "%.0f\n", s }' "$RESULTS"
 }
 
+# paired CONDITION: the ratio of each round's CONDITION run to the same
+# round's untraced run, then their mean and a 95% confidence interval
+# (Student's t, rounds - 1 degrees of freedom).
+paired() {
+	awk -F'\t' -v c="$1" '
+	function rate(line,   n, w, i) {
+		n = split(line, w, " ")
+		for (i = 1; i <= n; i++) if (index(w[i], "rate=") == 1) return substr(w[i], 6)
+		return 0
+	}
+	$1 == "untraced" { base[$2] = rate($3) }
+	$1 == c { run[$2] = rate($3); if ($2 > last) last = $2 }
+	END {
+		split("12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262", t, " ")
+		for (r = 1; r <= last; r++)
+			if ((r in run) && base[r] > 0) { x[++n] = run[r] / base[r]; sum += x[n] }
+		if (n == 0) exit
+		mean = sum / n
+		for (i = 1; i <= n; i++) ss += (x[i] - mean) ^ 2
+		half = n > 1 ? (n - 1 <= 9 ? t[n - 1] : 2.0) * sqrt(ss / (n - 1)) / sqrt(n) : 0
+		line = ""
+		for (i = 1; i <= n; i++) line = line sprintf(" %.3f", x[i])
+		printf "%s paired_ratio_mean=%.3f ci95=%.3f..%.3f rounds:%s\n", c, mean,
+			mean - half, mean + half, line
+	}' "$RESULTS"
+}
+
 rates_of() {
 	awk -F'\t' -v c="$1" '$1 == c {
 		n = split($3, w, " ")
@@ -228,6 +258,9 @@ for cond in "${CONDITIONS[@]}"; do
 		"$(bench_calc "$median / $base")" "${rates[*]}"
 	printf 'result condition=%s median_rate=%.1f ratio=%s\n' "$cond" "$median" \
 		"$(bench_calc "$median / $base")" >>"$BENCH_WORK/summary"
+done
+for cond in "${CONDITIONS[@]}"; do
+	[[ $cond == untraced ]] || paired "$cond" | tee -a "$BENCH_WORK/summary"
 done
 for cond in "${CONDITIONS[@]}"; do
 	case $cond in
