@@ -9,7 +9,9 @@
 # two shows here first; run-churn.sh (with tcpstates beside) stays the
 # figure of record.
 #
-# Environment: ROUNDS (8), DURATION (6), WORKERS (2), ADDR (127.0.0.1).
+# Environment: ROUNDS (8), DURATION (6), SETTLE (3: seconds of uncounted
+# churn under the same condition before each run, as in run-churn.sh),
+# WORKERS (2), ADDR (127.0.0.1).
 # tw-churn comes from $BUILD (default build). BUILD_A and BUILD_B are build
 # directories holding bin/tcpwatchd and bin/tcpwatch.
 # shellcheck source-path=SCRIPTDIR
@@ -21,6 +23,7 @@ set -euo pipefail
 (($# == 2)) || bench_die "usage: $0 BUILD_A BUILD_B"
 ROUNDS=${ROUNDS:-8}
 DURATION=${DURATION:-6}
+SETTLE=${SETTLE:-3}
 WORKERS=${WORKERS:-2}
 ADDR=${ADDR:-127.0.0.1}
 CHURN=$BIN/tw-churn
@@ -39,8 +42,14 @@ rate_of() {
 	bench_field "$1" rate
 }
 
+settle() {
+	((SETTLE > 0)) || return 0
+	"$CHURN" -a "$ADDR" -c "$WORKERS" -d "$SETTLE" >/dev/null
+}
+
 run_untraced() {
 	local line
+	settle
 	line=$("$CHURN" -a "$ADDR" -c "$WORKERS" -d "$DURATION")
 	printf 'U\t%s\t0\t0\n' "$(rate_of "$line")" >>"$RESULTS"
 	printf 'round %s untraced: %s\n' "$1" "$line"
@@ -54,6 +63,7 @@ run_build() {
 	# shellcheck disable=SC2034
 	TCPWATCH=${DIRS[$k]}/bin/tcpwatch
 	bench_daemon_start "$sock" "$BENCH_WORK/tcpwatchd.$k.$round.log"
+	settle
 	t0=$(bench_cpu_ticks "$DAEMON_PID")
 	line=$("$CHURN" -a "$ADDR" -c "$WORKERS" -d "$DURATION")
 	t1=$(bench_cpu_ticks "$DAEMON_PID")
