@@ -238,13 +238,14 @@ paired() {
 	$1 == "untraced" { base[$2] = rate($3) }
 	$1 == c { run[$2] = rate($3); if ($2 > last) last = $2 }
 	END {
-		split("12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262", t, " ")
+		split("12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262 2.228 " \
+		      "2.201 2.179 2.160 2.145 2.131 2.120 2.110 2.101 2.093 2.086", t, " ")
 		for (r = 1; r <= last; r++)
 			if ((r in run) && base[r] > 0) { x[++n] = run[r] / base[r]; sum += x[n] }
 		if (n == 0) exit
 		mean = sum / n
 		for (i = 1; i <= n; i++) ss += (x[i] - mean) ^ 2
-		half = n > 1 ? (n - 1 <= 9 ? t[n - 1] : 2.0) * sqrt(ss / (n - 1)) / sqrt(n) : 0
+		half = n > 1 ? (n - 1 <= 20 ? t[n - 1] : 2.0) * sqrt(ss / (n - 1)) / sqrt(n) : 0
 		line = ""
 		for (i = 1; i <= n; i++) line = line sprintf(" %.3f", x[i])
 		printf "%s paired_ratio_mean=%.3f ci95=%.3f..%.3f rounds:%s\n", c, mean,
