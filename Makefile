@@ -39,7 +39,7 @@ test-sanitize:
 	cmake --build $(SAN_BUILD) -j$(JOBS)
 	cd $(SAN_BUILD) && ctest --output-on-failure -j1
 
-# The benchmarks of BENCHMARKS.md (root, a quiet machine, ~5 minutes).
+# The benchmarks of BENCHMARKS.md (root, a quiet machine, ~10 minutes).
 bench:
 	./scripts/install-deps.sh --bench
 	$(MAKE) build
