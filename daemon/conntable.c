@@ -131,14 +131,12 @@ void conntable_free(struct tw_conntable *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->cap; i++) {
-		struct tw_conn *c = bucket_head(&t->buckets[i]), *next;
-
-		for (; c; c = next) {
-			next = c->hash_next;
-			conn_release(t, c);
-		}
-	}
+	/* The slab goes whole; only histories grown out of line are
+	 * allocations of their own. */
+	for (size_t i = 0; i < t->cap; i++)
+		for (struct tw_conn *c = bucket_head(&t->buckets[i]); c; c = c->hash_next)
+			if (c->hist != c->hist_inline)
+				free(c->hist);
 	slab_free(t->records);
 	for (size_t i = 0; i < t->lcap; i++) {
 		struct listen_node *n = t->lbuckets[i], *next;

@@ -64,17 +64,14 @@ int events_decode(const void *data, size_t len, struct tw_event *e)
 		return -1;
 	}
 	if (r.flags & TCPWATCH_EVF_TASK) {
-		struct tcpwatch_task task;
-
-		if (len < off + sizeof(task))
+		if (len < off + sizeof(struct tcpwatch_task))
 			return -1;
-		memcpy(&task, p + off, sizeof(task));
 		e->has_task = 1;
-		e->pid = task.pid;
-		e->tid = task.tid;
-		memcpy(e->comm, task.comm, sizeof(e->comm));
+		memcpy(&e->pid, p + off + offsetof(struct tcpwatch_task, pid), sizeof(e->pid));
+		memcpy(&e->tid, p + off + offsetof(struct tcpwatch_task, tid), sizeof(e->tid));
+		memcpy(e->comm, p + off + offsetof(struct tcpwatch_task, comm), sizeof(e->comm));
 		e->comm[sizeof(e->comm) - 1] = '\0';
-		off += sizeof(task);
+		off += sizeof(struct tcpwatch_task);
 	}
 	if (r.flags & TCPWATCH_EVF_AUX) {
 		if (len < off + sizeof(e->aux_cookie))

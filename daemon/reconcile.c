@@ -15,6 +15,25 @@ void reconcile_fini(struct tw_reconcile *r)
 	r->n_owner_wanted = r->cap_owner_wanted = 0;
 }
 
+/*
+ * Room for one more element in an array that doubles from first: returns
+ * the array (moved, perhaps) or NULL if it is full and cannot grow, in
+ * which case it is left as it was. Every list here is rebuilt each pass,
+ * so what does not fit is simply taken up again next time.
+ */
+static void *room_for_one(void *v, size_t n, size_t *cap, size_t elem, size_t first)
+{
+	size_t c;
+
+	if (n < *cap)
+		return v;
+	c = *cap ? *cap * 2 : first;
+	v = realloc(v, c * elem);
+	if (v)
+		*cap = c;
+	return v;
+}
+
 bool reconcile_wants_owner(const struct tw_conn *c)
 {
 	/* Accepted connections carry the listener's owner until a scan finds
@@ -27,17 +46,14 @@ bool reconcile_wants_owner(const struct tw_conn *c)
  * is simply not noted: the next pass tries again. */
 static void want_owner(struct tw_reconcile *r, struct tw_conn *c)
 {
+	uint64_t *v;
+
 	if (c->flags & TW_CONN_OWNER_WANTED || !reconcile_wants_owner(c))
 		return;
-	if (r->n_owner_wanted == r->cap_owner_wanted) {
-		size_t cap = r->cap_owner_wanted ? r->cap_owner_wanted * 2 : 256;
-		uint64_t *n = realloc(r->owner_wanted, cap * sizeof(*n));
-
-		if (!n)
-			return;
-		r->owner_wanted = n;
-		r->cap_owner_wanted = cap;
-	}
+	v = room_for_one(r->owner_wanted, r->n_owner_wanted, &r->cap_owner_wanted, sizeof(*v), 256);
+	if (!v)
+		return;
+	r->owner_wanted = v;
 	r->owner_wanted[r->n_owner_wanted++] = c->cookie;
 	c->flags |= TW_CONN_OWNER_WANTED;
 }
@@ -89,15 +105,12 @@ static void set_from_diag(struct tw_conn *c, uint32_t netns, const struct tw_dia
 
 static void defer(struct tw_reconcile *r, uint64_t cookie, uint8_t state, bool added)
 {
-	if (r->n_pending == r->cap_pending) {
-		size_t cap = r->cap_pending ? r->cap_pending * 2 : 64;
-		struct tw_reconcile_pending *p = realloc(r->pending, cap * sizeof(*p));
+	struct tw_reconcile_pending *p =
+		room_for_one(r->pending, r->n_pending, &r->cap_pending, sizeof(*p), 64);
 
-		if (!p)
-			return; /* judged again next pass */
-		r->pending = p;
-		r->cap_pending = cap;
-	}
+	if (!p)
+		return; /* judged again next pass */
+	r->pending = p;
 	r->pending[r->n_pending++] = (struct tw_reconcile_pending){
 		.cookie = cookie, .state = state, .added = added,
 	};
@@ -253,7 +266,7 @@ struct sweep_ctx {
 static void sweep_one(struct tw_conn *c, void *data)
 {
 	struct sweep_ctx *ctx = data;
-
+	struct tw_conn **v;
 	bool minisocket = c->state == TW_TCP_TIME_WAIT || c->flags & TW_CONN_TW_DERIVED;
 
 	if (c->flags & TW_CONN_CLOSED || c->seen_gen == ctx->r->gen)
@@ -276,15 +289,10 @@ static void sweep_one(struct tw_conn *c, void *data)
 	if (++c->missed < TW_RECONCILE_MISSES)
 		return;
 gone:
-	if (ctx->n_gone == ctx->cap_gone) {
-		size_t cap = ctx->cap_gone ? ctx->cap_gone * 2 : 256;
-		struct tw_conn **n = realloc(ctx->gone, cap * sizeof(*n));
-
-		if (!n)
-			return; /* the rest waits for the next pass */
-		ctx->gone = n;
-		ctx->cap_gone = cap;
-	}
+	v = room_for_one(ctx->gone, ctx->n_gone, &ctx->cap_gone, sizeof(*v), 256);
+	if (!v)
+		return; /* the rest waits for the next pass */
+	ctx->gone = v;
 	ctx->gone[ctx->n_gone++] = c;
 }
 
