@@ -18,8 +18,8 @@ void reconcile_fini(struct tw_reconcile *r)
 /*
  * Room for one more element in an array that doubles from first: returns
  * the array (moved, perhaps) or NULL if it is full and cannot grow, in
- * which case it is left as it was. Every list here is rebuilt each pass,
- * so what does not fit is simply taken up again next time.
+ * which case it is left as it was. What does not fit in any list here is
+ * taken up again by the next pass.
  */
 static void *room_for_one(void *v, size_t n, size_t *cap, size_t elem, size_t first)
 {
