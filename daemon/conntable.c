@@ -50,8 +50,11 @@ struct tw_conntable {
 	size_t count;
 	size_t live;
 	size_t retained;
-	struct tw_conn *retain_head; /* oldest closed */
-	struct tw_conn *retain_tail; /* newest closed */
+	/* Retention: the closed connections, oldest first, in a ring of
+	 * pointers (rq_cap a power of two; the positions run free and wrap).
+	 * One that leaves from the middle (revived, removed) leaves a hole. */
+	struct tw_conn **rq;
+	uint32_t rq_cap, rq_head, rq_tail;
 	struct listen_node **lbuckets;
 	size_t lcap; /* power of two */
 	size_t lcount;
@@ -148,6 +151,7 @@ void conntable_free(struct tw_conntable *t)
 	}
 	free(t->lbuckets);
 	free(t->buckets);
+	free(t->rq);
 	free(t);
 }
 
@@ -264,70 +268,130 @@ int conntable_hist_append(struct tw_conntable *t, struct tw_conn *c, const struc
 	return 0;
 }
 
+static struct tw_conn **rq_slot(const struct tw_conntable *t, uint32_t pos)
+{
+	return &t->rq[pos & (t->rq_cap - 1)];
+}
+
+/* The oldest retained connection, or NULL. Steps over holes. */
+static struct tw_conn *retain_first(struct tw_conntable *t)
+{
+	for (; t->rq_head != t->rq_tail; t->rq_head++) {
+		struct tw_conn *c = *rq_slot(t, t->rq_head);
+
+		if (c)
+			return c;
+	}
+	return NULL;
+}
+
 static void retain_unlink(struct tw_conntable *t, struct tw_conn *c)
 {
-	if (c->retain_prev)
-		c->retain_prev->retain_next = c->retain_next;
-	else
-		t->retain_head = c->retain_next;
-	if (c->retain_next)
-		c->retain_next->retain_prev = c->retain_prev;
-	else
-		t->retain_tail = c->retain_prev;
-	c->retain_prev = c->retain_next = NULL;
+	*rq_slot(t, c->retain_pos) = NULL;
+	if (c->retain_pos == t->rq_head)
+		retain_first(t);
+	else if (c->retain_pos == t->rq_tail - 1)
+		while (t->rq_tail != t->rq_head && !*rq_slot(t, t->rq_tail - 1))
+			t->rq_tail--;
+}
+
+/*
+ * A full ring moves to a new one: twice the size, or the same size if at
+ * least half of it is holes. The positions are renumbered, which touches
+ * every retained record, so it happens at most once per rq_cap / 2
+ * connections retired.
+ */
+static int retain_make_room(struct tw_conntable *t)
+{
+	uint32_t n = 0, cap = t->rq_cap;
+	struct tw_conn **v;
+
+	if (!cap || t->retained > cap / 2)
+		cap = cap ? cap * 2 : 1024;
+	if (cap > (1u << 31))
+		return -1;
+	v = malloc((size_t)cap * sizeof(*v));
+	if (!v)
+		return -1;
+	for (uint32_t pos = t->rq_head; pos != t->rq_tail; pos++) {
+		struct tw_conn *c = *rq_slot(t, pos);
+
+		if (c) {
+			c->retain_pos = n;
+			v[n++] = c;
+		}
+	}
+	free(t->rq);
+	t->rq = v;
+	t->rq_cap = cap;
+	t->rq_head = 0;
+	t->rq_tail = n;
+	return 0;
 }
 
 static void listen_unindex(struct tw_conntable *t, struct tw_conn *c);
 
 /*
  * Retention is a queue: who leaves next is known. Each record leaving it
- * was closed ten thousand connections ago and is no longer cached; fetch
- * the next one's bucket (its record was fetched last time) and the whole
- * record of the one after, while the connections in between are applied.
+ * was closed ten thousand connections ago and is no longer cached. The
+ * queue is an array, so the records a few places ahead are known without
+ * reading the ones in between: fetch the whole record of the one
+ * RETAIN_AHEAD places on, and the bucket of the one half way (its record
+ * arrived since).
  */
-static void prefetch_victims(const struct tw_conntable *t)
-{
-	const struct tw_conn *next = t->retain_head, *after;
+#define RETAIN_AHEAD 8u
 
-	if (!next)
-		return;
-	__builtin_prefetch(&t->buckets[bucket_of(next->cookie, t->cap)], 1);
-	after = next->retain_next;
-	if (!after)
-		return;
-	for (size_t off = 0; off < sizeof(*after); off += 64)
-		__builtin_prefetch((const char *)after + off, 1);
+/*
+ * Inlined by force: a function that only loads and prefetches looks pure
+ * to GCC's interprocedural analysis, and a call to a pure function whose
+ * result nobody uses is deleted, prefetches and all (gcc 12, -O2). Until
+ * this was found, these prefetches had never run.
+ */
+static inline __attribute__((always_inline)) void prefetch_victims(const struct tw_conntable *t)
+{
+	uint32_t n = t->rq_tail - t->rq_head;
+	const struct tw_conn *c;
+
+	if (n > RETAIN_AHEAD / 2 && (c = *rq_slot(t, t->rq_head + RETAIN_AHEAD / 2)))
+		__builtin_prefetch(&t->buckets[bucket_of(c->cookie, t->cap)], 1);
+	if (n > RETAIN_AHEAD && (c = *rq_slot(t, t->rq_head + RETAIN_AHEAD)))
+		for (size_t off = 0; off < sizeof(*c); off += 64)
+			__builtin_prefetch((const char *)c + off, 1);
 }
 
 /* The oldest retained connection leaves (by count or age). */
-static void evict_oldest(struct tw_conntable *t)
+static void evict(struct tw_conntable *t, struct tw_conn *oldest)
 {
-	conntable_remove(t, t->retain_head);
+	conntable_remove(t, oldest);
 	t->evicted++;
 	prefetch_victims(t);
 }
 
 void conntable_retire(struct tw_conntable *t, struct tw_conn *c, uint64_t now_ns)
 {
+	struct tw_conn *oldest;
+
 	if (c->flags & TW_CONN_CLOSED)
 		return;
+	if (t->rq_tail - t->rq_head == t->rq_cap && retain_make_room(t) < 0) {
+		/* No memory for a longer queue: the oldest makes room. */
+		if ((oldest = retain_first(t)))
+			evict(t, oldest);
+		if (t->rq_tail - t->rq_head == t->rq_cap)
+			return; /* nowhere to go: it stays live */
+	}
 	c->flags |= TW_CONN_CLOSED;
 	c->closed_ns = now_ns;
-	c->retain_prev = t->retain_tail;
-	c->retain_next = NULL;
-	if (t->retain_tail)
-		t->retain_tail->retain_next = c;
-	else
-		t->retain_head = c;
-	t->retain_tail = c;
+	c->retain_pos = t->rq_tail++;
+	*rq_slot(t, c->retain_pos) = c;
 	t->live--;
 	t->retained++;
 	conntable_update_listener(t, c);
 	/* Over the count bound, the oldest goes now rather than on the next
 	 * timer: under churn its record is reused at once, while it is still
 	 * in cache, by the next connection. */
-	while (t->retained > t->limits.retain_count && t->retain_head != c)
-		evict_oldest(t);
+	while (t->retained > t->limits.retain_count && (oldest = retain_first(t)) != c)
+		evict(t, oldest);
 }
 
 void conntable_revive(struct tw_conntable *t, struct tw_conn *c)
@@ -374,12 +438,12 @@ void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
 size_t conntable_expire(struct tw_conntable *t, uint64_t now_ns)
 {
 	size_t dropped = 0;
+	struct tw_conn *oldest;
 
-	while (t->retain_head &&
+	while ((oldest = retain_first(t)) &&
 	       (t->retained > t->limits.retain_count ||
-		(now_ns > t->retain_head->closed_ns &&
-		 now_ns - t->retain_head->closed_ns > t->limits.retain_age_ns))) {
-		evict_oldest(t);
+		(now_ns > oldest->closed_ns && now_ns - oldest->closed_ns > t->limits.retain_age_ns))) {
+		evict(t, oldest);
 		dropped++;
 	}
 	return dropped;
@@ -543,7 +607,8 @@ void conntable_get_stats(struct tw_conntable *t, struct tw_conntable_stats *ret)
 	ret->evicted = t->evicted;
 	ret->history_dropped = t->history_dropped;
 	ret->bytes = slab_bytes(t->records) + t->cap * sizeof(*t->buckets) +
-		     t->hist_bytes + t->lcount * sizeof(struct listen_node);
+		     (size_t)t->rq_cap * sizeof(*t->rq) + t->hist_bytes +
+		     t->lcount * sizeof(struct listen_node);
 }
 
 const struct tw_conntable_limits *conntable_limits(struct tw_conntable *t)

@@ -82,7 +82,7 @@ struct tw_conn {
 	uint64_t closed_ns;      /* CLOCK_MONOTONIC, when it moved to retention */
 	uint64_t listener_cookie; /* passive connections: the listener that accepted it */
 	struct tw_conn *hash_next; /* the table's bucket chain */
-	struct tw_conn *retain_prev, *retain_next;
+	uint32_t retain_pos; /* its slot in the retention queue, while closed */
 	struct tw_hist *hist; /* first TW_HIST_KEEP_FIRST entries, then the latest;
 			       * hist_inline until it outgrows it */
 	uint16_t hist_len;

@@ -404,6 +404,101 @@ static void test_revive(void **state)
 	conntable_free(t);
 }
 
+/* Connections leaving retention from its head, middle and tail leave
+ * holes; eviction still goes oldest first and skips them. */
+static void test_retention_holes(void **state)
+{
+	struct tw_conntable *t = table_with(100, 100, 100, 8);
+	struct tw_conn *c[6];
+	struct tw_conntable_stats st;
+
+	(void)state;
+	for (int i = 0; i < 6; i++) {
+		c[i] = add(t, (uint64_t)i + 1);
+		conntable_retire(t, c[i], (uint64_t)i + 1);
+	}
+	conntable_remove(t, c[0]); /* the head */
+	conntable_revive(t, c[2]); /* the middle */
+	conntable_remove(t, c[5]); /* the tail */
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.retained, 3);
+	assert_int_equal(st.live, 1);
+	/* A revived connection closing again is the newest. */
+	conntable_retire(t, c[2], 50);
+	/* Age 100: at 103.5 only those closed before 3.5 go: 2 (1 and 3 left). */
+	assert_int_equal(conntable_expire(t, 103), 1);
+	assert_null(conntable_get(t, 2));
+	assert_non_null(conntable_get(t, 4));
+	assert_int_equal(conntable_expire(t, 106), 2);
+	assert_null(conntable_get(t, 4));
+	assert_null(conntable_get(t, 5));
+	assert_ptr_equal(conntable_get(t, 3), c[2]);
+	assert_int_equal(conntable_expire(t, 151), 1);
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.retained, 0);
+	assert_int_equal(st.live, 0);
+	assert_int_equal(conntable_expire(t, 1000), 0);
+	conntable_free(t);
+}
+
+/* The queue grows past its first size (1024), and is rebuilt at the same
+ * size when holes fill it; either way eviction stays oldest first. */
+static void test_retention_grows_and_compacts(void **state)
+{
+	enum { N = 5000 };
+	const uint64_t age = 1000;
+	struct tw_conntable *t = table_with(N, N, age, 8);
+	struct tw_conn **c = calloc(N, sizeof(*c));
+	uint64_t *closed = calloc(N, sizeof(*closed)), now = 0;
+	struct tw_conntable_stats st;
+
+	(void)state;
+	assert_non_null(c);
+	assert_non_null(closed);
+	for (uint64_t i = 0; i < N; i++) {
+		c[i] = add(t, i + 1);
+		closed[i] = ++now;
+		conntable_retire(t, c[i], closed[i]);
+	}
+	/* Three in four revived and closed again, four times over: 20,000
+	 * positions for 5,000 connections, so the ring doubles up to 16384
+	 * and then has to be rebuilt for its holes. */
+	for (int round = 0; round < 4; round++)
+		for (uint64_t i = 0; i < N; i++)
+			if (i % 4) {
+				conntable_revive(t, c[i]);
+				closed[i] = ++now;
+				conntable_retire(t, c[i], closed[i]);
+			}
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.retained, N);
+	assert_int_equal(st.evicted, 0);
+	/* Expire in steps: exactly those closed more than `age` before go. */
+	for (uint64_t step = now / 7; ; step += now / 7) {
+		uint64_t at = step + age, want = 0;
+
+		for (uint64_t i = 0; i < N; i++)
+			if (closed[i] && closed[i] + age < at)
+				want++;
+		assert_int_equal(conntable_expire(t, at), want);
+		for (uint64_t i = 0; i < N; i++) {
+			bool gone = closed[i] && closed[i] + age < at;
+
+			if (gone)
+				closed[i] = 0;
+			assert_int_equal(conntable_get(t, i + 1) != NULL, closed[i] != 0);
+		}
+		if (step > now)
+			break;
+	}
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.retained, 0);
+	assert_int_equal(st.evicted, N);
+	free(closed);
+	free(c);
+	conntable_free(t);
+}
+
 static void test_max_live(void **state)
 {
 	struct tw_conntable *t = table_with(3, 100, UINT64_MAX, 8);
@@ -637,6 +732,8 @@ int main(void)
 		cmocka_unit_test(test_expire_by_count),
 		cmocka_unit_test(test_expire_by_age),
 		cmocka_unit_test(test_revive),
+		cmocka_unit_test(test_retention_holes),
+		cmocka_unit_test(test_retention_grows_and_compacts),
 		cmocka_unit_test(test_max_live),
 		cmocka_unit_test(test_listener_exact_beats_wildcard),
 		cmocka_unit_test(test_listener_ipv6),
