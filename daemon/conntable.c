@@ -13,39 +13,26 @@ struct listen_node {
 };
 
 /*
- * A chain's head with its cookie beside it, and whether more follow (the
- * pointer's low bit: records are cache-line aligned). Old connections
- * (TIME_WAIT, retained) sit in a quarter of the buckets; a new cookie
- * landing on one learns it is absent from the bucket alone, instead of
- * from a cache miss on the old record.
+ * Chains are built of links (conntable.h): a bucket is the link to its
+ * chain's newest connection. Old connections (TIME_WAIT, retained) sit in
+ * a quarter of the buckets; a new cookie landing on one learns that it is
+ * absent from the bucket alone, and removing a connection copies its link
+ * to the one before, so neither reads the older connection behind it.
+ * (Records are cache-line aligned: the low bit of a pointer is free.)
  */
-struct bucket {
-	uint64_t cookie; /* the head's; 0: not known here, look at the head */
-	uintptr_t head;  /* struct tw_conn *, | 1 if it has a hash_next */
-};
-
-static struct tw_conn *bucket_head(const struct bucket *b)
+static struct tw_conn *link_to(const struct tw_link *l)
 {
-	return (struct tw_conn *)(b->head & ~(uintptr_t)1);
+	return (struct tw_conn *)(l->to & ~(uintptr_t)1);
 }
 
-static void bucket_set(struct bucket *b, struct tw_conn *c)
+static bool link_more(const struct tw_link *l)
 {
-	b->cookie = c ? c->cookie : 0;
-	b->head = (uintptr_t)c | (c && c->hash_next ? 1 : 0);
-}
-
-/* A new head whose record is likely not cached (the one behind a removed
- * head is an older connection): leave its cookie to the next lookup. */
-static void bucket_set_unread(struct bucket *b, struct tw_conn *c)
-{
-	b->cookie = 0;
-	b->head = (uintptr_t)c;
+	return l->to & 1;
 }
 
 struct tw_conntable {
 	struct tw_conntable_limits limits;
-	struct bucket *buckets; /* chains through hash_next, newest first */
+	struct tw_link *buckets; /* chains, newest first */
 	size_t cap;             /* buckets, a power of two */
 	size_t count;
 	size_t live;
@@ -137,7 +124,7 @@ void conntable_free(struct tw_conntable *t)
 	/* The slab goes whole; only histories grown out of line are
 	 * allocations of their own. */
 	for (size_t i = 0; i < t->cap; i++)
-		for (struct tw_conn *c = bucket_head(&t->buckets[i]); c; c = c->hash_next)
+		for (struct tw_conn *c = link_to(&t->buckets[i]); c; c = link_to(&c->next))
 			if (c->hist != c->hist_inline)
 				free(c->hist);
 	slab_free(t->records);
@@ -157,45 +144,43 @@ void conntable_free(struct tw_conntable *t)
 
 struct tw_conn *conntable_get(struct tw_conntable *t, uint64_t cookie)
 {
-	struct bucket *b = &t->buckets[bucket_of(cookie, t->cap)];
-	struct tw_conn *c = bucket_head(b);
+	const struct tw_link *l = &t->buckets[bucket_of(cookie, t->cap)];
 
-	if (!c)
-		return NULL;
-	if (b->cookie) {
-		if (b->cookie == cookie)
-			return c;
-		if (!(b->head & 1))
+	for (;;) {
+		struct tw_conn *c = link_to(l);
+
+		if (!c)
 			return NULL;
-		c = c->hash_next;
-	} else {
-		bucket_set(b, c); /* read now anyway */
+		if (l->cookie == cookie)
+			return c;
+		if (!link_more(l))
+			return NULL;
+		l = &c->next;
 	}
-	for (; c && c->cookie != cookie; c = c->hash_next)
-		;
-	return c;
 }
 
-static void insert_bucket(struct bucket *buckets, size_t cap, struct tw_conn *c)
+/* c becomes the first of its chain. */
+static void insert_bucket(struct tw_link *buckets, size_t cap, struct tw_conn *c)
 {
-	struct bucket *b = &buckets[bucket_of(c->cookie, cap)];
+	struct tw_link *b = &buckets[bucket_of(c->cookie, cap)];
 
-	c->hash_next = bucket_head(b);
-	bucket_set(b, c);
+	c->next = *b;
+	b->cookie = c->cookie;
+	b->to = (uintptr_t)c | (link_to(&c->next) ? 1 : 0);
 }
 
 static int grow(struct tw_conntable *t)
 {
 	size_t cap = t->cap * 2;
-	struct bucket *buckets = calloc(cap, sizeof(*buckets));
+	struct tw_link *buckets = calloc(cap, sizeof(*buckets));
 
 	if (!buckets)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->cap; i++) {
-		struct tw_conn *c = bucket_head(&t->buckets[i]), *next;
+		struct tw_conn *c = link_to(&t->buckets[i]), *next;
 
 		for (; c; c = next) {
-			next = c->hash_next;
+			next = link_to(&c->next);
 			insert_bucket(buckets, cap, c);
 		}
 	}
@@ -407,20 +392,15 @@ void conntable_revive(struct tw_conntable *t, struct tw_conn *c)
 
 void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
 {
-	struct bucket *b = &t->buckets[bucket_of(c->cookie, t->cap)];
-	struct tw_conn *head = bucket_head(b), **p;
+	struct tw_link *l = &t->buckets[bucket_of(c->cookie, t->cap)], *prev = NULL;
 
-	if (head == c) {
-		bucket_set_unread(b, c->hash_next);
-	} else {
-		if (!head)
+	for (; link_to(l) != c; prev = l, l = &link_to(l)->next)
+		if (!link_to(l))
 			return; /* not ours */
-		for (p = &head->hash_next; *p != c; p = &(*p)->hash_next)
-			if (!*p)
-				return;
-		*p = c->hash_next;
-		bucket_set(b, head); /* it may have lost its only follower */
-	}
+	*l = c->next;
+	/* The one before may have lost its only follower. */
+	if (prev && !link_to(l))
+		prev->to &= ~(uintptr_t)1;
 	if (c->flags & TW_CONN_LISTEN_INDEXED)
 		listen_unindex(t, c);
 	if (c->flags & TW_CONN_CLOSED) {
@@ -572,7 +552,7 @@ void conntable_foreach(struct tw_conntable *t, void (*fn)(struct tw_conn *c, voi
 		       void *data)
 {
 	for (size_t i = 0; i < t->cap; i++)
-		for (struct tw_conn *c = bucket_head(&t->buckets[i]); c; c = c->hash_next)
+		for (struct tw_conn *c = link_to(&t->buckets[i]); c; c = link_to(&c->next))
 			fn(c, data);
 }
 
@@ -591,7 +571,7 @@ uint64_t *conntable_sorted_cookies(struct tw_conntable *t, size_t *ret_count)
 	if (!v)
 		return NULL;
 	for (size_t i = 0; i < t->cap; i++)
-		for (struct tw_conn *c = bucket_head(&t->buckets[i]); c; c = c->hash_next)
+		for (struct tw_conn *c = link_to(&t->buckets[i]); c; c = link_to(&c->next))
 			v[n++] = c->cookie;
 	qsort(v, n, sizeof(*v), cmp_u64);
 	*ret_count = n;

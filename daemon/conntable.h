@@ -75,13 +75,25 @@ enum tw_conn_flag {
 
 #define TW_HIST_INLINE 6
 
+/*
+ * A link of a bucket's chain (the bucket's head, or a record's next): the
+ * connection it leads to, with that connection's cookie and whether more
+ * follow it. A lookup that reads a link learns whether the connection it
+ * leads to is the one it wants, and whether any follow, without reading
+ * that connection's record, which is mostly an older one and not cached.
+ */
+struct tw_link {
+	uint64_t cookie; /* of the connection it leads to */
+	uintptr_t to;    /* struct tw_conn *, | 1 if more follow it; 0: the end */
+};
+
 struct tw_conn {
 	uint64_t cookie;
 	uint64_t first_seen_ns;  /* CLOCK_MONOTONIC */
 	uint64_t last_change_ns; /* CLOCK_MONOTONIC */
 	uint64_t closed_ns;      /* CLOCK_MONOTONIC, when it moved to retention */
 	uint64_t listener_cookie; /* passive connections: the listener that accepted it */
-	struct tw_conn *hash_next; /* the table's bucket chain */
+	struct tw_link next; /* the table's bucket chain */
 	uint32_t retain_pos; /* its slot in the retention queue, while closed */
 	struct tw_hist *hist; /* first TW_HIST_KEEP_FIRST entries, then the latest;
 			       * hist_inline until it outgrows it */
