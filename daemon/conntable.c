@@ -288,14 +288,15 @@ static void retain_unlink(struct tw_conntable *t, struct tw_conn *c)
  */
 static int retain_make_room(struct tw_conntable *t)
 {
-	uint32_t n = 0, cap = t->rq_cap;
+	uint64_t cap = t->rq_cap;
+	uint32_t n = 0;
 	struct tw_conn **v;
 
 	if (!cap || t->retained > cap / 2)
 		cap = cap ? cap * 2 : 1024;
-	if (cap > (1u << 31))
+	if (cap > (1u << 31)) /* the positions are 32-bit */
 		return -1;
-	v = malloc((size_t)cap * sizeof(*v));
+	v = malloc(cap * sizeof(*v));
 	if (!v)
 		return -1;
 	for (uint32_t pos = t->rq_head; pos != t->rq_tail; pos++) {
@@ -308,7 +309,7 @@ static int retain_make_room(struct tw_conntable *t)
 	}
 	free(t->rq);
 	t->rq = v;
-	t->rq_cap = cap;
+	t->rq_cap = (uint32_t)cap;
 	t->rq_head = 0;
 	t->rq_tail = n;
 	return 0;
