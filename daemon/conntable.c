@@ -423,7 +423,8 @@ size_t conntable_expire(struct tw_conntable *t, uint64_t now_ns)
 
 	while ((oldest = retain_first(t)) &&
 	       (t->retained > t->limits.retain_count ||
-		(now_ns > oldest->closed_ns && now_ns - oldest->closed_ns > t->limits.retain_age_ns))) {
+		(now_ns > oldest->closed_ns &&
+		 now_ns - oldest->closed_ns > t->limits.retain_age_ns))) {
 		evict(t, oldest);
 		dropped++;
 	}

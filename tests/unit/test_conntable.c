@@ -425,7 +425,8 @@ static void test_retention_holes(void **state)
 	assert_int_equal(st.live, 1);
 	/* A revived connection closing again is the newest. */
 	conntable_retire(t, c[2], 50);
-	/* Age 100: at 103.5 only those closed before 3.5 go: 2 (1 and 3 left). */
+	/* Age 100: at 103 those closed before 3 go, which is only the one
+	 * closed at 2 (the one closed at 1 was removed, at 3 revived). */
 	assert_int_equal(conntable_expire(t, 103), 1);
 	assert_null(conntable_get(t, 2));
 	assert_non_null(conntable_get(t, 4));
