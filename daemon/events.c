@@ -161,15 +161,16 @@ static void apply_state(struct tw_conntable *t, const struct tw_event *e,
 		c->first_seen_ns = e->time_ns;
 		set_endpoints(c, e);
 		c->uid = e->uid; /* 0 unless e->netns: then the reconcile's */
-	} else if (c->flags & TW_CONN_CLOSED && to != TW_TCP_CLOSE) {
+	} else {
 		/* A closed socket used again (connect() after a failure). */
-		conntable_revive(t, c);
+		if (c->flags & TW_CONN_CLOSED && to != TW_TCP_CLOSE)
+			conntable_revive(t, c);
+		/* While closing, the socket is unhashed and its local port
+		 * reads 0: keep what we knew. connect() fires SYN_SENT before
+		 * choosing the port, so later events fill it in. */
+		if (to != TW_TCP_CLOSE && e->sport)
+			set_endpoints(c, e);
 	}
-	/* While closing, the socket is unhashed and its local port reads 0:
-	 * keep what we knew. connect() fires SYN_SENT before choosing the
-	 * port, so later events fill it in. */
-	if (to != TW_TCP_CLOSE && e->sport)
-		set_endpoints(c, e);
 	if (e->has_task)
 		set_task(c, e);
 
