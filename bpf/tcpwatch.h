@@ -33,6 +33,7 @@ enum tcpwatch_event_kind {
 	TCPWATCH_EV_RETRANSMIT_SYNACK = 3, /* tcp_retransmit_synack: cookie is the listener's */
 	TCPWATCH_EV_RESET_SENT = 4,      /* tcp_send_reset */
 	TCPWATCH_EV_RESET_RECEIVED = 5,  /* tcp_receive_reset */
+	TCPWATCH_EV_KINDS,               /* one past the last kind */
 };
 
 /* The namespace's TIME_WAIT table (tcp_max_tw_buckets) was full when a

@@ -5,6 +5,70 @@
 #include <string.h>
 
 #include "addr.h"
+#include "fmt.h"
+
+static size_t put_v4(char *out, const uint8_t a[4])
+{
+	size_t n = 0;
+
+	for (int i = 0; i < 4; i++) {
+		if (i)
+			out[n++] = '.';
+		n += tw_fmt_u64(out + n, a[i]);
+	}
+	return n;
+}
+
+size_t tw_endpoint_put(char *out, int family, const uint8_t addr[16], uint16_t port,
+		       bool any_port)
+{
+	size_t n = 0;
+
+	if (family == AF_INET6) {
+		char text[INET6_ADDRSTRLEN];
+
+		if (!inet_ntop(AF_INET6, addr, text, sizeof(text)))
+			strcpy(text, "?");
+		out[n++] = '[';
+		memcpy(out + n, text, strlen(text));
+		n += strlen(text);
+		out[n++] = ']';
+	} else {
+		n += put_v4(out, addr);
+	}
+	out[n++] = ':';
+	if (any_port)
+		out[n++] = '*';
+	else
+		n += tw_fmt_u64(out + n, port);
+	return n;
+}
+
+const char *tw_endpoint_format(int family, const uint8_t addr[16], uint16_t port, char *buf,
+			       size_t len)
+{
+	char text[TW_ENDPOINT_STRLEN];
+	size_t n = tw_endpoint_put(text, family, addr, port, false);
+
+	if (!len)
+		return buf;
+	if (n > len - 1)
+		n = len - 1;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+const char *tw_endpoint_format_text(const char *addr, uint16_t port, char *buf, size_t len)
+{
+	uint8_t a[16];
+	int family;
+
+	if (tw_addr_parse(addr, &family, a) == 0)
+		return tw_endpoint_format(family, a, port, buf, len);
+	snprintf(buf, len, "%s:%u", addr, port);
+	return buf;
+}
 
 const char *tw_addr_format(int family, const uint8_t addr[16], char *buf, size_t len)
 {

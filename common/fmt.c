@@ -46,3 +46,34 @@ size_t tw_fmt_age(char *out, uint64_t ms)
 	out[n] = '\0';
 	return n;
 }
+
+size_t tw_fmt_escaped(char *out, size_t cap, const char *s, int quote)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = 0;
+
+	if (!cap)
+		return 0;
+	for (; *p; p++) {
+		int c1 = p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+		int esc = *p < 0x20 || *p == 0x7f || *p == '\\' || (quote && *p == '"') || c1;
+		size_t need = esc ? (c1 ? 8 : 4) : 1;
+
+		if (n + need > cap - 1)
+			break;
+		if (!esc) {
+			out[n++] = (char)*p;
+			continue;
+		}
+		for (int i = 0; i <= c1; i++) {
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[p[i] >> 4];
+			out[n++] = hex[p[i] & 15];
+		}
+		p += c1;
+	}
+	out[n] = '\0';
+	return n;
+}

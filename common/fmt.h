@@ -14,4 +14,14 @@ size_t tw_fmt_u64(char *out, uint64_t v);
  * its length. */
 size_t tw_fmt_age(char *out, uint64_t ms);
 
+/*
+ * Copies s into out (cap bytes, NUL-terminated), writing every byte a
+ * terminal would act on as \xHH: C0 controls, DEL, the UTF-8 forms of the
+ * C1 controls (U+0080..U+009F, CSI among them), a backslash, and with quote
+ * also '"'. Process names and other strings from outside go through it
+ * before they reach a screen. Returns the length written (truncated at a
+ * whole escape).
+ */
+size_t tw_fmt_escaped(char *out, size_t cap, const char *s, int quote);
+
 #endif

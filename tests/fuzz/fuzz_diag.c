@@ -7,7 +7,7 @@
 
 #include "diag.h"
 
-static void on_sock(const struct tw_diag_sock *s, void *data)
+static void on_sock(const struct tw_ksock *s, void *data)
 {
 	size_t *n = data;
 
@@ -16,6 +16,7 @@ static void on_sock(const struct tw_diag_sock *s, void *data)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct tw_diag_counters counts = { 0 };
 	size_t n = 0;
 	/* mnl reads whole netlink messages: give it aligned memory. */
 	static uint64_t buf[65536 / 8];
@@ -23,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > sizeof(buf))
 		size = sizeof(buf);
 	memcpy(buf, data, size);
-	diag_parse(buf, size, 1, on_sock, &n);
-	diag_parse(buf, size, 0, on_sock, &n);
+	diag_parse(buf, size, 1, 0, on_sock, &n, &counts);
+	diag_parse(buf, size, 0, 1234, on_sock, &n, &counts);
 	return 0;
 }

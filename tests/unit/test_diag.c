@@ -18,6 +18,7 @@
 #include "diag.h"
 
 #define SEQ 4242
+#define PORTID 777
 #define COOKIE 0x1122334455667788ull
 
 /* Consecutive netlink messages, as one recv() returns them. */
@@ -36,6 +37,7 @@ static struct nlmsghdr *msg_begin(struct msgbuf *b, uint16_t type, uint32_t seq)
 	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = NLM_F_MULTI;
 	nlh->nlmsg_seq = seq;
+	nlh->nlmsg_pid = PORTID;
 	return nlh;
 }
 
@@ -138,10 +140,10 @@ static void put_error(struct msgbuf *b, int error)
 
 struct seen {
 	size_t n;
-	struct tw_diag_sock socks[8];
+	struct tw_ksock socks[8];
 };
 
-static void collect(const struct tw_diag_sock *s, void *data)
+static void collect(const struct tw_ksock *s, void *data)
 {
 	struct seen *seen = data;
 
@@ -149,7 +151,15 @@ static void collect(const struct tw_diag_sock *s, void *data)
 	seen->socks[seen->n++] = *s;
 }
 
-static void assert_sample_info(const struct tw_diag_sock *s)
+static struct tw_diag_counters counts;
+
+/* The replies of dump seq, addressed to our PORTID. */
+static int parse(const void *buf, size_t len, uint32_t seq, struct seen *seen)
+{
+	return diag_parse(buf, len, seq, PORTID, collect, seen, &counts);
+}
+
+static void assert_sample_info(const struct tw_ksock *s)
 {
 	assert_true(s->has_info);
 	assert_int_equal(s->info.rtt_us, 1500);
@@ -171,12 +181,12 @@ static void test_ipv4_socket_then_done(void **state)
 	static const uint8_t dst[16] = { 192, 0, 2, 9 };
 	struct msgbuf b = { .len = 0 };
 	struct seen seen = { 0 };
-	const struct tw_diag_sock *s;
+	const struct tw_ksock *s;
 
 	(void)state;
 	put_sock(&b, AF_INET, COOKIE, sizeof(struct tcp_info));
 	put_done(&b);
-	assert_int_equal(diag_parse(b.data, b.len, SEQ, collect, &seen), 0);
+	assert_int_equal(parse(b.data, b.len, SEQ, &seen), 0);
 	assert_int_equal(seen.n, 1);
 	s = &seen.socks[0];
 	assert_int_equal(s->cookie, COOKIE);
@@ -207,7 +217,7 @@ static void test_ipv6_socket(void **state)
 	(void)state;
 	put_sock(&b, AF_INET6, 7, sizeof(struct tcp_info));
 	put_done(&b);
-	assert_int_equal(diag_parse(b.data, b.len, SEQ, collect, &seen), 0);
+	assert_int_equal(parse(b.data, b.len, SEQ, &seen), 0);
 	assert_int_equal(seen.n, 1);
 	assert_int_equal(seen.socks[0].family, AF_INET6);
 	assert_int_equal(seen.socks[0].cookie, 7);
@@ -224,7 +234,7 @@ static void test_dump_goes_on_without_done(void **state)
 	put_sock(&b, AF_INET, 1, sizeof(struct tcp_info));
 	put_sock(&b, AF_INET6, 2, sizeof(struct tcp_info));
 	put_sock(&b, AF_INET, 3, sizeof(struct tcp_info));
-	assert_int_equal(diag_parse(b.data, b.len, SEQ, collect, &seen), 1);
+	assert_int_equal(parse(b.data, b.len, SEQ, &seen), 1);
 	assert_int_equal(seen.n, 3);
 	assert_int_equal(seen.socks[0].cookie, 1);
 	assert_int_equal(seen.socks[1].cookie, 2);
@@ -234,7 +244,7 @@ static void test_dump_goes_on_without_done(void **state)
 	b.len = 0;
 	seen.n = 0;
 	put_done(&b);
-	assert_int_equal(diag_parse(b.data, b.len, SEQ, collect, &seen), 0);
+	assert_int_equal(parse(b.data, b.len, SEQ, &seen), 0);
 	assert_int_equal(seen.n, 0);
 }
 
@@ -245,7 +255,7 @@ static void test_without_tcp_info(void **state)
 
 	(void)state;
 	put_sock(&b, AF_INET, 1, 0);
-	assert_int_equal(diag_parse(b.data, b.len, SEQ, collect, &seen), 1);
+	assert_int_equal(parse(b.data, b.len, SEQ, &seen), 1);
 	assert_int_equal(seen.n, 1);
 	assert_false(seen.socks[0].has_info);
 	assert_int_equal(seen.socks[0].info.rtt_us, 0);
@@ -256,13 +266,13 @@ static void test_short_tcp_info(void **state)
 {
 	struct msgbuf b = { .len = 0 };
 	struct seen seen = { 0 };
-	const struct tw_diag_sock *s;
+	const struct tw_ksock *s;
 
 	(void)state;
 	put_sock(&b, AF_INET, 1, offsetof(struct tcp_info, tcpi_rttvar));
 	put_sock(&b, AF_INET, 2, 3); /* shorter than any real one */
 	put_done(&b);
-	assert_int_equal(diag_parse(b.data, b.len, SEQ, collect, &seen), 0);
+	assert_int_equal(parse(b.data, b.len, SEQ, &seen), 0);
 	assert_int_equal(seen.n, 2);
 	s = &seen.socks[0];
 	assert_true(s->has_info);
@@ -282,7 +292,7 @@ static void test_long_tcp_info(void **state)
 
 	(void)state;
 	put_sock(&b, AF_INET, 1, sizeof(struct tcp_info) + 64);
-	assert_int_equal(diag_parse(b.data, b.len, SEQ, collect, &seen), 1);
+	assert_int_equal(parse(b.data, b.len, SEQ, &seen), 1);
 	assert_int_equal(seen.n, 1);
 	assert_sample_info(&seen.socks[0]);
 }
@@ -294,28 +304,40 @@ static void test_netlink_error(void **state)
 
 	(void)state;
 	put_error(&b, -EPERM);
-	assert_int_equal(diag_parse(b.data, b.len, SEQ, collect, &seen), -EPERM);
+	assert_int_equal(parse(b.data, b.len, SEQ, &seen), -EPERM);
 	assert_int_equal(seen.n, 0);
 
 	/* Sockets before the error are still reported. */
 	b.len = 0;
 	put_sock(&b, AF_INET, 1, sizeof(struct tcp_info));
 	put_error(&b, -ENOBUFS);
-	assert_int_equal(diag_parse(b.data, b.len, SEQ, collect, &seen), -ENOBUFS);
+	assert_int_equal(parse(b.data, b.len, SEQ, &seen), -ENOBUFS);
 	assert_int_equal(seen.n, 1);
 }
 
-static void test_wrong_seq_rejected(void **state)
+/* Replies of another dump (an earlier one that timed out) or addressed to
+ * another port are skipped and counted; the dump goes on. */
+static void test_wrong_seq_or_port_skipped(void **state)
 {
 	struct msgbuf b = { .len = 0 };
 	struct seen seen = { 0 };
-	int r;
+	struct nlmsghdr *nlh;
+	uint64_t stale = counts.stale;
 
 	(void)state;
 	put_sock(&b, AF_INET, 1, sizeof(struct tcp_info));
-	r = diag_parse(b.data, b.len, SEQ + 1, collect, &seen);
-	assert_true(r < 0);
+	assert_int_equal(parse(b.data, b.len, SEQ + 1, &seen), 1);
 	assert_int_equal(seen.n, 0);
+	assert_int_equal(counts.stale, stale + 1);
+
+	nlh = (struct nlmsghdr *)b.data;
+	nlh->nlmsg_pid = PORTID + 1;
+	put_sock(&b, AF_INET, 2, sizeof(struct tcp_info));
+	put_done(&b);
+	assert_int_equal(parse(b.data, b.len, SEQ, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.socks[0].cookie, 2);
+	assert_int_equal(counts.stale, stale + 2);
 }
 
 /* Malformed messages are skipped; the good ones around them are not. */
@@ -356,7 +378,7 @@ static void test_malformed_skipped(void **state)
 	put_sock(&b, AF_INET6, 4, sizeof(struct tcp_info));
 	put_done(&b);
 
-	assert_int_equal(diag_parse(b.data, b.len, SEQ, collect, &seen), 0);
+	assert_int_equal(parse(b.data, b.len, SEQ, &seen), 0);
 	assert_int_equal(seen.n, 3);
 	assert_int_equal(seen.socks[0].cookie, 1);
 	assert_int_equal(seen.socks[1].cookie, 3);
@@ -379,7 +401,7 @@ static void test_attribute_overrun(void **state)
 	a->nla_len = 4000; /* but only 8 bytes follow */
 	nlh->nlmsg_len += 8;
 	msg_end(&b, nlh);
-	diag_parse(b.data, b.len, SEQ, collect, &seen);
+	parse(b.data, b.len, SEQ, &seen);
 	/* Either skipped or reported without the bogus tcp_info. */
 	assert_true(seen.n <= 1);
 	if (seen.n)
@@ -397,19 +419,19 @@ static void test_truncated_buffer(void **state)
 	put_sock(&b, AF_INET, 1, sizeof(struct tcp_info));
 	first = b.len;
 	put_sock(&b, AF_INET, 2, sizeof(struct tcp_info));
-	diag_parse(b.data, first + 20, SEQ, collect, &seen);
+	parse(b.data, first + 20, SEQ, &seen);
 	assert_int_equal(seen.n, 1);
 	assert_int_equal(seen.socks[0].cookie, 1);
 
 	seen.n = 0;
-	diag_parse(b.data, 10, SEQ, collect, &seen); /* not even a header */
+	parse(b.data, 10, SEQ, &seen); /* not even a header */
 	assert_int_equal(seen.n, 0);
 }
 
 static void test_parse_msg_direct(void **state)
 {
 	struct msgbuf b = { .len = 0 };
-	struct tw_diag_sock s;
+	struct tw_ksock s;
 	struct inet_diag_msg *m;
 	struct nlmsghdr *nlh;
 
@@ -438,7 +460,7 @@ int main(void)
 		cmocka_unit_test(test_short_tcp_info),
 		cmocka_unit_test(test_long_tcp_info),
 		cmocka_unit_test(test_netlink_error),
-		cmocka_unit_test(test_wrong_seq_rejected),
+		cmocka_unit_test(test_wrong_seq_or_port_skipped),
 		cmocka_unit_test(test_malformed_skipped),
 		cmocka_unit_test(test_attribute_overrun),
 		cmocka_unit_test(test_truncated_buffer),

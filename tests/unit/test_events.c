@@ -561,7 +561,7 @@ static void test_decode(void **state)
 	/* Short records are rejected, whatever they hold; longer ones (ring
 	 * padding) are fine. */
 	for (size_t k = 0; k < n; k++)
-		assert_int_equal(events_decode(buf, k, &e), -1);
+		assert_int_equal(events_decode(buf, k, &e), -EINVAL);
 	assert_int_equal(events_decode(buf, n + 8, &e), 0);
 
 	/* IPv6 with the owner's task. */
@@ -575,13 +575,13 @@ static void test_decode(void **state)
 	assert_int_equal(e.pid, CLIENT_PID);
 	assert_int_equal(e.tid, CLIENT_PID + 1);
 	assert_int_equal(strlen(e.comm), sizeof(e.comm) - 1);
-	assert_int_equal(events_decode(buf, n - 1, &e), -1);
+	assert_int_equal(events_decode(buf, n - 1, &e), -EINVAL);
 
 	/* IPv4 with the aux cookie after the addresses. */
 	n = wire(buf, TCPWATCH_EV_RETRANSMIT_SYNACK, AF_INET, TCPWATCH_EVF_AUX);
 	assert_int_equal(events_decode(buf, n, &e), 0);
 	assert_int_equal(e.aux_cookie, 0xabcdef);
-	assert_int_equal(events_decode(buf, n - 1, &e), -1);
+	assert_int_equal(events_decode(buf, n - 1, &e), -EINVAL);
 
 	/* No addresses at all (a reset for a packet that could not be read). */
 	n = wire(buf, TCPWATCH_EV_RESET_SENT, 0, 0);
@@ -592,14 +592,14 @@ static void test_decode(void **state)
 	/* Unknown versions, kinds and families. */
 	n = wire(buf, TCPWATCH_EV_STATE, AF_INET, 0);
 	buf[offsetof(struct tcpwatch_rec, version)] = TCPWATCH_EVENT_VERSION + 1;
-	assert_int_equal(events_decode(buf, n, &e), -1);
+	assert_int_equal(events_decode(buf, n, &e), -EPROTO);
 	buf[offsetof(struct tcpwatch_rec, version)] = TCPWATCH_EVENT_VERSION;
 	buf[offsetof(struct tcpwatch_rec, family)] = 1;
-	assert_int_equal(events_decode(buf, n, &e), -1);
+	assert_int_equal(events_decode(buf, n, &e), -EINVAL);
 	for (int k = 0; k <= TCPWATCH_EV_RESET_RECEIVED + 1; k++) {
 		n = wire(buf, (uint8_t)k, AF_INET, 0);
 		assert_int_equal(events_decode(buf, n, &e),
-				 k >= TCPWATCH_EV_STATE && k <= TCPWATCH_EV_RESET_RECEIVED ? 0 : -1);
+				 k >= TCPWATCH_EV_STATE && k <= TCPWATCH_EV_RESET_RECEIVED ? 0 : -EINVAL);
 	}
 }
 

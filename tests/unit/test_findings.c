@@ -112,15 +112,18 @@ static struct tw_conn *ended(struct fixture *f, uint64_t cookie, uint8_t reason,
 	return c;
 }
 
-/* Runs findings_write at now_ns and returns the "findings" array. */
+/* Collects the findings at now_ns, encodes them as the API does, and
+ * returns the "findings" array. */
 static cJSON *findings(struct fixture *f, uint64_t now_ns)
 {
-	struct tw_clock clk = { .mono_to_wall_ns = 0, .now_mono_ns = now_ns };
+	struct tw_findings found;
 	struct tw_buf b;
 	cJSON *arr;
 
+	assert_int_equal(findings_collect(f->t, &cfg, now_ns, &found), 0);
 	buf_init(&b);
-	findings_write(&b, f->t, &cfg, &clk);
+	json_findings(&b, &found, &cfg);
+	findings_free(&found);
 	assert_false(b.oom);
 	assert_non_null(b.data);
 	cJSON_Delete(f->json);

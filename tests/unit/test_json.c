@@ -149,11 +149,16 @@ static void test_format_rfc3339(void **state)
 	char out[40];
 
 	(void)state;
-	format_rfc3339(0, out, sizeof(out));
+	clock_format_rfc3339(0, out, sizeof(out));
 	assert_string_equal(out, "1970-01-01T00:00:00.000000Z");
-	format_rfc3339(1700000000123456789ull, out, sizeof(out));
+	clock_format_rfc3339(1700000000123456789ull, out, sizeof(out));
 	assert_string_equal(out, "2023-11-14T22:13:20.123456Z");
-	format_rfc3339(951782400000001000ull, out, sizeof(out)); /* leap day 2000 */
+	clock_format_rfc3339(951782400000001000ull, out, sizeof(out)); /* leap day 2000 */
+	assert_string_equal(out, "2000-02-29T00:00:00.000001Z");
+	/* A short buffer gets what fits. */
+	clock_format_rfc3339(951782400000001000ull, out, 11);
+	assert_string_equal(out, "2000-02-29");
+	clock_format_rfc3339(951782400000001000ull, out, TW_RFC3339_LEN);
 	assert_string_equal(out, "2000-02-29T00:00:00.000001Z");
 }
 

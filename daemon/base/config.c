@@ -1,0 +1,402 @@
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+#define FIELD(f) offsetof(struct tw_config, f), sizeof(((struct tw_config *)0)->f)
+#define DAY_S 86400u
+
+const struct tw_config_key tw_config_keys[] = {
+	{ "socket", 's', TW_CFG_STRING, false, false, FIELD(socket_path), 0, 0, TW_DEFAULT_SOCKET,
+	  "PATH", "API Unix socket", NULL },
+	{ "listen", 'l', TW_CFG_STRING, false, false, FIELD(listen), 0, 0, TW_DEFAULT_LISTEN,
+	  "ADDR:PORT|none", "API on loopback TCP", NULL },
+	{ "foreground", 'f', TW_CFG_FLAG, false, true, FIELD(foreground), 0, 1, "false", NULL,
+	  "stay in the foreground (systemd runs it so)", NULL },
+	{ "debug", 'd', TW_CFG_FLAG, true, false, FIELD(debug), 0, 1, "false", NULL,
+	  "verbose logging", NULL },
+	{ "reconcile-interval", 0, TW_CFG_SECONDS, true, false, FIELD(reconcile_interval_ms), 100,
+	  3600 * 1000, "5", "S", "sock_diag reconcile period, seconds", NULL },
+	{ "retain-count", 0, TW_CFG_UINT, true, false, FIELD(retain_count), 0, 10000000, "10000",
+	  "N", "closed connections kept", NULL },
+	{ "retain-age", 0, TW_CFG_UINT, true, false, FIELD(retain_age_s), 0, 7 * DAY_S, "600", "S",
+	  "seconds a closed connection is kept", NULL },
+	{ "max-connections", 0, TW_CFG_UINT, false, false, FIELD(max_connections), 16, 50000000,
+	  "1000000", "N", "live connections tracked", NULL },
+	{ "history-max", 0, TW_CFG_UINT, false, false, FIELD(history_max), 8, 4096, "32", "N",
+	  "history entries per connection", NULL },
+	{ "ringbuf-kb", 0, TW_CFG_UINT, false, false, FIELD(ringbuf_kb), 64, 1048576, "16384", "N",
+	  "BPF ring buffers in KiB, all CPUs", NULL },
+	{ "max-netns", 0, TW_CFG_UINT, false, false, FIELD(max_netns), 1, 65536, "256", "N",
+	  "network namespaces followed", NULL },
+	{ "max-clients", 0, TW_CFG_UINT, false, false, FIELD(max_clients), 1, 4096, "64", "N",
+	  "concurrent API connections", NULL },
+	{ "netns-filter", 0, TW_CFG_UINT, false, false, FIELD(netns_filter), 0, UINT32_MAX, "0",
+	  "INODE", "trace only this network namespace (0: all)", NULL },
+	{ "max-watchers", 0, TW_CFG_UINT, false, false, FIELD(max_watchers), 0, 1024, "16", "N",
+	  "concurrent event streams", NULL },
+	{ "close-wait-threshold", 0, TW_CFG_SECONDS, true, false, FIELD(close_wait_threshold_ms), 0,
+	  DAY_S * 1000ull, "60", "S", "CLOSE_WAIT older than this is stuck", "Findings thresholds" },
+	{ "time-wait-pileup", 0, TW_CFG_UINT, true, false, FIELD(time_wait_pileup), 1, UINT32_MAX,
+	  "500", "N", "TIME_WAIT per remote endpoint", NULL },
+	{ "fin-wait2-pileup", 0, TW_CFG_UINT, true, false, FIELD(fin_wait2_pileup), 1, UINT32_MAX,
+	  "50", "N", "FIN_WAIT2 per remote endpoint", NULL },
+	{ "connect-failures", 0, TW_CFG_UINT, true, false, FIELD(connect_failures), 1, UINT32_MAX,
+	  "5", "N", "failed connects per destination", NULL },
+	{ "peer-resets", 0, TW_CFG_UINT, true, false, FIELD(peer_resets), 1, UINT32_MAX, "5", "N",
+	  "resets from one remote endpoint", NULL },
+	{ NULL },
+};
+
+#define N_KEYS (sizeof(tw_config_keys) / sizeof(tw_config_keys[0]) - 1)
+
+/* Keys may be written with _ or -. */
+static bool key_eq(const char *table_name, const char *name)
+{
+	for (; *table_name && *name; table_name++, name++)
+		if (*table_name != *name && !(*table_name == '-' && *name == '_'))
+			return false;
+	return *table_name == *name;
+}
+
+const struct tw_config_key *config_key(const char *name)
+{
+	for (const struct tw_config_key *k = tw_config_keys; k->name; k++)
+		if (key_eq(k->name, name))
+			return k;
+	return NULL;
+}
+
+static void *field(struct tw_config *c, const struct tw_config_key *k)
+{
+	return (char *)c + k->offset;
+}
+
+static int parse_uint(const char *v, uint64_t min, uint64_t max, uint64_t *ret)
+{
+	unsigned long long x;
+	char *end;
+
+	if (*v < '0' || *v > '9') /* strtoull would skip spaces and take a sign */
+		return -EINVAL;
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno || *end || x < min || x > max)
+		return -EINVAL;
+	*ret = x;
+	return 0;
+}
+
+/* Seconds, fractions allowed ("0.5"), to milliseconds. */
+static int parse_seconds_ms(const char *v, uint64_t min_ms, uint64_t max_ms, uint64_t *ret)
+{
+	double x;
+	char *end;
+
+	if ((*v < '0' || *v > '9') && *v != '.') /* strtod would take spaces, signs, "inf" */
+		return -EINVAL;
+	errno = 0;
+	x = strtod(v, &end);
+	if (errno || *end || x != x || x * 1000 < (double)min_ms || x * 1000 > (double)max_ms)
+		return -EINVAL;
+	*ret = (uint64_t)(x * 1000 + 0.5);
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *ret)
+{
+	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1") || !strcmp(v, "on"))
+		*ret = true;
+	else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "off"))
+		*ret = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int set_key(struct tw_config *c, const struct tw_config_key *k, const char *value,
+		   char *err, size_t err_len)
+{
+	uint64_t x;
+	bool b;
+
+	switch (k->type) {
+	case TW_CFG_STRING:
+		if (!*value || strlen(value) >= k->size)
+			break;
+		memcpy(field(c, k), value, strlen(value) + 1);
+		return 0;
+	case TW_CFG_FLAG:
+		if (parse_bool(value, &b) < 0)
+			break;
+		*(bool *)field(c, k) = b;
+		return 0;
+	case TW_CFG_SECONDS:
+		if (parse_seconds_ms(value, k->min, k->max, &x) < 0)
+			break;
+		*(uint32_t *)field(c, k) = (uint32_t)x;
+		return 0;
+	case TW_CFG_UINT:
+		if (parse_uint(value, k->min, k->max, &x) < 0) {
+			snprintf(err, err_len, "%s: '%s' is not a number in [%llu, %llu]", k->name,
+				 value, (unsigned long long)k->min, (unsigned long long)k->max);
+			return -EINVAL;
+		}
+		*(uint32_t *)field(c, k) = (uint32_t)x;
+		return 0;
+	}
+	snprintf(err, err_len, "%s: invalid value '%s'", k->name, value);
+	return -EINVAL;
+}
+
+void config_defaults(struct tw_config *c)
+{
+	char err[256];
+
+	memset(c, 0, sizeof(*c));
+	for (const struct tw_config_key *k = tw_config_keys; k->name; k++)
+		if (set_key(c, k, k->def, err, sizeof(err)) < 0)
+			abort(); /* a default outside its own bounds: the table is wrong */
+}
+
+int config_set(struct tw_config *c, const char *key, const char *value, char *err,
+	       size_t err_len)
+{
+	const struct tw_config_key *k = config_key(key);
+
+	if (!k || k->cli_only) {
+		snprintf(err, err_len, "unknown setting '%s'", key);
+		return -EINVAL;
+	}
+	return set_key(c, k, value, err, err_len);
+}
+
+bool config_differs(const struct tw_config *a, const struct tw_config *b,
+		    const struct tw_config_key *key)
+{
+	return memcmp((const char *)a + key->offset, (const char *)b + key->offset, key->size) != 0;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int config_load_file(struct tw_config *c, const char *path, char *err, size_t err_len)
+{
+	FILE *f = fopen(path, "re");
+	char line[1024];
+	unsigned lineno = 0;
+	bool ours = true;
+	int r = 0;
+
+	if (!f) {
+		r = -errno;
+		if (r != -ENOENT)
+			snprintf(err, err_len, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		bool too_long = !strchr(line, '\n') && !feof(f);
+		char *s = trim(line), *eq, msg[256];
+		int ch;
+
+		lineno++;
+		if (too_long) /* drop the rest of the line */
+			while ((ch = fgetc(f)) != EOF && ch != '\n')
+				;
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (too_long) {
+			snprintf(err, err_len, "%s:%u: line longer than %zu bytes", path, lineno,
+				 sizeof(line) - 2);
+			r = -EINVAL;
+			break;
+		}
+		if (*s == '[') {
+			ours = !strcmp(s, "[tcpwatchd]");
+			continue;
+		}
+		if (!ours)
+			continue;
+		eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(err, err_len, "%s:%u: expected key = value", path, lineno);
+			r = -EINVAL;
+			break;
+		}
+		*eq = '\0';
+		if (config_set(c, trim(s), trim(eq + 1), msg, sizeof(msg)) < 0) {
+			snprintf(err, err_len, "%s:%u: %s", path, lineno, msg);
+			r = -EINVAL;
+			break;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+static void print_default(FILE *out, const struct tw_config_key *k)
+{
+	if (k->type == TW_CFG_FLAG || !k->def[0] || !strcmp(k->def, "0"))
+		return;
+	fprintf(out, " (default %s)", k->def);
+}
+
+void config_usage(FILE *out)
+{
+	fprintf(out, "Usage: tcpwatchd [OPTIONS]\n"
+		     "Follows every TCP connection's life and serves it over HTTP.\n\n"
+		     "  -c, --config PATH              INI file (default " TW_DEFAULT_CONFIG ")\n");
+	for (const struct tw_config_key *k = tw_config_keys; k->name; k++) {
+		char flag[64];
+
+		if (k->group)
+			fprintf(out, "%s:\n", k->group);
+		snprintf(flag, sizeof(flag), "--%s%s%s", k->name, k->arg ? " " : "",
+			 k->arg ? k->arg : "");
+		if (k->short_name)
+			fprintf(out, "  -%c, %-27s %s", k->short_name, flag, k->help);
+		else
+			fprintf(out, "      %-27s %s", flag, k->help);
+		print_default(out, k);
+		fputc('\n', out);
+	}
+	fprintf(out, "  -h, --help, -V, --version\n"
+		     "Every option but --config, --foreground, --help and --version is also a key\n"
+		     "of the INI file. SIGHUP reloads the file; settings it cannot change live are\n"
+		     "logged as such.\n");
+}
+
+enum { OPT_CONFIG = 'c', OPT_HELP = 'h', OPT_VERSION = 'V', OPT_KEY = 1 };
+
+/* getopt's tables, built from the key table. */
+struct opt_tables {
+	struct option longs[N_KEYS + 4];
+	char shorts[2 * N_KEYS + 8];
+};
+
+static void build_opts(struct opt_tables *t)
+{
+	size_t n = 0, s = 0;
+
+	t->longs[n++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
+	t->longs[n++] = (struct option){ "help", no_argument, NULL, OPT_HELP };
+	t->longs[n++] = (struct option){ "version", no_argument, NULL, OPT_VERSION };
+	s += (size_t)sprintf(t->shorts, "c:hV");
+	for (const struct tw_config_key *k = tw_config_keys; k->name; k++) {
+		int has_arg = k->type == TW_CFG_FLAG ? no_argument : required_argument;
+
+		t->longs[n++] = (struct option){ k->name, has_arg, NULL, OPT_KEY };
+		if (k->short_name) {
+			t->shorts[s++] = k->short_name;
+			if (has_arg == required_argument)
+				t->shorts[s++] = ':';
+		}
+	}
+	t->longs[n] = (struct option){ 0 };
+	t->shorts[s] = '\0';
+}
+
+static const struct tw_config_key *key_by_short(int c)
+{
+	for (const struct tw_config_key *k = tw_config_keys; k->name; k++)
+		if (k->short_name && k->short_name == c)
+			return k;
+	return NULL;
+}
+
+static void unknown_option(int argc, char **argv, char *err, size_t err_len)
+{
+	if (optopt && optopt != OPT_KEY) {
+		/* Mid-cluster ("-xf"), getopt has not moved on yet. */
+		const char *arg = optind < argc && argv[optind][0] == '-' &&
+					  strchr(argv[optind], optopt)
+				  ? argv[optind]
+				  : argv[optind - 1];
+
+		snprintf(err, err_len, "unknown or incomplete option '-%c' in '%s' (see --help)",
+			 optopt, arg);
+	} else {
+		snprintf(err, err_len, "unknown or incomplete option '%s' (see --help)",
+			 argv[optind - 1]);
+	}
+}
+
+static int load_config_file(struct tw_config *c, const char *path, char *err, size_t err_len)
+{
+	int r = config_load_file(c, path ? path : TW_DEFAULT_CONFIG, err, err_len);
+
+	if (r < 0 && !(r == -ENOENT && !path)) {
+		if (r == -ENOENT)
+			snprintf(err, err_len, "%s: no such file", path);
+		return -EINVAL;
+	}
+	snprintf(c->config_path, sizeof(c->config_path), "%s",
+		 path ? path : (r == 0 ? TW_DEFAULT_CONFIG : ""));
+	return 0;
+}
+
+int config_parse_args(struct tw_config *c, int argc, char **argv, char *err, size_t err_len)
+{
+	struct opt_tables t;
+	const char *config_path = NULL;
+	int opt, idx;
+
+	build_opts(&t);
+	/* First pass: the config file, so flags override it. */
+	opterr = 0;
+	optind = 0; /* glibc: 0 resets getopt's state fully */
+	while ((opt = getopt_long(argc, argv, t.shorts, t.longs, &idx)) != -1)
+		if (opt == OPT_CONFIG)
+			config_path = optarg;
+	if (load_config_file(c, config_path, err, err_len) < 0)
+		return -EINVAL;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, t.shorts, t.longs, &idx)) != -1) {
+		const struct tw_config_key *k = NULL;
+
+		switch (opt) {
+		case OPT_CONFIG:
+			continue;
+		case OPT_HELP:
+			config_usage(stdout);
+			return 1;
+		case OPT_VERSION:
+			printf("tcpwatchd %s\n", TCPWATCH_VERSION);
+			return 1;
+		case OPT_KEY:
+			k = config_key(t.longs[idx].name);
+			break;
+		case '?':
+		case ':':
+			unknown_option(argc, argv, err, err_len);
+			return -EINVAL;
+		default:
+			k = key_by_short(opt);
+			break;
+		}
+		if (!k || set_key(c, k, k->type == TW_CFG_FLAG ? "true" : optarg, err, err_len) < 0) {
+			if (!k)
+				unknown_option(argc, argv, err, err_len);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, err_len, "unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,238 @@
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "loop.h"
+
+#define LOOP_MAX_TIMERS 16
+#define LOOP_BATCH 64
+
+struct handler {
+	int fd;
+	bool dead; /* removed during this iteration: freed after it */
+	loop_fd_cb fd_cb;
+	loop_timer_cb timer_cb;
+	void *data;
+	struct handler *next; /* registry (or graveyard), to free and to find by fd */
+};
+
+struct tw_loop {
+	int epfd;
+	bool stop;
+	struct handler *handlers;
+	/* Handlers removed while an iteration runs: events of the same
+	 * batch may still point at them. */
+	struct handler *graveyard;
+	int timer_fds[LOOP_MAX_TIMERS];
+	int n_timers;
+	int (*get_timeout_ms)(void *data);
+	void (*on_due)(void *data);
+	void *hook_data;
+	struct tw_loop_stats stats;
+};
+
+struct tw_loop *loop_new(void)
+{
+	struct tw_loop *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void loop_free(struct tw_loop *l)
+{
+	struct handler *h, *next;
+
+	if (!l)
+		return;
+	for (h = l->handlers; h; h = next) {
+		next = h->next;
+		if (h->timer_cb)
+			close(h->fd);
+		free(h);
+	}
+	for (h = l->graveyard; h; h = next) {
+		next = h->next;
+		free(h);
+	}
+	close(l->epfd);
+	free(l);
+}
+
+static struct handler *add_handler(struct tw_loop *l, int fd, uint32_t events)
+{
+	struct handler *h = calloc(1, sizeof(*h));
+	struct epoll_event ev = { .events = events };
+
+	if (!h)
+		return NULL;
+	h->fd = fd;
+	ev.data.ptr = h;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int err = errno;
+
+		free(h);
+		errno = err;
+		return NULL;
+	}
+	h->next = l->handlers;
+	l->handlers = h;
+	return h;
+}
+
+int loop_add_fd(struct tw_loop *l, int fd, uint32_t events, loop_fd_cb cb, void *data)
+{
+	struct handler *h = add_handler(l, fd, events);
+
+	if (!h)
+		return -errno;
+	h->fd_cb = cb;
+	h->data = data;
+	return 0;
+}
+
+int loop_del_fd(struct tw_loop *l, int fd)
+{
+	for (struct handler **p = &l->handlers; *p; p = &(*p)->next) {
+		if ((*p)->fd == fd && (*p)->fd_cb) {
+			struct handler *h = *p;
+
+			epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+			*p = h->next;
+			h->dead = true;
+			h->next = l->graveyard;
+			l->graveyard = h;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int loop_timer_set(struct tw_loop *l, int id, uint32_t first_ms, uint32_t interval_ms)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = first_ms / MSEC_PER_SEC,
+			      .tv_nsec = (long)(first_ms % MSEC_PER_SEC * NSEC_PER_MSEC) },
+		.it_interval = { .tv_sec = interval_ms / MSEC_PER_SEC,
+				 .tv_nsec = (long)(interval_ms % MSEC_PER_SEC * NSEC_PER_MSEC) },
+	};
+
+	if (id < 0 || id >= l->n_timers)
+		return -EINVAL;
+	if (first_ms == 0)
+		its.it_value.tv_nsec = 1; /* 0 would disarm */
+	if (timerfd_settime(l->timer_fds[id], 0, &its, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+int loop_add_timer(struct tw_loop *l, uint32_t first_ms, uint32_t interval_ms, loop_timer_cb cb,
+		   void *data)
+{
+	struct handler *h;
+	int fd, id, r;
+
+	if (l->n_timers == LOOP_MAX_TIMERS)
+		return -ENOSPC;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	h = add_handler(l, fd, EPOLLIN);
+	if (!h) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	h->timer_cb = cb;
+	h->data = data;
+	id = l->n_timers++;
+	l->timer_fds[id] = fd;
+	r = loop_timer_set(l, id, first_ms, interval_ms);
+	return r < 0 ? r : id;
+}
+
+int loop_timer_stop(struct tw_loop *l, int id)
+{
+	struct itimerspec off = { 0 };
+
+	if (id < 0 || id >= l->n_timers)
+		return -EINVAL;
+	if (timerfd_settime(l->timer_fds[id], 0, &off, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+void loop_set_timeout_hook(struct tw_loop *l, int (*get_timeout_ms)(void *data),
+			   void (*on_due)(void *data), void *data)
+{
+	l->get_timeout_ms = get_timeout_ms;
+	l->on_due = on_due;
+	l->hook_data = data;
+}
+
+void loop_stop(struct tw_loop *l)
+{
+	l->stop = true;
+}
+
+int loop_run(struct tw_loop *l)
+{
+	struct epoll_event evs[LOOP_BATCH];
+
+	while (!l->stop) {
+		int timeout = l->get_timeout_ms ? l->get_timeout_ms(l->hook_data) : -1;
+		int n = epoll_wait(l->epfd, evs, LOOP_BATCH, timeout);
+		uint64_t start;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		start = clock_mono_ns();
+		for (int i = 0; i < n && !l->stop; i++) {
+			struct handler *h = evs[i].data.ptr;
+
+			if (h->dead)
+				continue;
+			if (h->timer_cb) {
+				uint64_t expirations;
+
+				if (read(h->fd, &expirations, sizeof(expirations)) > 0)
+					h->timer_cb(l, h->data);
+			} else {
+				h->fd_cb(l, h->fd, evs[i].events, h->data);
+			}
+		}
+		if (l->on_due && (n == 0 || timeout == 0) && !l->stop)
+			l->on_due(l->hook_data);
+		while (l->graveyard) {
+			struct handler *h = l->graveyard;
+
+			l->graveyard = h->next;
+			free(h);
+		}
+		start = clock_mono_ns() - start;
+		if (start > l->stats.busy_max_ns)
+			l->stats.busy_max_ns = start;
+		l->stats.iterations++;
+	}
+	return 0;
+}
+
+void loop_get_stats(const struct tw_loop *l, struct tw_loop_stats *ret)
+{
+	*ret = l->stats;
+}

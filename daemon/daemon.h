@@ -1,0 +1,48 @@
+/*
+ * The daemon's parts, as main.c wires them. Shared with the wiring's two
+ * helpers, reload.c (SIGHUP) and status.c (the figures of /api/v1/stats),
+ * which see every layer but http/.
+ */
+#ifndef TCPWATCH_DAEMON_H
+#define TCPWATCH_DAEMON_H
+
+#include <stdint.h>
+
+#include "bpfload.h"
+#include "config.h"
+#include "conntable.h"
+#include "events.h"
+#include "findings.h"
+#include "loop.h"
+#include "stats.h"
+#include "sync.h"
+
+struct tw_http;
+
+struct tw_daemon {
+	struct tw_config cfg;
+	int argc; /* for a reload: defaults, the file, then the flags again */
+	char **argv;
+	struct tw_loop *loop;
+	struct tw_conntable *table;
+	struct tw_bpf *bpf;
+	struct tw_sync *sync;
+	struct tw_http *http;
+	struct tw_event_stats ev;
+	struct tw_findings_config findings;
+	int reconcile_timer;
+	uint64_t start_mono_ns;
+	uint32_t ticks;
+	uint64_t lost_seen; /* events lost when the last early reconcile began */
+	uint64_t reloads, reload_failures;
+};
+
+/* The findings thresholds and retention bounds of a configuration. */
+void daemon_apply_limits(struct tw_daemon *d);
+/* SIGHUP: reads the configuration again and applies what can change
+ * live (logging what cannot). The old settings stay on any error. */
+void daemon_reload(struct tw_daemon *d);
+/* The daemon's figures, every layer's but HTTP's. */
+void daemon_collect_stats(struct tw_stats *s, void *daemon);
+
+#endif

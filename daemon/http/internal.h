@@ -1,0 +1,46 @@
+/*
+ * What the files of http/ share: the server's state and the reply
+ * helpers. Not a door for other layers (they use http.h).
+ */
+#ifndef TCPWATCH_HTTP_INTERNAL_H
+#define TCPWATCH_HTTP_INTERNAL_H
+
+#include <microhttpd.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "filter.h"
+#include "http.h"
+#include "sse.h"
+
+struct tw_http {
+	struct tw_loop *loop;
+	struct tw_http_hooks hooks;
+	struct MHD_Daemon *unix_daemon;
+	struct MHD_Daemon *tcp_daemon;
+	int unix_epfd, tcp_epfd;
+	char socket_path[108];
+	uint64_t requests, errors;
+	struct tw_sse sse;
+};
+
+/* Sends b (a JSON body; a newline is added) with status; a buffer that ran
+ * out of memory becomes a 503. */
+enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, struct tw_buf *b);
+/* {"error": message, "status": status}, counted. */
+enum MHD_Result http_reply_error(struct tw_http *h, struct MHD_Connection *conn, unsigned status,
+				 const char *message);
+
+/* Handlers: each answers the request on conn. rest is what follows a
+ * route's prefix (the cookie of /api/v1/connections/{cookie}), else "". */
+typedef enum MHD_Result (*http_handler)(struct tw_http *h, struct MHD_Connection *conn,
+					const char *rest);
+/* The route for method and url: a handler, or NULL with the status to
+ * answer in *ret_status (404 unknown path, 405 wrong method). */
+http_handler routes_find(const char *method, const char *url, const char **ret_rest,
+			 unsigned *ret_status);
+
+/* GET /api/v1/connections: streamed (list.c). */
+enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);
+
+#endif

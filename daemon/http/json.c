@@ -1,0 +1,376 @@
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "json.h"
+#include "lifecycle.h"
+#include "tcpstate.h"
+
+/* Length of the valid UTF-8 sequence at p, or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n;
+	uint32_t cp;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+void json_string(struct tw_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (!s) {
+		buf_put(b, "null", 4);
+		return;
+	}
+	if (!buf_reserve(b, strlen(s) * 6 + 2))
+		return;
+	b->data[b->len++] = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char *o = b->data + b->len;
+
+		if (*p == '"' || *p == '\\') {
+			o[0] = '\\';
+			o[1] = (char)*p;
+			b->len += 2;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[*p >> 4];
+			o[5] = hex[*p & 15];
+			b->len += 6;
+		} else if (*p >= 0x80) {
+			/* Process names are bytes, JSON is UTF-8: copy valid
+			 * sequences, replace anything else with U+FFFD. */
+			size_t n = utf8_len(p);
+
+			if (n) {
+				memcpy(o, p, n);
+				b->len += n;
+				p += n - 1;
+			} else {
+				memcpy(o, "\\ufffd", 6);
+				b->len += 6;
+			}
+		} else {
+			o[0] = (char)*p;
+			b->len++;
+		}
+	}
+	b->data[b->len++] = '"';
+	b->data[b->len] = '\0';
+}
+
+static void time_fields(struct tw_buf *b, const char *name, const struct tw_clock *clk,
+			uint64_t mono_ns)
+{
+	char text[TW_RFC3339_LEN];
+	uint64_t wall = clock_to_wall(clk, mono_ns);
+
+	clock_format_rfc3339(wall, text, sizeof(text));
+	buf_printf(b, ",\"%s_ns\":%llu,\"%s\":\"%s\"", name, (unsigned long long)wall, name, text);
+}
+
+static const char *hist_kind_name(uint8_t kind)
+{
+	switch (kind) {
+	case TW_HIST_STATE:
+		return "state";
+	case TW_HIST_RETRANSMIT:
+		return "retransmit";
+	case TW_HIST_RESET_SENT:
+		return "reset_sent";
+	case TW_HIST_RESET_RECEIVED:
+		return "reset_received";
+	case TW_HIST_SYNACK_RETRANSMIT:
+		return "synack_retransmit";
+	}
+	return "unknown";
+}
+
+static void json_history(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk)
+{
+	buf_puts(b, ",\"history\":[");
+	for (uint16_t i = 0; i < c->hist_len; i++) {
+		const struct tw_hist *h = &c->hist[i];
+		char text[TW_RFC3339_LEN];
+		uint64_t wall = clock_to_wall(clk, h->time_ns);
+
+		clock_format_rfc3339(wall, text, sizeof(text));
+		buf_printf(b, "%s{\"kind\":\"%s\"", i ? "," : "", hist_kind_name(h->kind));
+		if (h->kind == TW_HIST_STATE)
+			buf_printf(b, ",\"from\":\"%s\",\"to\":\"%s\"", tcpstate_name(h->from),
+				   tcpstate_name(h->to));
+		else
+			buf_printf(b, ",\"state\":\"%s\"", tcpstate_name(h->from));
+		buf_printf(b, ",\"time_ns\":%llu,\"time\":\"%s\",\"since_first_ns\":%lld,\"derived\":%s",
+			   (unsigned long long)wall, text,
+			   (long long)(h->time_ns - c->first_seen_ns),
+			   h->flags & TW_HIST_DERIVED ? "true" : "false");
+		if (h->kind == TW_HIST_RESET_SENT || h->kind == TW_HIST_RETRANSMIT)
+			buf_printf(b, ",\"value\":%u", h->value);
+		buf_puts(b, "}");
+		/* The first entries are kept, then the latest: mark the gap. */
+		if (c->hist_dropped && i == TW_HIST_KEEP_FIRST - 1)
+			buf_printf(b, ",{\"kind\":\"dropped\",\"count\":%u}", c->hist_dropped);
+	}
+	buf_puts(b, "]");
+}
+
+static const char *timer_name(uint8_t timer)
+{
+	static const char *const names[TW_TIMER_KINDS] = {
+		[TW_TIMER_NONE] = "none",
+		[TW_TIMER_RETRANSMIT] = "retransmit",
+		[TW_TIMER_KEEPALIVE] = "keepalive",
+		[TW_TIMER_TIME_WAIT] = "time_wait",
+		[TW_TIMER_ZERO_WINDOW_PROBE] = "zero_window_probe",
+	};
+
+	return timer < TW_TIMER_KINDS ? names[timer] : "unknown";
+}
+
+static void json_tcpinfo(struct tw_buf *b, const struct tw_tcpinfo *ti, const struct tw_clock *clk)
+{
+	if (ti->sample_ns)
+		buf_printf(b, ",\"timer\":{\"kind\":\"%s\",\"expires_ms\":%u,\"retransmits\":%u}",
+			   timer_name(ti->timer), ti->timer_expires_ms, ti->timer_retrans);
+	else
+		buf_puts(b, ",\"timer\":null");
+	if (!ti->has_info) {
+		buf_puts(b, ",\"tcp_info\":null");
+		return;
+	}
+	buf_printf(b,
+		   ",\"tcp_info\":{\"rtt_us\":%u,\"rttvar_us\":%u,\"snd_cwnd\":%u,"
+		   "\"total_retrans\":%u,\"lost\":%u,\"bytes_acked\":%llu,\"bytes_received\":%llu,"
+		   "\"delivery_rate_bps\":%llu,\"last_data_sent_ms\":%u,\"last_data_recv_ms\":%u",
+		   ti->rtt_us, ti->rttvar_us, ti->snd_cwnd, ti->total_retrans, ti->lost,
+		   (unsigned long long)ti->bytes_acked, (unsigned long long)ti->bytes_received,
+		   (unsigned long long)ti->delivery_rate_bps, ti->last_data_sent_ms,
+		   ti->last_data_recv_ms);
+	time_fields(b, "sampled", clk, ti->sample_ns);
+	buf_puts(b, "}");
+}
+
+void json_string_field(struct tw_buf *b, const char *key, const char *value)
+{
+	buf_printf(b, ",\"%s\":", key);
+	json_string(b, value);
+}
+
+static void json_lifecycle(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk)
+{
+	const struct tw_tcpinfo *ti = &c->info;
+
+	json_string_field(b, "role", lifecycle_role_name(c->role));
+	if (c->listener_cookie)
+		buf_printf(b, ",\"listener_cookie\":%llu", (unsigned long long)c->listener_cookie);
+	else
+		buf_puts(b, ",\"listener_cookie\":null");
+	if (c->handshake_us)
+		buf_printf(b, ",\"handshake_us\":%u,\"handshake_source\":\"%s\"", c->handshake_us,
+			   c->flags & TW_CONN_HANDSHAKE_SRTT ? "synack_rtt" : "events");
+	else
+		buf_puts(b, ",\"handshake_us\":null,\"handshake_source\":null");
+	json_string_field(b, "closed_first", lifecycle_closer_name(c->closed_first));
+	json_string_field(b, "end_reason", lifecycle_end_name(c->end_reason));
+	/* Idle: the kernel's time since data last moved either way, aged
+	 * by the time since that sample. */
+	if (ti->has_info && !(c->flags & TW_CONN_CLOSED) && clk->now_mono_ns >= ti->sample_ns) {
+		uint64_t idle = ti->last_data_sent_ms < ti->last_data_recv_ms ? ti->last_data_sent_ms
+									      : ti->last_data_recv_ms;
+
+		idle += (clk->now_mono_ns - ti->sample_ns) / NSEC_PER_MSEC;
+		buf_printf(b, ",\"idle_ms\":%llu", (unsigned long long)idle);
+	} else {
+		buf_puts(b, ",\"idle_ms\":null");
+	}
+}
+
+static void json_state_times(struct tw_buf *b, const struct tw_conn *c, uint64_t end_ns)
+{
+	uint64_t us[TW_TCP_MAX_STATES];
+	bool first = true;
+
+	lifecycle_state_times(c, end_ns, us);
+	buf_puts(b, ",\"state_times_us\":{");
+	for (int s = 1; s < TW_TCP_MAX_STATES; s++) {
+		if (!us[s])
+			continue;
+		buf_printf(b, "%s\"%s\":%llu", first ? "" : ",", tcpstate_name(s),
+			   (unsigned long long)us[s]);
+		first = false;
+	}
+	buf_puts(b, "}");
+}
+
+void json_conn(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk,
+	       enum json_conn_view view)
+{
+	char laddr[TW_ADDR_STRLEN], raddr[TW_ADDR_STRLEN];
+	uint64_t end_ns = c->flags & TW_CONN_CLOSED ? c->closed_ns : clk->now_mono_ns;
+
+	tw_addr_format(c->family, c->local_addr, laddr, sizeof(laddr));
+	tw_addr_format(c->family, c->remote_addr, raddr, sizeof(raddr));
+	buf_printf(b,
+		   "{\"cookie\":%llu,\"netns\":%u,\"family\":\"%s\",\"state\":\"%s\","
+		   "\"local_addr\":\"%s\",\"local_port\":%u,\"remote_addr\":\"%s\",\"remote_port\":%u,",
+		   (unsigned long long)c->cookie, c->netns, c->family == AF_INET6 ? "inet6" : "inet",
+		   tcpstate_name(c->state), laddr, c->local_port, raddr, c->remote_port);
+	if (c->flags & TW_CONN_HAS_TASK) {
+		buf_printf(b, "\"pid\":%u,\"comm\":", c->pid);
+		json_string(b, c->comm);
+	} else {
+		buf_puts(b, "\"pid\":null,\"comm\":null");
+	}
+	buf_printf(b,
+		   ",\"uid\":%u,\"inode\":%u,\"closed\":%s,\"source\":\"%s\",\"age_ms\":%llu,"
+		   "\"retransmits\":%u,\"syn_retransmits\":%u,\"resets_sent\":%u,"
+		   "\"resets_received\":%u,\"history_len\":%u",
+		   c->uid, c->inode, c->flags & TW_CONN_CLOSED ? "true" : "false",
+		   c->flags & TW_CONN_FROM_SNAPSHOT ? "snapshot" : "event",
+		   (unsigned long long)((end_ns - c->first_seen_ns) / NSEC_PER_MSEC), c->retransmits,
+		   c->syn_retransmits, c->resets_sent, c->resets_received, c->hist_len);
+	json_lifecycle(b, c, clk);
+	if (view == JSON_CONN_FULL) {
+		buf_printf(b, ",\"history_dropped\":%u,\"request_socket\":%s,\"reconciled\":%s",
+			   c->hist_dropped, c->flags & TW_CONN_REQUEST ? "true" : "false",
+			   c->flags & TW_CONN_UNRECONCILED ? "false" : "true");
+		time_fields(b, "first_seen", clk, c->first_seen_ns);
+		time_fields(b, "last_change", clk, c->last_change_ns);
+		if (c->flags & TW_CONN_CLOSED)
+			time_fields(b, "closed_at", clk, c->closed_ns);
+		json_tcpinfo(b, &c->info, clk);
+		json_state_times(b, c, end_ns);
+		json_history(b, c, clk);
+	}
+	buf_puts(b, "}");
+}
+
+void json_event(struct tw_buf *b, const struct tw_conn *c, const struct tw_hist *h,
+		const struct tw_clock *clk)
+{
+	char laddr[TW_ADDR_STRLEN], raddr[TW_ADDR_STRLEN], text[TW_RFC3339_LEN];
+	uint64_t wall = clock_to_wall(clk, h->time_ns), prev = c->first_seen_ns;
+
+	/* Time in the state just left: since the state entry before h. */
+	for (const struct tw_hist *p = h; p > c->hist; p--) {
+		if (p[-1].kind == TW_HIST_STATE) {
+			prev = p[-1].time_ns;
+			break;
+		}
+	}
+	tw_addr_format(c->family, c->local_addr, laddr, sizeof(laddr));
+	tw_addr_format(c->family, c->remote_addr, raddr, sizeof(raddr));
+	clock_format_rfc3339(wall, text, sizeof(text));
+	buf_printf(b, "{\"kind\":\"%s\"", hist_kind_name(h->kind));
+	if (h->kind == TW_HIST_STATE)
+		buf_printf(b, ",\"from\":\"%s\",\"to\":\"%s\"", tcpstate_name(h->from),
+			   tcpstate_name(h->to));
+	else
+		buf_printf(b, ",\"state\":\"%s\"", tcpstate_name(h->from));
+	buf_printf(b,
+		   ",\"time_ns\":%llu,\"time\":\"%s\",\"derived\":%s,\"in_state_us\":%llu,"
+		   "\"cookie\":%llu,\"netns\":%u,\"family\":\"%s\",\"local_addr\":\"%s\","
+		   "\"local_port\":%u,\"remote_addr\":\"%s\",\"remote_port\":%u",
+		   (unsigned long long)wall, text, h->flags & TW_HIST_DERIVED ? "true" : "false",
+		   (unsigned long long)(h->time_ns > prev ? (h->time_ns - prev) / 1000 : 0),
+		   (unsigned long long)c->cookie, c->netns, c->family == AF_INET6 ? "inet6" : "inet",
+		   laddr, c->local_port, raddr, c->remote_port);
+	if (c->flags & TW_CONN_HAS_TASK) {
+		buf_printf(b, ",\"pid\":%u,\"comm\":", c->pid);
+		json_string(b, c->comm);
+	} else {
+		buf_puts(b, ",\"pid\":null,\"comm\":null");
+	}
+	json_string_field(b, "role", lifecycle_role_name(c->role));
+	json_string_field(b, "end_reason", lifecycle_end_name(c->end_reason));
+	buf_puts(b, "}");
+}
+
+void json_error(struct tw_buf *b, int status, const char *message)
+{
+	buf_puts(b, "{\"error\":");
+	json_string(b, message);
+	buf_printf(b, ",\"status\":%d}", status);
+}
+
+void json_findings(struct tw_buf *b, const struct tw_findings *f,
+		   const struct tw_findings_config *cfg)
+{
+	buf_puts(b, "{\"findings\":[");
+	for (size_t i = 0; i < f->n; i++) {
+		const struct tw_finding *grp = f->list[i];
+		char addr[TW_ADDR_STRLEN], summary[512];
+
+		findings_summary(grp, cfg, summary, sizeof(summary));
+		buf_printf(b, "%s{\"kind\":\"%s\",\"severity\":\"warning\"", i ? "," : "",
+			   findings_kind_name(grp->kind));
+		json_string_field(b, "summary", summary);
+		json_string_field(b, "explanation", findings_explanation(grp->kind));
+		buf_printf(b, ",\"netns\":%u", grp->netns);
+		if (grp->kind != TW_FINDING_CLOSE_WAIT) {
+			tw_addr_format(grp->family, grp->addr, addr, sizeof(addr));
+			buf_printf(b, ",\"family\":\"%s\",\"remote_addr\":\"%s\",\"remote_port\":%u",
+				   grp->family == AF_INET6 ? "inet6" : "inet", addr, grp->port);
+		}
+		buf_printf(b, ",\"count\":%u,\"oldest_ms\":%llu,\"connections\":[", grp->count,
+			   (unsigned long long)(grp->oldest_ns / NSEC_PER_MSEC));
+		for (uint32_t k = 0; k < grp->n_cookies; k++)
+			buf_printf(b, "%s%llu", k ? "," : "", (unsigned long long)grp->cookies[k]);
+		buf_puts(b, "],\"processes\":[");
+		for (uint32_t k = 0; k < grp->n_procs; k++) {
+			buf_printf(b, "%s{\"pid\":%u,\"comm\":", k ? "," : "", grp->procs[k].pid);
+			json_string(b, grp->procs[k].comm);
+			buf_puts(b, "}");
+		}
+		buf_puts(b, "]}");
+	}
+	buf_printf(b,
+		   "],\"truncated\":%s,\"thresholds\":{\"close_wait_ms\":%u,\"time_wait_pileup\":%u,"
+		   "\"fin_wait2_pileup\":%u,\"connect_failures\":%u,\"peer_resets\":%u}}",
+		   f->truncated ? "true" : "false", cfg->close_wait_threshold_ms,
+		   cfg->time_wait_pileup, cfg->fin_wait2_pileup, cfg->connect_failures,
+		   cfg->peer_resets);
+}
+
+void json_stats(struct tw_buf *b, const struct tw_stats *s)
+{
+	buf_puts(b, "{");
+	for (size_t i = 0; i < s->n; i++) {
+		const struct tw_stat *st = &s->v[i];
+
+		buf_printf(b, "%s\"%s\":", i ? "," : "", st->name);
+		switch (st->type) {
+		case TW_STAT_COUNTER:
+		case TW_STAT_GAUGE:
+			buf_printf(b, "%llu", (unsigned long long)st->u);
+			break;
+		case TW_STAT_REAL:
+			buf_printf(b, "%.3f", st->d);
+			break;
+		case TW_STAT_TEXT:
+			json_string(b, st->s);
+			break;
+		}
+	}
+	buf_puts(b, "}");
+}

@@ -1,0 +1,48 @@
+/*
+ * JSON encoders: one per object, used by every endpoint, so a field has
+ * one name everywhere. They write into a growable buffer instead of
+ * building a cJSON tree: a listing of 100,000 connections must stream
+ * without an allocation per field.
+ */
+#ifndef TCPWATCH_JSON_H
+#define TCPWATCH_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "conntable.h"
+#include "findings.h"
+#include "stats.h"
+
+/* A JSON string literal, escaped. NULL is written as null. */
+void json_string(struct tw_buf *b, const char *s);
+
+/* ,"key":"value" (value escaped; NULL written as null). */
+void json_string_field(struct tw_buf *b, const char *key, const char *value);
+
+enum json_conn_view {
+	JSON_CONN_ROW,    /* listing row: identity, endpoints, state, owner, timings */
+	JSON_CONN_FULL,   /* plus tcp_info and the history */
+};
+void json_conn(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk,
+	       enum json_conn_view view);
+
+/* One history entry of a connection as a live event (/api/v1/events):
+ * the entry's fields and the connection's endpoints, flat. */
+void json_event(struct tw_buf *b, const struct tw_conn *c, const struct tw_hist *h,
+		const struct tw_clock *clk);
+
+/* {"error": message, "status": status} */
+void json_error(struct tw_buf *b, int status, const char *message);
+
+/* {"findings":[...],"truncated":...,"thresholds":{...}} */
+void json_findings(struct tw_buf *b, const struct tw_findings *f,
+		   const struct tw_findings_config *cfg);
+
+/* The daemon's figures as one object, in their order. */
+void json_stats(struct tw_buf *b, const struct tw_stats *s);
+
+#endif

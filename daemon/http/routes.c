@@ -1,0 +1,189 @@
+/*
+ * The API's endpoints, as a table: method, path (or prefix), handler.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "json.h"
+#include "query.h"
+
+extern const unsigned char web_index_html[]; /* web_assets.c, generated */
+extern const size_t web_index_html_len;
+
+/* Endpoints without parameters refuse any. */
+static unsigned no_query(struct tw_http *h, struct MHD_Connection *conn,
+			 struct query_error *qe)
+{
+	(void)h;
+	return query_parse(conn, NULL, NULL, qe);
+}
+
+static int parse_cookie(const char *s, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (!*s || strlen(s) > 20)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *conn, struct tw_buf *b)
+{
+	enum MHD_Result ret = http_reply_buf(conn, MHD_HTTP_OK, b);
+
+	buf_free(b);
+	return ret;
+}
+
+static enum MHD_Result handle_one(struct tw_http *h, struct MHD_Connection *conn, const char *id)
+{
+	struct query_error qe;
+	struct tw_clock clk;
+	struct tw_conn *c;
+	struct tw_buf b;
+	uint64_t cookie;
+
+	if (no_query(h, conn, &qe))
+		return http_reply_error(h, conn, qe.status, qe.message);
+	if (parse_cookie(id, &cookie) < 0)
+		return http_reply_error(h, conn, MHD_HTTP_BAD_REQUEST,
+					"connection id must be a socket cookie (a decimal number)");
+	c = conntable_get(h->hooks.table, cookie);
+	if (!c)
+		return http_reply_error(h, conn, MHD_HTTP_NOT_FOUND, "no such connection");
+	clock_sample(&clk);
+	buf_init(&b);
+	json_conn(&b, c, &clk, JSON_CONN_FULL);
+	return reply_json(conn, &b);
+}
+
+static enum MHD_Result handle_findings(struct tw_http *h, struct MHD_Connection *conn,
+				       const char *rest)
+{
+	struct query_error qe;
+	struct tw_findings f;
+	struct tw_buf b;
+
+	(void)rest;
+	if (no_query(h, conn, &qe))
+		return http_reply_error(h, conn, qe.status, qe.message);
+	if (findings_collect(h->hooks.table, h->hooks.findings, clock_mono_ns(), &f) < 0)
+		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	buf_init(&b);
+	json_findings(&b, &f, h->hooks.findings);
+	findings_free(&f);
+	return reply_json(conn, &b);
+}
+
+static enum MHD_Result handle_stats(struct tw_http *h, struct MHD_Connection *conn,
+				    const char *rest)
+{
+	struct query_error qe;
+	struct tw_stats *s;
+	struct tw_buf b;
+
+	(void)rest;
+	if (no_query(h, conn, &qe))
+		return http_reply_error(h, conn, qe.status, qe.message);
+	s = malloc(sizeof(*s));
+	if (!s)
+		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	stats_init(s);
+	h->hooks.collect_stats(s, h->hooks.data);
+	http_report(h, s);
+	buf_init(&b);
+	json_stats(&b, s);
+	free(s);
+	return reply_json(conn, &b);
+}
+
+static enum MHD_Result handle_healthz(struct tw_http *h, struct MHD_Connection *conn,
+				      const char *rest)
+{
+	struct query_error qe;
+	struct tw_buf b;
+
+	(void)rest;
+	if (no_query(h, conn, &qe))
+		return http_reply_error(h, conn, qe.status, qe.message);
+	buf_init(&b);
+	buf_puts(&b, "{\"status\":\"ok\"}");
+	return reply_json(conn, &b);
+}
+
+static enum MHD_Result handle_index(struct tw_http *h, struct MHD_Connection *conn,
+				    const char *rest)
+{
+	struct MHD_Response *r;
+	struct query_error qe;
+	enum MHD_Result ret;
+
+	(void)rest;
+	if (no_query(h, conn, &qe))
+		return http_reply_error(h, conn, qe.status, qe.message);
+	r = MHD_create_response_from_buffer(web_index_html_len, (void *)web_index_html,
+					    MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'self'; script-src 'unsafe-inline' 'self'; "
+				"style-src 'unsafe-inline'");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+struct route {
+	const char *method; /* GET routes also answer HEAD */
+	const char *path;
+	bool prefix; /* path is a prefix; the rest goes to the handler */
+	http_handler handler;
+};
+
+static const struct route routes[] = {
+	{ "GET", "/api/v1/connections", false, list_handle },
+	{ "GET", "/api/v1/connections/", true, handle_one },
+	{ "GET", "/api/v1/events", false, sse_handle },
+	{ "GET", "/api/v1/findings", false, handle_findings },
+	{ "GET", "/api/v1/stats", false, handle_stats },
+	{ "GET", "/healthz", false, handle_healthz },
+	{ "GET", "/", false, handle_index },
+	{ "GET", "/index.html", false, handle_index },
+};
+
+static bool method_ok(const char *want, const char *method)
+{
+	return !strcmp(want, method) || (!strcmp(want, "GET") && !strcmp(method, "HEAD"));
+}
+
+http_handler routes_find(const char *method, const char *url, const char **ret_rest,
+			 unsigned *ret_status)
+{
+	bool path_known = false;
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct route *r = &routes[i];
+		size_t n = strlen(r->path);
+
+		if (r->prefix ? strncmp(url, r->path, n) : strcmp(url, r->path))
+			continue;
+		path_known = true;
+		if (!method_ok(r->method, method))
+			continue;
+		*ret_rest = r->prefix ? url + n : "";
+		return r->handler;
+	}
+	*ret_status = path_known ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND;
+	return NULL;
+}

@@ -1,0 +1,379 @@
+/*
+ * The HTTP server: libmicrohttpd on the Unix socket and the TCP port,
+ * driven from the event loop, and the dispatch of each request to its
+ * route (routes.c).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "json.h"
+#include "log.h"
+
+#define HTTP_CONNECTION_TIMEOUT_S 30u
+#define HTTP_CONNECTION_MEMORY (32 * 1024)
+
+enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, struct tw_buf *b)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (b->oom) {
+		buf_reset(b);
+		buf_puts(b, "{\"error\":\"out of memory\",\"status\":503}");
+		status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
+	buf_put(b, "\n", 1);
+	r = MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+enum MHD_Result http_reply_error(struct tw_http *h, struct MHD_Connection *conn, unsigned status,
+				 const char *message)
+{
+	struct tw_buf b;
+	enum MHD_Result ret;
+
+	h->errors++;
+	buf_init(&b);
+	json_error(&b, (int)status, message);
+	ret = http_reply_buf(conn, status, &b);
+	buf_free(&b);
+	return ret;
+}
+
+static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url,
+				      const char *method, const char *version,
+				      const char *upload_data, size_t *upload_data_size,
+				      void **req_cls)
+{
+	struct tw_http *h = cls;
+	const char *rest = "";
+	http_handler handler;
+	unsigned status = 0;
+
+	(void)version;
+	(void)upload_data;
+	if (!*req_cls) {
+		/* First call: headers only. Answer once the body (if any)
+		 * is in, which for the methods we serve means now. */
+		*req_cls = h;
+		if (*upload_data_size)
+			return MHD_YES;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0; /* bodies are ignored */
+		return MHD_YES;
+	}
+	h->requests++;
+	if (h->hooks.sync)
+		h->hooks.sync(h->hooks.data);
+	handler = routes_find(method, url, &rest, &status);
+	if (!handler)
+		return http_reply_error(h, conn, status,
+					status == MHD_HTTP_METHOD_NOT_ALLOWED
+						? "method not allowed (GET or HEAD)"
+						: "no such endpoint");
+	return handler(h, conn, rest);
+}
+
+static void on_epoll(struct tw_loop *l, int fd, uint32_t events, void *data)
+{
+	struct MHD_Daemon *d = data;
+
+	(void)l;
+	(void)fd;
+	(void)events;
+	MHD_run(d);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("http: %s", msg);
+}
+
+static struct MHD_Daemon *start(struct tw_http *h, const struct tw_config *cfg, int listen_fd,
+				const struct sockaddr *addr)
+{
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
+
+	if (addr && addr->sa_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (listen_fd >= 0)
+		return MHD_start_daemon(flags, 0, NULL, NULL, handle_request, h,
+					MHD_OPTION_LISTEN_SOCKET, listen_fd,
+					MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
+					MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONNECTION_TIMEOUT_S,
+					MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+					(size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_EXTERNAL_LOGGER,
+					mhd_log, NULL, MHD_OPTION_END);
+	return MHD_start_daemon(flags, 0, NULL, NULL, handle_request, h, MHD_OPTION_SOCK_ADDR,
+				addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
+				MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONNECTION_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+}
+
+static int mkdir_parent(const char *path)
+{
+	char dir[108];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Binds the Unix socket. A leftover socket file nobody answers on is
+ * replaced; a live daemon's is not. */
+static int bind_unix(const char *path, char *err, size_t err_len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, probe;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, err_len, "socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (mkdir_parent(path) < 0) {
+		snprintf(err, err_len, "cannot create the directory of %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, err_len, "%s exists and is not a socket", path);
+			return -EEXIST;
+		}
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			snprintf(err, err_len, "another tcpwatchd is serving %s", path);
+			return -EADDRINUSE;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0660) < 0 ||
+	    listen(fd, 128) < 0) {
+		int e = errno;
+
+		snprintf(err, err_len, "cannot listen on %s: %s", path, strerror(e));
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int parse_listen(const char *text, struct sockaddr_storage *ss)
+{
+	char host[64];
+	const char *colon = strrchr(text, ':');
+	unsigned long port;
+	char *end;
+	size_t n;
+
+	if (!colon)
+		return -EINVAL;
+	n = (size_t)(colon - text);
+	if (n == 0 || n >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, text, n);
+	host[n] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || !colon[1] || port > 65535)
+		return -EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[' && n > 2 && host[n - 1] == ']') {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+		host[n - 1] = '\0';
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		return inet_pton(AF_INET6, host + 1, &a6->sin6_addr) == 1 ? 0 : -EINVAL;
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		return inet_pton(AF_INET, host, &a4->sin_addr) == 1 ? 0 : -EINVAL;
+	}
+}
+
+static int watch(struct tw_http *h, struct MHD_Daemon *d, int *ret_epfd)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+
+	if (!info)
+		return -EINVAL;
+	*ret_epfd = info->epoll_fd;
+	return loop_add_fd(h->loop, info->epoll_fd, EPOLLIN, on_epoll, d);
+}
+
+static int mhd_timeout(struct MHD_Daemon *d)
+{
+	MHD_UNSIGNED_LONG_LONG t;
+
+	if (!d || MHD_get_timeout(d, &t) != MHD_YES)
+		return -1;
+	return t > 1000 ? 1000 : (int)t;
+}
+
+/* libmicrohttpd's epoll is edge-triggered: a connection that can take
+ * more of a streamed reply raises no new edge, so the loop must come
+ * back as soon as MHD says work is ready (timeout 0). */
+static int http_timeout(void *data)
+{
+	struct tw_http *h = data;
+	int a = mhd_timeout(h->unix_daemon), b = mhd_timeout(h->tcp_daemon);
+
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+static void http_due(void *data)
+{
+	http_tick(data);
+}
+
+void http_tick(struct tw_http *h)
+{
+	if (h->unix_daemon)
+		MHD_run(h->unix_daemon);
+	if (h->tcp_daemon)
+		MHD_run(h->tcp_daemon);
+}
+
+struct tw_http *http_new(struct tw_loop *loop, const struct tw_config *cfg,
+			 const struct tw_http_hooks *hooks, char *err, size_t err_len)
+{
+	struct tw_http *h = calloc(1, sizeof(*h));
+	int fd;
+
+	if (!h) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	h->loop = loop;
+	h->hooks = *hooks;
+	sse_init(&h->sse, cfg->max_watchers);
+	h->unix_epfd = h->tcp_epfd = -1;
+	fd = bind_unix(cfg->socket_path, err, err_len);
+	if (fd < 0) {
+		free(h);
+		return NULL;
+	}
+	snprintf(h->socket_path, sizeof(h->socket_path), "%s", cfg->socket_path);
+	h->unix_daemon = start(h, cfg, fd, NULL);
+	if (!h->unix_daemon) {
+		close(fd);
+		snprintf(err, err_len, "cannot start the HTTP server on %s", cfg->socket_path);
+		goto fail;
+	}
+	if (watch(h, h->unix_daemon, &h->unix_epfd) < 0) {
+		snprintf(err, err_len, "cannot watch the HTTP server");
+		goto fail;
+	}
+	if (strcmp(cfg->listen, "none")) {
+		struct sockaddr_storage ss;
+
+		if (parse_listen(cfg->listen, &ss) < 0) {
+			snprintf(err, err_len, "listen: '%s' is not ADDR:PORT or [ADDR6]:PORT",
+				 cfg->listen);
+			goto fail;
+		}
+		h->tcp_daemon = start(h, cfg, -1, (struct sockaddr *)&ss);
+		if (!h->tcp_daemon) {
+			snprintf(err, err_len, "cannot listen on %s (in use?)", cfg->listen);
+			goto fail;
+		}
+		if (watch(h, h->tcp_daemon, &h->tcp_epfd) < 0) {
+			snprintf(err, err_len, "cannot watch the HTTP server");
+			goto fail;
+		}
+	}
+	loop_set_timeout_hook(loop, http_timeout, http_due, h);
+	return h;
+fail:
+	http_free(h);
+	return NULL;
+}
+
+void http_free(struct tw_http *h)
+{
+	if (!h)
+		return;
+	loop_set_timeout_hook(h->loop, NULL, NULL, NULL);
+	/* Stopping a daemon with suspended connections is an API violation. */
+	sse_resume_all(&h->sse);
+	if (h->unix_epfd >= 0)
+		loop_del_fd(h->loop, h->unix_epfd);
+	if (h->tcp_epfd >= 0)
+		loop_del_fd(h->loop, h->tcp_epfd);
+	if (h->unix_daemon) {
+		MHD_stop_daemon(h->unix_daemon);
+		unlink(h->socket_path);
+	}
+	if (h->tcp_daemon)
+		MHD_stop_daemon(h->tcp_daemon);
+	free(h);
+}
+
+bool http_watching(const struct tw_http *h)
+{
+	return h && h->sse.watchers;
+}
+
+void http_publish(struct tw_http *h, const struct tw_conn *c, const struct tw_hist *hist)
+{
+	if (h)
+		sse_publish(&h->sse, c, hist);
+}
+
+void http_ping_watchers(struct tw_http *h)
+{
+	sse_ping(&h->sse);
+}
+
+void http_report(const struct tw_http *h, struct tw_stats *s)
+{
+	stats_counter(s, "http_requests", h->requests);
+	stats_counter(s, "http_errors", h->errors);
+	sse_report(&h->sse, s);
+}

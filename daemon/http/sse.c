@@ -1,0 +1,203 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "json.h"
+#include "query.h"
+
+#define SSE_REPLY_BLOCK (16 * 1024)
+
+struct sse_watcher {
+	struct tw_sse *sse;
+	struct MHD_Connection *conn;
+	struct tw_filter filter;
+	/* Bytes for the reader: the unread ones are queue[off, len). The
+	 * front is dropped (compacted) once the reader has taken at least as
+	 * much as waits, so the queue never holds more than 2 * SSE_QUEUE_MAX
+	 * bytes and one event (its allocation, grown by doubling, at most
+	 * 4 * SSE_QUEUE_MAX), however the reader keeps pace. */
+	struct tw_buf queue;
+	size_t off;
+	bool suspended;
+	uint64_t dropped;        /* events this reader missed, all told */
+	uint64_t dropped_unsaid; /* not yet reported to it */
+	struct sse_watcher *prev, *next;
+};
+
+void sse_init(struct tw_sse *s, uint32_t max_watchers)
+{
+	memset(s, 0, sizeof(*s));
+	s->max = max_watchers;
+}
+
+static void compact(struct sse_watcher *w)
+{
+	buf_drop_front(&w->queue, w->off);
+	w->off = 0;
+}
+
+static void watcher_push(struct sse_watcher *w, const char *data, size_t len)
+{
+	size_t unread = w->queue.len - w->off;
+
+	if (unread + len > SSE_QUEUE_MAX) {
+		w->dropped++;
+		w->dropped_unsaid++;
+		w->sse->dropped++;
+		return;
+	}
+	/* Amortised: each byte is moved at most once per byte read. */
+	if (w->off && w->off >= unread)
+		compact(w);
+	if (w->dropped_unsaid) {
+		buf_printf(&w->queue, "event: lost\ndata: {\"dropped\":%llu}\n\n",
+			   (unsigned long long)w->dropped_unsaid);
+		w->dropped_unsaid = 0;
+	}
+	buf_put(&w->queue, data, len);
+	if (w->suspended) {
+		w->suspended = false;
+		MHD_resume_connection(w->conn);
+	}
+}
+
+static ssize_t watch_reader(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct sse_watcher *w = cls;
+	size_t avail = w->queue.len - w->off, n;
+
+	(void)pos;
+	if (w->queue.oom)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (!avail) {
+		/* Nothing to say: sleep until sse_publish() has news. */
+		buf_reset(&w->queue);
+		w->off = 0;
+		w->suspended = true;
+		MHD_suspend_connection(w->conn);
+		return 0;
+	}
+	n = avail < max ? avail : max;
+	memcpy(out, w->queue.data + w->off, n);
+	w->off += n;
+	return (ssize_t)n;
+}
+
+static void watch_free(void *cls)
+{
+	struct sse_watcher *w = cls;
+	struct tw_sse *s = w->sse;
+
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		s->watchers = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	s->n--;
+	buf_free(&w->queue);
+	free(w);
+}
+
+enum MHD_Result sse_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest)
+{
+	struct tw_sse *s = &h->sse;
+	struct sse_watcher *w;
+	struct MHD_Response *r;
+	struct query_error qe;
+	enum MHD_Result ret;
+
+	(void)rest;
+	if (s->n >= s->max) {
+		s->refused++;
+		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+					"too many event streams open (max-watchers)");
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	filter_init(&w->filter);
+	w->filter.states = TW_STATES_ALL; /* every transition, CLOSE included */
+	if (query_parse(conn, &w->filter, NULL, &qe)) {
+		free(w);
+		return http_reply_error(h, conn, qe.status, qe.message);
+	}
+	w->sse = s;
+	w->conn = conn;
+	buf_init(&w->queue);
+	buf_puts(&w->queue, ": tcpwatch events\n\n");
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_REPLY_BLOCK, watch_reader, w,
+					      watch_free);
+	if (!r) {
+		buf_free(&w->queue);
+		free(w);
+		return MHD_NO;
+	}
+	w->next = s->watchers;
+	if (s->watchers)
+		s->watchers->prev = w;
+	s->watchers = w;
+	s->n++;
+	s->opened++;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+void sse_publish(struct tw_sse *s, const struct tw_conn *c, const struct tw_hist *hist)
+{
+	struct tw_buf b;
+	struct tw_clock clk;
+
+	if (!s->watchers)
+		return;
+	clock_sample(&clk);
+	buf_init(&b);
+	for (struct sse_watcher *w = s->watchers; w; w = w->next) {
+		if (!filter_match(&w->filter, c))
+			continue;
+		if (!b.len) {
+			buf_puts(&b, "data: ");
+			json_event(&b, c, hist, &clk);
+			buf_puts(&b, "\n\n");
+			if (b.oom)
+				break;
+		}
+		watcher_push(w, b.data, b.len);
+	}
+	buf_free(&b);
+}
+
+void sse_ping(struct tw_sse *s)
+{
+	for (struct sse_watcher *w = s->watchers; w; w = w->next)
+		watcher_push(w, ": ping\n\n", 8);
+}
+
+void sse_resume_all(struct tw_sse *s)
+{
+	for (struct sse_watcher *w = s->watchers; w; w = w->next) {
+		if (w->suspended) {
+			w->suspended = false;
+			MHD_resume_connection(w->conn);
+		}
+	}
+}
+
+void sse_report(const struct tw_sse *s, struct tw_stats *st)
+{
+	uint64_t queued = 0, held = 0;
+
+	for (const struct sse_watcher *w = s->watchers; w; w = w->next) {
+		queued += w->queue.len - w->off;
+		held += w->queue.cap;
+	}
+	stats_gauge(st, "watchers", s->n);
+	stats_counter(st, "watch_dropped", s->dropped);
+	stats_counter(st, "watch_opened", s->opened);
+	stats_counter(st, "watch_refused", s->refused);
+	stats_gauge(st, "watch_queued_bytes", queued);
+	stats_gauge(st, "watch_buffer_bytes", held);
+}

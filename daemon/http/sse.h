@@ -1,0 +1,42 @@
+/*
+ * GET /api/v1/events: server-sent events, one per history entry. Each
+ * stream has its own filter and a bounded queue; a reader too slow to
+ * keep up loses events, and is told how many (event: lost).
+ */
+#ifndef TCPWATCH_SSE_H
+#define TCPWATCH_SSE_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "conntable.h"
+#include "stats.h"
+
+/* Unread bytes one event stream may hold. Its queue's memory is bounded
+ * by four times this (see struct sse_watcher). */
+#define SSE_QUEUE_MAX (1024 * 1024)
+
+struct sse_watcher;
+
+struct tw_sse {
+	struct sse_watcher *watchers;
+	uint32_t n, max;
+	uint64_t dropped;  /* events readers missed, all streams, all time */
+	uint64_t opened;   /* streams opened, all time */
+	uint64_t refused;  /* streams refused by max-watchers */
+};
+
+struct tw_http;
+
+void sse_init(struct tw_sse *s, uint32_t max_watchers);
+/* Opens a stream on conn (its query is a connection filter). */
+enum MHD_Result sse_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);
+void sse_publish(struct tw_sse *s, const struct tw_conn *c, const struct tw_hist *hist);
+void sse_ping(struct tw_sse *s);
+/* Wakes every suspended stream: libmicrohttpd must not stop with one. */
+void sse_resume_all(struct tw_sse *s);
+void sse_report(const struct tw_sse *s, struct tw_stats *st);
+
+#endif

@@ -1,0 +1,148 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "addr.h"
+#include "clock.h"
+#include "fmt.h"
+#include "lifecycle.h"
+#include "tcpstate.h"
+#include "text.h"
+
+#define W_STATE 11
+#define W_ADDR 27
+#define W_AGE 8
+#define W_HSHAKE 8
+#define W_END 18
+#define W_COOKIE 12
+
+static size_t put_str(char *out, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(out, s, n);
+	return n;
+}
+
+/* "95us", "1.2ms", "1.25s" */
+static size_t put_us(char *out, uint32_t us)
+{
+	size_t n = 0;
+
+	if (us < 1000) {
+		n += tw_fmt_u64(out, us);
+		out[n++] = 'u';
+		out[n++] = 's';
+	} else if (us < 1000000) {
+		n += tw_fmt_u64(out, us / 1000);
+		out[n++] = '.';
+		out[n++] = (char)('0' + us % 1000 / 100);
+		out[n++] = 'm';
+		out[n++] = 's';
+	} else {
+		n += tw_fmt_u64(out, us / 1000000);
+		out[n++] = '.';
+		out[n++] = (char)('0' + us % 1000000 / 100000);
+		out[n++] = (char)('0' + us % 100000 / 10000);
+		out[n++] = 's';
+	}
+	return n;
+}
+
+static size_t pad_left(char *out, size_t have, size_t width)
+{
+	/* Right-align the have bytes at out within width. */
+	if (have >= width)
+		return have;
+	memmove(out + width - have, out, have);
+	memset(out, ' ', width - have);
+	return width;
+}
+
+static size_t pad_right(char *out, size_t have, size_t width)
+{
+	if (have >= width)
+		return have;
+	memset(out + have, ' ', width - have);
+	return width;
+}
+
+void text_header(struct tw_buf *b, unsigned columns)
+{
+	buf_printf(b, "%-*s %-*s %-*s %*s %*s", W_STATE, "State", W_ADDR, "Local Address:Port",
+		   W_ADDR, "Peer Address:Port", W_AGE, "Age", W_HSHAKE, "Hshake");
+	if (columns & TEXT_COL_END)
+		buf_printf(b, " %-*s", W_END, "End");
+	buf_printf(b, " %*s%s\n", W_COOKIE, "Cookie", columns & TEXT_COL_PROCESS ? " Process" : "");
+}
+
+void text_row(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk,
+	       unsigned columns)
+{
+	char row[640];
+	size_t n = 0, k;
+	uint64_t end_ns = c->flags & TW_CONN_CLOSED ? c->closed_ns : clk->now_mono_ns;
+	const char *end;
+
+	k = put_str(row, c->flags & TW_CONN_CLOSED ? "CLOSED" : tcpstate_ss_name(c->state));
+	n = pad_right(row, k, W_STATE);
+	row[n++] = ' ';
+	k = tw_endpoint_put(row + n, c->family, c->local_addr, c->local_port, false);
+	n += pad_right(row + n, k, W_ADDR);
+	row[n++] = ' ';
+	k = tw_endpoint_put(row + n, c->family, c->remote_addr, c->remote_port, !c->remote_port);
+	n += pad_right(row + n, k, W_ADDR);
+	row[n++] = ' ';
+	k = tw_fmt_age(row + n, end_ns > c->first_seen_ns ? (end_ns - c->first_seen_ns) / NSEC_PER_MSEC : 0);
+	n += pad_left(row + n, k, W_AGE);
+	row[n++] = ' ';
+	k = c->handshake_us ? put_us(row + n, c->handshake_us) : put_str(row + n, "-");
+	n += pad_left(row + n, k, W_HSHAKE);
+	if (columns & TEXT_COL_END) {
+		end = lifecycle_end_name(c->end_reason);
+		row[n++] = ' ';
+		k = put_str(row + n, end ? end : "-");
+		n += pad_right(row + n, k, W_END);
+	}
+	row[n++] = ' ';
+	k = tw_fmt_u64(row + n, c->cookie);
+	n += pad_left(row + n, k, W_COOKIE);
+	if (columns & TEXT_COL_PROCESS && c->flags & TW_CONN_HAS_TASK) {
+		char comm[sizeof(c->comm)];
+
+		n += put_str(row + n, " users:((\"");
+		/* comm is at most 15 bytes (each at most 4 escaped), chosen by
+		 * the process: controls and quotes would break the column and
+		 * the terminal showing it. */
+		memcpy(comm, c->comm, sizeof(comm));
+		comm[sizeof(comm) - 1] = '\0';
+		n += tw_fmt_escaped(row + n, sizeof(row) - n - 40, comm, 1);
+		n += put_str(row + n, "\",pid=");
+		n += tw_fmt_u64(row + n, c->pid);
+		n += put_str(row + n, "))");
+	}
+	row[n++] = '\n';
+	buf_put(b, row, n);
+}
+
+int text_parse_columns(const char *text, unsigned *ret)
+{
+	unsigned cols = 0;
+	const char *p = text;
+
+	while (*p) {
+		size_t len = strcspn(p, ",");
+
+		if (len == 7 && !strncmp(p, "process", 7))
+			cols |= TEXT_COL_PROCESS;
+		else if (len == 3 && !strncmp(p, "end", 3))
+			cols |= TEXT_COL_END;
+		else if (len)
+			return -EINVAL;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	*ret = cols;
+	return 0;
+}

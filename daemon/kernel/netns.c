@@ -1,0 +1,214 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "netns.h"
+
+uint32_t netns_inode_of(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return 0;
+	return (uint32_t)st.st_ino;
+}
+
+struct open_job {
+	int ns_fd;
+	int result;
+};
+
+/* setns() changes only the calling thread: do it in a thread of its own. */
+static void *open_in_ns(void *arg)
+{
+	struct open_job *job = arg;
+
+	if (setns(job->ns_fd, CLONE_NEWNET) < 0) {
+		job->result = -errno;
+		return NULL;
+	}
+	job->result = diag_open();
+	return NULL;
+}
+
+/* A diag socket inside the namespace ns_fd refers to. */
+static int diag_open_in(int ns_fd)
+{
+	struct open_job job = { .ns_fd = ns_fd, .result = -EIO };
+	pthread_t th;
+	int err;
+
+	err = pthread_create(&th, NULL, open_in_ns, &job);
+	if (err)
+		return -err;
+	pthread_join(th, NULL);
+	return job.result;
+}
+
+int netns_init(struct tw_netns_set *s, size_t max)
+{
+	int fd;
+
+	memset(s, 0, sizeof(*s));
+	s->max = max ? max : 1;
+	s->v = calloc(s->max, sizeof(*s->v));
+	if (!s->v)
+		return -ENOMEM;
+	s->self_inode = netns_inode_of("/proc/self/ns/net");
+	fd = diag_open();
+	if (fd < 0) {
+		free(s->v);
+		s->v = NULL;
+		return fd;
+	}
+	s->v[0] = (struct tw_netns){
+		.inode = s->self_inode, .diag_fd = fd, .diag_portid = diag_portid(fd),
+	};
+	s->n = 1;
+	return 0;
+}
+
+void netns_fini(struct tw_netns_set *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		close(s->v[i].diag_fd);
+	free(s->v);
+	free(s->existing);
+	memset(s, 0, sizeof(*s));
+}
+
+static void note_existing(struct tw_netns_set *s, uint32_t inode)
+{
+	if (s->n_existing == s->cap_existing) {
+		size_t cap = s->cap_existing ? s->cap_existing * 2 : 256;
+		uint32_t *v;
+
+		if (cap > 4 * TW_NETNS_EXISTING_MAX ||
+		    !(v = realloc(s->existing, cap * sizeof(*v)))) {
+			s->existing_complete = false;
+			return;
+		}
+		s->existing = v;
+		s->cap_existing = cap;
+	}
+	s->existing[s->n_existing++] = inode;
+}
+
+static struct tw_netns *followed(struct tw_netns_set *s, uint32_t inode)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].inode == inode)
+			return &s->v[i];
+	return NULL;
+}
+
+/*
+ * A namespace already followed is known by its inode (stat). A new one is
+ * opened once, and the inode checked and the diag socket made through
+ * that descriptor: between a stat and a later open of the path, the
+ * process could have moved to another namespace.
+ */
+static void consider(struct tw_netns_set *s, const char *path)
+{
+	struct tw_netns *known;
+	struct stat st;
+	int ns_fd, fd;
+
+	if (stat(path, &st) < 0)
+		return;
+	if ((known = followed(s, (uint32_t)st.st_ino))) {
+		known->seen_gen = s->gen;
+		note_existing(s, known->inode);
+		return;
+	}
+	ns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns_fd < 0)
+		return;
+	if (fstat(ns_fd, &st) < 0) {
+		close(ns_fd);
+		return;
+	}
+	note_existing(s, (uint32_t)st.st_ino);
+	if ((known = followed(s, (uint32_t)st.st_ino))) {
+		known->seen_gen = s->gen;
+	} else if (s->n == s->max) {
+		s->refused++;
+	} else if ((fd = diag_open_in(ns_fd)) < 0) {
+		s->open_failures++;
+	} else {
+		s->v[s->n++] = (struct tw_netns){
+			.inode = (uint32_t)st.st_ino, .diag_fd = fd, .diag_portid = diag_portid(fd),
+			.seen_gen = s->gen,
+		};
+	}
+	close(ns_fd);
+}
+
+static void scan_dir(struct tw_netns_set *s, const char *dir, bool pids)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (pids ? de->d_name[0] < '1' || de->d_name[0] > '9' : de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), pids ? "%s/%s/ns/net" : "%s/%s", dir, de->d_name);
+		consider(s, path);
+	}
+	closedir(d);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorts the namespaces found and drops repeats. */
+static void settle_existing(struct tw_netns_set *s)
+{
+	size_t n = 0;
+
+	qsort(s->existing, s->n_existing, sizeof(*s->existing), cmp_u32);
+	for (size_t i = 0; i < s->n_existing; i++)
+		if (!n || s->existing[i] != s->existing[n - 1])
+			s->existing[n++] = s->existing[i];
+	s->n_existing = n;
+	if (n > TW_NETNS_EXISTING_MAX)
+		s->existing_complete = false;
+}
+
+int netns_refresh(struct tw_netns_set *s, const char *proc_root, const char *run_netns)
+{
+	s->gen++;
+	s->refused = 0;
+	s->n_existing = 0;
+	s->existing_complete = true;
+	s->v[0].seen_gen = s->gen; /* our own is always followed */
+	note_existing(s, s->self_inode);
+	scan_dir(s, proc_root, true);
+	scan_dir(s, run_netns, false);
+	settle_existing(s);
+	/* Forget namespaces nobody holds any more. */
+	for (size_t i = 1; i < s->n;) {
+		if (s->v[i].seen_gen != s->gen) {
+			close(s->v[i].diag_fd);
+			s->v[i] = s->v[--s->n];
+		} else {
+			i++;
+		}
+	}
+	return (int)s->n;
+}

@@ -1,0 +1,34 @@
+/*
+ * Socket inode -> owning process, by one scan of /proc/PID/fd/ links
+ * ("socket:[INODE]"). The scan is what `ss -p` does on every call; we do it
+ * at most once per reconcile, and only when a socket lacks an owner.
+ */
+#ifndef TCPWATCH_PROCSCAN_H
+#define TCPWATCH_PROCSCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats.h"
+
+struct tw_procscan;
+
+struct tw_proc_owner {
+	uint32_t pid;
+	uint32_t uid;
+	char comm[16];
+};
+
+/* proc_root is "/proc" except in tests. NULL on allocation failure. */
+struct tw_procscan *procscan_new(const char *proc_root, size_t max_entries);
+void procscan_free(struct tw_procscan *p);
+/* Rescans every process. Returns the number of sockets found, or a
+ * negative errno if /proc could not be read. */
+int procscan_scan(struct tw_procscan *p);
+/* Owner of a socket inode from the last scan; 0 and *ret filled, or -ENOENT. */
+int procscan_lookup(struct tw_procscan *p, uint32_t inode, struct tw_proc_owner *ret);
+/* Adds procscan_sockets (mapped by the last scan), procscan_refused
+ * (sockets over max_entries, all scans) and procscan_alloc_failures. */
+void procscan_report(const struct tw_procscan *p, struct tw_stats *s);
+
+#endif

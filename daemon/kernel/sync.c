@@ -1,0 +1,461 @@
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "clock.h"
+#include "diag.h"
+#include "netns.h"
+#include "procscan.h"
+#include "reconcile.h"
+#include "sync.h"
+
+#define PROCSCAN_MIN_INTERVAL_NS (2 * NSEC_PER_SEC)
+#define RECONCILE_TIME_WAIT_EVERY 6 /* passes; 30 s at the default interval */
+#define DIAG_DUMP_TIMEOUT_MS 2000
+#define DIAG_BUF_SIZE (32 * 1024) /* netlink dumps send at most this per recv */
+/* Datagrams one turn of the loop reads (about 2,000 sockets) before it
+ * serves others. */
+#define DIAG_RECVS_PER_TURN 16
+/* Leftovers of an earlier dump read and dropped before a request, at most. */
+#define DIAG_FLUSH_MAX 64
+/* Events are released once older than the reorder delay (2 ms): a pass
+ * waits that long, rounded up, before judging. */
+#define SETTLE_MS 3
+
+static const int families[] = { AF_INET, AF_INET6 };
+
+enum sync_phase { SYNC_IDLE, SYNC_DUMPING, SYNC_SETTLING };
+
+struct tw_sync {
+	struct tw_loop *loop;
+	struct tw_conntable *table;
+	struct tw_sync_hooks hooks;
+	struct tw_sync_config cfg;
+	struct tw_netns_set netns;
+	struct tw_procscan *procs;
+	struct tw_reconcile rec;
+	struct tw_diag_counters diag;
+	char *buf;
+	enum sync_phase phase;
+	bool again;    /* another pass was asked for while one ran */
+	bool blocking; /* sync_run_now: poll and sleep instead of the loop */
+	/* The dump under way: namespace ns_i, family fam_i. */
+	size_t ns_i;
+	size_t fam_i;
+	int watched_fd; /* in the loop, or -1 */
+	uint32_t seq;
+	uint32_t states;
+	/* Namespaces dumped whole this pass (at most max_netns). */
+	uint32_t *dumped;
+	size_t n_dumped;
+	int deadline_timer, settle_timer;
+	uint64_t pass_start_ns, last_pass_ns;
+	uint64_t lost_at_last_pass;
+	uint64_t early, dump_errors, procscans, owners_found, procscan_last_ns;
+	int last_error;
+};
+
+static void dump_start(struct tw_sync *s);
+static void settle(struct tw_sync *s);
+
+static void drain(struct tw_sync *s)
+{
+	if (s->hooks.drain)
+		s->hooks.drain(s->hooks.data);
+}
+
+static uint64_t lost(struct tw_sync *s)
+{
+	return s->hooks.lost ? s->hooks.lost(s->hooks.data) : 0;
+}
+
+static void on_diag_sock(const struct tw_ksock *k, void *data)
+{
+	struct tw_sync *s = data;
+
+	reconcile_sock(&s->rec, s->netns.v[s->ns_i].inode, k, clock_mono_ns());
+}
+
+static void unwatch(struct tw_sync *s)
+{
+	if (s->watched_fd >= 0) {
+		loop_del_fd(s->loop, s->watched_fd);
+		s->watched_fd = -1;
+	}
+	if (!s->blocking)
+		loop_timer_stop(s->loop, s->deadline_timer);
+}
+
+/* The namespace's dump ended, whole or not: on to the next. */
+static void next_namespace(struct tw_sync *s, bool whole)
+{
+	if (whole)
+		s->dumped[s->n_dumped++] = s->netns.v[s->ns_i].inode;
+	s->ns_i++;
+	s->fam_i = 0;
+	dump_start(s);
+}
+
+static void dump_failed(struct tw_sync *s, int err)
+{
+	unwatch(s);
+	s->dump_errors++;
+	s->last_error = err;
+	next_namespace(s, false);
+}
+
+static void dump_done(struct tw_sync *s)
+{
+	unwatch(s);
+	if (++s->fam_i < sizeof(families) / sizeof(families[0]))
+		dump_start(s);
+	else
+		next_namespace(s, true);
+}
+
+/*
+ * Reads at most DIAG_RECVS_PER_TURN datagrams of the dump under way,
+ * draining the ring buffers after each, so that events keep flowing even
+ * while 100,000 sockets are walked.
+ */
+static void read_replies(struct tw_sync *s)
+{
+	const struct tw_netns *ns = &s->netns.v[s->ns_i];
+
+	for (int i = 0; i < DIAG_RECVS_PER_TURN && s->phase == SYNC_DUMPING; i++) {
+		long n = diag_recv(ns->diag_fd, s->buf, DIAG_BUF_SIZE, &s->diag);
+		int r;
+
+		if (n == -EAGAIN)
+			return;
+		if (n < 0) {
+			dump_failed(s, (int)n);
+			return;
+		}
+		r = diag_parse(s->buf, (size_t)n, s->seq, ns->diag_portid, on_diag_sock, s, &s->diag);
+		drain(s);
+		if (r < 0) {
+			dump_failed(s, r);
+			return;
+		}
+		if (r == 0) {
+			dump_done(s);
+			return;
+		}
+	}
+}
+
+static void on_diag_readable(struct tw_loop *l, int fd, uint32_t events, void *data)
+{
+	struct tw_sync *s = data;
+
+	(void)l;
+	(void)fd;
+	(void)events;
+	if (s->phase == SYNC_DUMPING)
+		read_replies(s);
+}
+
+static void on_deadline(struct tw_loop *l, void *data)
+{
+	struct tw_sync *s = data;
+
+	(void)l;
+	if (s->phase == SYNC_DUMPING)
+		dump_failed(s, -ETIMEDOUT);
+}
+
+static void dump_start(struct tw_sync *s)
+{
+	const struct tw_netns *ns;
+
+	/* A loop, not a recursion: every namespace's request may fail. */
+	for (;; s->ns_i++, s->fam_i = 0) {
+		int r;
+
+		if (s->ns_i >= s->netns.n) {
+			settle(s);
+			return;
+		}
+		ns = &s->netns.v[s->ns_i];
+		/* Anything a previous, failed dump left behind is stale. */
+		for (int i = 0; i < DIAG_FLUSH_MAX; i++)
+			if (diag_recv(ns->diag_fd, s->buf, DIAG_BUF_SIZE, &s->diag) < 0)
+				break;
+		r = diag_request_dump(ns->diag_fd, families[s->fam_i], s->states, ++s->seq);
+		if (r == 0)
+			break;
+		s->dump_errors++;
+		s->last_error = r;
+	}
+	if (s->blocking)
+		return;
+	if (loop_add_fd(s->loop, ns->diag_fd, EPOLLIN, on_diag_readable, s) < 0) {
+		dump_failed(s, -errno);
+		return;
+	}
+	s->watched_fd = ns->diag_fd;
+	loop_timer_set(s->loop, s->deadline_timer, DIAG_DUMP_TIMEOUT_MS, 0);
+}
+
+static void pass_begin(struct tw_sync *s)
+{
+	drain(s);
+	netns_refresh(&s->netns, s->cfg.proc_root, s->cfg.run_netns);
+	s->pass_start_ns = clock_mono_ns();
+	reconcile_begin(&s->rec, s->pass_start_ns);
+	s->states = DIAG_STATES_ALL;
+	/* TIME_WAIT minisockets can be most of a busy host's sockets and only
+	 * expire: dump them every RECONCILE_TIME_WAIT_EVERY passes, and on
+	 * the first pass and after lost events. */
+	if (!s->rec.initial && s->rec.stats.runs % RECONCILE_TIME_WAIT_EVERY &&
+	    lost(s) == s->lost_at_last_pass) {
+		s->states &= ~DIAG_STATE_TIME_WAIT;
+		reconcile_skip_time_wait(&s->rec);
+	}
+	s->n_dumped = 0;
+	s->ns_i = 0;
+	s->fam_i = 0;
+	s->phase = SYNC_DUMPING;
+	dump_start(s);
+}
+
+/*
+ * Gives sockets their owning process, scanning /proc at most every
+ * PROCSCAN_MIN_INTERVAL_NS and only when an owner is missing. Only the
+ * connections the reconcile noted (a socket inode and no owner, or only
+ * the listener's) are looked at, not the whole table: under churn that is
+ * a few out of a hundred thousand TIME_WAIT sockets.
+ *
+ * One pass over the noted cookies: those resolved or no longer wanting an
+ * owner leave the list; returns how many of the rest arrived after the last
+ * scan (a scan could name them).
+ */
+static size_t owners_pass(struct tw_sync *s)
+{
+	struct tw_reconcile *r = &s->rec;
+	size_t kept = 0, missing = 0;
+
+	for (size_t i = 0; i < r->n_owner_wanted; i++) {
+		struct tw_conn *c = conntable_get(s->table, r->owner_wanted[i]);
+		struct tw_proc_owner own;
+
+		if (!c || !(c->flags & TW_CONN_OWNER_WANTED))
+			continue; /* gone, or its record reused */
+		if (!reconcile_wants_owner(c)) {
+			c->flags &= ~TW_CONN_OWNER_WANTED;
+			continue;
+		}
+		if (procscan_lookup(s->procs, c->inode, &own) == 0) {
+			c->pid = own.pid;
+			memcpy(c->comm, own.comm, sizeof(c->comm));
+			c->flags |= TW_CONN_HAS_TASK;
+			c->flags &= ~(TW_CONN_OWNER_LISTENER | TW_CONN_OWNER_WANTED);
+			s->owners_found++;
+			continue;
+		}
+		/* Rescan for owners never scanned for: new since the last scan. */
+		if (!(c->flags & TW_CONN_OWNER_LISTENER) || c->first_seen_ns > s->procscan_last_ns)
+			missing++;
+		r->owner_wanted[kept++] = r->owner_wanted[i];
+	}
+	r->n_owner_wanted = kept;
+	return missing;
+}
+
+static void attribute_owners(struct tw_sync *s, uint64_t now_ns)
+{
+	if (!owners_pass(s) || now_ns - s->procscan_last_ns < PROCSCAN_MIN_INTERVAL_NS)
+		return;
+	if (procscan_scan(s->procs) < 0)
+		return;
+	s->procscans++;
+	s->procscan_last_ns = now_ns;
+	owners_pass(s);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void finish(struct tw_sync *s)
+{
+	struct tw_reconcile_scope scope;
+
+	drain(s);
+	qsort(s->dumped, s->n_dumped, sizeof(*s->dumped), cmp_u32);
+	scope = (struct tw_reconcile_scope){
+		.dumped = s->dumped,
+		.n_dumped = s->n_dumped,
+		.existing = s->netns.existing,
+		.n_existing = s->netns.n_existing,
+		.existing_complete = s->netns.existing_complete,
+	};
+	reconcile_end(&s->rec, &scope, clock_mono_ns());
+	attribute_owners(s, clock_mono_ns());
+	conntable_expire(s->table, clock_mono_ns());
+	s->last_pass_ns = clock_mono_ns() - s->pass_start_ns;
+	s->lost_at_last_pass = lost(s);
+	s->phase = SYNC_IDLE;
+	if (s->again && !s->blocking) {
+		s->again = false;
+		pass_begin(s);
+	}
+}
+
+static void on_settled(struct tw_loop *l, void *data)
+{
+	struct tw_sync *s = data;
+
+	(void)l;
+	if (s->phase == SYNC_SETTLING)
+		finish(s);
+}
+
+/* Events are released in time order once older than the reorder delay:
+ * wait that long, so every event stamped before the dumps ended is applied
+ * before their disagreements are judged. */
+static void settle(struct tw_sync *s)
+{
+	s->phase = SYNC_SETTLING;
+	if (!s->blocking)
+		loop_timer_set(s->loop, s->settle_timer, SETTLE_MS, 0);
+}
+
+void sync_run_now(struct tw_sync *s)
+{
+	if (s->phase != SYNC_IDLE)
+		return;
+	s->blocking = true;
+	pass_begin(s);
+	while (s->phase == SYNC_DUMPING) {
+		struct pollfd pfd = { .fd = s->netns.v[s->ns_i].diag_fd, .events = POLLIN };
+		int r = poll(&pfd, 1, DIAG_DUMP_TIMEOUT_MS);
+
+		if (r == 0)
+			dump_failed(s, -ETIMEDOUT);
+		else if (r < 0 && errno != EINTR)
+			dump_failed(s, -errno);
+		else if (r > 0)
+			read_replies(s);
+	}
+	if (s->phase == SYNC_SETTLING) {
+		struct timespec ts = { .tv_nsec = (long)(SETTLE_MS * NSEC_PER_MSEC) };
+
+		nanosleep(&ts, NULL);
+		finish(s);
+	}
+	s->blocking = false;
+}
+
+void sync_start(struct tw_sync *s)
+{
+	if (s->phase != SYNC_IDLE) {
+		s->again = true;
+		return;
+	}
+	pass_begin(s);
+}
+
+void sync_start_early(struct tw_sync *s)
+{
+	s->early++;
+	sync_start(s);
+}
+
+bool sync_running(const struct tw_sync *s)
+{
+	return s->phase != SYNC_IDLE;
+}
+
+size_t sync_netns_count(const struct tw_sync *s)
+{
+	return s->netns.n;
+}
+
+struct tw_sync *sync_new(struct tw_loop *loop, struct tw_conntable *table,
+			 const struct tw_sync_config *cfg, const struct tw_sync_hooks *hooks,
+			 int *ret_err)
+{
+	struct tw_sync *s = calloc(1, sizeof(*s));
+	int r = -ENOMEM;
+
+	if (!s)
+		goto fail;
+	s->loop = loop;
+	s->table = table;
+	s->cfg = *cfg;
+	s->hooks = *hooks;
+	s->watched_fd = -1;
+	s->deadline_timer = s->settle_timer = -1;
+	s->buf = malloc(DIAG_BUF_SIZE);
+	s->dumped = calloc(cfg->max_netns ? cfg->max_netns : 1, sizeof(*s->dumped));
+	s->procs = procscan_new(cfg->proc_root, cfg->max_owner_entries);
+	if (!s->buf || !s->dumped || !s->procs)
+		goto fail;
+	reconcile_init(&s->rec, table);
+	r = netns_init(&s->netns, cfg->max_netns);
+	if (r < 0)
+		goto fail;
+	s->deadline_timer = loop_add_timer(loop, DIAG_DUMP_TIMEOUT_MS, 0, on_deadline, s);
+	s->settle_timer = loop_add_timer(loop, SETTLE_MS, 0, on_settled, s);
+	if (s->deadline_timer < 0 || s->settle_timer < 0) {
+		r = s->deadline_timer < 0 ? s->deadline_timer : s->settle_timer;
+		goto fail;
+	}
+	loop_timer_stop(loop, s->deadline_timer);
+	loop_timer_stop(loop, s->settle_timer);
+	return s;
+fail:
+	*ret_err = r;
+	sync_free(s);
+	return NULL;
+}
+
+void sync_free(struct tw_sync *s)
+{
+	if (!s)
+		return;
+	if (s->watched_fd >= 0)
+		loop_del_fd(s->loop, s->watched_fd);
+	if (s->netns.v)
+		netns_fini(&s->netns);
+	reconcile_fini(&s->rec);
+	procscan_free(s->procs);
+	free(s->dumped);
+	free(s->buf);
+	free(s);
+}
+
+void sync_report(const struct tw_sync *s, struct tw_stats *st)
+{
+	const struct tw_reconcile_stats *rs = &s->rec.stats;
+
+	stats_counter(st, "reconcile_runs", rs->runs);
+	stats_counter(st, "reconcile_corrections", rs->corrections);
+	stats_counter(st, "reconcile_added", rs->added);
+	stats_counter(st, "reconcile_state_fixed", rs->state_fixed);
+	stats_counter(st, "reconcile_vanished", rs->vanished);
+	stats_counter(st, "time_wait_ended", rs->time_wait_ended);
+	stats_counter(st, "reconcile_early", s->early);
+	stats_counter(st, "reconcile_errors", s->dump_errors);
+	stats_gauge(st, "reconcile_unreconciled", rs->unreconciled);
+	stats_counter(st, "reconcile_alloc_failures", rs->alloc_failures);
+	stats_real(st, "reconcile_last_ms", (double)s->last_pass_ns / 1e6);
+	stats_counter(st, "diag_foreign", s->diag.foreign);
+	stats_counter(st, "diag_stale", s->diag.stale);
+	stats_counter(st, "diag_malformed", s->diag.malformed);
+	stats_gauge(st, "netns", s->netns.n);
+	stats_gauge(st, "netns_refused", s->netns.refused);
+	stats_counter(st, "netns_open_failures", s->netns.open_failures);
+	stats_counter(st, "procscans", s->procscans);
+	stats_counter(st, "owners_found", s->owners_found);
+	procscan_report(s->procs, st);
+}

@@ -1,0 +1,449 @@
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conntable.h"
+#include "listeners.h"
+#include "retain.h"
+#include "slab.h"
+
+/*
+ * Chains are built of links (conntable.h): a bucket is the link to its
+ * chain's newest connection. Old connections (TIME_WAIT, retained) sit in
+ * a quarter of the buckets; a new cookie landing on one learns that it is
+ * absent from the bucket alone, and removing a connection copies its link
+ * to the one before, so neither reads the older connection behind it.
+ * (Records are cache-line aligned: the low bit of a pointer is free.)
+ */
+static struct tw_conn *link_to(const struct tw_link *l)
+{
+	return (struct tw_conn *)(l->to & ~(uintptr_t)1);
+}
+
+static bool link_more(const struct tw_link *l)
+{
+	return l->to & 1;
+}
+
+struct tw_conntable {
+	struct tw_conntable_limits limits;
+	struct tw_link *buckets; /* chains, newest first */
+	size_t cap;             /* buckets, a power of two */
+	size_t count;
+	size_t live;
+	struct tw_retain retained; /* closed connections, oldest first */
+	struct tw_listen_index listeners;
+	uint64_t refused_full;
+	uint64_t evicted;
+	uint64_t history_dropped;
+	uint64_t alloc_failures;
+	uint64_t hist_bytes;
+	struct tw_slab *records;
+};
+
+/*
+ * The kernel hands out socket cookies from a global counter in per-CPU
+ * batches of 4096 consecutive values (COOKIE_LOCAL_BATCH, gen_cookie_next()
+ * in include/linux/cookie.h). Under churn every event is about one of the
+ * newest sockets, and the oldest closed ones leave retention in about the
+ * order they were born. So a batch keeps its low 12 bits as the bucket's
+ * low bits, and only the batch number is hashed to choose its block: the
+ * buckets of recent sockets are a few adjacent cache lines instead of one
+ * miss each across megabytes, while batches (and with them the long-lived
+ * TIME_WAIT sockets of old batches) still spread over the table.
+ */
+#define COOKIE_BATCH_BITS 12
+
+static size_t bucket_of(uint64_t cookie, size_t cap)
+{
+	uint64_t batch = (cookie >> COOKIE_BATCH_BITS) * 0x9E3779B97F4A7C15ull;
+
+	return (size_t)(((batch >> 32) << COOKIE_BATCH_BITS) | (cookie & ((1u << COOKIE_BATCH_BITS) - 1))) &
+	       (cap - 1);
+}
+
+struct tw_conntable *conntable_new(const struct tw_conntable_limits *limits)
+{
+	struct tw_conntable *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->limits = *limits;
+	if (t->limits.history_max < TW_HIST_KEEP_FIRST + 2)
+		t->limits.history_max = TW_HIST_KEEP_FIRST + 2;
+	t->cap = 1024;
+	t->buckets = calloc(t->cap, sizeof(*t->buckets));
+	t->records = slab_new(sizeof(struct tw_conn));
+	if (!t->buckets || !t->records || listen_index_init(&t->listeners) < 0) {
+		slab_free(t->records);
+		free(t->buckets);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* Under churn a connection is born for every one that dies: the slab
+ * hands the record that just died, still in cache, to the next one. */
+static void conn_release(struct tw_conntable *t, struct tw_conn *c)
+{
+	if (c->hist != c->hist_inline)
+		free(c->hist);
+	slab_release(t->records, c);
+}
+
+static struct tw_conn *conn_alloc(struct tw_conntable *t)
+{
+	struct tw_conn *c = slab_alloc(t->records);
+
+	if (!c)
+		return NULL;
+	c->hist = c->hist_inline;
+	c->hist_cap = TW_HIST_INLINE;
+	return c;
+}
+
+void conntable_free(struct tw_conntable *t)
+{
+	if (!t)
+		return;
+	/* The slab goes whole; only histories grown out of line are
+	 * allocations of their own. */
+	for (size_t i = 0; i < t->cap; i++)
+		for (struct tw_conn *c = link_to(&t->buckets[i]); c; c = link_to(&c->next))
+			if (c->hist != c->hist_inline)
+				free(c->hist);
+	slab_free(t->records);
+	listen_index_fini(&t->listeners);
+	free(t->buckets);
+	retain_fini(&t->retained);
+	free(t);
+}
+
+struct tw_conn *conntable_get(struct tw_conntable *t, uint64_t cookie)
+{
+	const struct tw_link *l = &t->buckets[bucket_of(cookie, t->cap)];
+
+	for (;;) {
+		struct tw_conn *c = link_to(l);
+
+		if (!c)
+			return NULL;
+		if (l->cookie == cookie)
+			return c;
+		if (!link_more(l))
+			return NULL;
+		l = &c->next;
+	}
+}
+
+/* c becomes the first of its chain. */
+static void insert_bucket(struct tw_link *buckets, size_t cap, struct tw_conn *c)
+{
+	struct tw_link *b = &buckets[bucket_of(c->cookie, cap)];
+
+	c->next = *b;
+	b->cookie = c->cookie;
+	b->to = (uintptr_t)c | (link_to(&c->next) ? 1 : 0);
+}
+
+static int grow(struct tw_conntable *t)
+{
+	size_t cap = t->cap * 2;
+	struct tw_link *buckets = calloc(cap, sizeof(*buckets));
+
+	if (!buckets)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cap; i++) {
+		struct tw_conn *c = link_to(&t->buckets[i]), *next;
+
+		for (; c; c = next) {
+			next = link_to(&c->next);
+			insert_bucket(buckets, cap, c);
+		}
+	}
+	free(t->buckets);
+	t->buckets = buckets;
+	t->cap = cap;
+	return 0;
+}
+
+struct tw_conn *conntable_get_or_add(struct tw_conntable *t, uint64_t cookie, bool *ret_created)
+{
+	struct tw_conn *c = conntable_get(t, cookie);
+
+	*ret_created = false;
+	if (c)
+		return c;
+	if (t->live >= t->limits.max_live) {
+		t->refused_full++;
+		return NULL;
+	}
+	/* At most one connection per two buckets: chains stay short, and a
+	 * new cookie's bucket is mostly empty. */
+	if ((t->count + 1) * 2 > t->cap && grow(t) < 0) {
+		t->alloc_failures++;
+		return NULL;
+	}
+	c = conn_alloc(t);
+	if (!c) {
+		t->alloc_failures++;
+		return NULL;
+	}
+	c->cookie = cookie;
+	insert_bucket(t->buckets, t->cap, c);
+	t->count++;
+	t->live++;
+	*ret_created = true;
+	return c;
+}
+
+int conntable_hist_append(struct tw_conntable *t, struct tw_conn *c, const struct tw_hist *h)
+{
+	uint16_t max = t->limits.history_max;
+
+	if (c->hist_len == max) {
+		/* Keep the beginning of the life and the latest entries. */
+		memmove(&c->hist[TW_HIST_KEEP_FIRST], &c->hist[TW_HIST_KEEP_FIRST + 1],
+			(size_t)(max - TW_HIST_KEEP_FIRST - 1) * sizeof(*c->hist));
+		c->hist_len--;
+		c->hist_dropped++;
+		t->history_dropped++;
+	}
+	if (c->hist_len == c->hist_cap) {
+		uint32_t cap = c->hist_cap ? (uint32_t)c->hist_cap * 2 : 4;
+		struct tw_hist *n;
+
+		if (cap > max)
+			cap = max;
+		if (c->hist == c->hist_inline) {
+			n = malloc((size_t)cap * sizeof(*n));
+			if (n)
+				memcpy(n, c->hist_inline, sizeof(c->hist_inline));
+		} else {
+			n = realloc(c->hist, (size_t)cap * sizeof(*n));
+		}
+		if (!n) {
+			t->alloc_failures++;
+			return -ENOMEM;
+		}
+		t->hist_bytes += (size_t)cap * sizeof(*n);
+		if (c->hist != c->hist_inline)
+			t->hist_bytes -= (size_t)c->hist_cap * sizeof(*n);
+		c->hist = n;
+		c->hist_cap = (uint16_t)cap;
+	}
+	c->hist[c->hist_len++] = *h;
+	return 0;
+}
+
+/*
+ * Retention is a queue: who leaves next is known. Each record leaving it
+ * was closed ten thousand connections ago and is no longer cached. The
+ * queue is an array, so the records a few places ahead are known without
+ * reading the ones in between: fetch the whole record of the one
+ * RETAIN_AHEAD places on, and the bucket of the one half way (its record
+ * arrived since).
+ */
+#define RETAIN_AHEAD 8u
+
+/*
+ * Inlined by force: a function that only loads and prefetches looks pure
+ * to GCC's interprocedural analysis, and a call to a pure function whose
+ * result nobody uses is deleted, prefetches and all (gcc 12, -O2). Until
+ * this was found, these prefetches had never run.
+ */
+static inline __attribute__((always_inline)) void prefetch_victims(const struct tw_conntable *t)
+{
+	const struct tw_conn *c;
+
+	if ((c = retain_ahead(&t->retained, RETAIN_AHEAD / 2)))
+		__builtin_prefetch(&t->buckets[bucket_of(c->cookie, t->cap)], 1);
+	if ((c = retain_ahead(&t->retained, RETAIN_AHEAD)))
+		for (size_t off = 0; off < sizeof(*c); off += 64)
+			__builtin_prefetch((const char *)c + off, 1);
+}
+
+/* The oldest retained connection leaves (by count or age). */
+static void evict(struct tw_conntable *t, struct tw_conn *oldest)
+{
+	conntable_remove(t, oldest);
+	t->evicted++;
+	prefetch_victims(t);
+}
+
+void conntable_retire(struct tw_conntable *t, struct tw_conn *c, uint64_t now_ns)
+{
+	struct tw_conn *oldest;
+
+	if (c->flags & TW_CONN_CLOSED)
+		return;
+	if (retain_full(&t->retained) && retain_make_room(&t->retained) < 0) {
+		/* No memory for a longer queue: the oldest makes room. */
+		t->alloc_failures++;
+		if ((oldest = retain_oldest(&t->retained)))
+			evict(t, oldest);
+		if (retain_full(&t->retained))
+			return; /* nowhere to go: it stays live */
+	}
+	c->flags |= TW_CONN_CLOSED;
+	c->closed_ns = now_ns;
+	retain_push(&t->retained, c);
+	t->live--;
+	conntable_update_listener(t, c);
+	/* Over the count bound, the oldest goes now rather than on the next
+	 * timer: under churn its record is reused at once, while it is still
+	 * in cache, by the next connection. */
+	while (t->retained.count > t->limits.retain_count &&
+	       (oldest = retain_oldest(&t->retained)) != c)
+		evict(t, oldest);
+}
+
+void conntable_revive(struct tw_conntable *t, struct tw_conn *c)
+{
+	if (!(c->flags & TW_CONN_CLOSED))
+		return;
+	retain_unlink(&t->retained, c);
+	c->flags &= ~TW_CONN_CLOSED;
+	c->closed_ns = 0;
+	t->live++;
+}
+
+void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
+{
+	struct tw_link *l = &t->buckets[bucket_of(c->cookie, t->cap)], *prev = NULL;
+
+	for (; link_to(l) != c; prev = l, l = &link_to(l)->next)
+		if (!link_to(l))
+			return; /* not ours */
+	*l = c->next;
+	/* The one before may have lost its only follower. */
+	if (prev && !link_to(l))
+		prev->to &= ~(uintptr_t)1;
+	if (c->flags & TW_CONN_LISTEN_INDEXED)
+		conntable_index_listener(t, c, false);
+	if (c->flags & TW_CONN_CLOSED) {
+		retain_unlink(&t->retained, c);
+	} else {
+		t->live--;
+	}
+	t->count--;
+	if (c->hist != c->hist_inline)
+		t->hist_bytes -= (size_t)c->hist_cap * sizeof(*c->hist);
+	conn_release(t, c);
+}
+
+size_t conntable_expire(struct tw_conntable *t, uint64_t now_ns)
+{
+	size_t dropped = 0;
+	struct tw_conn *oldest;
+
+	while ((oldest = retain_oldest(&t->retained)) &&
+	       (t->retained.count > t->limits.retain_count ||
+		(now_ns > oldest->closed_ns &&
+		 now_ns - oldest->closed_ns > t->limits.retain_age_ns))) {
+		evict(t, oldest);
+		dropped++;
+	}
+	return dropped;
+}
+
+/* --- listener index (listeners.c) --- */
+
+void conntable_index_listener(struct tw_conntable *t, struct tw_conn *c, bool want)
+{
+	if (!want) {
+		listen_index_remove(&t->listeners, c);
+		c->flags &= ~TW_CONN_LISTEN_INDEXED;
+	} else if (listen_index_add(&t->listeners, c) == 0) {
+		c->flags |= TW_CONN_LISTEN_INDEXED;
+	}
+}
+
+struct tw_conn *conntable_find_listener(struct tw_conntable *t, uint32_t netns, int family,
+					const uint8_t addr[16], uint16_t port)
+{
+	return listen_index_find(&t->listeners, netns, family, addr, port);
+}
+
+uint64_t conntable_listener_steps(struct tw_conntable *t)
+{
+	return t->listeners.steps;
+}
+
+/* --- iteration and statistics --- */
+
+void conntable_foreach(struct tw_conntable *t, void (*fn)(struct tw_conn *c, void *data),
+		       void *data)
+{
+	for (size_t i = 0; i < t->cap; i++)
+		for (struct tw_conn *c = link_to(&t->buckets[i]); c; c = link_to(&c->next))
+			fn(c, data);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+uint64_t *conntable_sorted_cookies(struct tw_conntable *t, size_t *ret_count)
+{
+	uint64_t *v = malloc((t->count ? t->count : 1) * sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < t->cap; i++)
+		for (struct tw_conn *c = link_to(&t->buckets[i]); c; c = link_to(&c->next))
+			v[n++] = c->cookie;
+	qsort(v, n, sizeof(*v), cmp_u64);
+	*ret_count = n;
+	return v;
+}
+
+void conntable_get_stats(struct tw_conntable *t, struct tw_conntable_stats *ret)
+{
+	ret->live = t->live;
+	ret->retained = t->retained.count;
+	ret->listeners = t->listeners.count;
+	ret->refused_full = t->refused_full;
+	ret->evicted = t->evicted;
+	ret->history_dropped = t->history_dropped;
+	ret->alloc_failures = t->alloc_failures + t->listeners.alloc_failures;
+	ret->bytes = slab_bytes(t->records) + t->cap * sizeof(*t->buckets) +
+		     retain_bytes(&t->retained) + t->hist_bytes + listen_index_bytes(&t->listeners);
+}
+
+size_t conntable_live(const struct tw_conntable *t)
+{
+	return t->live;
+}
+
+void conntable_set_retention(struct tw_conntable *t, uint32_t count, uint64_t age_ns)
+{
+	t->limits.retain_count = count;
+	t->limits.retain_age_ns = age_ns;
+}
+
+const struct tw_conntable_limits *conntable_limits(struct tw_conntable *t)
+{
+	return &t->limits;
+}
+
+void conntable_report(struct tw_conntable *t, struct tw_stats *s)
+{
+	struct tw_conntable_stats ts;
+
+	conntable_get_stats(t, &ts);
+	stats_gauge(s, "connections_live", ts.live);
+	stats_gauge(s, "connections_retained", ts.retained);
+	stats_gauge(s, "listeners", ts.listeners);
+	stats_counter(s, "connections_refused", ts.refused_full);
+	stats_counter(s, "connections_evicted", ts.evicted);
+	stats_counter(s, "history_dropped", ts.history_dropped);
+	stats_counter(s, "table_alloc_failures", ts.alloc_failures);
+	stats_gauge(s, "table_bytes", ts.bytes);
+}

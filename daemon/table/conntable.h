@@ -1,0 +1,229 @@
+/*
+ * The connection table: every TCP socket tcpwatchd knows of, keyed by the
+ * socket cookie, each with the history of its life. Live connections are
+ * always kept; closed ones move to a retention queue bounded by count and
+ * age (retain.h). Listeners are also indexed by (netns, port) so accepted
+ * children can be attributed to the listener's owner (listeners.h).
+ *
+ * Single-threaded by design: only the event loop touches the table.
+ */
+#ifndef TCPWATCH_CONNTABLE_H
+#define TCPWATCH_CONNTABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats.h"
+#include "tcpstate.h"
+
+enum tw_hist_kind {
+	TW_HIST_STATE = 1,
+	TW_HIST_RETRANSMIT,
+	TW_HIST_RESET_SENT,
+	TW_HIST_RESET_RECEIVED,
+	TW_HIST_SYNACK_RETRANSMIT,
+};
+
+#define TW_HIST_DERIVED 0x01 /* inferred (sock_diag, TIME_WAIT), not a kernel event */
+
+/* 12 bytes: six fit in the record's last cache line and a bit (an
+ * ordinary life is five or six), with the record at five lines. */
+struct tw_hist {
+	uint64_t time_ns;   /* CLOCK_MONOTONIC */
+	uint32_t kind : 3;  /* enum tw_hist_kind */
+	uint32_t flags : 1; /* TW_HIST_* */
+	uint32_t from : 4;  /* STATE: old state; other kinds: state at the time */
+	uint32_t to : 4;    /* STATE only */
+	uint32_t value : 20; /* RESET_SENT: reason; RETRANSMIT: error; at most
+			      * TW_HIST_VALUE_MAX */
+} __attribute__((packed));
+
+#define TW_HIST_VALUE_MAX ((1u << 20) - 1)
+_Static_assert(TW_TCP_MAX_STATES <= 16, "a state fits in tw_hist's 4 bits");
+
+/* The latest tcp_info sample sock_diag gave for the socket. */
+struct tw_tcpinfo {
+	uint64_t sample_ns; /* CLOCK_MONOTONIC; 0 = never sampled */
+	uint64_t bytes_acked;
+	uint64_t bytes_received;
+	uint64_t delivery_rate_bps; /* bytes per second */
+	uint32_t rtt_us;
+	uint32_t rttvar_us;
+	uint32_t snd_cwnd;
+	uint32_t total_retrans;
+	uint32_t lost;
+	uint32_t last_data_sent_ms;
+	uint32_t last_data_recv_ms;
+	uint32_t timer_expires_ms; /* sock_diag idiag_expires */
+	uint8_t timer;             /* enum tw_timer_kind */
+	uint8_t timer_retrans;     /* idiag_retrans: unanswered probes/retransmits */
+	uint8_t has_info;          /* the tcp_info fields are valid */
+};
+
+enum tw_conn_flag {
+	TW_CONN_CLOSED = 1 << 0,      /* in the retention queue */
+	TW_CONN_HAS_TASK = 1 << 1,    /* pid/comm known */
+	TW_CONN_FROM_SNAPSHOT = 1 << 2, /* first seen by sock_diag, not by an event */
+	TW_CONN_REQUEST = 1 << 3,     /* request socket in a SYN queue (NEW_SYN_RECV) */
+	TW_CONN_TW_DERIVED = 1 << 4,  /* TIME_WAIT derived from a close event */
+	TW_CONN_LISTEN_INDEXED = 1 << 5,
+	TW_CONN_OWNER_LISTENER = 1 << 6, /* pid/comm are the listener's, not yet the acceptor's */
+	TW_CONN_HANDSHAKE_SRTT = 1 << 7, /* handshake_us is the kernel's SYN-ACK->ACK sample */
+	TW_CONN_OWNER_WANTED = 1 << 8,   /* in the reconcile's owner_wanted list */
+	TW_CONN_UNRECONCILED = 1 << 9,   /* its namespace was not dumped by the last
+					  * reconcile (over max-netns, or its dump
+					  * failed): kept as the events left it */
+};
+
+/* sock_diag's idiag_timer: what the socket's timer is waiting for. */
+enum tw_timer_kind {
+	TW_TIMER_NONE = 0,
+	TW_TIMER_RETRANSMIT = 1,
+	TW_TIMER_KEEPALIVE = 2,
+	TW_TIMER_TIME_WAIT = 3,
+	TW_TIMER_ZERO_WINDOW_PROBE = 4,
+	TW_TIMER_KINDS,
+};
+
+#define TW_HIST_INLINE 6
+
+/*
+ * A link of a bucket's chain (the bucket's head, or a record's next): the
+ * connection it leads to, with that connection's cookie and whether more
+ * follow it. A lookup that reads a link learns whether the connection it
+ * leads to is the one it wants, and whether any follow, without reading
+ * that connection's record, which is mostly an older one and not cached.
+ */
+struct tw_link {
+	uint64_t cookie; /* of the connection it leads to */
+	uintptr_t to;    /* struct tw_conn *, | 1 if more follow it; 0: the end */
+};
+
+struct tw_conn {
+	uint64_t cookie;
+	uint64_t first_seen_ns;  /* CLOCK_MONOTONIC */
+	uint64_t last_change_ns; /* CLOCK_MONOTONIC */
+	uint64_t closed_ns;      /* CLOCK_MONOTONIC, when it moved to retention */
+	uint64_t listener_cookie; /* passive connections: the listener that accepted it */
+	struct tw_link next; /* the table's bucket chain */
+	uint32_t retain_pos; /* its slot in the retention queue, while closed */
+	struct tw_hist *hist; /* first TW_HIST_KEEP_FIRST entries, then the latest;
+			       * hist_inline until it outgrows it */
+	uint16_t hist_len;
+	uint16_t hist_cap;
+	uint32_t hist_dropped;
+	uint8_t local_addr[16];
+	uint8_t remote_addr[16];
+	uint32_t netns;
+	uint32_t pid; /* tgid, valid with TW_CONN_HAS_TASK */
+	uint32_t uid;
+	uint32_t inode;
+	uint32_t seen_gen; /* reconcile generation that last saw it */
+	uint32_t retransmits;
+	uint32_t syn_retransmits;
+	uint16_t resets_sent;
+	uint16_t resets_received;
+	uint16_t local_port;
+	uint16_t remote_port;
+	uint16_t flags; /* enum tw_conn_flag */
+	uint8_t family; /* AF_INET, AF_INET6 */
+	uint8_t state;  /* enum tw_tcp_state */
+	uint8_t missed; /* consecutive reconcile passes that did not see it */
+	uint8_t role;         /* enum tw_role (lifecycle.h) */
+	uint8_t closed_first; /* enum tw_closer */
+	uint8_t end_reason;   /* enum tw_end_reason */
+	uint32_t handshake_us; /* 0 = unknown */
+	char comm[16];
+	struct tw_tcpinfo info;
+	/* A whole ordinary life (5 or 6 transitions) fits without a
+	 * second allocation. */
+	struct tw_hist hist_inline[TW_HIST_INLINE];
+};
+
+struct tw_conntable_limits {
+	uint32_t max_live;       /* live connections; more are refused and counted */
+	uint32_t retain_count;   /* closed connections kept */
+	uint64_t retain_age_ns;  /* closed connections older than this are dropped */
+	uint16_t history_max;    /* history entries per connection */
+};
+
+struct tw_conntable_stats {
+	uint64_t live;
+	uint64_t retained;
+	uint64_t listeners;
+	uint64_t refused_full;   /* creations refused by max_live */
+	uint64_t evicted;        /* closed connections dropped from retention */
+	uint64_t history_dropped;
+	uint64_t alloc_failures; /* records, histories, buckets, retention or listener
+				  * index entries that could not be allocated */
+	uint64_t bytes;          /* heap bytes held by records and histories */
+};
+
+#define TW_HIST_KEEP_FIRST 4
+
+struct tw_conntable;
+
+/* A new empty table; NULL on allocation failure. */
+struct tw_conntable *conntable_new(const struct tw_conntable_limits *limits);
+void conntable_free(struct tw_conntable *t);
+
+struct tw_conn *conntable_get(struct tw_conntable *t, uint64_t cookie);
+/* Returns the connection with this cookie, creating a zeroed live one
+ * (cookie set, *ret_created = true) if absent. NULL when the table is full
+ * or memory ran out. */
+struct tw_conn *conntable_get_or_add(struct tw_conntable *t, uint64_t cookie, bool *ret_created);
+
+/* Appends a history entry; when history_max is reached the oldest entry
+ * after the first TW_HIST_KEEP_FIRST is dropped and counted. 0 or -ENOMEM
+ * (counted in alloc_failures). */
+int conntable_hist_append(struct tw_conntable *t, struct tw_conn *c, const struct tw_hist *h);
+
+/* Moves a live connection to the retention queue (state set by caller). */
+void conntable_retire(struct tw_conntable *t, struct tw_conn *c, uint64_t now_ns);
+/* Moves a retained connection back to live (a closed socket reconnecting). */
+void conntable_revive(struct tw_conntable *t, struct tw_conn *c);
+/* Removes and frees a connection (live or retained). */
+void conntable_remove(struct tw_conntable *t, struct tw_conn *c);
+/* Drops retained connections over the count or age bounds. Returns how
+ * many were dropped. */
+size_t conntable_expire(struct tw_conntable *t, uint64_t now_ns);
+
+/* Listener index, called from conntable_update_listener only. */
+void conntable_index_listener(struct tw_conntable *t, struct tw_conn *c, bool want);
+
+/* Listener index: call after a connection's state or port changed. Inline:
+ * it runs for every state change, and nearly always decides nothing. */
+static inline void conntable_update_listener(struct tw_conntable *t, struct tw_conn *c)
+{
+	bool want = c->state == TW_TCP_LISTEN && !(c->flags & TW_CONN_CLOSED) && c->local_port;
+
+	if (want != !!(c->flags & TW_CONN_LISTEN_INDEXED))
+		conntable_index_listener(t, c, want);
+}
+/* The listener for an accepted connection: same netns, family and port,
+ * same local address or a wildcard one. NULL if none is known. */
+struct tw_conn *conntable_find_listener(struct tw_conntable *t, uint32_t netns, int family,
+					const uint8_t addr[16], uint16_t port);
+
+/* Calls fn for every connection (live and retained), in no order. fn must
+ * not add or remove connections. */
+void conntable_foreach(struct tw_conntable *t, void (*fn)(struct tw_conn *c, void *data),
+		       void *data);
+/* Cookies of every connection, sorted ascending, in a new array the caller
+ * frees; *ret_count set. NULL on allocation failure. */
+uint64_t *conntable_sorted_cookies(struct tw_conntable *t, size_t *ret_count);
+
+void conntable_get_stats(struct tw_conntable *t, struct tw_conntable_stats *ret);
+/* Live connections now. */
+size_t conntable_live(const struct tw_conntable *t);
+const struct tw_conntable_limits *conntable_limits(struct tw_conntable *t);
+/* New retention bounds (SIGHUP); the next conntable_expire applies them. */
+void conntable_set_retention(struct tw_conntable *t, uint32_t count, uint64_t age_ns);
+/* Adds the connections_*, listeners, history_dropped, table_bytes and
+ * table_alloc_failures figures to s. */
+void conntable_report(struct tw_conntable *t, struct tw_stats *s);
+/* Chain links walked by listener removals so far (tests). */
+uint64_t conntable_listener_steps(struct tw_conntable *t);
+
+#endif

@@ -1,0 +1,260 @@
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "clock.h"
+#include "findings.h"
+#include "lifecycle.h"
+
+enum {
+	K_CLOSE_WAIT = TW_FINDING_CLOSE_WAIT,
+	K_TIME_WAIT = TW_FINDING_TIME_WAIT,
+	K_FIN_WAIT2 = TW_FINDING_FIN_WAIT2,
+	K_CONNECT_FAILURES = TW_FINDING_CONNECT_FAILURES,
+	K_PEER_RESETS = TW_FINDING_PEER_RESETS,
+	K_MAX = TW_FINDING_KINDS,
+};
+
+/* What each kind is called and says. The summaries of the kinds grouped
+ * by remote endpoint take (count, endpoint, threshold). */
+static const struct {
+	const char *name;
+	const char *summary;
+	const char *explanation;
+} kinds[K_MAX] = {
+	[K_CLOSE_WAIT] = {
+		"close_wait_stuck", NULL,
+		"The peer closed its side (its FIN arrived) but the application never called "
+		"close() on the socket. Each such socket holds a file descriptor and kernel "
+		"memory until the process closes it: look for a missing close() on an error or "
+		"EOF path in the owning process.",
+	},
+	[K_TIME_WAIT] = {
+		"time_wait_pileup", "%u connections to %s in TIME_WAIT (threshold %u)",
+		"This side closed first, so each connection waits 60 s in TIME_WAIT. Many short "
+		"connections to one endpoint can exhaust ephemeral ports: reuse connections "
+		"(keep-alive, pooling) or let the peer close first.",
+	},
+	[K_FIN_WAIT2] = {
+		"fin_wait2_pileup", "%u connections to %s in FIN_WAIT2 (threshold %u)",
+		"This side closed and the peer acknowledged, but the peer has not closed its own "
+		"side: the remote application is slow to close or never does. Orphaned sockets "
+		"wait tcp_fin_timeout before they go.",
+	},
+	[K_CONNECT_FAILURES] = {
+		"connect_failures", "%u failed connection attempts to %s (threshold %u)",
+		"Connections to this destination were refused (RST: nothing listens on that "
+		"port) or timed out (SYNs never answered: host down or a firewall drops them). "
+		"Check the service and the path to it.",
+	},
+	[K_PEER_RESETS] = {
+		"peer_resets", "%u connections with %s ended by its RST (threshold %u)",
+		"The peer keeps aborting connections with a reset: it may be restarting, "
+		"overloaded, enforcing idle timeouts, or rejecting what it receives. Its logs "
+		"say which.",
+	},
+};
+
+struct gather {
+	const struct tw_findings_config *cfg;
+	uint64_t now_ns;
+	struct tw_finding *groups;
+	size_t cap; /* power of two */
+	size_t used;
+	bool full;
+};
+
+static uint64_t group_hash(const struct tw_finding *k)
+{
+	uint64_t h = 1469598103934665603ull;
+	const uint8_t *fields[] = { &k->kind, &k->family };
+
+	for (size_t i = 0; i < 2; i++)
+		h = (h ^ *fields[i]) * 1099511628211ull;
+	h = (h ^ k->port) * 1099511628211ull;
+	h = (h ^ k->netns) * 1099511628211ull;
+	h = (h ^ k->pid) * 1099511628211ull;
+	for (size_t i = 0; i < 16; i++)
+		h = (h ^ k->addr[i]) * 1099511628211ull;
+	return h;
+}
+
+static bool same_key(const struct tw_finding *a, const struct tw_finding *b)
+{
+	return a->kind == b->kind && a->family == b->family && a->port == b->port &&
+	       a->netns == b->netns && a->pid == b->pid && !memcmp(a->addr, b->addr, 16);
+}
+
+static struct tw_finding *find_group(struct gather *g, const struct tw_finding *key)
+{
+	size_t i = group_hash(key) & (g->cap - 1);
+
+	for (;; i = (i + 1) & (g->cap - 1)) {
+		struct tw_finding *s = &g->groups[i];
+
+		if (!s->used) {
+			/* Keep half the slots free; past that, stop adding. */
+			if ((g->used + 1) * 2 > g->cap) {
+				g->full = true;
+				return NULL;
+			}
+			*s = *key;
+			s->used = true;
+			g->used++;
+			return s;
+		}
+		if (same_key(s, key))
+			return s;
+	}
+}
+
+static void add(struct gather *g, uint8_t kind, const struct tw_conn *c, bool by_pid,
+		uint64_t in_state_ns)
+{
+	struct tw_finding key = { .kind = kind, .family = c->family, .netns = c->netns };
+	struct tw_finding *grp;
+
+	if (by_pid) {
+		key.pid = c->flags & TW_CONN_HAS_TASK ? c->pid : 0;
+		key.family = 0; /* a process's IPv4 and IPv6 sockets together */
+	} else {
+		key.port = c->remote_port;
+		memcpy(key.addr, c->remote_addr, 16);
+	}
+	grp = find_group(g, &key);
+	if (!grp)
+		return;
+	grp->count++;
+	if (in_state_ns > grp->oldest_ns)
+		grp->oldest_ns = in_state_ns;
+	if (grp->n_cookies < TW_FINDING_MAX_COOKIES)
+		grp->cookies[grp->n_cookies++] = c->cookie;
+	if (c->flags & TW_CONN_HAS_TASK && grp->n_procs < TW_FINDING_MAX_PROCS) {
+		for (uint32_t i = 0; i < grp->n_procs; i++)
+			if (grp->procs[i].pid == c->pid)
+				return;
+		grp->procs[grp->n_procs].pid = c->pid;
+		memcpy(grp->procs[grp->n_procs].comm, c->comm, sizeof(c->comm));
+		grp->n_procs++;
+	}
+}
+
+static void visit(struct tw_conn *c, void *data)
+{
+	struct gather *g = data;
+	uint64_t in_state = g->now_ns > c->last_change_ns ? g->now_ns - c->last_change_ns : 0;
+	bool closed = c->flags & TW_CONN_CLOSED;
+
+	if (!closed && c->state == TW_TCP_CLOSE_WAIT &&
+	    in_state >= (uint64_t)g->cfg->close_wait_threshold_ms * NSEC_PER_MSEC)
+		add(g, K_CLOSE_WAIT, c, true, in_state);
+	if (!closed && c->state == TW_TCP_TIME_WAIT)
+		add(g, K_TIME_WAIT, c, false, in_state);
+	if (!closed && c->state == TW_TCP_FIN_WAIT2)
+		add(g, K_FIN_WAIT2, c, false, in_state);
+	if (c->end_reason == TW_END_REFUSED || c->end_reason == TW_END_CONNECT_TIMEOUT)
+		add(g, K_CONNECT_FAILURES, c, false, 0);
+	if (c->end_reason == TW_END_RESET_RECEIVED || (!closed && c->resets_received))
+		add(g, K_PEER_RESETS, c, false, 0);
+}
+
+static uint32_t threshold(const struct tw_findings_config *cfg, uint8_t kind)
+{
+	switch (kind) {
+	case K_CLOSE_WAIT:
+		return 1;
+	case K_TIME_WAIT:
+		return cfg->time_wait_pileup;
+	case K_FIN_WAIT2:
+		return cfg->fin_wait2_pileup;
+	case K_CONNECT_FAILURES:
+		return cfg->connect_failures;
+	case K_PEER_RESETS:
+		return cfg->peer_resets;
+	}
+	return UINT32_MAX;
+}
+
+static int by_count_desc(const void *a, const void *b)
+{
+	const struct tw_finding *x = *(const struct tw_finding *const *)a, *y = *(const struct tw_finding *const *)b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return x->count > y->count ? -1 : x->count < y->count;
+}
+
+const char *findings_kind_name(uint8_t kind)
+{
+	return kind < K_MAX ? kinds[kind].name : "unknown";
+}
+
+const char *findings_explanation(uint8_t kind)
+{
+	return kind < K_MAX ? kinds[kind].explanation : "";
+}
+
+void findings_summary(const struct tw_finding *grp, const struct tw_findings_config *cfg,
+		      char *out, size_t len)
+{
+	unsigned long long oldest_s = grp->oldest_ns / NSEC_PER_SEC;
+	const char *plural = grp->count == 1 ? "" : "s";
+	char endpoint[TW_ENDPOINT_STRLEN];
+
+	if (grp->kind != K_CLOSE_WAIT) {
+		tw_endpoint_format(grp->family, grp->addr, grp->port, endpoint, sizeof(endpoint));
+		snprintf(out, len, kinds[grp->kind].summary, grp->count, endpoint,
+			 threshold(cfg, grp->kind));
+	} else if (grp->n_procs) {
+		snprintf(out, len,
+			 "%s (pid %u) has %u connection%s stuck in CLOSE_WAIT for up to %llu s",
+			 grp->procs[0].comm, grp->procs[0].pid, grp->count, plural, oldest_s);
+	} else {
+		snprintf(out, len,
+			 "%u connection%s of an unknown process stuck in CLOSE_WAIT for up to %llu s",
+			 grp->count, plural, oldest_s);
+	}
+}
+
+void findings_free(struct tw_findings *f)
+{
+	free(f->list);
+	free(f->groups);
+	memset(f, 0, sizeof(*f));
+}
+
+int findings_collect(struct tw_conntable *t, const struct tw_findings_config *cfg,
+		     uint64_t now_ns, struct tw_findings *ret)
+{
+	struct tw_conntable_stats st;
+	struct gather g = { .cfg = cfg, .now_ns = now_ns };
+	struct tw_finding **list = NULL;
+	size_t n = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	conntable_get_stats(t, &st);
+	g.cap = 1024;
+	while (g.cap < (st.live + st.retained) * 2 && g.cap < (1u << 22))
+		g.cap *= 2;
+	g.groups = calloc(g.cap, sizeof(*g.groups));
+	if (g.groups) {
+		conntable_foreach(t, visit, &g);
+		list = malloc(g.used * sizeof(*list) + 1);
+	}
+	if (!g.groups || !list) {
+		free(g.groups);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < g.cap; i++)
+		if (g.groups[i].used && g.groups[i].count >= threshold(cfg, g.groups[i].kind))
+			list[n++] = &g.groups[i];
+	qsort(list, n, sizeof(*list), by_count_desc);
+	ret->list = list;
+	ret->n = n < TW_FINDINGS_MAX ? n : TW_FINDINGS_MAX;
+	ret->truncated = n > TW_FINDINGS_MAX || g.full;
+	ret->groups = g.groups;
+	return 0;
+}

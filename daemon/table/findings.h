@@ -1,0 +1,79 @@
+/*
+ * Findings: explained, actionable observations derived from the table on
+ * request: connections stuck in CLOSE_WAIT, FIN_WAIT2 and TIME_WAIT
+ * pile-ups per remote endpoint, repeated connect failures per
+ * destination, peers that keep resetting.
+ */
+#ifndef TCPWATCH_FINDINGS_H
+#define TCPWATCH_FINDINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conntable.h"
+
+struct tw_findings_config {
+	uint32_t close_wait_threshold_ms; /* CLOSE_WAIT older than this is stuck */
+	uint32_t time_wait_pileup;        /* TIME_WAIT per remote endpoint */
+	uint32_t fin_wait2_pileup;        /* FIN_WAIT2 per remote endpoint */
+	uint32_t connect_failures;        /* refused/timed out per destination */
+	uint32_t peer_resets;             /* resets received per remote endpoint */
+};
+
+#define TW_FINDINGS_MAX 1000        /* findings in one reply */
+#define TW_FINDING_MAX_COOKIES 20   /* connections named per finding */
+#define TW_FINDING_MAX_PROCS 8      /* processes named per finding */
+
+enum tw_finding_kind {
+	TW_FINDING_CLOSE_WAIT,
+	TW_FINDING_TIME_WAIT,
+	TW_FINDING_FIN_WAIT2,
+	TW_FINDING_CONNECT_FAILURES,
+	TW_FINDING_PEER_RESETS,
+	TW_FINDING_KINDS,
+};
+
+struct tw_finding_owner {
+	uint32_t pid;
+	char comm[16];
+};
+
+/* One finding: a kind and what it groups connections by (the owning
+ * process for CLOSE_WAIT, the remote endpoint for the others). */
+struct tw_finding {
+	bool used;
+	uint8_t kind; /* enum tw_finding_kind */
+	uint8_t family;
+	uint16_t port;
+	uint32_t netns;
+	uint32_t pid;
+	uint8_t addr[16];
+	uint32_t count;
+	uint64_t oldest_ns; /* longest time in the state */
+	uint64_t cookies[TW_FINDING_MAX_COOKIES];
+	uint32_t n_cookies;
+	struct tw_finding_owner procs[TW_FINDING_MAX_PROCS];
+	uint32_t n_procs;
+};
+
+struct tw_findings {
+	struct tw_finding **list; /* over their threshold, by kind then count */
+	size_t n;                 /* at most TW_FINDINGS_MAX */
+	bool truncated;           /* more than TW_FINDINGS_MAX, or too many groups */
+	struct tw_finding *groups; /* the storage list points into */
+};
+
+/* Gathers the findings of the table at now_ns into *ret (free with
+ * findings_free). 0 or -ENOMEM. */
+int findings_collect(struct tw_conntable *t, const struct tw_findings_config *cfg,
+		     uint64_t now_ns, struct tw_findings *ret);
+void findings_free(struct tw_findings *f);
+
+const char *findings_kind_name(uint8_t kind);
+const char *findings_explanation(uint8_t kind);
+/* The finding in one sentence, with its numbers. */
+void findings_summary(const struct tw_finding *f, const struct tw_findings_config *cfg,
+		      char *out, size_t len);
+
+#endif

@@ -1,0 +1,291 @@
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bpfload.h"
+#include "clock.h"
+#include "ringmerge.h"
+#include "tcpwatch.h"
+#include "tcpwatch.skel.h"
+
+/* One CPU's ring as mapped (the kernel's layout, see ringmerge.h). */
+struct ring_mmap {
+	void *consumer; /* one page, read-write */
+	void *producer; /* one page, then the data twice, read-only */
+	size_t producer_len;
+};
+
+struct tw_bpf {
+	struct tcpwatch_bpf *skel;
+	bpf_event_cb cb;
+	void *ctx;
+	int ncpus;
+	int *ring_fds;
+	struct ring_mmap *maps;
+	struct tw_ringmerge *merge;
+	int epoll_fd; /* the rings, edge-triggered: readable on a wakeup */
+	uint64_t *percpu; /* scratch for reading the lost counter */
+};
+
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* The per-CPU rings: the first one also serves as the template the
+ * program is verified against (same type and size as the others). */
+static int make_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t err_len)
+{
+	b->ring_fds = calloc((size_t)b->ncpus, sizeof(*b->ring_fds));
+	b->maps = calloc((size_t)b->ncpus, sizeof(*b->maps));
+	b->merge = ringmerge_new((unsigned)b->ncpus);
+	if (!b->ring_fds || !b->maps || !b->merge) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	for (int cpu = 0; cpu < b->ncpus; cpu++)
+		b->ring_fds[cpu] = -1;
+	for (int cpu = 0; cpu < b->ncpus; cpu++) {
+		b->ring_fds[cpu] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, ring_size, NULL);
+		if (b->ring_fds[cpu] < 0) {
+			int e = errno;
+
+			snprintf(err, err_len, "cannot create a %u-byte ring buffer: %s", ring_size,
+				 strerror(e));
+			return -e;
+		}
+	}
+	bpf_map__set_max_entries(b->skel->maps.rings, (uint32_t)b->ncpus);
+	return bpf_map__set_inner_map_fd(b->skel->maps.rings, b->ring_fds[0]);
+}
+
+/* Maps one ring the way the kernel lays it out: the consumer page
+ * writable, the producer page and the data (twice) read-only. */
+static int map_ring(struct tw_bpf *b, int cpu, uint32_t ring_size)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct ring_mmap *m = &b->maps[cpu];
+	void *p;
+
+	p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, b->ring_fds[cpu], 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	m->consumer = p;
+	m->producer_len = (size_t)page + 2 * (size_t)ring_size;
+	p = mmap(NULL, m->producer_len, PROT_READ, MAP_SHARED, b->ring_fds[cpu], page);
+	if (p == MAP_FAILED)
+		return -errno;
+	m->producer = p;
+	ringmerge_set(b->merge, (unsigned)cpu,
+		      &(struct tw_ring_map){
+			      .consumer_pos = m->consumer,
+			      .producer_pos = m->producer,
+			      .data = (const uint8_t *)m->producer + page,
+			      .size = ring_size,
+		      });
+	return 0;
+}
+
+static int attach_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t err_len)
+{
+	int outer = bpf_map__fd(b->skel->maps.rings);
+
+	b->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (b->epoll_fd < 0) {
+		int e = errno;
+
+		snprintf(err, err_len, "cannot create an epoll instance: %s", strerror(e));
+		return -e;
+	}
+	for (int cpu = 0; cpu < b->ncpus; cpu++) {
+		uint32_t key = (uint32_t)cpu;
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u32 = key };
+		int r;
+
+		if (bpf_map_update_elem(outer, &key, &b->ring_fds[cpu], BPF_ANY) < 0) {
+			int e = errno;
+
+			snprintf(err, err_len, "cannot install the ring of CPU %d: %s", cpu,
+				 strerror(e));
+			return -e;
+		}
+		r = map_ring(b, cpu, ring_size);
+		if (r < 0) {
+			snprintf(err, err_len, "cannot map the ring of CPU %d: %s", cpu, strerror(-r));
+			return r;
+		}
+		/* Edge-triggered: records younger than the reorder delay stay
+		 * in the ring, and must not keep the loop spinning. */
+		if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, b->ring_fds[cpu], &ev) < 0) {
+			int e = errno;
+
+			snprintf(err, err_len, "cannot watch the ring of CPU %d: %s", cpu,
+				 strerror(e));
+			return -e;
+		}
+	}
+	return 0;
+}
+
+struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_event_cb cb,
+			    void *ctx, char *err, size_t err_len)
+{
+	struct tw_bpf *b = calloc(1, sizeof(*b));
+	uint32_t ring_size = 1u << 16;
+	int r;
+
+	if (!b) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	libbpf_set_print(quiet_print);
+	b->cb = cb;
+	b->ctx = ctx;
+	b->epoll_fd = -1;
+	if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {
+		snprintf(err, err_len,
+			 "this kernel has no BTF (/sys/kernel/btf/vmlinux): tcpwatchd needs "
+			 "CONFIG_DEBUG_INFO_BTF=y (Linux 5.8 or later)");
+		goto fail;
+	}
+	b->ncpus = libbpf_num_possible_cpus();
+	if (b->ncpus <= 0) {
+		snprintf(err, err_len, "cannot count CPUs: %s", strerror(-b->ncpus));
+		goto fail;
+	}
+	/* The configured size is shared by the CPUs; each ring a power of
+	 * two, at least 256 KiB. */
+	while ((uint64_t)ring_size * (uint64_t)b->ncpus < ringbuf_bytes && ring_size < (1u << 30))
+		ring_size <<= 1;
+	if (ring_size < (256u << 10))
+		ring_size = 256u << 10;
+	b->percpu = calloc((size_t)b->ncpus, sizeof(*b->percpu));
+	b->skel = tcpwatch_bpf__open();
+	if (!b->percpu || !b->skel) {
+		snprintf(err, err_len, "cannot open the BPF object: %s", strerror(errno));
+		goto fail;
+	}
+	b->skel->rodata->filter_netns = netns_filter;
+	/* Wake the reader early each sixteenth of a ring a CPU writes;
+	 * otherwise its drain timer (BPFLOAD_DRAIN_MS) collects the records. */
+	b->skel->rodata->wakeup_bytes = ring_size / 16;
+	if (make_rings(b, ring_size, err, err_len) < 0)
+		goto fail;
+	r = tcpwatch_bpf__load(b->skel);
+	if (r) {
+		if (r == -EPERM || (r == -EACCES && geteuid() != 0))
+			snprintf(err, err_len,
+				 "cannot load the BPF programs (%s): tcpwatchd needs root or "
+				 "CAP_BPF+CAP_PERFMON",
+				 strerror(-r));
+		else
+			snprintf(err, err_len,
+				 "cannot load the BPF programs (%s): this kernel rejected them "
+				 "(see the verifier log above); tcpwatchd needs BTF and tp_btf "
+				 "tracepoints (Linux 5.8 or later)",
+				 strerror(-r));
+		goto fail;
+	}
+	if (attach_rings(b, ring_size, err, err_len) < 0)
+		goto fail;
+	r = tcpwatch_bpf__attach(b->skel);
+	if (r) {
+		snprintf(err, err_len, "cannot attach the BPF programs: %s", strerror(-r));
+		goto fail;
+	}
+	return b;
+fail:
+	bpfload_close(b);
+	return NULL;
+}
+
+void bpfload_close(struct tw_bpf *b)
+{
+	if (!b)
+		return;
+	tcpwatch_bpf__destroy(b->skel);
+	for (int cpu = 0; b->maps && cpu < b->ncpus; cpu++) {
+		if (b->maps[cpu].consumer)
+			munmap(b->maps[cpu].consumer, (size_t)sysconf(_SC_PAGESIZE));
+		if (b->maps[cpu].producer)
+			munmap(b->maps[cpu].producer, b->maps[cpu].producer_len);
+	}
+	for (int cpu = 0; b->ring_fds && cpu < b->ncpus; cpu++)
+		if (b->ring_fds[cpu] >= 0)
+			close(b->ring_fds[cpu]);
+	if (b->epoll_fd >= 0)
+		close(b->epoll_fd);
+	free(b->ring_fds);
+	free(b->maps);
+	ringmerge_free(b->merge);
+	free(b->percpu);
+	free(b);
+}
+
+int bpfload_epoll_fd(struct tw_bpf *b)
+{
+	return b->epoll_fd;
+}
+
+static void on_release(const void *rec, size_t len, void *data)
+{
+	struct tw_bpf *b = data;
+
+	b->cb(rec, len, b->ctx);
+}
+
+int bpfload_consume(struct tw_bpf *b)
+{
+	struct epoll_event evs[64];
+	/* The watermark is taken before reading: whatever is still unseen
+	 * was stamped after it minus the delay bound. */
+	uint64_t watermark = clock_mono_ns() - TW_REORDER_DELAY_NS;
+
+	/* Collect the wakeups, so the fd is quiet until the next one. */
+	while (epoll_wait(b->epoll_fd, evs, 64, 0) == 64)
+		;
+	return (int)ringmerge_release(b->merge, watermark, on_release, b);
+}
+
+uint64_t bpfload_recursion_misses(struct tw_bpf *b)
+{
+	struct bpf_program *prog;
+	uint64_t sum = 0;
+
+	bpf_object__for_each_program(prog, b->skel->obj) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)
+			sum += info.recursion_misses;
+	}
+	return sum;
+}
+
+uint64_t bpfload_lost(struct tw_bpf *b)
+{
+	uint32_t zero = 0;
+	uint64_t sum = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.lost_events), &zero, b->percpu) == 0)
+		for (int i = 0; i < b->ncpus; i++)
+			sum += b->percpu[i];
+	return sum + bpfload_recursion_misses(b);
+}
+
+void bpfload_report(struct tw_bpf *b, struct tw_stats *s)
+{
+	uint64_t nested = bpfload_recursion_misses(b);
+
+	stats_counter(s, "events_lost", bpfload_lost(b));
+	stats_counter(s, "events_nested_lost", nested);
+}

@@ -1,0 +1,41 @@
+/* Loads and attaches bpf/tcpwatch.bpf.c and reads its ring buffer. */
+#ifndef TCPWATCH_BPFLOAD_H
+#define TCPWATCH_BPFLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats.h"
+
+struct tw_bpf;
+
+/* Called for every ring-buffer record; data is borrowed until return. */
+typedef void (*bpf_event_cb)(const void *data, size_t len, void *ctx);
+
+/*
+ * Opens, configures, loads and attaches the programs. netns_filter 0 traces
+ * every namespace. On failure returns NULL and writes a message for an
+ * operator into err (missing BTF, privileges...).
+ */
+struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_event_cb cb,
+			    void *ctx, char *err, size_t err_len);
+void bpfload_close(struct tw_bpf *b);
+/* Records are submitted without waking the reader (each wakeup is an IPI
+ * per TCP state change); drain at least this often. */
+#define BPFLOAD_DRAIN_MS 20
+
+/* An fd that becomes readable when much data is waiting. */
+int bpfload_epoll_fd(struct tw_bpf *b);
+/* Consumes every waiting record. Returns how many, or negative errno. */
+int bpfload_consume(struct tw_bpf *b);
+/* Events lost, all CPUs: records that found the ring buffer full, and
+ * tracepoint hits the kernel skipped because one of our programs was
+ * already running on that CPU (a softirq interrupting it: BPF does not
+ * nest). */
+uint64_t bpfload_lost(struct tw_bpf *b);
+/* The second kind alone. */
+uint64_t bpfload_recursion_misses(struct tw_bpf *b);
+/* Adds events_lost and events_nested_lost to s. */
+void bpfload_report(struct tw_bpf *b, struct tw_stats *s);
+
+#endif
