@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 SOCKET ?= /run/tcpwatch/tcpwatchd.sock
 LISTEN ?= 127.0.0.1:9466
 
-.PHONY: all deps build run test test-unit test-sanitize bench clean format
+.PHONY: all deps build run test test-unit test-sanitize release-builds bench clean format format-check
 
 all: build
 
@@ -24,12 +24,14 @@ run: deps
 	@echo "tcpwatchd: API on unix:$(SOCKET) and http://$(LISTEN); Ctrl-C stops it"
 	$(BUILD)/bin/tcpwatchd --foreground --socket $(SOCKET) --listen $(LISTEN)
 
-# Every test through ctest, then the unit tests again under ASan+UBSan.
+# Every test through ctest, then the suite again under ASan+UBSan, then the
+# Release builds of both compilers (-Werror holds at -O3 too).
 test:
 	./scripts/install-deps.sh
 	$(MAKE) build
 	cd $(BUILD) && ctest --output-on-failure -j1
 	$(MAKE) test-sanitize
+	$(MAKE) release-builds
 
 test-unit: build
 	cd $(BUILD) && ctest -L unit --output-on-failure
@@ -38,6 +40,13 @@ test-sanitize:
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTCPWATCH_SANITIZE=ON
 	cmake --build $(SAN_BUILD) -j$(JOBS)
 	cd $(SAN_BUILD) && ctest --output-on-failure -j1
+
+# Build only: warnings are errors in every build type, with gcc and clang.
+release-builds:
+	cmake -S . -B build-release-gcc -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc -DTCPWATCH_FUZZ=OFF
+	cmake --build build-release-gcc -j$(JOBS)
+	cmake -S . -B build-release-clang -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang -DTCPWATCH_FUZZ=OFF
+	cmake --build build-release-clang -j$(JOBS)
 
 # The benchmarks of BENCHMARKS.md (root, a quiet machine, ~10 minutes).
 bench:
@@ -48,7 +57,13 @@ bench:
 	BUILD=$(BUILD) bench/run-rss.sh
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) build-release-gcc build-release-clang
 
+# Every C file of the tree; `make format-check` (also a ctest) fails if
+# `make format` would change one.
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h')
 format:
-	clang-format -i bpf/*.c bpf/*.h daemon/*.c daemon/*.h cli/*.c cli/*.h common/*.c common/*.h
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_FILES)

@@ -1,182 +1,142 @@
+/*
+ * HTTP to tcpwatchd's Unix socket through libcurl: requests, replies of
+ * any size (de-chunked by curl), and long-lived event streams split into
+ * lines.
+ */
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "client.h"
+#include "fmt.h"
 
-#define REPLY_MAX_BYTES (1ull << 31) /* refuse replies over 2 GiB */
+#define REPLY_MAX_BYTES (1ull << 31)  /* refuse replies over 2 GiB */
+#define ERROR_BODY_MAX (4 * 1024)     /* of an error reply, what is kept */
+#define LINE_MAX_BYTES (64 * 1024)    /* a longer event line is cut */
 
-static int read_all(int fd, char **ret, size_t *ret_len)
+static bool curl_ready;
+
+/* A handle for GET path on the daemon at socket_path. NULL with a message
+ * in err. */
+static CURL *open_get(const char *socket_path, const char *path, struct curl_slist **headers,
+		      const char *accept, char *err, size_t err_len)
 {
-	size_t cap = 1 << 16, len = 0;
-	char *buf = malloc(cap + 1);
+	char url[8192], hdr[128];
+	CURL *c;
 
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			char *nb;
-
-			if (cap >= REPLY_MAX_BYTES) {
-				free(buf);
-				return -EFBIG;
-			}
-			cap *= 2;
-			nb = realloc(buf, cap + 1);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK) {
+			snprintf(err, err_len, "cannot initialise libcurl");
+			return NULL;
 		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			free(buf);
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+		curl_ready = true;
 	}
-	buf[len] = '\0';
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-}
-
-/* Decodes a chunked body in place. Returns the new length or -EPROTO. */
-static long dechunk(char *body, size_t len)
-{
-	char *in = body, *out = body, *end = body + len;
-
-	for (;;) {
-		char *eol;
-		unsigned long size;
-
-		eol = memmem(in, (size_t)(end - in), "\r\n", 2);
-		if (!eol)
-			return -EPROTO;
-		size = strtoul(in, NULL, 16);
-		in = eol + 2;
-		if (size == 0)
-			break;
-		if (size > (size_t)(end - in))
-			return -EPROTO;
-		memmove(out, in, size);
-		out += size;
-		in += size;
-		if (end - in < 2)
-			return -EPROTO;
-		in += 2;
-	}
-	*out = '\0';
-	return out - body;
-}
-
-/* Connects to the daemon and sends a GET for path. Returns the socket, or
- * a negative errno with a message for the user in err. */
-static int send_get(const char *socket_path, const char *path, const char *accept, char *err,
-		    size_t err_len)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char req[8192];
-	int fd, r;
-
-	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
-		snprintf(err, err_len, "socket path too long");
-		return -ENAMETOOLONG;
-	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
-	r = snprintf(req, sizeof(req),
-		     "GET %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: tcpwatch/" TCPWATCH_VERSION
-		     "\r\nAccept: %s\r\nConnection: close\r\n\r\n",
-		     path, accept);
-	if (r < 0 || (size_t)r >= sizeof(req)) {
+	if ((size_t)snprintf(url, sizeof(url), "http://localhost%s", path) >= sizeof(url)) {
 		snprintf(err, err_len, "request too long");
-		return -E2BIG;
+		return NULL;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
+	c = curl_easy_init();
+	if (!c) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	snprintf(hdr, sizeof(hdr), "Accept: %s", accept);
+	*headers = curl_slist_append(NULL, hdr);
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket_path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, *headers);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "tcpwatch/" TCPWATCH_VERSION);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
+	return c;
+}
 
+/* What a failed transfer means for a user. */
+static int transfer_error(CURL *c, CURLcode code, const char *socket_path, char *err,
+			  size_t err_len)
+{
+	long os_errno = 0;
+
+	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+	if (code == CURLE_COULDNT_CONNECT) {
 		snprintf(err, err_len, "cannot reach tcpwatchd at %s: %s (is it running? try --socket)",
-			 socket_path, strerror(e));
-		if (fd >= 0)
-			close(fd);
-		return -e;
+			 socket_path, os_errno ? strerror((int)os_errno) : "connection refused");
+		return os_errno ? -(int)os_errno : -ECONNREFUSED;
 	}
-	for (size_t off = 0; off < (size_t)r;) {
-		ssize_t n = write(fd, req + off, (size_t)r - off);
-
-		if (n < 0) {
-			int e = errno;
-
-			if (e == EINTR)
-				continue;
-			snprintf(err, err_len, "write: %s", strerror(e));
-			close(fd);
-			return -e;
-		}
-		off += (size_t)n;
+	if (code == CURLE_WRITE_ERROR) {
+		snprintf(err, err_len, "reply too large or out of memory");
+		return -EFBIG;
 	}
-	return fd;
+	snprintf(err, err_len, "talking to tcpwatchd at %s: %s", socket_path,
+		 curl_easy_strerror(code));
+	return -EPROTO;
+}
+
+struct body {
+	char *data;
+	size_t len, cap;
+	size_t max;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *data)
+{
+	struct body *b = data;
+	size_t len = size * n;
+
+	if (b->len + len + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 1 << 16;
+		char *d;
+
+		while (cap < b->len + len + 1)
+			cap *= 2;
+		if (cap > b->max + 1)
+			return 0; /* curl fails the transfer: CURLE_WRITE_ERROR */
+		d = realloc(b->data, cap);
+		if (!d)
+			return 0;
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return len;
 }
 
 int client_get(const char *socket_path, const char *path, struct tw_reply *ret, char *err,
 	       size_t err_len)
 {
-	char *raw = NULL, *hdr_end, *p;
-	size_t raw_len = 0;
-	int fd, r, status;
-	bool chunked = false;
+	struct curl_slist *headers = NULL;
+	struct body b = { .max = REPLY_MAX_BYTES };
+	CURL *c = open_get(socket_path, path, &headers, "application/json", err, err_len);
+	CURLcode code;
+	long status = 0;
+	int r = 0;
 
-	fd = send_get(socket_path, path, "application/json", err, err_len);
-	if (fd < 0)
-		return fd;
-	r = read_all(fd, &raw, &raw_len);
-	close(fd);
-	if (r < 0) {
-		snprintf(err, err_len, "reading the reply: %s", strerror(-r));
-		return r;
+	if (!c)
+		return -ENOMEM;
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	code = curl_easy_perform(c);
+	if (code != CURLE_OK) {
+		r = transfer_error(c, code, socket_path, err, err_len);
+		free(b.data);
+	} else {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		if (!b.data)
+			b.data = calloc(1, 1);
+		ret->status = (int)status;
+		ret->body = b.data;
+		ret->len = b.len;
+		if (!b.data)
+			r = -ENOMEM;
 	}
-	if (sscanf(raw, "HTTP/1.%*d %d", &status) != 1 ||
-	    !(hdr_end = strstr(raw, "\r\n\r\n"))) {
-		snprintf(err, err_len, "malformed reply from tcpwatchd");
-		free(raw);
-		return -EPROTO;
-	}
-	*hdr_end = '\0';
-	for (p = strstr(raw, "\r\n"); p && p < hdr_end; p = strstr(p + 2, "\r\n")) {
-		if (!strncasecmp(p + 2, "Transfer-Encoding:", 18) && strcasestr(p + 2, "chunked"))
-			chunked = true;
-	}
-	hdr_end += 4;
-	raw_len -= (size_t)(hdr_end - raw);
-	memmove(raw, hdr_end, raw_len + 1);
-	if (chunked) {
-		long n = dechunk(raw, raw_len);
-
-		if (n < 0) {
-			snprintf(err, err_len, "malformed chunked reply from tcpwatchd");
-			free(raw);
-			return -EPROTO;
-		}
-		raw_len = (size_t)n;
-	}
-	ret->status = status;
-	ret->body = raw;
-	ret->len = raw_len;
-	return 0;
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(c);
+	return r;
 }
 
 void reply_free(struct tw_reply *r)
@@ -206,133 +166,84 @@ void query_add(char *query, size_t len, const char *key, const char *value)
 	query[n] = '\0';
 }
 
-/* Body bytes, already de-chunked, split into lines for the callback. */
-struct line_splitter {
-	char buf[64 * 1024];
-	size_t len;
+/* An event stream: its body split into lines for the callback, or, when
+ * the daemon refused it, the error body kept for the message. */
+struct stream {
+	CURL *curl;
+	long status;
 	client_line_cb cb;
 	void *data;
+	int stopped; /* the callback's non-zero answer */
+	char line[LINE_MAX_BYTES];
+	size_t line_len;
+	struct body error;
 };
 
-static int feed_lines(struct line_splitter *ls, const char *p, size_t n)
+static size_t on_stream(char *p, size_t size, size_t n, void *data)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '\n') {
-			int r = ls->cb(ls->buf, ls->len, ls->data);
+	struct stream *s = data;
+	size_t len = size * n;
 
-			ls->len = 0;
-			if (r)
-				return r;
-		} else if (ls->len < sizeof(ls->buf) - 1) {
-			ls->buf[ls->len++] = p[i];
-		}
+	if (!s->status)
+		curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
+	if (s->status < 200 || s->status > 299) {
+		if (s->error.len + len <= ERROR_BODY_MAX)
+			on_body(p, 1, len, &s->error);
+		return len;
 	}
-	return 0;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] != '\n') {
+			if (s->line_len < sizeof(s->line) - 1)
+				s->line[s->line_len++] = p[i];
+			continue;
+		}
+		s->line[s->line_len] = '\0';
+		s->stopped = s->cb(s->line, s->line_len, s->data);
+		s->line_len = 0;
+		if (s->stopped)
+			return 0; /* ends the transfer */
+	}
+	return len;
 }
 
 int client_stream(const char *socket_path, const char *path, client_line_cb line_cb, void *data,
 		  char *err, size_t err_len)
 {
-	struct line_splitter *ls;
-	char *in;
-	size_t in_len = 0, in_cap = 256 * 1024;
-	bool headers_done = false, chunked = false;
-	long chunk_left = -1; /* -1: expecting a chunk-size line */
-	int fd, r = 0, status = 0;
+	struct curl_slist *headers = NULL;
+	struct stream *s = calloc(1, sizeof(*s));
+	CURLcode code;
+	int r = 0;
 
-	fd = send_get(socket_path, path, "text/event-stream", err, err_len);
-	if (fd < 0)
-		return fd;
-	in = malloc(in_cap);
-	ls = calloc(1, sizeof(*ls));
-	if (!in || !ls) {
-		free(in);
-		free(ls);
-		close(fd);
+	if (!s) {
+		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	ls->cb = line_cb;
-	ls->data = data;
-	r = 0;
-	for (;;) {
-		ssize_t n = read(fd, in + in_len, in_cap - in_len);
-		size_t used = 0;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		in_len += (size_t)n;
-		if (!headers_done) {
-			char *end = memmem(in, in_len, "\r\n\r\n", 4);
-
-			if (!end) {
-				if (in_len == in_cap) {
-					snprintf(err, err_len, "reply headers too large");
-					r = -EPROTO;
-					break;
-				}
-				continue;
-			}
-			*end = '\0';
-			if (sscanf(in, "HTTP/1.%*d %d", &status) != 1) {
-				snprintf(err, err_len, "malformed reply from tcpwatchd");
-				r = -EPROTO;
-				break;
-			}
-			chunked = strcasestr(in, "transfer-encoding: chunked") != NULL;
-			used = (size_t)(end + 4 - in);
-			headers_done = true;
-			if (status < 200 || status > 299) {
-				/* The body is a JSON error: show it whole. */
-				snprintf(err, err_len, "HTTP %d: %.*s", status,
-					 (int)(in_len - used > 300 ? 300 : in_len - used), in + used);
-				r = -EPROTO;
-				break;
-			}
-		}
-		while (used < in_len) {
-			if (!chunked) {
-				r = feed_lines(ls, in + used, in_len - used);
-				used = in_len;
-			} else if (chunk_left < 0) {
-				char *eol = memmem(in + used, in_len - used, "\r\n", 2);
-
-				if (!eol)
-					break;
-				chunk_left = strtol(in + used, NULL, 16);
-				used = (size_t)(eol + 2 - in);
-				if (chunk_left == 0)
-					goto done;
-			} else {
-				size_t take = in_len - used;
-
-				if ((long)take > chunk_left)
-					take = (size_t)chunk_left;
-				r = feed_lines(ls, in + used, take);
-				used += take;
-				chunk_left -= (long)take;
-				if (chunk_left == 0) {
-					if (in_len - used < 2)
-						break; /* wait for the CRLF */
-					used += 2;
-					chunk_left = -1;
-				}
-			}
-			if (r)
-				goto done;
-		}
-		memmove(in, in + used, in_len - used);
-		in_len -= used;
-		if (chunk_left == 0 && in_len >= 2) {
-			memmove(in, in + 2, in_len - 2);
-			in_len -= 2;
-			chunk_left = -1;
-		}
+	s->curl = open_get(socket_path, path, &headers, "text/event-stream", err, err_len);
+	if (!s->curl) {
+		free(s);
+		return -ENOMEM;
 	}
-done:
-	free(in);
-	free(ls);
-	close(fd);
-	return r < 0 ? r : 0;
+	s->cb = line_cb;
+	s->data = data;
+	s->error.max = ERROR_BODY_MAX;
+	curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_stream);
+	curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, s);
+	code = curl_easy_perform(s->curl);
+	if (s->status && (s->status < 200 || s->status > 299)) {
+		/* The body is a JSON error: show it whole (escaped: it may
+		 * quote what the user typed). */
+		int n = snprintf(err, err_len, "HTTP %ld: ", s->status);
+
+		if (n > 0 && (size_t)n < err_len)
+			tw_fmt_escaped(err + n, err_len - (size_t)n, s->error.data ? s->error.data : "",
+				       0);
+		r = -EPROTO;
+	} else if (code != CURLE_OK && !s->stopped) {
+		r = transfer_error(s->curl, code, socket_path, err, err_len);
+	}
+	free(s->error.data);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(s->curl);
+	free(s);
+	return r;
 }

@@ -1,4 +1,4 @@
-/* A small HTTP/1.1 client for tcpwatchd's Unix socket. */
+/* HTTP to tcpwatchd's Unix socket (libcurl). */
 #ifndef TCPWATCH_CLIENT_H
 #define TCPWATCH_CLIENT_H
 
@@ -18,8 +18,6 @@ void reply_free(struct tw_reply *r);
 
 /* Appends key=value to a query string, percent-encoding the value. */
 void query_add(char *query, size_t len, const char *key, const char *value);
-
-
 
 /* Streams a long-lived reply (server-sent events): calls line_cb for every
  * line of the body as it arrives, until the daemon closes or line_cb

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "fetch.h"
 
 int cmd_findings(const struct cli_opts *o, int argc, char **argv)
 {
@@ -22,14 +23,16 @@ int cmd_findings(const struct cli_opts *o, int argc, char **argv)
 	{
 		const cJSON *procs = cJSON_GetObjectItem(f, "processes"), *p;
 		const cJSON *conns = cJSON_GetObjectItem(f, "connections"), *c;
+		char kind[64], text[2048];
 		int k = 0;
 
-		printf("%s%s: %s\n", n++ ? "\n" : "", json_str(f, "kind", "?"),
-		       json_str(f, "summary", ""));
-		printf("  why: %s\n", json_str(f, "explanation", ""));
+		printf("%s%s: %s\n", n++ ? "\n" : "", json_str_safe(f, "kind", "?", kind, sizeof(kind)),
+		       json_str_safe(f, "summary", "", text, sizeof(text)));
+		printf("  why: %s\n", json_str_safe(f, "explanation", "", text, sizeof(text)));
 		printf("  processes:");
 		cJSON_ArrayForEach(p, procs)
-		printf(" %s (pid %.0f)", json_str(p, "comm", "?"), json_num(p, "pid", 0));
+		printf(" %s (pid %.0f)", json_str_safe(p, "comm", "?", text, sizeof(text)),
+		       json_num(p, "pid", 0));
 		if (!cJSON_GetArraySize(procs))
 			printf(" unknown");
 		printf("\n  connections:");

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fetch.h"
 #include "client.h"
 #include "filterargs.h"
 #include "tcpstate.h"

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "client.h"
+#include "fmt.h"
 
 #define DEFAULT_SOCKET "/run/tcpwatch/tcpwatchd.sock"
 
@@ -31,62 +31,26 @@ static void usage(FILE *out)
 		"  -h, --help          this text\n");
 }
 
-char *cli_fetch(const struct cli_opts *o, const char *path, size_t *ret_len)
+struct command {
+	const char *name, *alias;
+	int (*run)(const struct cli_opts *o, int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{ "list", "ls", cmd_list },
+	{ "show", "history", cmd_show },
+	{ "watch", NULL, cmd_watch },
+	{ "findings", NULL, cmd_findings },
+	{ "stats", NULL, cmd_stats },
+};
+
+static const struct command *find_command(const char *name)
 {
-	struct tw_reply r;
-	char err[512];
-
-	if (client_get(o->socket_path, path, &r, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tcpwatch: %s\n", err);
-		return NULL;
-	}
-	if (r.status < 200 || r.status > 299) {
-		cJSON *j = cJSON_Parse(r.body);
-
-		fprintf(stderr, "tcpwatch: %s (HTTP %d)\n", json_str(j, "error", "request failed"),
-			r.status);
-		cJSON_Delete(j);
-		reply_free(&r);
-		return NULL;
-	}
-	if (ret_len)
-		*ret_len = r.len;
-	return r.body;
-}
-
-int cli_fetch_json(const struct cli_opts *o, const char *path, const char *cmd, cJSON **ret)
-{
-	size_t len;
-	char *body = cli_fetch(o, path, &len);
-
-	if (!body)
-		return -1;
-	if (o->json) {
-		fwrite(body, 1, len, stdout);
-		free(body);
-		return 0;
-	}
-	*ret = cJSON_ParseWithLength(body, len);
-	free(body);
-	if (!*ret) {
-		fprintf(stderr, "tcpwatch %s: malformed reply from tcpwatchd\n", cmd);
-		return -1;
-	}
-	return 1;
-}
-
-const char *json_str(const cJSON *obj, const char *key, const char *fallback)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsString(v) ? v->valuestring : fallback;
-}
-
-double json_num(const cJSON *obj, const char *key, double fallback)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : fallback;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(name, commands[i].name) ||
+		    (commands[i].alias && !strcmp(name, commands[i].alias)))
+			return &commands[i];
+	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -94,7 +58,7 @@ int main(int argc, char **argv)
 	struct cli_opts o = { .socket_path = getenv("TCPWATCH_SOCKET") };
 	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
 	int n = 0, r;
-	const char *cmd;
+	const struct command *cmd;
 
 	if (!rest)
 		return 1;
@@ -132,19 +96,14 @@ int main(int argc, char **argv)
 		free(rest);
 		return 2;
 	}
-	cmd = rest[0];
-	if (!strcmp(cmd, "list") || !strcmp(cmd, "ls"))
-		r = cmd_list(&o, n, rest);
-	else if (!strcmp(cmd, "show") || !strcmp(cmd, "history"))
-		r = cmd_show(&o, n, rest);
-	else if (!strcmp(cmd, "stats"))
-		r = cmd_stats(&o, n, rest);
-	else if (!strcmp(cmd, "watch"))
-		r = cmd_watch(&o, n, rest);
-	else if (!strcmp(cmd, "findings"))
-		r = cmd_findings(&o, n, rest);
-	else {
-		fprintf(stderr, "tcpwatch: unknown command '%s' (see --help)\n", cmd);
+	cmd = find_command(rest[0]);
+	if (cmd) {
+		r = cmd->run(&o, n, rest);
+	} else {
+		char name[256];
+
+		tw_fmt_escaped(name, sizeof(name), rest[0], 0);
+		fprintf(stderr, "tcpwatch: unknown command '%s' (see --help)\n", name);
 		r = 2;
 	}
 	free(rest);

@@ -4,21 +4,22 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fetch.h"
+#include "addr.h"
 #include "fmt.h"
 #include "tcpstate.h"
 
 static void print_header(const cJSON *c)
 {
-	const char *fam = json_str(c, "family", "inet");
-	bool v6 = !strcmp(fam, "inet6");
-	char age[TW_FMT_AGE_LEN] = "-";
+	char age[TW_FMT_AGE_LEN] = "-", fam[16], local[TW_ENDPOINT_STRLEN * 2],
+					       remote[TW_ENDPOINT_STRLEN * 2], comm[80];
 
 	if (json_num(c, "age_ms", -1) >= 0)
 		tw_fmt_age(age, (uint64_t)json_num(c, "age_ms", 0));
-	printf("connection %.0f  %s  %s%s%s:%.0f -> %s%s%s:%.0f  netns %.0f\n",
-	       json_num(c, "cookie", 0), fam, v6 ? "[" : "", json_str(c, "local_addr", "?"),
-	       v6 ? "]" : "", json_num(c, "local_port", 0), v6 ? "[" : "",
-	       json_str(c, "remote_addr", "?"), v6 ? "]" : "", json_num(c, "remote_port", 0),
+	printf("connection %.0f  %s  %s -> %s  netns %.0f\n", json_num(c, "cookie", 0),
+	       json_str_safe(c, "family", "inet", fam, sizeof(fam)),
+	       json_endpoint(c, "local_addr", "local_port", local, sizeof(local)),
+	       json_endpoint(c, "remote_addr", "remote_port", remote, sizeof(remote)),
 	       json_num(c, "netns", 0));
 	printf("  state %s%s  role %s  age %s  first seen %s\n", json_str(c, "state", "?"),
 	       cJSON_IsTrue(cJSON_GetObjectItem(c, "closed")) ? " (closed)" : "",
@@ -33,8 +34,8 @@ static void print_header(const cJSON *c)
 	printf("  closed first: %s  end: %s\n", json_str(c, "closed_first", "-"),
 	       json_str(c, "end_reason", "open"));
 	if (json_str(c, "comm", NULL))
-		printf("  process %s pid %.0f uid %.0f\n", json_str(c, "comm", "?"), json_num(c, "pid", 0),
-		       json_num(c, "uid", 0));
+		printf("  process %s pid %.0f uid %.0f\n", json_str_safe(c, "comm", "?", comm, sizeof(comm)),
+		       json_num(c, "pid", 0), json_num(c, "uid", 0));
 	else
 		printf("  process unknown, uid %.0f\n", json_num(c, "uid", 0));
 	printf("  retransmits %.0f (SYN %.0f)  resets sent %.0f received %.0f\n",
@@ -51,6 +52,8 @@ static void print_header(const cJSON *c)
 	}
 	if (!strcmp(json_str(c, "source", ""), "snapshot"))
 		printf("  (found by a sock_diag snapshot: its life before that is unknown)\n");
+	if (cJSON_IsFalse(cJSON_GetObjectItem(c, "reconciled")))
+		printf("  (not reconciled: its namespace was not dumped, over max-netns or failed)\n");
 }
 
 struct packet {
@@ -134,15 +137,12 @@ static void format_delta(double ns, char *out, size_t len)
 static void print_ladder(const cJSON *c)
 {
 	const cJSON *h = cJSON_GetObjectItem(c, "history"), *e;
-	const char *fam = json_str(c, "family", "inet");
-	bool v6 = !strcmp(fam, "inet6");
-	char local[80], remote[80], delta[24], line[ARROW_WIDTH + 1];
+	char local[TW_ENDPOINT_STRLEN * 2], remote[TW_ENDPOINT_STRLEN * 2], delta[24],
+		line[ARROW_WIDTH + 1];
 	double prev = -1;
 
-	snprintf(local, sizeof(local), v6 ? "[%s]:%.0f" : "%s:%.0f", json_str(c, "local_addr", "?"),
-		 json_num(c, "local_port", 0));
-	snprintf(remote, sizeof(remote), v6 ? "[%s]:%.0f" : "%s:%.0f",
-		 json_str(c, "remote_addr", "?"), json_num(c, "remote_port", 0));
+	json_endpoint(c, "local_addr", "local_port", local, sizeof(local));
+	json_endpoint(c, "remote_addr", "remote_port", remote, sizeof(remote));
 	printf("\n  %10s %9s  %-14s %-*s %s\n", "time (s)", "delta", local, ARROW_WIDTH, "",
 	       remote);
 	cJSON_ArrayForEach(e, h)

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "fetch.h"
 
 int cmd_stats(const struct cli_opts *o, int argc, char **argv)
 {

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fetch.h"
 #include "client.h"
+#include "addr.h"
 #include "filterargs.h"
 #include "tcpstate.h"
 
@@ -17,7 +19,7 @@ struct watch_ctx {
 static int on_line(const char *line, size_t len, void *data)
 {
 	struct watch_ctx *w = data;
-	char local[80], remote[80];
+	char local[TW_ENDPOINT_STRLEN * 2], remote[TW_ENDPOINT_STRLEN * 2], comm[80];
 	cJSON *e;
 
 	if (len < 6 || strncmp(line, "data: ", 6)) /* comments, event: names */
@@ -44,25 +46,25 @@ static int on_line(const char *line, size_t len, void *data)
 		       "COMM", "LOCAL", "REMOTE", "TRANSITION", "MS");
 		w->header_done = true;
 	}
-	snprintf(local, sizeof(local), "%s:%.0f", json_str(e, "local_addr", "?"),
-		 json_num(e, "local_port", 0));
-	snprintf(remote, sizeof(remote), "%s:%.0f", json_str(e, "remote_addr", "?"),
-		 json_num(e, "remote_port", 0));
+	json_endpoint(e, "local_addr", "local_port", local, sizeof(local));
+	json_endpoint(e, "remote_addr", "remote_port", remote, sizeof(remote));
 	{
-		const char *t = json_str(e, "time", "");
-		char what[64], pid[16] = "-";
+		char t[64], what[64], pid[16] = "-", kind[24], a[24], b[24];
 
-		if (!strcmp(json_str(e, "kind", ""), "state"))
-			snprintf(what, sizeof(what), "%s -> %s", json_str(e, "from", "?"),
-				 json_str(e, "to", "?"));
+		json_str_safe(e, "time", "", t, sizeof(t));
+		json_str_safe(e, "kind", "?", kind, sizeof(kind));
+		if (!strcmp(kind, "state"))
+			snprintf(what, sizeof(what), "%s -> %s",
+				 json_str_safe(e, "from", "?", a, sizeof(a)),
+				 json_str_safe(e, "to", "?", b, sizeof(b)));
 		else
-			snprintf(what, sizeof(what), "%s (%s)", json_str(e, "kind", "?"),
-				 json_str(e, "state", "?"));
+			snprintf(what, sizeof(what), "%s (%s)", kind,
+				 json_str_safe(e, "state", "?", a, sizeof(a)));
 		if (json_num(e, "pid", -1) >= 0)
 			snprintf(pid, sizeof(pid), "%.0f", json_num(e, "pid", 0));
 		printf("%-15.15s %-12.0f %-7s %-15.15s %-27s %-27s %-25s %10.3f\n",
 		       strlen(t) > 11 ? t + 11 : t, json_num(e, "cookie", 0), pid,
-		       json_str(e, "comm", "-"), local, remote, what,
+		       json_str_safe(e, "comm", "-", comm, sizeof(comm)), local, remote, what,
 		       json_num(e, "in_state_us", 0) / 1000);
 	}
 	fflush(stdout);

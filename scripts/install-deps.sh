@@ -6,8 +6,8 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config clang llvm
 	libbpf-dev bpftool libelf-dev zlib1g-dev
-	libmnl-dev libcjson-dev libmicrohttpd-dev libcmocka-dev
-	iproute2 python3
+	libmnl-dev libcjson-dev libmicrohttpd-dev libcmocka-dev libcurl4-openssl-dev
+	iproute2 python3 clang-format
 )
 if [ "${1:-}" = "--bench" ]; then
 	# The peers benchmarks compare against, and their tools.

@@ -49,7 +49,7 @@ const struct tw_config_key tw_config_keys[] = {
 	  "5", "N", "failed connects per destination", NULL },
 	{ "peer-resets", 0, TW_CFG_UINT, true, false, FIELD(peer_resets), 1, UINT32_MAX, "5", "N",
 	  "resets from one remote endpoint", NULL },
-	{ NULL },
+	{ .name = NULL },
 };
 
 #define N_KEYS (sizeof(tw_config_keys) / sizeof(tw_config_keys[0]) - 1)
@@ -257,8 +257,8 @@ static void print_default(FILE *out, const struct tw_config_key *k)
 void config_usage(FILE *out)
 {
 	fprintf(out, "Usage: tcpwatchd [OPTIONS]\n"
-		     "Follows every TCP connection's life and serves it over HTTP.\n\n"
-		     "  -c, --config PATH              INI file (default " TW_DEFAULT_CONFIG ")\n");
+		     "Follows every TCP connection's life and serves it over HTTP.\n\n");
+	fprintf(out, "  -c, %-27s %s\n", "--config PATH", "INI file (default " TW_DEFAULT_CONFIG ")");
 	for (const struct tw_config_key *k = tw_config_keys; k->name; k++) {
 		char flag[64];
 

@@ -191,6 +191,7 @@ int loop_run(struct tw_loop *l)
 {
 	struct epoll_event evs[LOOP_BATCH];
 
+	l->stop = false;
 	while (!l->stop) {
 		int timeout = l->get_timeout_ms ? l->get_timeout_ms(l->hook_data) : -1;
 		int n = epoll_wait(l->epfd, evs, LOOP_BATCH, timeout);

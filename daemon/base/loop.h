@@ -40,7 +40,8 @@ int loop_timer_stop(struct tw_loop *l, int id);
 void loop_set_timeout_hook(struct tw_loop *l, int (*get_timeout_ms)(void *data),
 			   void (*on_due)(void *data), void *data);
 
-/* Runs until loop_stop(). 0, or negative errno if epoll failed. */
+/* Runs until loop_stop() (and again when called again). 0, or negative
+ * errno if epoll failed. */
 int loop_run(struct tw_loop *l);
 void loop_stop(struct tw_loop *l);
 

@@ -5,7 +5,7 @@
 #include "json.h"
 #include "query.h"
 
-#define SSE_REPLY_BLOCK (16 * 1024)
+#define SSE_REPLY_BLOCK (64 * 1024)
 
 struct sse_watcher {
 	struct tw_sse *sse;

@@ -1,7 +1,8 @@
 # Connection-lifecycle integration tests: end reasons, findings, process
 # owners, live events. Included from tests/integration/CMakeLists.txt, which
-# registers them with the same properties as its own. They share twtest.py,
-# lifecycle_util.py and tunpeer.py (a userspace TCP peer on a TUN device).
+# registers them with the same properties as its own. They share the twtest/
+# package (twtest/lifecycle.py in particular) and tunpeer.py (a userspace TCP
+# peer on a TUN device).
 
 list(APPEND TCPWATCH_INTEGRATION_TESTS
 	end_closed_by_local

@@ -10,7 +10,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import twtest  # noqa: E402
-import lifecycle_util as lu  # noqa: E402
+from twtest import lifecycle as lu  # noqa: E402
 from twtest import check_eq  # noqa: E402
 
 HOST = "127.0.0.1"

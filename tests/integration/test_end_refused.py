@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import twtest  # noqa: E402
-import lifecycle_util as lu  # noqa: E402
+from twtest import lifecycle as lu  # noqa: E402
 from twtest import check, fail, pretty  # noqa: E402
 
 HOST = "127.0.0.1"

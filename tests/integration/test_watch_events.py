@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import twtest  # noqa: E402
-import lifecycle_util as lu  # noqa: E402
+from twtest import lifecycle as lu  # noqa: E402
 from twtest import check, check_eq, fail, pretty  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -127,9 +127,7 @@ def check_sse(d, ls, port):
         s.connect(d.sock)
         s.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\n"
                   b"Accept: text/event-stream\r\n\r\n")
-        raw = b""
-        head = None
-        dech = None
+        resp = twtest.ResponseParser(chunked_what="the event stream")
         body = b""
         data_lines = []
         deadline = time.monotonic() + 10
@@ -145,42 +143,28 @@ def check_sse(d, ls, port):
             if b == b"":
                 break
             if b:
-                if head is None:
-                    raw += b
-                    if b"\r\n\r\n" in raw:
-                        hdr, _, rest = raw.partition(b"\r\n\r\n")
-                        head = hdr.decode("iso-8859-1").split("\r\n")
-                        headers = {}
-                        for line in head[1:]:
-                            k, _, v = line.partition(":")
-                            headers[k.strip().lower()] = v.strip()
-                        parts = head[0].split(" ", 2)
-                        check(len(parts) >= 2 and parts[1] == "200",
-                              "GET /api/v1/events status line: %r" % head[0])
-                        ctype = headers.get("content-type", "")
-                        check(ctype.split(";")[0].strip().lower()
-                              == "text/event-stream",
-                              "GET /api/v1/events Content-Type: expected "
-                              "text/event-stream, actual %r" % ctype)
-                        if "chunked" in headers.get("transfer-encoding",
-                                                    "").lower():
-                            dech = lu.Dechunker()
-                        b = rest
-                    else:
-                        continue
-                if dech is not None:
-                    dech.feed(b)
-                    body = dech.out
-                else:
-                    body += b
+                had_head = resp.headers is not None
+                resp.feed(b)
+                if resp.headers is None:
+                    continue
+                if not had_head:
+                    check(resp.status == 200,
+                          "GET /api/v1/events status line: %r"
+                          % resp.status_line)
+                    ctype = resp.headers.get("content-type", "")
+                    check(ctype.split(";")[0].strip().lower()
+                          == "text/event-stream",
+                          "GET /api/v1/events Content-Type: expected "
+                          "text/event-stream, actual %r" % ctype)
+                body = resp.body
             lines = body.decode("utf-8", "replace").split("\n")[:-1]
             data_lines = [ln[len("data:"):].strip() for ln in lines
                           if ln.startswith("data:")]
             if any(x.startswith("{") for x in data_lines):
                 break
-        if head is None:
+        if resp.headers is None:
             fail("GET /api/v1/events: no response headers within 10 s; got %r"
-                 % raw[:500])
+                 % resp.head_raw[:500])
         objs = [x for x in data_lines if x.startswith("{")]
         if not objs:
             fail("GET /api/v1/events: no 'data: {...}' line within 10 s while "

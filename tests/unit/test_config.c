@@ -413,6 +413,75 @@ static void test_args_unknown_short_in_cluster(void **state)
 	}
 }
 
+/* The key table is the one source: each key has a help line in --help,
+ * a flag, a default it accepts, and the file takes it (unless it is a
+ * command-line flag only). */
+static void test_key_table(void **state)
+{
+	char *text = NULL, err[256];
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	struct tw_config a, b;
+	size_t n = 0;
+
+	(void)state;
+	assert_non_null(out);
+	config_usage(out);
+	fclose(out);
+	for (const struct tw_config_key *k = tw_config_keys; k->name; k++, n++) {
+		char flag[80];
+
+		snprintf(flag, sizeof(flag), "--%s", k->name);
+		if (!strstr(text, flag))
+			fail_msg("--help does not mention %s", flag);
+		assert_non_null(k->help);
+		assert_ptr_equal(config_key(k->name), k);
+		config_defaults(&a);
+		b = a;
+		assert_false(config_differs(&a, &b, k));
+		if (k->cli_only) {
+			assert_int_equal(config_set(&a, k->name, k->def, err, sizeof(err)), -EINVAL);
+			continue;
+		}
+		assert_int_equal(config_set(&a, k->name, k->def, err, sizeof(err)), 0);
+		assert_false(config_differs(&a, &b, k));
+	}
+	assert_true(n >= 19);
+	/* _ and - alike. */
+	assert_ptr_equal(config_key("retain_count"), config_key("retain-count"));
+	assert_null(config_key("retain"));
+	/* A changed value differs in its own key only. */
+	config_defaults(&a);
+	b = a;
+	set_ok(&b, "time-wait-pileup", "7");
+	for (const struct tw_config_key *k = tw_config_keys; k->name; k++)
+		assert_int_equal(config_differs(&a, &b, k), !strcmp(k->name, "time-wait-pileup"));
+	assert_true(config_key("time-wait-pileup")->live);
+	assert_false(config_key("socket")->live);
+	free(text);
+}
+
+static void test_flags_in_file(void **state)
+{
+	char path[64], err[512] = "";
+	struct tw_config c;
+
+	(void)state;
+	write_temp(path, "[tcpwatchd]\ndebug = yes\n");
+	config_defaults(&c);
+	assert_int_equal(config_load_file(&c, path, err, sizeof(err)), 0);
+	assert_true(c.debug);
+	unlink(path);
+	write_temp(path, "[tcpwatchd]\ndebug = maybe\n");
+	assert_int_equal(config_load_file(&c, path, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "debug"));
+	unlink(path);
+	write_temp(path, "[tcpwatchd]\nforeground = yes\n");
+	assert_int_equal(config_load_file(&c, path, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "foreground"));
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +497,8 @@ int main(void)
 		cmocka_unit_test(test_args_override_file),
 		cmocka_unit_test(test_args_errors),
 		cmocka_unit_test(test_args_version),
+		cmocka_unit_test(test_key_table),
+		cmocka_unit_test(test_flags_in_file),
 		cmocka_unit_test(test_args_unknown_short_in_cluster),
 	};
 

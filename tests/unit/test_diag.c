@@ -8,6 +8,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/netlink.h>
 #include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
@@ -450,6 +453,65 @@ static void test_parse_msg_direct(void **state)
 	assert_int_equal(diag_parse_msg(nlh, &s), -EINVAL);
 }
 
+/* A datagram from another socket (not the kernel) is dropped and counted;
+ * the kernel's replies are taken. The receiving socket is left unconnected
+ * here so that the forged datagram arrives at all (diag_open connects its
+ * sockets, and the kernel then refuses such senders outright). */
+static void test_foreign_sender_dropped(void **state)
+{
+	struct sockaddr_nl to = { .nl_family = AF_NETLINK };
+	struct tw_diag_counters c = { 0 };
+	struct msgbuf b = { .len = 0 };
+	char buf[8192];
+	int rx, tx;
+	long n;
+
+	(void)state;
+	rx = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
+	tx = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (rx < 0 || tx < 0)
+		skip();
+	assert_int_equal(bind(rx, (struct sockaddr *)&to, sizeof(to)), 0);
+	to.nl_pid = diag_portid(rx);
+	assert_true(to.nl_pid != 0);
+	put_sock(&b, AF_INET, 1, sizeof(struct tcp_info));
+	put_done(&b);
+	assert_int_equal(sendto(tx, b.data, b.len, 0, (struct sockaddr *)&to, sizeof(to)),
+			 (ssize_t)b.len);
+	n = diag_recv(rx, buf, sizeof(buf), &c);
+	assert_int_equal(n, -EAGAIN);
+	assert_int_equal(c.foreign, 1);
+	/* A request to the kernel is answered by the kernel: taken. */
+	assert_int_equal(diag_request_dump(rx, AF_INET, 1u << 10 /* LISTEN */, 9), 0);
+	for (int i = 0; i < 100 && (n = diag_recv(rx, buf, sizeof(buf), &c)) == -EAGAIN; i++)
+		usleep(10000);
+	assert_true(n > 0);
+	assert_int_equal(c.foreign, 1);
+	close(rx);
+	close(tx);
+}
+
+/* diag_open's socket is connected to the kernel: another socket's send to
+ * it is refused at the sender. */
+static void test_connected_refuses_others(void **state)
+{
+	struct sockaddr_nl to = { .nl_family = AF_NETLINK };
+	struct msgbuf b = { .len = 0 };
+	int rx = diag_open(), tx = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+
+	(void)state;
+	if (rx < 0 || tx < 0)
+		skip();
+	/* The port id exists once the socket is bound (at connect). */
+	to.nl_pid = diag_portid(rx);
+	assert_true(to.nl_pid != 0);
+	put_sock(&b, AF_INET, 1, sizeof(struct tcp_info));
+	assert_int_equal(sendto(tx, b.data, b.len, 0, (struct sockaddr *)&to, sizeof(to)), -1);
+	assert_int_equal(errno, ECONNREFUSED);
+	close(rx);
+	close(tx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -461,6 +523,8 @@ int main(void)
 		cmocka_unit_test(test_long_tcp_info),
 		cmocka_unit_test(test_netlink_error),
 		cmocka_unit_test(test_wrong_seq_or_port_skipped),
+		cmocka_unit_test(test_foreign_sender_dropped),
+		cmocka_unit_test(test_connected_refuses_others),
 		cmocka_unit_test(test_malformed_skipped),
 		cmocka_unit_test(test_attribute_overrun),
 		cmocka_unit_test(test_truncated_buffer),

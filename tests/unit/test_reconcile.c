@@ -12,6 +12,7 @@
 
 #include "conntable.h"
 #include "ksock.h"
+#include "lifecycle.h"
 #include "reconcile.h"
 
 #define NS 4026531840u
@@ -428,6 +429,87 @@ static void test_spared_namespace_not_swept(void **state)
 	assert_int_equal(f->r.stats.vanished, 1);
 }
 
+/* A namespace that exists but is not dumped (over max-netns, or its diag
+ * socket could not be made) keeps its connections as they are, marked;
+ * once it no longer exists they go with it. */
+static void test_undumped_namespace_kept_then_gone(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_ksock a = dsock(1, TW_TCP_ESTABLISHED, 40000, 80);
+	const uint32_t only_ns[] = { NS }, both[] = { NS, NS_OTHER };
+	struct tw_conn *c;
+
+	f->now_ns += SEC;
+	reconcile_begin(&f->r, f->now_ns);
+	reconcile_sock(&f->r, NS_OTHER, &a, f->now_ns);
+	end_pass(f, NULL, 0, f->now_ns);
+	c = conntable_get(f->t, 1);
+	assert_non_null(c);
+	for (int i = 0; i < 4; i++) {
+		f->now_ns += SEC;
+		reconcile_begin(&f->r, f->now_ns);
+		reconcile_end(&f->r,
+			      &(struct tw_reconcile_scope){ .dumped = only_ns, .n_dumped = 1,
+							    .existing = both, .n_existing = 2,
+							    .existing_complete = true },
+			      f->now_ns);
+	}
+	assert_false(c->flags & TW_CONN_CLOSED);
+	assert_true(c->flags & TW_CONN_UNRECONCILED);
+	assert_int_equal(c->state, TW_TCP_ESTABLISHED);
+	assert_int_equal(f->r.stats.vanished, 0);
+	assert_int_equal(f->r.stats.unreconciled, 1);
+	/* Followed again: seen, no longer marked. */
+	f->now_ns += SEC;
+	reconcile_begin(&f->r, f->now_ns);
+	reconcile_sock(&f->r, NS_OTHER, &a, f->now_ns);
+	end_pass(f, NULL, 0, f->now_ns);
+	assert_false(c->flags & TW_CONN_UNRECONCILED);
+	assert_int_equal(f->r.stats.unreconciled, 0);
+	/* Its namespace gone: two passes later it is gone too. */
+	for (int i = 0; i < 2; i++) {
+		f->now_ns += SEC;
+		reconcile_begin(&f->r, f->now_ns);
+		reconcile_end(&f->r,
+			      &(struct tw_reconcile_scope){ .dumped = only_ns, .n_dumped = 1,
+							    .existing = only_ns, .n_existing = 1,
+							    .existing_complete = true },
+			      f->now_ns);
+	}
+	assert_true(c->flags & TW_CONN_CLOSED);
+	assert_int_equal(c->end_reason, TW_END_VANISHED);
+	assert_int_equal(f->r.stats.vanished, 1);
+}
+
+/* A connection whose namespace is unknown (its first events lost) is
+ * judged only by a pass that dumped every namespace there is. */
+static void test_unknown_namespace(void **state)
+{
+	struct fixture *f = *state;
+	const uint32_t only_ns[] = { NS }, both[] = { NS, NS_OTHER };
+	bool created;
+	struct tw_conn *c = conntable_get_or_add(f->t, 77, &created);
+
+	assert_non_null(c);
+	c->state = TW_TCP_ESTABLISHED;
+	c->last_change_ns = f->now_ns;
+	for (int i = 0; i < 3; i++) {
+		f->now_ns += SEC;
+		reconcile_begin(&f->r, f->now_ns);
+		reconcile_end(&f->r,
+			      &(struct tw_reconcile_scope){ .dumped = only_ns, .n_dumped = 1,
+							    .existing = both, .n_existing = 2,
+							    .existing_complete = true },
+			      f->now_ns);
+	}
+	assert_false(c->flags & TW_CONN_CLOSED);
+	assert_true(c->flags & TW_CONN_UNRECONCILED);
+	for (int i = 0; i < 2; i++)
+		pass(f, NULL, 0);
+	assert_true(c->flags & TW_CONN_CLOSED);
+	(void)state;
+}
+
 static void test_request_socket_removed(void **state)
 {
 	struct fixture *f = *state;
@@ -629,6 +711,8 @@ int main(void)
 		T(test_time_wait_skipped_then_expired),
 		T(test_changed_after_pass_start_left_alone),
 		T(test_spared_namespace_not_swept),
+		T(test_undumped_namespace_kept_then_gone),
+		T(test_unknown_namespace),
 		T(test_request_socket_removed),
 		T(test_invalid_sockets_ignored),
 		T(test_tcp_info_sampled),

@@ -1,120 +1,41 @@
-"""Helpers for the connection-lifecycle integration tests (end reasons,
-findings, process owners, live events), on top of twtest.py.
+"""Helpers of the connection-lifecycle tests (end reasons, findings,
+process owners, live events): finding connections in listings, waiting for
+and checking end reasons, findings over the CLI and HTTP.
 
-Python stdlib only.  Network rule as in twtest: loopback, or addresses inside
-network namespaces the test creates (198.18.0.0/15 there; the TUN peer of
-tunpeer.py answers for 198.18.0.2, the namespace side is 198.18.0.1).
+Tests use it as ``from twtest import lifecycle as lu``; for them it also
+offers, as ``lu.NAME``, the TUN-host helpers of twtest.netns and the child
+output readers of twtest.procs.
 """
 
 import json
-import os
 import re
-import select
 import socket
-import time
 
-import twtest
-from twtest import check, fail, pretty
+from .checks import (list_conns, path_str, show, ss_port_filter,
+                     state_history, transitions)
+from .netns import (NS_CLIENT, NS_LOCAL, NS_PEER, TUNPEER, run_ns_client,
+                    start_tunpeer)
+from .procs import LineReader, json_lines, stop_proc, wait_for
+from .runner import check, fail, log, pretty
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TUNPEER = os.path.join(HERE, "tunpeer.py")
-NS_LOCAL = "198.18.0.1"   # the namespace's address on the TUN device
-NS_PEER = "198.18.0.2"    # the TUN peer (tunpeer.py) answers for this one
-
-
-# --------------------------------------------------------------------------
-# The TUN peer
-
-
-def start_tunpeer(ns, mode, *extra, timeout=120):
-    """Start tunpeer.py in MODE inside the namespace ns (a twtest.Netns);
-    return its Popen once it printed "ready".  Registered for cleanup."""
-    p = twtest.spawn(ns.prefix() + ["/usr/bin/python3", TUNPEER, "--mode", mode,
-                                    "--timeout", str(timeout)]
-                     + [str(a) for a in extra])
-    line = twtest.read_line(p, timeout=15)
-    if line != "ready":
-        fail("tunpeer (%s) printed %r instead of 'ready'" % (mode, line))
-    twtest.log("tunpeer %s up in %s (pid %d): %s answers for %s"
-               % (mode, ns.name, p.pid, NS_LOCAL, NS_PEER))
-    return p
-
-
-def stop_proc(p, timeout=5):
-    """SIGTERM a child we started, then SIGKILL if it lingers."""
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(timeout=timeout)
-        except Exception:  # noqa: B902
-            p.kill()
-            p.wait(timeout=5)
-
-
-# A client run inside a namespace: binds 198.18.0.1:0 first so that its port
-# is known (and kept) even when connect() fails, prints it, connects to
-# argv[1]:argv[2] and then, per argv[3]:
-#   "connect"  only connect, print the outcome
-#   "data"     connect, send, recv (prints the outcome), close
-#   "close"    connect, send, close at once
-# Prints one line per step: "port N", "connect ok|ERRNAME", "recv ...", "done".
-NS_CLIENT = r'''
-import errno, os, socket, sys, time
-host, port, what = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-s = socket.socket()
-s.bind((sys.argv[4], 0))
-print("port", s.getsockname()[1], os.getpid(), flush=True)
-t0 = time.monotonic()
-try:
-    s.connect((host, port))
-except OSError as e:
-    print("connect", errno.errorcode.get(e.errno, str(e.errno)),
-          "%.2f" % (time.monotonic() - t0), flush=True)
-    s.close()
-    print("done", flush=True)
-    sys.exit(0)
-print("connect ok %.3f" % (time.monotonic() - t0), flush=True)
-if what == "data":
-    s.sendall(b"hello tunpeer\n")
-    s.settimeout(10)
-    try:
-        d = s.recv(100)
-        print("recv", "eof" if not d else "data", flush=True)
-    except OSError as e:
-        print("recv", errno.errorcode.get(e.errno, str(e.errno)), flush=True)
-elif what == "close":
-    s.sendall(b"hello tunpeer\n")
-    time.sleep(0.2)
-    print("recv skipped", flush=True)
-s.close()
-time.sleep(0.5)
-print("done", flush=True)
-'''
-
-
-def run_ns_client(ns, what, host=NS_PEER, port=80, timeout=30):
-    """Run NS_CLIENT in ns; return (local_port, pid, {"connect": ...,
-    "recv": ...}) after it printed "done"."""
-    p = ns.spawn_python(NS_CLIENT, host, port, what, NS_LOCAL)
-    first = twtest.read_line(p, timeout=10).split()
-    check(len(first) == 3 and first[0] == "port",
-          "namespace client's first line: %r" % first)
-    cport, pid = int(first[1]), int(first[2])
-    out = {}
-    deadline = time.monotonic() + timeout
-    while True:
-        line = twtest.read_line(p, timeout=max(1.0, deadline - time.monotonic()))
-        k, _, v = line.partition(" ")
-        if k == "done":
-            break
-        out[k] = v
-    twtest.finish_child(p, what="namespace client")
-    return cport, pid, out
+__all__ = [
+    # re-exported from twtest.netns and twtest.procs
+    "NS_CLIENT", "NS_LOCAL", "NS_PEER", "TUNPEER", "run_ns_client",
+    "start_tunpeer",
+    "LineReader", "json_lines", "stop_proc",
+    # connections
+    "loopback_pair", "get_field", "is_num", "require_fields", "ports_expr",
+    "matching", "find_one", "tuple_pred", "find_sides", "wait_show",
+    "wait_ended", "check_end", "check_list_row_agrees", "duplicate_keys",
+    "history_kinds", "listener_of", "reserve_closed_port", "refused_connect",
+    # findings
+    "FINDING_FIELDS", "findings_list", "http_findings", "cli_findings",
+    "check_finding_shape", "wait_finding", "has_pid_token",
+]
 
 
 # --------------------------------------------------------------------------
 # Connections
-
 
 
 def loopback_pair(host="127.0.0.1", keep_listener=False):
@@ -163,8 +84,7 @@ def ports_expr(local_port=None, remote_port=None, either=None):
     """An ss-style filter expression (CLI words) narrowing a listing, so
     that a busy host's full table need not be fetched and parsed."""
     if either is not None:
-        return ["(", "sport", "=", ":%d" % either, "or", "dport", "=",
-                ":%d" % either, ")"]
+        return ss_port_filter(either)
     words = []
     if local_port is not None:
         words += ["sport", "=", ":%d" % local_port]
@@ -179,7 +99,7 @@ def matching(d, pred, flags=("-a",), expr=None):
     is applied to the result in any case."""
     if expr is None:
         expr = getattr(pred, "expr", ())
-    return [c for c in twtest.list_conns(d, *flags, *expr) if pred(c)]
+    return [c for c in list_conns(d, *flags, *expr) if pred(c)]
 
 
 def find_one(d, pred, what, timeout=10.0, flags=("-a",)):
@@ -190,7 +110,7 @@ def find_one(d, pred, what, timeout=10.0, flags=("-a",)):
         last["m"] = matching(d, pred, flags)
         return len(last["m"]) == 1
 
-    twtest.wait_for(probe, timeout=timeout)
+    wait_for(probe, timeout=timeout)
     if len(last["m"]) != 1:
         fail("%s: expected exactly 1 entry in `tcpwatch list %s --json`, "
              "found %d:\n%s" % (what, " ".join(flags), len(last["m"]),
@@ -227,10 +147,10 @@ def wait_show(d, cookie, pred, what, timeout=15.0):
     last = {}
 
     def probe():
-        last["c"] = twtest.show(d, cookie)
+        last["c"] = show(d, cookie)
         return pred(last["c"])
 
-    twtest.wait_for(probe, timeout=timeout, interval=0.3)
+    wait_for(probe, timeout=timeout, interval=0.3)
     return last["c"]
 
 
@@ -251,8 +171,8 @@ def wait_ended(d, cookie, what, expect=None, timeout=15.0, extra=None):
         # Diagnostics for the failure the caller is about to report:
         # lost events or reconcile corrections explain most of them.
         r = d.cli_run("stats", "--json")
-        twtest.log("%s: not ended as expected after %.0f s; `tcpwatch stats "
-                   "--json`: %s" % (what, timeout, r.stdout.strip()[:3000]))
+        log("%s: not ended as expected after %.0f s; `tcpwatch stats "
+            "--json`: %s" % (what, timeout, r.stdout.strip()[:3000]))
     require_fields(c, ("end_reason", "closed_first"), what)
     return c
 
@@ -262,7 +182,7 @@ def check_end(conn, reason, what, closed_first=None):
         fail("%s end_reason:\n  expected: %r\n  actual:   %r\n"
              "state history: %s\nshow --json:\n%s"
              % (what, reason, conn.get("end_reason"),
-                twtest.path_str(twtest.transitions(twtest.state_history(conn))),
+                path_str(transitions(state_history(conn))),
                 pretty(conn)[:6000]))
     if closed_first is not None and conn.get("closed_first") != closed_first:
         fail("%s closed_first:\n  expected: %r\n  actual:   %r\nshow --json:\n%s"
@@ -272,7 +192,7 @@ def check_end(conn, reason, what, closed_first=None):
 
 def check_list_row_agrees(d, conn, what, fields=("end_reason", "closed_first")):
     """The `list -a --json` row of conn carries the same values."""
-    rows = [c for c in twtest.list_conns(
+    rows = [c for c in list_conns(
         d, "-a", *ports_expr(conn["local_port"], conn["remote_port"]))
         if c.get("cookie") == conn["cookie"]]
     check(len(rows) == 1, "%s: cookie %d appears %d times in `list -a --json`"
@@ -399,90 +319,9 @@ def wait_finding(getter, pred, timeout=15.0):
                 return f
         return None
 
-    f = twtest.wait_for(probe, timeout=timeout, interval=0.5)
+    f = wait_for(probe, timeout=timeout, interval=0.5)
     return f, last["all"]
 
 
 def has_pid_token(text, pid):
     return re.search(r"(?<![0-9])%d(?![0-9])" % pid, text) is not None
-
-
-# --------------------------------------------------------------------------
-# Reading a child's output line by line without blocking
-
-
-class LineReader:
-    """Collects complete lines from a child's binary stdout pipe."""
-
-    def __init__(self, proc):
-        self.proc = proc
-        self.fd = proc.stdout.fileno()
-        self.buf = b""
-        self.lines = []
-        self.eof = False
-
-    def pump(self, duration):
-        """Read for up to duration seconds; return the new lines."""
-        new = []
-        deadline = time.monotonic() + duration
-        while not self.eof:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            r, _, _ = select.select([self.fd], [], [], left)
-            if not r:
-                break
-            b = os.read(self.fd, 65536)
-            if not b:
-                self.eof = True
-                break
-            self.buf += b
-            while b"\n" in self.buf:
-                line, self.buf = self.buf.split(b"\n", 1)
-                line = line.decode("utf-8", "replace").strip()
-                if line:
-                    self.lines.append(line)
-                    new.append(line)
-        return new
-
-
-class Dechunker:
-    """Incremental HTTP/1.1 chunked-body decoder."""
-
-    def __init__(self):
-        self.raw = b""
-        self.out = b""
-        self.done = False
-
-    def feed(self, data):
-        self.raw += data
-        while not self.done:
-            eol = self.raw.find(b"\r\n")
-            if eol < 0:
-                return
-            size_txt = self.raw[:eol].split(b";", 1)[0].strip()
-            try:
-                size = int(size_txt, 16)
-            except ValueError:
-                fail("bad chunk size line %r in the event stream"
-                     % self.raw[:eol][:100])
-            if size == 0:
-                self.done = True
-                return
-            if len(self.raw) < eol + 2 + size + 2:
-                return
-            self.out += self.raw[eol + 2:eol + 2 + size]
-            self.raw = self.raw[eol + 2 + size + 2:]
-
-
-def json_lines(lines, what):
-    out = []
-    for line in lines:
-        try:
-            v = json.loads(line)
-        except ValueError as e:
-            fail("%s printed a line that is not JSON (%s): %r" % (what, e, line))
-        check(isinstance(v, dict), "%s printed a JSON value that is not an "
-              "object: %r" % (what, line))
-        out.append(v)
-    return out

@@ -1,0 +1,83 @@
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "addr.h"
+#include "client.h"
+#include "fetch.h"
+#include "fmt.h"
+
+char *cli_fetch(const struct cli_opts *o, const char *path, size_t *ret_len)
+{
+	struct tw_reply r;
+	char err[512], msg[512];
+
+	if (client_get(o->socket_path, path, &r, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tcpwatch: %s\n", err);
+		return NULL;
+	}
+	if (r.status < 200 || r.status > 299) {
+		cJSON *j = cJSON_Parse(r.body);
+
+		fprintf(stderr, "tcpwatch: %s (HTTP %d)\n",
+			json_str_safe(j, "error", "request failed", msg, sizeof(msg)), r.status);
+		cJSON_Delete(j);
+		reply_free(&r);
+		return NULL;
+	}
+	if (ret_len)
+		*ret_len = r.len;
+	return r.body;
+}
+
+int cli_fetch_json(const struct cli_opts *o, const char *path, const char *cmd, cJSON **ret)
+{
+	size_t len;
+	char *body = cli_fetch(o, path, &len);
+
+	if (!body)
+		return -1;
+	if (o->json) {
+		fwrite(body, 1, len, stdout);
+		free(body);
+		return 0;
+	}
+	*ret = cJSON_ParseWithLength(body, len);
+	free(body);
+	if (!*ret) {
+		fprintf(stderr, "tcpwatch %s: malformed reply from tcpwatchd\n", cmd);
+		return -1;
+	}
+	return 1;
+}
+
+const char *json_str(const cJSON *obj, const char *key, const char *fallback)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : fallback;
+}
+
+double json_num(const cJSON *obj, const char *key, double fallback)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : fallback;
+}
+
+const char *json_str_safe(const cJSON *obj, const char *key, const char *fallback, char *out,
+			  size_t len)
+{
+	tw_fmt_escaped(out, len, json_str(obj, key, fallback), 0);
+	return out;
+}
+
+const char *json_endpoint(const cJSON *obj, const char *addr_key, const char *port_key,
+			  char *out, size_t len)
+{
+	char addr[TW_ADDR_STRLEN * 4 + 1];
+	double port = json_num(obj, port_key, 0);
+
+	json_str_safe(obj, addr_key, "?", addr, sizeof(addr));
+	return tw_endpoint_format_text(addr, port >= 0 && port <= 65535 ? (uint16_t)port : 0, out,
+				       len);
+}

@@ -1,0 +1,32 @@
+/* What every subcommand uses to ask the daemon and read its answer. */
+#ifndef TCPWATCH_CLI_FETCH_H
+#define TCPWATCH_CLI_FETCH_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "opts.h"
+
+/* GETs path and, unless the status is 2xx, prints the daemon's error.
+ * Returns the body (caller frees) or NULL. */
+char *cli_fetch(const struct cli_opts *o, const char *path, size_t *ret_len);
+
+/* GETs path; with --json prints the body as is and returns 0. Otherwise
+ * parses it into *ret (caller deletes) and returns 1. -1 on failure
+ * (printed). */
+int cli_fetch_json(const struct cli_opts *o, const char *path, const char *cmd, cJSON **ret);
+
+/* Field accessors tolerant of missing or null fields. */
+const char *json_str(const cJSON *obj, const char *key, const char *fallback);
+double json_num(const cJSON *obj, const char *key, double fallback);
+
+/* A string field from the daemon made safe for a terminal (controls
+ * escaped as \xHH), in out; fallback when missing. Returns out. */
+const char *json_str_safe(const cJSON *obj, const char *key, const char *fallback, char *out,
+			  size_t len);
+/* ADDR:PORT or [ADDR6]:PORT from an object's addr_key and port_key. */
+const char *json_endpoint(const cJSON *obj, const char *addr_key, const char *port_key,
+			  char *out, size_t len);
+
+#endif
