@@ -48,14 +48,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_WORKERS 64
-#define MAX_DURATION_S 3600
+#define MAX_WORKERS             64
+#define MAX_DURATION_S          3600
 #define SOURCE_ADDRS_PER_WORKER 256
 /* A worker stops itself this long after its deadline, whatever happens. */
 #define WORKER_GRACE_S 10
 /* Receive/send timeout on every socket so that no call blocks forever. */
 #define IO_TIMEOUT_MS 2000
-#define PAYLOAD "tw-churn"
+#define PAYLOAD       "tw-churn"
 
 struct worker_stats {
 	uint64_t connections;
@@ -77,20 +77,21 @@ struct churn_options {
 
 static void usage(FILE *out, const char *prog)
 {
-	fprintf(out,
-		"usage: %s [-d SECONDS] [-c WORKERS] [-p PORT] [-a ADDR] [-n COUNT] [-i USEC]\n"
-		"  -d SECONDS  run this long (default 10, max %d)\n"
-		"  -c WORKERS  worker processes, each one listener + one client (default 2, max %d)\n"
-		"  -p PORT     first listener port; worker i listens on PORT+i (default 0 = kernel picks)\n"
-		"  -a ADDR     listen address on loopback: 127.x.y.z or ::1 (default 127.0.0.1)\n"
-		"  -n COUNT    stop after about COUNT connections in total (default: no limit)\n"
-		"  -i USEC     sleep USEC between connections in each worker (default 0)\n"
-		"Prints: connections=N seconds=S rate=R errors=E workers=C\n",
-		prog, MAX_DURATION_S, MAX_WORKERS);
+	fprintf(
+	    out,
+	    "usage: %s [-d SECONDS] [-c WORKERS] [-p PORT] [-a ADDR] [-n COUNT] [-i USEC]\n"
+	    "  -d SECONDS  run this long (default 10, max %d)\n"
+	    "  -c WORKERS  worker processes, each one listener + one client (default 2, max %d)\n"
+	    "  -p PORT     first listener port; worker i listens on PORT+i (default 0 = kernel "
+	    "picks)\n"
+	    "  -a ADDR     listen address on loopback: 127.x.y.z or ::1 (default 127.0.0.1)\n"
+	    "  -n COUNT    stop after about COUNT connections in total (default: no limit)\n"
+	    "  -i USEC     sleep USEC between connections in each worker (default 0)\n"
+	    "Prints: connections=N seconds=S rate=R errors=E workers=C\n",
+	    prog, MAX_DURATION_S, MAX_WORKERS);
 }
 
-static int parse_uint(const char *text, unsigned long long max,
-		      unsigned long long *ret_value)
+static int parse_uint(const char *text, unsigned long long max, unsigned long long *ret_value)
 {
 	char *end;
 	unsigned long long value;
@@ -114,8 +115,8 @@ static double now_s(void)
 static int set_timeouts(int fd)
 {
 	struct timeval tv = {
-		.tv_sec = IO_TIMEOUT_MS / 1000,
-		.tv_usec = (IO_TIMEOUT_MS % 1000) * 1000,
+	    .tv_sec = IO_TIMEOUT_MS / 1000,
+	    .tv_usec = (IO_TIMEOUT_MS % 1000) * 1000,
 	};
 
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
@@ -163,8 +164,7 @@ static void set_port(struct sockaddr_storage *addr, unsigned int port)
  * worker + 1 and H.L = index + 1, so workers never share a source address
  * and none is 127.0.0.x (where listeners usually are).
  */
-static void source_address(unsigned int worker, unsigned int index,
-			   struct sockaddr_in *ret_addr)
+static void source_address(unsigned int worker, unsigned int index, struct sockaddr_in *ret_addr)
 {
 	uint32_t host = (127u << 24) | ((worker + 1) << 16) | (index + 1);
 
@@ -217,10 +217,9 @@ static int churn_one(const struct churn_options *opt, int listen_fd,
 	if (client < 0)
 		return -errno;
 	if (source) {
-		if (setsockopt(client, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
-			       sizeof(one)) < 0 ||
-		    bind(client, (const struct sockaddr *)source,
-			 sizeof(*source)) < 0) {
+		if (setsockopt(client, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) <
+			0 ||
+		    bind(client, (const struct sockaddr *)source, sizeof(*source)) < 0) {
 			err = -errno;
 			goto out_client;
 		}
@@ -258,10 +257,9 @@ out_client:
 }
 
 static void worker_run(const struct churn_options *opt, unsigned int worker,
-		       volatile struct worker_stats *stats, double deadline,
-		       uint64_t limit)
+		       volatile struct worker_stats *stats, double deadline, uint64_t limit)
 {
-	struct sockaddr_storage server = { 0 };
+	struct sockaddr_storage server = {0};
 	socklen_t server_len = 0;
 	struct sockaddr_in source;
 	unsigned int source_index = 0;
@@ -298,9 +296,9 @@ static void worker_run(const struct churn_options *opt, unsigned int worker,
 int main(int argc, char **argv)
 {
 	struct churn_options opt = {
-		.duration_s = 10,
-		.workers = 2,
-		.address = "127.0.0.1",
+	    .duration_s = 10,
+	    .workers = 2,
+	    .address = "127.0.0.1",
 	};
 	volatile struct worker_stats *stats;
 	pid_t pids[MAX_WORKERS];
@@ -349,18 +347,16 @@ int main(int argc, char **argv)
 	if (optind != argc)
 		goto bad_usage;
 	if (opt.port && opt.port + opt.workers - 1 > 65535) {
-		fprintf(stderr, "tw-churn: -p %u + %u workers passes 65535\n",
-			opt.port, opt.workers);
+		fprintf(stderr, "tw-churn: -p %u + %u workers passes 65535\n", opt.port,
+			opt.workers);
 		return 2;
 	}
 	if (parse_address(&opt) < 0) {
-		fprintf(stderr, "tw-churn: -a %s: not a loopback address\n",
-			opt.address);
+		fprintf(stderr, "tw-churn: -a %s: not a loopback address\n", opt.address);
 		return 2;
 	}
 	if (opt.max_connections)
-		per_worker_limit = (opt.max_connections + opt.workers - 1) /
-				   opt.workers;
+		per_worker_limit = (opt.max_connections + opt.workers - 1) / opt.workers;
 
 	stats = mmap(NULL, sizeof(*stats) * opt.workers, PROT_READ | PROT_WRITE,
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -390,8 +386,8 @@ int main(int argc, char **argv)
 	 * with SIGALRM a little later; waitpid() therefore returns.
 	 */
 	for (unsigned int i = 0; i < opt.workers; i++) {
-		if (waitpid(pids[i], &status, 0) < 0 ||
-		    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
 			failed++;
 	}
 	elapsed = now_s() - start;
@@ -402,10 +398,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "tw-churn: worker %u: listener: %s\n", i,
 				strerror(stats[i].failed));
 	}
-	printf("connections=%" PRIu64 " seconds=%.3f rate=%.1f errors=%" PRIu64
-	       " workers=%u\n",
-	       total, elapsed, elapsed > 0 ? (double)total / elapsed : 0.0,
-	       errors, opt.workers);
+	printf("connections=%" PRIu64 " seconds=%.3f rate=%.1f errors=%" PRIu64 " workers=%u\n",
+	       total, elapsed, elapsed > 0 ? (double)total / elapsed : 0.0, errors, opt.workers);
 	return failed ? 1 : 0;
 
 bad_usage:

@@ -37,17 +37,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_SOCKETS 1000000u
-#define MAX_PAIRS_PER_WORKER 9500u
+#define MAX_SOCKETS              1000000u
+#define MAX_PAIRS_PER_WORKER     9500u
 #define DEFAULT_PAIRS_PER_WORKER 9000u
-#define MAX_WORKERS 256u
-#define LISTENERS_PER_WORKER 4u
-#define LISTEN_BACKLOG 1024
-#define MAX_TIMEOUT_S 86400u
+#define MAX_WORKERS              256u
+#define LISTENERS_PER_WORKER     4u
+#define LISTEN_BACKLOG           1024
+#define MAX_TIMEOUT_S            86400u
 /* How long the workers may take to establish everything. */
 #define SETUP_TIMEOUT_S 300
 /* How long a worker may take to close its sockets once told to stop. */
-#define STOP_GRACE_S 20
+#define STOP_GRACE_S  20
 #define IO_TIMEOUT_MS 5000
 
 struct hold_options {
@@ -59,8 +59,8 @@ struct hold_options {
 
 /* What a worker reports to the parent through its pipe, once. */
 struct worker_report {
-	int32_t pairs;	/* pairs established */
-	int32_t error;	/* 0, or the positive errno that stopped setup */
+	int32_t pairs; /* pairs established */
+	int32_t error; /* 0, or the positive errno that stopped setup */
 };
 
 static void usage(FILE *out, const char *prog)
@@ -92,8 +92,8 @@ static int parse_uint(const char *text, unsigned long max, unsigned int *ret)
 static void set_timeouts(int fd)
 {
 	struct timeval tv = {
-		.tv_sec = IO_TIMEOUT_MS / 1000,
-		.tv_usec = (IO_TIMEOUT_MS % 1000) * 1000,
+	    .tv_sec = IO_TIMEOUT_MS / 1000,
+	    .tv_usec = (IO_TIMEOUT_MS % 1000) * 1000,
 	};
 
 	/* Best effort: a failure here only loses the safety net. */
@@ -103,27 +103,25 @@ static void set_timeouts(int fd)
 
 static void close_all(int *fds, unsigned int count, bool abort_close)
 {
-	struct linger linger = { .l_onoff = 1, .l_linger = 0 };
+	struct linger linger = {.l_onoff = 1, .l_linger = 0};
 
 	for (unsigned int i = 0; i < count; i++) {
 		if (fds[i] < 0)
 			continue;
 		if (abort_close)
-			(void)setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &linger,
-					 sizeof(linger));
+			(void)setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &linger, sizeof(linger));
 		close(fds[i]);
 		fds[i] = -1;
 	}
 }
 
 /* Listener @index of worker @worker: 127.0.0.(2 + n % 250), port 0. */
-static int open_listener(unsigned int worker, unsigned int index,
-			 struct sockaddr_in *ret_addr)
+static int open_listener(unsigned int worker, unsigned int index, struct sockaddr_in *ret_addr)
 {
 	unsigned int n = worker * LISTENERS_PER_WORKER + index;
 	struct sockaddr_in addr = {
-		.sin_family = AF_INET,
-		.sin_addr.s_addr = htonl((127u << 24) | (2 + n % 250)),
+	    .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl((127u << 24) | (2 + n % 250)),
 	};
 	socklen_t len = sizeof(addr);
 	int fd, err;
@@ -131,8 +129,7 @@ static int open_listener(unsigned int worker, unsigned int index,
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&addr, len) < 0 ||
-	    listen(fd, LISTEN_BACKLOG) < 0 ||
+	if (bind(fd, (struct sockaddr *)&addr, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
 		err = -errno;
 		close(fd);
@@ -147,13 +144,13 @@ static int open_listener(unsigned int worker, unsigned int index,
  * Establish @pairs pairs, report to @report_fd, hold until told to stop.
  * Never returns.
  */
-static void worker_run(const struct hold_options *opt, unsigned int worker,
-		       unsigned int pairs, int report_fd)
+static void worker_run(const struct hold_options *opt, unsigned int worker, unsigned int pairs,
+		       int report_fd)
 {
 	struct sockaddr_in servers[LISTENERS_PER_WORKER];
 	int listeners[LISTENERS_PER_WORKER];
-	struct worker_report report = { 0, 0 };
-	struct timespec wait = { .tv_sec = opt->timeout_s + SETUP_TIMEOUT_S };
+	struct worker_report report = {0, 0};
+	struct timespec wait = {.tv_sec = opt->timeout_s + SETUP_TIMEOUT_S};
 	sigset_t stop_signals;
 	int *fds;
 	unsigned int open_fds = 0;
@@ -191,8 +188,7 @@ static void worker_run(const struct hold_options *opt, unsigned int worker,
 		}
 		fds[open_fds++] = client;
 		set_timeouts(client);
-		if (connect(client, (struct sockaddr *)&servers[l],
-			    sizeof(servers[l])) < 0) {
+		if (connect(client, (struct sockaddr *)&servers[l], sizeof(servers[l])) < 0) {
 			report.error = errno;
 			break;
 		}
@@ -242,7 +238,7 @@ static long collect_reports(const int *report_fds, unsigned int workers)
 	int error = 0;
 
 	for (unsigned int i = 0; i < workers; i++)
-		pfds[i] = (struct pollfd){ .fd = report_fds[i], .events = POLLIN };
+		pfds[i] = (struct pollfd){.fd = report_fds[i], .events = POLLIN};
 	while (pending) {
 		double left = deadline - now_s();
 		int n;
@@ -257,13 +253,11 @@ static long collect_reports(const int *report_fds, unsigned int workers)
 
 			if (pfds[i].fd < 0 || !pfds[i].revents)
 				continue;
-			if (read(pfds[i].fd, &report, sizeof(report)) !=
-			    sizeof(report))
-				report = (struct worker_report){ 0, EPIPE };
+			if (read(pfds[i].fd, &report, sizeof(report)) != sizeof(report))
+				report = (struct worker_report){0, EPIPE};
 			if (report.error) {
-				fprintf(stderr,
-					"tw-hold: worker %u: %s after %d pairs\n",
-					i, strerror(report.error), report.pairs);
+				fprintf(stderr, "tw-hold: worker %u: %s after %d pairs\n", i,
+					strerror(report.error), report.pairs);
 				error = report.error;
 			}
 			pairs += report.pairs;
@@ -306,12 +300,12 @@ static void stop_workers(const pid_t *pids, unsigned int workers)
 int main(int argc, char **argv)
 {
 	struct hold_options opt = {
-		.sockets = 100000,
-		.pairs_per_worker = DEFAULT_PAIRS_PER_WORKER,
-		.timeout_s = 3600,
-		.abort_close = true,
+	    .sockets = 100000,
+	    .pairs_per_worker = DEFAULT_PAIRS_PER_WORKER,
+	    .timeout_s = 3600,
+	    .abort_close = true,
 	};
-	pid_t pids[MAX_WORKERS] = { 0 };
+	pid_t pids[MAX_WORKERS] = {0};
 	int report_fds[MAX_WORKERS];
 	unsigned int pairs, workers, assigned = 0;
 	struct rlimit nofile;
@@ -323,19 +317,16 @@ int main(int argc, char **argv)
 	while ((c = getopt(argc, argv, "n:w:t:fh")) != -1) {
 		switch (c) {
 		case 'n':
-			if (parse_uint(optarg, MAX_SOCKETS, &opt.sockets) < 0 ||
-			    !opt.sockets)
+			if (parse_uint(optarg, MAX_SOCKETS, &opt.sockets) < 0 || !opt.sockets)
 				goto bad_usage;
 			break;
 		case 'w':
-			if (parse_uint(optarg, MAX_PAIRS_PER_WORKER,
-				       &opt.pairs_per_worker) < 0 ||
+			if (parse_uint(optarg, MAX_PAIRS_PER_WORKER, &opt.pairs_per_worker) < 0 ||
 			    !opt.pairs_per_worker)
 				goto bad_usage;
 			break;
 		case 't':
-			if (parse_uint(optarg, MAX_TIMEOUT_S, &opt.timeout_s) < 0 ||
-			    !opt.timeout_s)
+			if (parse_uint(optarg, MAX_TIMEOUT_S, &opt.timeout_s) < 0 || !opt.timeout_s)
 				goto bad_usage;
 			break;
 		case 'f':
@@ -354,19 +345,14 @@ int main(int argc, char **argv)
 	pairs = (opt.sockets + 1) / 2;
 	workers = (pairs + opt.pairs_per_worker - 1) / opt.pairs_per_worker;
 	if (workers > MAX_WORKERS) {
-		fprintf(stderr, "tw-hold: %u workers needed, at most %u\n",
-			workers, MAX_WORKERS);
+		fprintf(stderr, "tw-hold: %u workers needed, at most %u\n", workers, MAX_WORKERS);
 		return 2;
 	}
 	/* Each worker needs two fds per pair plus a few. */
-	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
-	    nofile.rlim_cur != RLIM_INFINITY &&
-	    (rlim_t)opt.pairs_per_worker * 2 + LISTENERS_PER_WORKER + 16 >
-		    nofile.rlim_cur) {
-		fprintf(stderr,
-			"tw-hold: -w %u needs %u descriptors, limit is %llu\n",
-			opt.pairs_per_worker,
-			opt.pairs_per_worker * 2 + LISTENERS_PER_WORKER + 16,
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)opt.pairs_per_worker * 2 + LISTENERS_PER_WORKER + 16 > nofile.rlim_cur) {
+		fprintf(stderr, "tw-hold: -w %u needs %u descriptors, limit is %llu\n",
+			opt.pairs_per_worker, opt.pairs_per_worker * 2 + LISTENERS_PER_WORKER + 16,
 			(unsigned long long)nofile.rlim_cur);
 		return 2;
 	}
@@ -413,17 +399,15 @@ int main(int argc, char **argv)
 	for (unsigned int i = 0; i < workers; i++)
 		close(report_fds[i]);
 	if (established < 0) {
-		fprintf(stderr, "tw-hold: setup failed: %s\n",
-			strerror((int)-established));
+		fprintf(stderr, "tw-hold: setup failed: %s\n", strerror((int)-established));
 		stop_workers(pids, workers);
 		return 1;
 	}
-	printf("ready pairs=%ld sockets=%ld workers=%u\n", established,
-	       established * 2, workers);
+	printf("ready pairs=%ld sockets=%ld workers=%u\n", established, established * 2, workers);
 	fflush(stdout);
 
 	/* Hold until a stop signal, a worker's death, or the timeout. */
-	wait = (struct timespec){ .tv_sec = opt.timeout_s };
+	wait = (struct timespec){.tv_sec = opt.timeout_s};
 	sig = sigtimedwait(&signals, NULL, &wait);
 	if (sig == SIGCHLD) {
 		fprintf(stderr, "tw-hold: a worker exited early\n");

@@ -12,9 +12,9 @@
 #include <bpf/bpf_endian.h>
 #include "tcpwatch.h"
 
-#define AF_INET 2
-#define AF_INET6 10
-#define ETH_P_IP 0x0800
+#define AF_INET    2
+#define AF_INET6   10
+#define ETH_P_IP   0x0800
 #define ETH_P_IPV6 0x86DD
 
 char LICENSE[] SEC("license") = "GPL";
@@ -106,8 +106,8 @@ struct wire {
  * verifier refuses those; an addition it checks against the bounds. */
 static __always_inline union tail *tail_of(struct wire *w)
 {
-	__u64 off = w->r.family == AF_INET6 ? offsetof(struct wire, v6.t)
-					     : offsetof(struct wire, v4.t);
+	__u64 off =
+	    w->r.family == AF_INET6 ? offsetof(struct wire, v6.t) : offsetof(struct wire, v4.t);
 
 	barrier_var(off);
 	return (union tail *)((char *)w + off);
@@ -176,8 +176,7 @@ static __always_inline __u32 common_netns(const struct sock_common *skc)
 /* Fill addresses, ports and family from a sock_common (full, request or
  * timewait socket all start with one), and the netns if with_netns.
  * Returns 0 if not IPv4/IPv6. */
-static __always_inline int fill_sock(struct wire *w, const struct sock_common *skc,
-				     int with_netns)
+static __always_inline int fill_sock(struct wire *w, const struct sock_common *skc, int with_netns)
 {
 	__u16 family = skc->skc_family;
 
@@ -234,8 +233,7 @@ static __always_inline int netns_wanted(const struct sock_common *skc)
 }
 
 SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate,
-	     const int newstate)
+int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
 	struct wire w;
 	int first;
@@ -274,7 +272,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate,
 	 * (tcp_synack_rtt_meas) just before SYN_RECV->ESTABLISHED. */
 	if (newstate == TCP_ESTABLISHED) {
 		const struct tcp_sock *tp =
-			bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
+		    bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
 
 		w.r.value = tp->srtt_us >> 3;
 	}
@@ -284,7 +282,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate,
 		 * death row is full (inet_twsk_alloc): tell user space not to
 		 * expect a TIME_WAIT. */
 		const struct inet_timewait_death_row *dr =
-			&sk->__sk_common.skc_net.net->ipv4.tcp_death_row;
+		    &sk->__sk_common.skc_net.net->ipv4.tcp_death_row;
 
 		if (dr->tw_refcount.refs.counter - 1 >= dr->sysctl_max_tw_buckets)
 			w.r.flags |= TCPWATCH_EVF_TW_FULL;
@@ -296,8 +294,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate,
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(handle_retransmit, const struct sock *sk, const struct sk_buff *skb,
-	     int err)
+int BPF_PROG(handle_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
 {
 	struct wire w;
 
@@ -313,8 +310,7 @@ int BPF_PROG(handle_retransmit, const struct sock *sk, const struct sk_buff *skb
 }
 
 SEC("tp_btf/tcp_retransmit_synack")
-int BPF_PROG(handle_retransmit_synack, const struct sock *sk,
-	     const struct request_sock *req)
+int BPF_PROG(handle_retransmit_synack, const struct sock *sk, const struct request_sock *req)
 {
 	struct wire w;
 

@@ -25,15 +25,15 @@
 #define TCPWATCH_H
 
 #define TCPWATCH_EVENT_VERSION 2
-#define TCPWATCH_COMM_LEN 16
+#define TCPWATCH_COMM_LEN      16
 
 enum tcpwatch_event_kind {
-	TCPWATCH_EV_STATE = 1,           /* inet_sock_set_state, TCP only */
-	TCPWATCH_EV_RETRANSMIT = 2,      /* tcp_retransmit_skb */
+	TCPWATCH_EV_STATE = 1,             /* inet_sock_set_state, TCP only */
+	TCPWATCH_EV_RETRANSMIT = 2,        /* tcp_retransmit_skb */
 	TCPWATCH_EV_RETRANSMIT_SYNACK = 3, /* tcp_retransmit_synack: cookie is the listener's */
-	TCPWATCH_EV_RESET_SENT = 4,      /* tcp_send_reset */
-	TCPWATCH_EV_RESET_RECEIVED = 5,  /* tcp_receive_reset */
-	TCPWATCH_EV_KINDS,               /* one past the last kind */
+	TCPWATCH_EV_RESET_SENT = 4,        /* tcp_send_reset */
+	TCPWATCH_EV_RESET_RECEIVED = 5,    /* tcp_receive_reset */
+	TCPWATCH_EV_KINDS,                 /* one past the last kind */
 };
 
 /* The namespace's TIME_WAIT table (tcp_max_tw_buckets) was full when a
@@ -47,27 +47,27 @@ enum tcpwatch_event_kind {
 #define TCPWATCH_EVF_AUX 0x04
 
 struct tcpwatch_rec {
-	__u64 time_ns;      /* bpf_ktime_get_ns(): CLOCK_MONOTONIC; first, the
-			     * ring merge reads it (daemon/ringmerge.h) */
-	__u64 cookie;       /* bpf_get_socket_cookie(sk) == sock_diag idiag_cookie */
-	__u32 netns;        /* network namespace inode; STATE records carry it
-			     * only from CLOSE or LISTEN (a socket's first
-			     * transition), others 0 */
-	__u32 uid;          /* sk->sk_uid: the socket's owner; STATE records
-			     * only with the netns, RESET_RECEIVED always */
-	__u16 sport;        /* local port, host order */
-	__u16 dport;        /* remote port, host order */
-	__u8 kind;          /* enum tcpwatch_event_kind */
-	__u8 version;       /* TCPWATCH_EVENT_VERSION */
-	__u8 oldstate;      /* STATE: old state; others: the socket's state */
-	__u8 newstate;      /* STATE only */
-	__u8 family;        /* AF_INET, AF_INET6; 0 = no addresses */
-	__u8 flags;         /* TCPWATCH_EVF_* */
-	__s16 sk_err;       /* sk->sk_err at the event (ECONNRESET, ETIMEDOUT...);
-			     * STATE records: only at CLOSE */
-	__u32 value;        /* RESET_SENT: enum sk_rst_reason; RETRANSMIT: err;
-			     * STATE: smoothed RTT in us (the child's first sample at
-			     * SYN_RECV->ESTABLISHED is the SYN-ACK->ACK time) */
+	__u64 time_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC; first, the
+			* ring merge reads it (daemon/ringmerge.h) */
+	__u64 cookie;  /* bpf_get_socket_cookie(sk) == sock_diag idiag_cookie */
+	__u32 netns;   /* network namespace inode; STATE records carry it
+			* only from CLOSE or LISTEN (a socket's first
+			* transition), others 0 */
+	__u32 uid;     /* sk->sk_uid: the socket's owner; STATE records
+			* only with the netns, RESET_RECEIVED always */
+	__u16 sport;   /* local port, host order */
+	__u16 dport;   /* remote port, host order */
+	__u8 kind;     /* enum tcpwatch_event_kind */
+	__u8 version;  /* TCPWATCH_EVENT_VERSION */
+	__u8 oldstate; /* STATE: old state; others: the socket's state */
+	__u8 newstate; /* STATE only */
+	__u8 family;   /* AF_INET, AF_INET6; 0 = no addresses */
+	__u8 flags;    /* TCPWATCH_EVF_* */
+	__s16 sk_err;  /* sk->sk_err at the event (ECONNRESET, ETIMEDOUT...);
+			* STATE records: only at CLOSE */
+	__u32 value;   /* RESET_SENT: enum sk_rst_reason; RETRANSMIT: err;
+			* STATE: smoothed RTT in us (the child's first sample at
+			* SYN_RECV->ESTABLISHED is the SYN-ACK->ACK time) */
 };
 
 struct tcpwatch_addr4 {

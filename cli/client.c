@@ -13,9 +13,9 @@
 #include "client.h"
 #include "fmt.h"
 
-#define REPLY_MAX_BYTES (1ull << 31)  /* refuse replies over 2 GiB */
-#define ERROR_BODY_MAX (4 * 1024)     /* of an error reply, what is kept */
-#define LINE_MAX_BYTES (64 * 1024)    /* a longer event line is cut */
+#define REPLY_MAX_BYTES (1ull << 31) /* refuse replies over 2 GiB */
+#define ERROR_BODY_MAX  (4 * 1024)   /* of an error reply, what is kept */
+#define LINE_MAX_BYTES  (64 * 1024)  /* a longer event line is cut */
 
 static bool curl_ready;
 
@@ -62,7 +62,8 @@ static int transfer_error(CURL *c, CURLcode code, const char *socket_path, char 
 
 	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
 	if (code == CURLE_COULDNT_CONNECT) {
-		snprintf(err, err_len, "cannot reach tcpwatchd at %s: %s (is it running? try --socket)",
+		snprintf(err, err_len,
+			 "cannot reach tcpwatchd at %s: %s (is it running? try --socket)",
 			 socket_path, os_errno ? strerror((int)os_errno) : "connection refused");
 		return os_errno ? -(int)os_errno : -ECONNREFUSED;
 	}
@@ -110,7 +111,7 @@ int client_get(const char *socket_path, const char *path, struct tw_reply *ret, 
 	       size_t err_len)
 {
 	struct curl_slist *headers = NULL;
-	struct body b = { .max = REPLY_MAX_BYTES };
+	struct body b = {.max = REPLY_MAX_BYTES};
 	CURL *c = open_get(socket_path, path, &headers, "application/json", err, err_len);
 	CURLcode code;
 	long status = 0;
@@ -154,8 +155,9 @@ void query_add(char *query, size_t len, const char *key, const char *value)
 		return;
 	n += (size_t)sprintf(query + n, "%s%s=", n ? "&" : "?", key);
 	for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
-		if ((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') || (*v >= '0' && *v <= '9') ||
-		    *v == '-' || *v == '_' || *v == '.' || *v == ',' || *v == ':') {
+		if ((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') ||
+		    (*v >= '0' && *v <= '9') || *v == '-' || *v == '_' || *v == '.' || *v == ',' ||
+		    *v == ':') {
 			query[n++] = (char)*v;
 		} else {
 			query[n++] = '%';
@@ -235,8 +237,8 @@ int client_stream(const char *socket_path, const char *path, client_line_cb line
 		int n = snprintf(err, err_len, "HTTP %ld: ", s->status);
 
 		if (n > 0 && (size_t)n < err_len)
-			tw_fmt_escaped(err + n, err_len - (size_t)n, s->error.data ? s->error.data : "",
-				       0);
+			tw_fmt_escaped(err + n, err_len - (size_t)n,
+				       s->error.data ? s->error.data : "", 0);
 		r = -EPROTO;
 	} else if (code != CURLE_OK && !s->stopped) {
 		r = transfer_error(s->curl, code, socket_path, err, err_len);

@@ -71,8 +71,8 @@ const char *json_str_safe(const cJSON *obj, const char *key, const char *fallbac
 	return out;
 }
 
-const char *json_endpoint(const cJSON *obj, const char *addr_key, const char *port_key,
-			  char *out, size_t len)
+const char *json_endpoint(const cJSON *obj, const char *addr_key, const char *port_key, char *out,
+			  size_t len)
 {
 	char addr[TW_ADDR_STRLEN * 4 + 1];
 	double port = json_num(obj, port_key, 0);

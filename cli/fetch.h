@@ -26,7 +26,7 @@ double json_num(const cJSON *obj, const char *key, double fallback);
 const char *json_str_safe(const cJSON *obj, const char *key, const char *fallback, char *out,
 			  size_t len);
 /* ADDR:PORT or [ADDR6]:PORT from an object's addr_key and port_key. */
-const char *json_endpoint(const cJSON *obj, const char *addr_key, const char *port_key,
-			  char *out, size_t len);
+const char *json_endpoint(const cJSON *obj, const char *addr_key, const char *port_key, char *out,
+			  size_t len);
 
 #endif

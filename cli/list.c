@@ -34,15 +34,31 @@ static int parse_args(struct list_args *a, int argc, char **argv)
 			/* Bundled short flags, as in ss -tanp. */
 			for (const char *f = s + 1; *f; f++) {
 				switch (*f) {
-				case 'l': a->listening = true; break;
-				case 'a': a->all = true; break;
-				case '4': a->v4 = true; break;
-				case '6': a->v6 = true; break;
-				case 'p': a->process = true; break;
-				case 'H': a->no_header = true; break;
-				case 't': case 'n': case 'e': case 'i': break; /* always TCP, numeric, detailed */
+				case 'l':
+					a->listening = true;
+					break;
+				case 'a':
+					a->all = true;
+					break;
+				case '4':
+					a->v4 = true;
+					break;
+				case '6':
+					a->v6 = true;
+					break;
+				case 'p':
+					a->process = true;
+					break;
+				case 'H':
+					a->no_header = true;
+					break;
+				case 't':
+				case 'n':
+				case 'e':
+				case 'i':
+					break; /* always TCP, numeric, detailed */
 				default: {
-					char flag[3] = { '-', *f, 0 };
+					char flag[3] = {'-', *f, 0};
 
 					return usage_error("unknown option", flag);
 				}
@@ -104,10 +120,9 @@ static void add_view(const struct list_args *a, bool json, char *q, size_t len)
 		query_add(q, len, "header", "0");
 }
 
-
 int cmd_list(const struct cli_opts *o, int argc, char **argv)
 {
-	struct list_args a = { 0 };
+	struct list_args a = {0};
 	char path[4096] = "/api/v1/connections", query[3800];
 	static char outbuf[1 << 20];
 	char *body;

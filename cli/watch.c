@@ -74,8 +74,8 @@ static int on_line(const char *line, size_t len, void *data)
 
 int cmd_watch(const struct cli_opts *o, int argc, char **argv)
 {
-	struct filter_args fa = { 0 };
-	struct watch_ctx w = { .json = o->json };
+	struct filter_args fa = {0};
+	struct watch_ctx w = {.json = o->json};
 	char path[4096] = "/api/v1/events", query[3800] = "", err[512];
 	int r;
 

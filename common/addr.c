@@ -19,8 +19,7 @@ static size_t put_v4(char *out, const uint8_t a[4])
 	return n;
 }
 
-size_t tw_endpoint_put(char *out, int family, const uint8_t addr[16], uint16_t port,
-		       bool any_port)
+size_t tw_endpoint_put(char *out, int family, const uint8_t addr[16], uint16_t port, bool any_port)
 {
 	size_t n = 0;
 
@@ -79,7 +78,7 @@ const char *tw_addr_format(int family, const uint8_t addr[16], char *buf, size_t
 
 int tw_addr_parse(const char *text, int *ret_family, uint8_t ret_addr[16])
 {
-	uint8_t addr[16] = { 0 };
+	uint8_t addr[16] = {0};
 
 	if (inet_pton(AF_INET, text, addr) == 1) {
 		*ret_family = AF_INET;

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TW_ADDR_STRLEN 46 /* INET6_ADDRSTRLEN */
+#define TW_ADDR_STRLEN     46                   /* INET6_ADDRSTRLEN */
 #define TW_ENDPOINT_STRLEN (TW_ADDR_STRLEN + 8) /* "[" ADDR "]:" PORT and a NUL */
 
 /* Text form into buf (at least TW_ADDR_STRLEN bytes); returns buf. */
@@ -18,8 +18,7 @@ const char *tw_addr_format(int family, const uint8_t addr[16], char *buf, size_t
  * NUL, and without printf (the daemon's text listing writes 100,000 of
  * them); returns the length, less than TW_ENDPOINT_STRLEN.
  */
-size_t tw_endpoint_put(char *out, int family, const uint8_t addr[16], uint16_t port,
-		       bool any_port);
+size_t tw_endpoint_put(char *out, int family, const uint8_t addr[16], uint16_t port, bool any_port);
 /* The same into buf (NUL-terminated, at least TW_ENDPOINT_STRLEN bytes, or
  * truncated); returns buf. */
 const char *tw_endpoint_format(int family, const uint8_t addr[16], uint16_t port, char *buf,

@@ -60,9 +60,9 @@ static int lex(struct parser *p)
 			if (i < n && s[i] == '=')
 				i++;
 		} else {
-			while (i < n && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '(' &&
-			       s[i] != ')' && s[i] != ',' && !is_op_char(s[i]) && s[i] != '&' &&
-			       s[i] != '|')
+			while (i < n && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' &&
+			       s[i] != '(' && s[i] != ')' && s[i] != ',' && !is_op_char(s[i]) &&
+			       s[i] != '&' && s[i] != '|')
 				i++;
 			if (i == start)
 				return fail(p, (int)i, "unexpected character '%s'", s + i, 1);
@@ -110,10 +110,10 @@ static int parse_op(struct parser *p, uint8_t *op)
 		const char *word;
 		uint8_t op;
 	} ops[] = {
-		{ "=", TW_SSF_EQ },  { "==", TW_SSF_EQ }, { "eq", TW_SSF_EQ },  { "!=", TW_SSF_NE },
-		{ "ne", TW_SSF_NE }, { "neq", TW_SSF_NE }, { ">", TW_SSF_GT },  { "gt", TW_SSF_GT },
-		{ "<", TW_SSF_LT },  { "lt", TW_SSF_LT },  { ">=", TW_SSF_GE }, { "ge", TW_SSF_GE },
-		{ "geq", TW_SSF_GE }, { "<=", TW_SSF_LE }, { "le", TW_SSF_LE }, { "leq", TW_SSF_LE },
+	    {"=", TW_SSF_EQ},   {"==", TW_SSF_EQ},  {"eq", TW_SSF_EQ}, {"!=", TW_SSF_NE},
+	    {"ne", TW_SSF_NE},  {"neq", TW_SSF_NE}, {">", TW_SSF_GT},  {"gt", TW_SSF_GT},
+	    {"<", TW_SSF_LT},   {"lt", TW_SSF_LT},  {">=", TW_SSF_GE}, {"ge", TW_SSF_GE},
+	    {"geq", TW_SSF_GE}, {"<=", TW_SSF_LE},  {"le", TW_SSF_LE}, {"leq", TW_SSF_LE},
 	};
 	struct tok *t = peek(p);
 
@@ -222,8 +222,9 @@ static int parse_pred(struct parser *p)
 	else if (tok_is(t, "sport") || tok_is(t, "dport"))
 		field = tok_is(t, "sport") ? TW_SSF_SPORT : TW_SSF_DPORT;
 	else
-		return fail(p, t->offset, "unexpected '%s': expected src, dst, sport, dport, not or (",
-			    t->s, t->len);
+		return fail(p, t->offset,
+			    "unexpected '%s': expected src, dst, sport, dport, not or (", t->s,
+			    t->len);
 	p->pos++;
 	{
 		const struct tok *op_tok = peek(p);

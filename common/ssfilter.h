@@ -24,7 +24,7 @@
 
 #define TW_SSF_MAX_NODES 128
 #define TW_SSF_MAX_DEPTH 32
-#define TW_SSF_MAX_LEN 1024
+#define TW_SSF_MAX_LEN   1024
 
 enum tw_ssf_node_type { TW_SSF_AND, TW_SSF_OR, TW_SSF_NOT, TW_SSF_PRED };
 enum tw_ssf_field { TW_SSF_SRC, TW_SSF_DST, TW_SSF_SPORT, TW_SSF_DPORT };
@@ -36,7 +36,7 @@ struct tw_ssf_node {
 	uint8_t op;    /* PRED: enum tw_ssf_op */
 	uint8_t has_addr;
 	int16_t left, right; /* child indexes; NOT uses left */
-	int32_t port;  /* -1 = any */
+	int32_t port;        /* -1 = any */
 	int family;
 	uint8_t addr[16];
 	unsigned prefix_len;

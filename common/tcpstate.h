@@ -24,14 +24,14 @@ enum tw_tcp_state {
 
 /* Bit mask of states, 1 << state. */
 #define TW_STATE_BIT(s) (1u << (s))
-#define TW_STATES_ALL ((1u << TW_TCP_MAX_STATES) - 2u)
+#define TW_STATES_ALL   ((1u << TW_TCP_MAX_STATES) - 2u)
 /* What `ss -t` shows without -a: neither listeners, nor closed,
  * TIME_WAIT or half-open sockets. */
-#define TW_STATES_CONNECTED_DEFAULT                                                        \
-	(TW_STATES_ALL & ~(TW_STATE_BIT(TW_TCP_LISTEN) | TW_STATE_BIT(TW_TCP_CLOSE) |      \
-			   TW_STATE_BIT(TW_TCP_TIME_WAIT) | TW_STATE_BIT(TW_TCP_SYN_RECV) |    \
-			   TW_STATE_BIT(TW_TCP_NEW_SYN_RECV) |                                 \
-			   TW_STATE_BIT(TW_TCP_BOUND_INACTIVE)))
+#define TW_STATES_CONNECTED_DEFAULT                                                                \
+	(TW_STATES_ALL &                                                                           \
+	 ~(TW_STATE_BIT(TW_TCP_LISTEN) | TW_STATE_BIT(TW_TCP_CLOSE) |                              \
+	   TW_STATE_BIT(TW_TCP_TIME_WAIT) | TW_STATE_BIT(TW_TCP_SYN_RECV) |                        \
+	   TW_STATE_BIT(TW_TCP_NEW_SYN_RECV) | TW_STATE_BIT(TW_TCP_BOUND_INACTIVE)))
 
 /* Kernel name ("ESTABLISHED", "SYN_SENT"...), "UNKNOWN" if out of range.
  * NEW_SYN_RECV is reported as SYN_RECV, as ss does. */

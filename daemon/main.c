@@ -133,19 +133,23 @@ static int setup_signals(struct tw_daemon *d)
 static int start(struct tw_daemon *d, char *err, size_t err_len)
 {
 	const struct tw_conntable_limits limits = {
-		.max_live = d->cfg.max_connections,
-		.retain_count = d->cfg.retain_count,
-		.retain_age_ns = (uint64_t)d->cfg.retain_age_s * NSEC_PER_SEC,
-		.history_max = (uint16_t)d->cfg.history_max,
+	    .max_live = d->cfg.max_connections,
+	    .retain_count = d->cfg.retain_count,
+	    .retain_age_ns = (uint64_t)d->cfg.retain_age_s * NSEC_PER_SEC,
+	    .history_max = (uint16_t)d->cfg.history_max,
 	};
 	const struct tw_sync_config sc = {
-		.max_netns = d->cfg.max_netns, .max_owner_entries = 4u * d->cfg.max_connections,
-		.proc_root = "/proc", .run_netns = "/run/netns",
+	    .max_netns = d->cfg.max_netns,
+	    .max_owner_entries = 4u * d->cfg.max_connections,
+	    .proc_root = "/proc",
+	    .run_netns = "/run/netns",
 	};
-	const struct tw_sync_hooks sh = { .drain = drain_events, .lost = events_lost, .data = d };
+	const struct tw_sync_hooks sh = {.drain = drain_events, .lost = events_lost, .data = d};
 	struct tw_http_hooks hh = {
-		.collect_stats = daemon_collect_stats, .sync = drain_events, .data = d,
-		.findings = &d->findings,
+	    .collect_stats = daemon_collect_stats,
+	    .sync = drain_events,
+	    .data = d,
+	    .findings = &d->findings,
 	};
 	int r;
 

@@ -8,11 +8,11 @@
 void daemon_apply_limits(struct tw_daemon *d)
 {
 	d->findings = (struct tw_findings_config){
-		.close_wait_threshold_ms = d->cfg.close_wait_threshold_ms,
-		.time_wait_pileup = d->cfg.time_wait_pileup,
-		.fin_wait2_pileup = d->cfg.fin_wait2_pileup,
-		.connect_failures = d->cfg.connect_failures,
-		.peer_resets = d->cfg.peer_resets,
+	    .close_wait_threshold_ms = d->cfg.close_wait_threshold_ms,
+	    .time_wait_pileup = d->cfg.time_wait_pileup,
+	    .fin_wait2_pileup = d->cfg.fin_wait2_pileup,
+	    .connect_failures = d->cfg.connect_failures,
+	    .peer_resets = d->cfg.peer_resets,
 	};
 	if (d->table)
 		conntable_set_retention(d->table, d->cfg.retain_count,
@@ -36,7 +36,8 @@ void daemon_reload(struct tw_daemon *d)
 		if (!config_differs(&d->cfg, &next, k))
 			continue;
 		if (!k->live) {
-			log_warn("reload: %s changed, but takes effect only after a restart", k->name);
+			log_warn("reload: %s changed, but takes effect only after a restart",
+				 k->name);
 			/* Keep the running value, so the next reload says it again. */
 			memcpy((char *)&next + k->offset, (char *)&d->cfg + k->offset, k->size);
 			continue;
@@ -51,7 +52,7 @@ void daemon_reload(struct tw_daemon *d)
 	daemon_apply_limits(d);
 	conntable_expire(d->table, clock_mono_ns());
 	d->reloads++;
-	log_info("reloaded %s: %u setting%s changed", d->cfg.config_path[0] ? d->cfg.config_path
-								       : "the flags",
-		 changed, changed == 1 ? "" : "s");
+	log_info("reloaded %s: %u setting%s changed",
+		 d->cfg.config_path[0] ? d->cfg.config_path : "the flags", changed,
+		 changed == 1 ? "" : "s");
 }

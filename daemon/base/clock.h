@@ -12,9 +12,9 @@
 
 #define NSEC_PER_USEC 1000ull
 #define NSEC_PER_MSEC 1000000ull
-#define NSEC_PER_SEC 1000000000ull
-#define USEC_PER_SEC 1000000ull
-#define MSEC_PER_SEC 1000ull
+#define NSEC_PER_SEC  1000000000ull
+#define USEC_PER_SEC  1000000ull
+#define MSEC_PER_SEC  1000ull
 
 /* CLOCK_MONOTONIC now, in nanoseconds. */
 uint64_t clock_mono_ns(void);

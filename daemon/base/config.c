@@ -8,48 +8,48 @@
 #include "config.h"
 
 #define FIELD(f) offsetof(struct tw_config, f), sizeof(((struct tw_config *)0)->f)
-#define DAY_S 86400u
+#define DAY_S    86400u
 
 const struct tw_config_key tw_config_keys[] = {
-	{ "socket", 's', TW_CFG_STRING, false, false, FIELD(socket_path), 0, 0, TW_DEFAULT_SOCKET,
-	  "PATH", "API Unix socket", NULL },
-	{ "listen", 'l', TW_CFG_STRING, false, false, FIELD(listen), 0, 0, TW_DEFAULT_LISTEN,
-	  "ADDR:PORT|none", "API on loopback TCP", NULL },
-	{ "foreground", 'f', TW_CFG_FLAG, false, true, FIELD(foreground), 0, 1, "false", NULL,
-	  "stay in the foreground (systemd runs it so)", NULL },
-	{ "debug", 'd', TW_CFG_FLAG, true, false, FIELD(debug), 0, 1, "false", NULL,
-	  "verbose logging", NULL },
-	{ "reconcile-interval", 0, TW_CFG_SECONDS, true, false, FIELD(reconcile_interval_ms), 100,
-	  3600 * 1000, "5", "S", "sock_diag reconcile period, seconds", NULL },
-	{ "retain-count", 0, TW_CFG_UINT, true, false, FIELD(retain_count), 0, 10000000, "10000",
-	  "N", "closed connections kept", NULL },
-	{ "retain-age", 0, TW_CFG_UINT, true, false, FIELD(retain_age_s), 0, 7 * DAY_S, "600", "S",
-	  "seconds a closed connection is kept", NULL },
-	{ "max-connections", 0, TW_CFG_UINT, false, false, FIELD(max_connections), 16, 50000000,
-	  "1000000", "N", "live connections tracked", NULL },
-	{ "history-max", 0, TW_CFG_UINT, false, false, FIELD(history_max), 8, 4096, "32", "N",
-	  "history entries per connection", NULL },
-	{ "ringbuf-kb", 0, TW_CFG_UINT, false, false, FIELD(ringbuf_kb), 64, 1048576, "16384", "N",
-	  "BPF ring buffers in KiB, all CPUs", NULL },
-	{ "max-netns", 0, TW_CFG_UINT, false, false, FIELD(max_netns), 1, 65536, "256", "N",
-	  "network namespaces followed", NULL },
-	{ "max-clients", 0, TW_CFG_UINT, false, false, FIELD(max_clients), 1, 4096, "64", "N",
-	  "concurrent API connections", NULL },
-	{ "netns-filter", 0, TW_CFG_UINT, false, false, FIELD(netns_filter), 0, UINT32_MAX, "0",
-	  "INODE", "trace only this network namespace (0: all)", NULL },
-	{ "max-watchers", 0, TW_CFG_UINT, false, false, FIELD(max_watchers), 0, 1024, "16", "N",
-	  "concurrent event streams", NULL },
-	{ "close-wait-threshold", 0, TW_CFG_SECONDS, true, false, FIELD(close_wait_threshold_ms), 0,
-	  DAY_S * 1000ull, "60", "S", "CLOSE_WAIT older than this is stuck", "Findings thresholds" },
-	{ "time-wait-pileup", 0, TW_CFG_UINT, true, false, FIELD(time_wait_pileup), 1, UINT32_MAX,
-	  "500", "N", "TIME_WAIT per remote endpoint", NULL },
-	{ "fin-wait2-pileup", 0, TW_CFG_UINT, true, false, FIELD(fin_wait2_pileup), 1, UINT32_MAX,
-	  "50", "N", "FIN_WAIT2 per remote endpoint", NULL },
-	{ "connect-failures", 0, TW_CFG_UINT, true, false, FIELD(connect_failures), 1, UINT32_MAX,
-	  "5", "N", "failed connects per destination", NULL },
-	{ "peer-resets", 0, TW_CFG_UINT, true, false, FIELD(peer_resets), 1, UINT32_MAX, "5", "N",
-	  "resets from one remote endpoint", NULL },
-	{ .name = NULL },
+    {"socket", 's', TW_CFG_STRING, false, false, FIELD(socket_path), 0, 0, TW_DEFAULT_SOCKET,
+     "PATH", "API Unix socket", NULL},
+    {"listen", 'l', TW_CFG_STRING, false, false, FIELD(listen), 0, 0, TW_DEFAULT_LISTEN,
+     "ADDR:PORT|none", "API on loopback TCP", NULL},
+    {"foreground", 'f', TW_CFG_FLAG, false, true, FIELD(foreground), 0, 1, "false", NULL,
+     "stay in the foreground (systemd runs it so)", NULL},
+    {"debug", 'd', TW_CFG_FLAG, true, false, FIELD(debug), 0, 1, "false", NULL, "verbose logging",
+     NULL},
+    {"reconcile-interval", 0, TW_CFG_SECONDS, true, false, FIELD(reconcile_interval_ms), 100,
+     3600 * 1000, "5", "S", "sock_diag reconcile period, seconds", NULL},
+    {"retain-count", 0, TW_CFG_UINT, true, false, FIELD(retain_count), 0, 10000000, "10000", "N",
+     "closed connections kept", NULL},
+    {"retain-age", 0, TW_CFG_UINT, true, false, FIELD(retain_age_s), 0, 7 * DAY_S, "600", "S",
+     "seconds a closed connection is kept", NULL},
+    {"max-connections", 0, TW_CFG_UINT, false, false, FIELD(max_connections), 16, 50000000,
+     "1000000", "N", "live connections tracked", NULL},
+    {"history-max", 0, TW_CFG_UINT, false, false, FIELD(history_max), 8, 4096, "32", "N",
+     "history entries per connection", NULL},
+    {"ringbuf-kb", 0, TW_CFG_UINT, false, false, FIELD(ringbuf_kb), 64, 1048576, "16384", "N",
+     "BPF ring buffers in KiB, all CPUs", NULL},
+    {"max-netns", 0, TW_CFG_UINT, false, false, FIELD(max_netns), 1, 65536, "256", "N",
+     "network namespaces followed", NULL},
+    {"max-clients", 0, TW_CFG_UINT, false, false, FIELD(max_clients), 1, 4096, "64", "N",
+     "concurrent API connections", NULL},
+    {"netns-filter", 0, TW_CFG_UINT, false, false, FIELD(netns_filter), 0, UINT32_MAX, "0", "INODE",
+     "trace only this network namespace (0: all)", NULL},
+    {"max-watchers", 0, TW_CFG_UINT, false, false, FIELD(max_watchers), 0, 1024, "16", "N",
+     "concurrent event streams", NULL},
+    {"close-wait-threshold", 0, TW_CFG_SECONDS, true, false, FIELD(close_wait_threshold_ms), 0,
+     DAY_S * 1000ull, "60", "S", "CLOSE_WAIT older than this is stuck", "Findings thresholds"},
+    {"time-wait-pileup", 0, TW_CFG_UINT, true, false, FIELD(time_wait_pileup), 1, UINT32_MAX, "500",
+     "N", "TIME_WAIT per remote endpoint", NULL},
+    {"fin-wait2-pileup", 0, TW_CFG_UINT, true, false, FIELD(fin_wait2_pileup), 1, UINT32_MAX, "50",
+     "N", "FIN_WAIT2 per remote endpoint", NULL},
+    {"connect-failures", 0, TW_CFG_UINT, true, false, FIELD(connect_failures), 1, UINT32_MAX, "5",
+     "N", "failed connects per destination", NULL},
+    {"peer-resets", 0, TW_CFG_UINT, true, false, FIELD(peer_resets), 1, UINT32_MAX, "5", "N",
+     "resets from one remote endpoint", NULL},
+    {.name = NULL},
 };
 
 #define N_KEYS (sizeof(tw_config_keys) / sizeof(tw_config_keys[0]) - 1)
@@ -118,8 +118,8 @@ static int parse_bool(const char *v, bool *ret)
 	return 0;
 }
 
-static int set_key(struct tw_config *c, const struct tw_config_key *k, const char *value,
-		   char *err, size_t err_len)
+static int set_key(struct tw_config *c, const struct tw_config_key *k, const char *value, char *err,
+		   size_t err_len)
 {
 	uint64_t x;
 	bool b;
@@ -163,8 +163,7 @@ void config_defaults(struct tw_config *c)
 			abort(); /* a default outside its own bounds: the table is wrong */
 }
 
-int config_set(struct tw_config *c, const char *key, const char *value, char *err,
-	       size_t err_len)
+int config_set(struct tw_config *c, const char *key, const char *value, char *err, size_t err_len)
 {
 	const struct tw_config_key *k = config_key(key);
 
@@ -258,7 +257,8 @@ void config_usage(FILE *out)
 {
 	fprintf(out, "Usage: tcpwatchd [OPTIONS]\n"
 		     "Follows every TCP connection's life and serves it over HTTP.\n\n");
-	fprintf(out, "  -c, %-27s %s\n", "--config PATH", "INI file (default " TW_DEFAULT_CONFIG ")");
+	fprintf(out, "  -c, %-27s %s\n", "--config PATH",
+		"INI file (default " TW_DEFAULT_CONFIG ")");
 	for (const struct tw_config_key *k = tw_config_keys; k->name; k++) {
 		char flag[64];
 
@@ -273,10 +273,11 @@ void config_usage(FILE *out)
 		print_default(out, k);
 		fputc('\n', out);
 	}
-	fprintf(out, "  -h, --help, -V, --version\n"
-		     "Every option but --config, --foreground, --help and --version is also a key\n"
-		     "of the INI file. SIGHUP reloads the file; settings it cannot change live are\n"
-		     "logged as such.\n");
+	fprintf(out,
+		"  -h, --help, -V, --version\n"
+		"Every option but --config, --foreground, --help and --version is also a key\n"
+		"of the INI file. SIGHUP reloads the file; settings it cannot change live are\n"
+		"logged as such.\n");
 }
 
 enum { OPT_CONFIG = 'c', OPT_HELP = 'h', OPT_VERSION = 'V', OPT_KEY = 1 };
@@ -291,21 +292,21 @@ static void build_opts(struct opt_tables *t)
 {
 	size_t n = 0, s = 0;
 
-	t->longs[n++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
-	t->longs[n++] = (struct option){ "help", no_argument, NULL, OPT_HELP };
-	t->longs[n++] = (struct option){ "version", no_argument, NULL, OPT_VERSION };
+	t->longs[n++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
+	t->longs[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
+	t->longs[n++] = (struct option){"version", no_argument, NULL, OPT_VERSION};
 	s += (size_t)sprintf(t->shorts, "c:hV");
 	for (const struct tw_config_key *k = tw_config_keys; k->name; k++) {
 		int has_arg = k->type == TW_CFG_FLAG ? no_argument : required_argument;
 
-		t->longs[n++] = (struct option){ k->name, has_arg, NULL, OPT_KEY };
+		t->longs[n++] = (struct option){k->name, has_arg, NULL, OPT_KEY};
 		if (k->short_name) {
 			t->shorts[s++] = k->short_name;
 			if (has_arg == required_argument)
 				t->shorts[s++] = ':';
 		}
 	}
-	t->longs[n] = (struct option){ 0 };
+	t->longs[n] = (struct option){0};
 	t->shorts[s] = '\0';
 }
 
@@ -321,10 +322,10 @@ static void unknown_option(int argc, char **argv, char *err, size_t err_len)
 {
 	if (optopt && optopt != OPT_KEY) {
 		/* Mid-cluster ("-xf"), getopt has not moved on yet. */
-		const char *arg = optind < argc && argv[optind][0] == '-' &&
-					  strchr(argv[optind], optopt)
-				  ? argv[optind]
-				  : argv[optind - 1];
+		const char *arg =
+		    optind < argc && argv[optind][0] == '-' && strchr(argv[optind], optopt)
+			? argv[optind]
+			: argv[optind - 1];
 
 		snprintf(err, err_len, "unknown or incomplete option '-%c' in '%s' (see --help)",
 			 optopt, arg);
@@ -388,7 +389,8 @@ int config_parse_args(struct tw_config *c, int argc, char **argv, char *err, siz
 			k = key_by_short(opt);
 			break;
 		}
-		if (!k || set_key(c, k, k->type == TW_CFG_FLAG ? "true" : optarg, err, err_len) < 0) {
+		if (!k ||
+		    set_key(c, k, k->type == TW_CFG_FLAG ? "true" : optarg, err, err_len) < 0) {
 			if (!k)
 				unknown_option(argc, argv, err, err_len);
 			return -EINVAL;

@@ -77,8 +77,7 @@ const struct tw_config_key *config_key(const char *name);
 int config_parse_args(struct tw_config *c, int argc, char **argv, char *err, size_t err_len);
 /* Applies one key = value, as from the INI file. On failure *c is left
  * as it was. 0 or -EINVAL with a message in err. */
-int config_set(struct tw_config *c, const char *key, const char *value, char *err,
-	       size_t err_len);
+int config_set(struct tw_config *c, const char *key, const char *value, char *err, size_t err_len);
 /* Loads an INI file ([tcpwatchd] section or none). -ENOENT if missing,
  * -EINVAL (or another negative errno) with a message in err. */
 int config_load_file(struct tw_config *c, const char *path, char *err, size_t err_len);

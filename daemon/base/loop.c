@@ -10,7 +10,7 @@
 #include "loop.h"
 
 #define LOOP_MAX_TIMERS 16
-#define LOOP_BATCH 64
+#define LOOP_BATCH      64
 
 struct handler {
 	int fd;
@@ -73,7 +73,7 @@ void loop_free(struct tw_loop *l)
 static struct handler *add_handler(struct tw_loop *l, int fd, uint32_t events)
 {
 	struct handler *h = calloc(1, sizeof(*h));
-	struct epoll_event ev = { .events = events };
+	struct epoll_event ev = {.events = events};
 
 	if (!h)
 		return NULL;
@@ -122,10 +122,10 @@ int loop_del_fd(struct tw_loop *l, int fd)
 int loop_timer_set(struct tw_loop *l, int id, uint32_t first_ms, uint32_t interval_ms)
 {
 	struct itimerspec its = {
-		.it_value = { .tv_sec = first_ms / MSEC_PER_SEC,
-			      .tv_nsec = (long)(first_ms % MSEC_PER_SEC * NSEC_PER_MSEC) },
-		.it_interval = { .tv_sec = interval_ms / MSEC_PER_SEC,
-				 .tv_nsec = (long)(interval_ms % MSEC_PER_SEC * NSEC_PER_MSEC) },
+	    .it_value = {.tv_sec = first_ms / MSEC_PER_SEC,
+			 .tv_nsec = (long)(first_ms % MSEC_PER_SEC * NSEC_PER_MSEC)},
+	    .it_interval = {.tv_sec = interval_ms / MSEC_PER_SEC,
+			    .tv_nsec = (long)(interval_ms % MSEC_PER_SEC * NSEC_PER_MSEC)},
 	};
 
 	if (id < 0 || id >= l->n_timers)
@@ -165,7 +165,7 @@ int loop_add_timer(struct tw_loop *l, uint32_t first_ms, uint32_t interval_ms, l
 
 int loop_timer_stop(struct tw_loop *l, int id)
 {
-	struct itimerspec off = { 0 };
+	struct itimerspec off = {0};
 
 	if (id < 0 || id >= l->n_timers)
 		return -EINVAL;

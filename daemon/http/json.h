@@ -24,8 +24,8 @@ void json_string(struct tw_buf *b, const char *s);
 void json_string_field(struct tw_buf *b, const char *key, const char *value);
 
 enum json_conn_view {
-	JSON_CONN_ROW,    /* listing row: identity, endpoints, state, owner, timings */
-	JSON_CONN_FULL,   /* plus tcp_info and the history */
+	JSON_CONN_ROW,  /* listing row: identity, endpoints, state, owner, timings */
+	JSON_CONN_FULL, /* plus tcp_info and the history */
 };
 void json_conn(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk,
 	       enum json_conn_view view);

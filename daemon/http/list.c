@@ -11,7 +11,7 @@
 #include "query.h"
 #include "text.h"
 
-#define LIST_STREAM_BLOCK (64 * 1024)
+#define LIST_STREAM_BLOCK  (64 * 1024)
 #define LIST_ROWS_PER_FILL 256
 
 enum list_phase { LIST_OPEN, LIST_ROWS, LIST_CLOSE, LIST_DONE };

@@ -62,8 +62,7 @@ unsigned query_apply(struct tw_filter *filter, struct list_view *view, const cha
 	return err->status;
 }
 
-static enum MHD_Result each(void *cls, enum MHD_ValueKind kind, const char *key,
-			    const char *value)
+static enum MHD_Result each(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	struct query_ctx *q = cls;
 
@@ -81,7 +80,7 @@ static enum MHD_Result each(void *cls, enum MHD_ValueKind kind, const char *key,
 unsigned query_parse(struct MHD_Connection *conn, struct tw_filter *filter, struct list_view *view,
 		     struct query_error *err)
 {
-	struct query_ctx q = { .filter = filter, .view = view, .err = err };
+	struct query_ctx q = {.filter = filter, .view = view, .err = err};
 
 	memset(err, 0, sizeof(*err));
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, each, &q);

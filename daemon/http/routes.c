@@ -13,8 +13,7 @@ extern const unsigned char web_index_html[]; /* web_assets.c, generated */
 extern const size_t web_index_html_len;
 
 /* Endpoints without parameters refuse any. */
-static unsigned no_query(struct tw_http *h, struct MHD_Connection *conn,
-			 struct query_error *qe)
+static unsigned no_query(struct tw_http *h, struct MHD_Connection *conn, struct query_error *qe)
 {
 	(void)h;
 	return query_parse(conn, NULL, NULL, qe);
@@ -152,14 +151,14 @@ struct route {
 };
 
 static const struct route routes[] = {
-	{ "GET", "/api/v1/connections", false, list_handle },
-	{ "GET", "/api/v1/connections/", true, handle_one },
-	{ "GET", "/api/v1/events", false, sse_handle },
-	{ "GET", "/api/v1/findings", false, handle_findings },
-	{ "GET", "/api/v1/stats", false, handle_stats },
-	{ "GET", "/healthz", false, handle_healthz },
-	{ "GET", "/", false, handle_index },
-	{ "GET", "/index.html", false, handle_index },
+    {"GET", "/api/v1/connections", false, list_handle},
+    {"GET", "/api/v1/connections/", true, handle_one},
+    {"GET", "/api/v1/events", false, sse_handle},
+    {"GET", "/api/v1/findings", false, handle_findings},
+    {"GET", "/api/v1/stats", false, handle_stats},
+    {"GET", "/healthz", false, handle_healthz},
+    {"GET", "/", false, handle_index},
+    {"GET", "/index.html", false, handle_index},
 };
 
 static bool method_ok(const char *want, const char *method)

@@ -20,7 +20,7 @@
 #include "log.h"
 
 #define HTTP_CONNECTION_TIMEOUT_S 30u
-#define HTTP_CONNECTION_MEMORY (32 * 1024)
+#define HTTP_CONNECTION_MEMORY    (32 * 1024)
 
 enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, struct tw_buf *b)
 {
@@ -89,8 +89,8 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 	if (!handler)
 		return http_reply_error(h, conn, status,
 					status == MHD_HTTP_METHOD_NOT_ALLOWED
-						? "method not allowed (GET or HEAD)"
-						: "no such endpoint");
+					    ? "method not allowed (GET or HEAD)"
+					    : "no such endpoint");
 	return handler(h, conn, rest);
 }
 
@@ -117,20 +117,20 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 static struct MHD_Daemon *start(struct tw_http *h, const struct tw_config *cfg, int listen_fd,
 				const struct sockaddr *addr)
 {
-	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
+	unsigned flags =
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
 
 	if (addr && addr->sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (listen_fd >= 0)
-		return MHD_start_daemon(flags, 0, NULL, NULL, handle_request, h,
-					MHD_OPTION_LISTEN_SOCKET, listen_fd,
-					MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
-					MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONNECTION_TIMEOUT_S,
-					MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-					(size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_EXTERNAL_LOGGER,
-					mhd_log, NULL, MHD_OPTION_END);
-	return MHD_start_daemon(flags, 0, NULL, NULL, handle_request, h, MHD_OPTION_SOCK_ADDR,
-				addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
+		return MHD_start_daemon(
+		    flags, 0, NULL, NULL, handle_request, h, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
+		    MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONNECTION_TIMEOUT_S,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	return MHD_start_daemon(flags, 0, NULL, NULL, handle_request, h, MHD_OPTION_SOCK_ADDR, addr,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
 				MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONNECTION_TIMEOUT_S,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
@@ -156,7 +156,7 @@ static int mkdir_parent(const char *path)
  * replaced; a live daemon's is not. */
 static int bind_unix(const char *path, char *err, size_t err_len)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct stat st;
 	int fd, probe;
 
@@ -166,7 +166,8 @@ static int bind_unix(const char *path, char *err, size_t err_len)
 	}
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	if (mkdir_parent(path) < 0) {
-		snprintf(err, err_len, "cannot create the directory of %s: %s", path, strerror(errno));
+		snprintf(err, err_len, "cannot create the directory of %s: %s", path,
+			 strerror(errno));
 		return -errno;
 	}
 	if (lstat(path, &st) == 0) {

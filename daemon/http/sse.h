@@ -23,9 +23,9 @@ struct sse_watcher;
 struct tw_sse {
 	struct sse_watcher *watchers;
 	uint32_t n, max;
-	uint64_t dropped;  /* events readers missed, all streams, all time */
-	uint64_t opened;   /* streams opened, all time */
-	uint64_t refused;  /* streams refused by max-watchers */
+	uint64_t dropped; /* events readers missed, all streams, all time */
+	uint64_t opened;  /* streams opened, all time */
+	uint64_t refused; /* streams refused by max-watchers */
 };
 
 struct tw_http;

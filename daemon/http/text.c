@@ -9,11 +9,11 @@
 #include "tcpstate.h"
 #include "text.h"
 
-#define W_STATE 11
-#define W_ADDR 27
-#define W_AGE 8
+#define W_STATE  11
+#define W_ADDR   27
+#define W_AGE    8
 #define W_HSHAKE 8
-#define W_END 18
+#define W_END    18
 #define W_COOKIE 12
 
 static size_t put_str(char *out, const char *s)
@@ -77,7 +77,7 @@ void text_header(struct tw_buf *b, unsigned columns)
 }
 
 void text_row(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk,
-	       unsigned columns)
+	      unsigned columns)
 {
 	char row[640];
 	size_t n = 0, k;
@@ -93,7 +93,8 @@ void text_row(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *
 	k = tw_endpoint_put(row + n, c->family, c->remote_addr, c->remote_port, !c->remote_port);
 	n += pad_right(row + n, k, W_ADDR);
 	row[n++] = ' ';
-	k = tw_fmt_age(row + n, end_ns > c->first_seen_ns ? (end_ns - c->first_seen_ns) / NSEC_PER_MSEC : 0);
+	k = tw_fmt_age(row + n,
+		       end_ns > c->first_seen_ns ? (end_ns - c->first_seen_ns) / NSEC_PER_MSEC : 0);
 	n += pad_left(row + n, k, W_AGE);
 	row[n++] = ' ';
 	k = c->handshake_us ? put_us(row + n, c->handshake_us) : put_str(row + n, "-");

@@ -20,7 +20,7 @@ enum text_column {
 
 void text_header(struct tw_buf *b, unsigned columns);
 void text_row(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk,
-	       unsigned columns);
+	      unsigned columns);
 /* Parses "process,end" into TEXT_COL_* bits; -EINVAL on an unknown name. */
 int text_parse_columns(const char *text, unsigned *ret);
 

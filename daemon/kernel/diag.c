@@ -15,7 +15,7 @@
 int diag_open(void)
 {
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK }; /* nl_pid 0 */
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK}; /* nl_pid 0 */
 	int one = 1, rcvbuf = 4 << 20;
 
 	if (fd < 0)
@@ -49,7 +49,8 @@ long diag_recv(int fd, void *buf, size_t len, struct tw_diag_counters *counts)
 	for (;;) {
 		struct sockaddr_nl from;
 		socklen_t from_len = sizeof(from);
-		ssize_t n = recvfrom(fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
+		ssize_t n =
+		    recvfrom(fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -69,7 +70,7 @@ int diag_request_dump(int fd, int family, uint32_t states, uint32_t seq)
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct inet_diag_req_v2 *req;
-	struct sockaddr_nl nladdr = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl nladdr = {.nl_family = AF_NETLINK};
 
 	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -116,12 +117,11 @@ static void info_from_tcp_info(const void *payload, size_t len, struct tw_tcpinf
 
 int diag_parse_msg(const struct nlmsghdr *nlh, struct tw_ksock *ret)
 {
-	const struct nlattr *tb[INET_DIAG_MAX + 1] = { 0 };
+	const struct nlattr *tb[INET_DIAG_MAX + 1] = {0};
 	const struct inet_diag_msg *m;
 	struct tw_ksock s;
 
-	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
+	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY || mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
 		return -EINVAL;
 	m = mnl_nlmsg_get_payload(nlh);
 	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)

@@ -23,7 +23,7 @@ struct tw_netns {
 struct tw_netns_set {
 	struct tw_netns *v; /* followed; v[0] is our own */
 	size_t n;
-	size_t max;         /* bound on namespaces followed */
+	size_t max; /* bound on namespaces followed */
 	uint32_t self_inode;
 	uint32_t gen;
 	uint64_t refused;       /* namespaces over max at the last refresh */

@@ -13,10 +13,10 @@
 #include "reconcile.h"
 #include "sync.h"
 
-#define PROCSCAN_MIN_INTERVAL_NS (2 * NSEC_PER_SEC)
+#define PROCSCAN_MIN_INTERVAL_NS  (2 * NSEC_PER_SEC)
 #define RECONCILE_TIME_WAIT_EVERY 6 /* passes; 30 s at the default interval */
-#define DIAG_DUMP_TIMEOUT_MS 2000
-#define DIAG_BUF_SIZE (32 * 1024) /* netlink dumps send at most this per recv */
+#define DIAG_DUMP_TIMEOUT_MS      2000
+#define DIAG_BUF_SIZE             (32 * 1024) /* netlink dumps send at most this per recv */
 /* Datagrams one turn of the loop reads (about 2,000 sockets) before it
  * serves others. */
 #define DIAG_RECVS_PER_TURN 16
@@ -26,7 +26,7 @@
  * waits that long, rounded up, before judging. */
 #define SETTLE_MS 3
 
-static const int families[] = { AF_INET, AF_INET6 };
+static const int families[] = {AF_INET, AF_INET6};
 
 enum sync_phase { SYNC_IDLE, SYNC_DUMPING, SYNC_SETTLING };
 
@@ -136,7 +136,8 @@ static void read_replies(struct tw_sync *s)
 			dump_failed(s, (int)n);
 			return;
 		}
-		r = diag_parse(s->buf, (size_t)n, s->seq, ns->diag_portid, on_diag_sock, s, &s->diag);
+		r = diag_parse(s->buf, (size_t)n, s->seq, ns->diag_portid, on_diag_sock, s,
+			       &s->diag);
 		drain(s);
 		if (r < 0) {
 			dump_failed(s, r);
@@ -292,11 +293,11 @@ static void finish(struct tw_sync *s)
 	drain(s);
 	qsort(s->dumped, s->n_dumped, sizeof(*s->dumped), cmp_u32);
 	scope = (struct tw_reconcile_scope){
-		.dumped = s->dumped,
-		.n_dumped = s->n_dumped,
-		.existing = s->netns.existing,
-		.n_existing = s->netns.n_existing,
-		.existing_complete = s->netns.existing_complete,
+	    .dumped = s->dumped,
+	    .n_dumped = s->n_dumped,
+	    .existing = s->netns.existing,
+	    .n_existing = s->netns.n_existing,
+	    .existing_complete = s->netns.existing_complete,
 	};
 	reconcile_end(&s->rec, &scope, clock_mono_ns());
 	attribute_owners(s, clock_mono_ns());
@@ -336,7 +337,7 @@ void sync_run_now(struct tw_sync *s)
 	s->blocking = true;
 	pass_begin(s);
 	while (s->phase == SYNC_DUMPING) {
-		struct pollfd pfd = { .fd = s->netns.v[s->ns_i].diag_fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = s->netns.v[s->ns_i].diag_fd, .events = POLLIN};
 		int r = poll(&pfd, 1, DIAG_DUMP_TIMEOUT_MS);
 
 		if (r == 0)
@@ -347,7 +348,7 @@ void sync_run_now(struct tw_sync *s)
 			read_replies(s);
 	}
 	if (s->phase == SYNC_SETTLING) {
-		struct timespec ts = { .tv_nsec = (long)(SETTLE_MS * NSEC_PER_MSEC) };
+		struct timespec ts = {.tv_nsec = (long)(SETTLE_MS * NSEC_PER_MSEC)};
 
 		nanosleep(&ts, NULL);
 		finish(s);

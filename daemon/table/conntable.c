@@ -29,7 +29,7 @@ static bool link_more(const struct tw_link *l)
 struct tw_conntable {
 	struct tw_conntable_limits limits;
 	struct tw_link *buckets; /* chains, newest first */
-	size_t cap;             /* buckets, a power of two */
+	size_t cap;              /* buckets, a power of two */
 	size_t count;
 	size_t live;
 	struct tw_retain retained; /* closed connections, oldest first */
@@ -59,7 +59,8 @@ static size_t bucket_of(uint64_t cookie, size_t cap)
 {
 	uint64_t batch = (cookie >> COOKIE_BATCH_BITS) * 0x9E3779B97F4A7C15ull;
 
-	return (size_t)(((batch >> 32) << COOKIE_BATCH_BITS) | (cookie & ((1u << COOKIE_BATCH_BITS) - 1))) &
+	return (size_t)(((batch >> 32) << COOKIE_BATCH_BITS) |
+			(cookie & ((1u << COOKIE_BATCH_BITS) - 1))) &
 	       (cap - 1);
 }
 

@@ -30,11 +30,11 @@ enum tw_hist_kind {
 /* 12 bytes: six fit in the record's last cache line and a bit (an
  * ordinary life is five or six), with the record at five lines. */
 struct tw_hist {
-	uint64_t time_ns;   /* CLOCK_MONOTONIC */
-	uint32_t kind : 3;  /* enum tw_hist_kind */
-	uint32_t flags : 1; /* TW_HIST_* */
-	uint32_t from : 4;  /* STATE: old state; other kinds: state at the time */
-	uint32_t to : 4;    /* STATE only */
+	uint64_t time_ns;    /* CLOCK_MONOTONIC */
+	uint32_t kind : 3;   /* enum tw_hist_kind */
+	uint32_t flags : 1;  /* TW_HIST_* */
+	uint32_t from : 4;   /* STATE: old state; other kinds: state at the time */
+	uint32_t to : 4;     /* STATE only */
 	uint32_t value : 20; /* RESET_SENT: reason; RETRANSMIT: error; at most
 			      * TW_HIST_VALUE_MAX */
 } __attribute__((packed));
@@ -62,11 +62,11 @@ struct tw_tcpinfo {
 };
 
 enum tw_conn_flag {
-	TW_CONN_CLOSED = 1 << 0,      /* in the retention queue */
-	TW_CONN_HAS_TASK = 1 << 1,    /* pid/comm known */
+	TW_CONN_CLOSED = 1 << 0,        /* in the retention queue */
+	TW_CONN_HAS_TASK = 1 << 1,      /* pid/comm known */
 	TW_CONN_FROM_SNAPSHOT = 1 << 2, /* first seen by sock_diag, not by an event */
-	TW_CONN_REQUEST = 1 << 3,     /* request socket in a SYN queue (NEW_SYN_RECV) */
-	TW_CONN_TW_DERIVED = 1 << 4,  /* TIME_WAIT derived from a close event */
+	TW_CONN_REQUEST = 1 << 3,       /* request socket in a SYN queue (NEW_SYN_RECV) */
+	TW_CONN_TW_DERIVED = 1 << 4,    /* TIME_WAIT derived from a close event */
 	TW_CONN_LISTEN_INDEXED = 1 << 5,
 	TW_CONN_OWNER_LISTENER = 1 << 6, /* pid/comm are the listener's, not yet the acceptor's */
 	TW_CONN_HANDSHAKE_SRTT = 1 << 7, /* handshake_us is the kernel's SYN-ACK->ACK sample */
@@ -102,14 +102,14 @@ struct tw_link {
 
 struct tw_conn {
 	uint64_t cookie;
-	uint64_t first_seen_ns;  /* CLOCK_MONOTONIC */
-	uint64_t last_change_ns; /* CLOCK_MONOTONIC */
-	uint64_t closed_ns;      /* CLOCK_MONOTONIC, when it moved to retention */
+	uint64_t first_seen_ns;   /* CLOCK_MONOTONIC */
+	uint64_t last_change_ns;  /* CLOCK_MONOTONIC */
+	uint64_t closed_ns;       /* CLOCK_MONOTONIC, when it moved to retention */
 	uint64_t listener_cookie; /* passive connections: the listener that accepted it */
-	struct tw_link next; /* the table's bucket chain */
-	uint32_t retain_pos; /* its slot in the retention queue, while closed */
-	struct tw_hist *hist; /* first TW_HIST_KEEP_FIRST entries, then the latest;
-			       * hist_inline until it outgrows it */
+	struct tw_link next;      /* the table's bucket chain */
+	uint32_t retain_pos;      /* its slot in the retention queue, while closed */
+	struct tw_hist *hist;     /* first TW_HIST_KEEP_FIRST entries, then the latest;
+				   * hist_inline until it outgrows it */
 	uint16_t hist_len;
 	uint16_t hist_cap;
 	uint32_t hist_dropped;
@@ -126,13 +126,13 @@ struct tw_conn {
 	uint16_t resets_received;
 	uint16_t local_port;
 	uint16_t remote_port;
-	uint16_t flags; /* enum tw_conn_flag */
-	uint8_t family; /* AF_INET, AF_INET6 */
-	uint8_t state;  /* enum tw_tcp_state */
-	uint8_t missed; /* consecutive reconcile passes that did not see it */
-	uint8_t role;         /* enum tw_role (lifecycle.h) */
-	uint8_t closed_first; /* enum tw_closer */
-	uint8_t end_reason;   /* enum tw_end_reason */
+	uint16_t flags;        /* enum tw_conn_flag */
+	uint8_t family;        /* AF_INET, AF_INET6 */
+	uint8_t state;         /* enum tw_tcp_state */
+	uint8_t missed;        /* consecutive reconcile passes that did not see it */
+	uint8_t role;          /* enum tw_role (lifecycle.h) */
+	uint8_t closed_first;  /* enum tw_closer */
+	uint8_t end_reason;    /* enum tw_end_reason */
 	uint32_t handshake_us; /* 0 = unknown */
 	char comm[16];
 	struct tw_tcpinfo info;
@@ -142,18 +142,18 @@ struct tw_conn {
 };
 
 struct tw_conntable_limits {
-	uint32_t max_live;       /* live connections; more are refused and counted */
-	uint32_t retain_count;   /* closed connections kept */
-	uint64_t retain_age_ns;  /* closed connections older than this are dropped */
-	uint16_t history_max;    /* history entries per connection */
+	uint32_t max_live;      /* live connections; more are refused and counted */
+	uint32_t retain_count;  /* closed connections kept */
+	uint64_t retain_age_ns; /* closed connections older than this are dropped */
+	uint16_t history_max;   /* history entries per connection */
 };
 
 struct tw_conntable_stats {
 	uint64_t live;
 	uint64_t retained;
 	uint64_t listeners;
-	uint64_t refused_full;   /* creations refused by max_live */
-	uint64_t evicted;        /* closed connections dropped from retention */
+	uint64_t refused_full; /* creations refused by max_live */
+	uint64_t evicted;      /* closed connections dropped from retention */
 	uint64_t history_dropped;
 	uint64_t alloc_failures; /* records, histories, buckets, retention or listener
 				  * index entries that could not be allocated */

@@ -22,15 +22,15 @@ struct tw_addr_match {
 };
 
 struct tw_filter {
-	uint32_t states;     /* TW_STATE_BIT mask; CLOSE selects retained connections */
-	int family;          /* 0 = any */
+	uint32_t states; /* TW_STATE_BIT mask; CLOSE selects retained connections */
+	int family;      /* 0 = any */
 	struct tw_addr_match local, remote;
-	int32_t local_port;  /* -1 = any */
+	int32_t local_port; /* -1 = any */
 	int32_t remote_port;
-	int64_t pid;         /* -1 = any */
-	int64_t netns;       /* -1 = any */
-	uint64_t limit;      /* rows at most */
-	uint64_t after;      /* cursor: only cookies greater than this */
+	int64_t pid;             /* -1 = any */
+	int64_t netns;           /* -1 = any */
+	uint64_t limit;          /* rows at most */
+	uint64_t after;          /* cursor: only cookies greater than this */
 	struct tw_ssfilter expr; /* filter=: an ss(8) expression */
 };
 

@@ -25,36 +25,46 @@ static const struct {
 	const char *summary;
 	const char *explanation;
 } kinds[K_MAX] = {
-	[K_CLOSE_WAIT] = {
-		"close_wait_stuck", NULL,
-		"The peer closed its side (its FIN arrived) but the application never called "
-		"close() on the socket. Each such socket holds a file descriptor and kernel "
-		"memory until the process closes it: look for a missing close() on an error or "
-		"EOF path in the owning process.",
+    [K_CLOSE_WAIT] =
+	{
+	    "close_wait_stuck",
+	    NULL,
+	    "The peer closed its side (its FIN arrived) but the application never called "
+	    "close() on the socket. Each such socket holds a file descriptor and kernel "
+	    "memory until the process closes it: look for a missing close() on an error or "
+	    "EOF path in the owning process.",
 	},
-	[K_TIME_WAIT] = {
-		"time_wait_pileup", "%u connections to %s in TIME_WAIT (threshold %u)",
-		"This side closed first, so each connection waits 60 s in TIME_WAIT. Many short "
-		"connections to one endpoint can exhaust ephemeral ports: reuse connections "
-		"(keep-alive, pooling) or let the peer close first.",
+    [K_TIME_WAIT] =
+	{
+	    "time_wait_pileup",
+	    "%u connections to %s in TIME_WAIT (threshold %u)",
+	    "This side closed first, so each connection waits 60 s in TIME_WAIT. Many short "
+	    "connections to one endpoint can exhaust ephemeral ports: reuse connections "
+	    "(keep-alive, pooling) or let the peer close first.",
 	},
-	[K_FIN_WAIT2] = {
-		"fin_wait2_pileup", "%u connections to %s in FIN_WAIT2 (threshold %u)",
-		"This side closed and the peer acknowledged, but the peer has not closed its own "
-		"side: the remote application is slow to close or never does. Orphaned sockets "
-		"wait tcp_fin_timeout before they go.",
+    [K_FIN_WAIT2] =
+	{
+	    "fin_wait2_pileup",
+	    "%u connections to %s in FIN_WAIT2 (threshold %u)",
+	    "This side closed and the peer acknowledged, but the peer has not closed its own "
+	    "side: the remote application is slow to close or never does. Orphaned sockets "
+	    "wait tcp_fin_timeout before they go.",
 	},
-	[K_CONNECT_FAILURES] = {
-		"connect_failures", "%u failed connection attempts to %s (threshold %u)",
-		"Connections to this destination were refused (RST: nothing listens on that "
-		"port) or timed out (SYNs never answered: host down or a firewall drops them). "
-		"Check the service and the path to it.",
+    [K_CONNECT_FAILURES] =
+	{
+	    "connect_failures",
+	    "%u failed connection attempts to %s (threshold %u)",
+	    "Connections to this destination were refused (RST: nothing listens on that "
+	    "port) or timed out (SYNs never answered: host down or a firewall drops them). "
+	    "Check the service and the path to it.",
 	},
-	[K_PEER_RESETS] = {
-		"peer_resets", "%u connections with %s ended by its RST (threshold %u)",
-		"The peer keeps aborting connections with a reset: it may be restarting, "
-		"overloaded, enforcing idle timeouts, or rejecting what it receives. Its logs "
-		"say which.",
+    [K_PEER_RESETS] =
+	{
+	    "peer_resets",
+	    "%u connections with %s ended by its RST (threshold %u)",
+	    "The peer keeps aborting connections with a reset: it may be restarting, "
+	    "overloaded, enforcing idle timeouts, or rejecting what it receives. Its logs "
+	    "say which.",
 	},
 };
 
@@ -70,7 +80,7 @@ struct gather {
 static uint64_t group_hash(const struct tw_finding *k)
 {
 	uint64_t h = 1469598103934665603ull;
-	const uint8_t *fields[] = { &k->kind, &k->family };
+	const uint8_t *fields[] = {&k->kind, &k->family};
 
 	for (size_t i = 0; i < 2; i++)
 		h = (h ^ *fields[i]) * 1099511628211ull;
@@ -114,7 +124,7 @@ static struct tw_finding *find_group(struct gather *g, const struct tw_finding *
 static void add(struct gather *g, uint8_t kind, const struct tw_conn *c, bool by_pid,
 		uint64_t in_state_ns)
 {
-	struct tw_finding key = { .kind = kind, .family = c->family, .netns = c->netns };
+	struct tw_finding key = {.kind = kind, .family = c->family, .netns = c->netns};
 	struct tw_finding *grp;
 
 	if (by_pid) {
@@ -180,7 +190,8 @@ static uint32_t threshold(const struct tw_findings_config *cfg, uint8_t kind)
 
 static int by_count_desc(const void *a, const void *b)
 {
-	const struct tw_finding *x = *(const struct tw_finding *const *)a, *y = *(const struct tw_finding *const *)b;
+	const struct tw_finding *x = *(const struct tw_finding *const *)a,
+				*y = *(const struct tw_finding *const *)b;
 
 	if (x->kind != y->kind)
 		return x->kind < y->kind ? -1 : 1;
@@ -197,8 +208,8 @@ const char *findings_explanation(uint8_t kind)
 	return kind < K_MAX ? kinds[kind].explanation : "";
 }
 
-void findings_summary(const struct tw_finding *grp, const struct tw_findings_config *cfg,
-		      char *out, size_t len)
+void findings_summary(const struct tw_finding *grp, const struct tw_findings_config *cfg, char *out,
+		      size_t len)
 {
 	unsigned long long oldest_s = grp->oldest_ns / NSEC_PER_SEC;
 	const char *plural = grp->count == 1 ? "" : "s";
@@ -213,9 +224,10 @@ void findings_summary(const struct tw_finding *grp, const struct tw_findings_con
 			 "%s (pid %u) has %u connection%s stuck in CLOSE_WAIT for up to %llu s",
 			 grp->procs[0].comm, grp->procs[0].pid, grp->count, plural, oldest_s);
 	} else {
-		snprintf(out, len,
-			 "%u connection%s of an unknown process stuck in CLOSE_WAIT for up to %llu s",
-			 grp->count, plural, oldest_s);
+		snprintf(
+		    out, len,
+		    "%u connection%s of an unknown process stuck in CLOSE_WAIT for up to %llu s",
+		    grp->count, plural, oldest_s);
 	}
 }
 
@@ -226,11 +238,11 @@ void findings_free(struct tw_findings *f)
 	memset(f, 0, sizeof(*f));
 }
 
-int findings_collect(struct tw_conntable *t, const struct tw_findings_config *cfg,
-		     uint64_t now_ns, struct tw_findings *ret)
+int findings_collect(struct tw_conntable *t, const struct tw_findings_config *cfg, uint64_t now_ns,
+		     struct tw_findings *ret)
 {
 	struct tw_conntable_stats st;
-	struct gather g = { .cfg = cfg, .now_ns = now_ns };
+	struct gather g = {.cfg = cfg, .now_ns = now_ns};
 	struct tw_finding **list = NULL;
 	size_t n = 0;
 

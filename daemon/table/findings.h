@@ -21,9 +21,9 @@ struct tw_findings_config {
 	uint32_t peer_resets;             /* resets received per remote endpoint */
 };
 
-#define TW_FINDINGS_MAX 1000        /* findings in one reply */
+#define TW_FINDINGS_MAX        1000 /* findings in one reply */
 #define TW_FINDING_MAX_COOKIES 20   /* connections named per finding */
-#define TW_FINDING_MAX_PROCS 8      /* processes named per finding */
+#define TW_FINDING_MAX_PROCS   8    /* processes named per finding */
 
 enum tw_finding_kind {
 	TW_FINDING_CLOSE_WAIT,
@@ -58,22 +58,22 @@ struct tw_finding {
 };
 
 struct tw_findings {
-	struct tw_finding **list; /* over their threshold, by kind then count */
-	size_t n;                 /* at most TW_FINDINGS_MAX */
-	bool truncated;           /* more than TW_FINDINGS_MAX, or too many groups */
+	struct tw_finding **list;  /* over their threshold, by kind then count */
+	size_t n;                  /* at most TW_FINDINGS_MAX */
+	bool truncated;            /* more than TW_FINDINGS_MAX, or too many groups */
 	struct tw_finding *groups; /* the storage list points into */
 };
 
 /* Gathers the findings of the table at now_ns into *ret (free with
  * findings_free). 0 or -ENOMEM. */
-int findings_collect(struct tw_conntable *t, const struct tw_findings_config *cfg,
-		     uint64_t now_ns, struct tw_findings *ret);
+int findings_collect(struct tw_conntable *t, const struct tw_findings_config *cfg, uint64_t now_ns,
+		     struct tw_findings *ret);
 void findings_free(struct tw_findings *f);
 
 const char *findings_kind_name(uint8_t kind);
 const char *findings_explanation(uint8_t kind);
 /* The finding in one sentence, with its numbers. */
-void findings_summary(const struct tw_finding *f, const struct tw_findings_config *cfg,
-		      char *out, size_t len);
+void findings_summary(const struct tw_finding *f, const struct tw_findings_config *cfg, char *out,
+		      size_t len);
 
 #endif

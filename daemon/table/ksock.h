@@ -15,9 +15,9 @@ struct tw_ksock {
 	uint64_t cookie;
 	uint8_t family;
 	uint8_t state;
-	uint8_t timer;   /* enum tw_timer_kind */
-	uint8_t retrans; /* idiag_retrans: unanswered probes, retransmits, or a request
-			  * socket's SYN-ACK retransmits */
+	uint8_t timer;       /* enum tw_timer_kind */
+	uint8_t retrans;     /* idiag_retrans: unanswered probes, retransmits, or a request
+			      * socket's SYN-ACK retransmits */
 	uint16_t local_port; /* host order */
 	uint16_t remote_port;
 	uint8_t local_addr[16];

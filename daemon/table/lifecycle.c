@@ -29,19 +29,19 @@ const char *lifecycle_closer_name(uint8_t closer)
 }
 
 static const char *const end_names[TW_END_MAX] = {
-	[TW_END_CLOSED_BY_LOCAL] = "closed_by_local",
-	[TW_END_CLOSED_BY_PEER] = "closed_by_peer",
-	[TW_END_SIMULTANEOUS] = "simultaneous_close",
-	[TW_END_RESET_SENT] = "reset_sent",
-	[TW_END_RESET_RECEIVED] = "reset_received",
-	[TW_END_REFUSED] = "refused",
-	[TW_END_CONNECT_TIMEOUT] = "connect_timeout",
-	[TW_END_CONNECT_ABORTED] = "connect_aborted",
-	[TW_END_SYN_RECV_ABORTED] = "syn_recv_aborted",
-	[TW_END_TIMEOUT] = "timeout",
-	[TW_END_ABORTED] = "aborted",
-	[TW_END_LISTENER_CLOSED] = "listener_closed",
-	[TW_END_VANISHED] = "vanished",
+    [TW_END_CLOSED_BY_LOCAL] = "closed_by_local",
+    [TW_END_CLOSED_BY_PEER] = "closed_by_peer",
+    [TW_END_SIMULTANEOUS] = "simultaneous_close",
+    [TW_END_RESET_SENT] = "reset_sent",
+    [TW_END_RESET_RECEIVED] = "reset_received",
+    [TW_END_REFUSED] = "refused",
+    [TW_END_CONNECT_TIMEOUT] = "connect_timeout",
+    [TW_END_CONNECT_ABORTED] = "connect_aborted",
+    [TW_END_SYN_RECV_ABORTED] = "syn_recv_aborted",
+    [TW_END_TIMEOUT] = "timeout",
+    [TW_END_ABORTED] = "aborted",
+    [TW_END_LISTENER_CLOSED] = "listener_closed",
+    [TW_END_VANISHED] = "vanished",
 };
 
 const char *lifecycle_end_name(uint8_t reason)
@@ -113,8 +113,7 @@ void lifecycle_on_transition(struct tw_conn *c, uint8_t from, uint8_t to, uint64
 		c->closed_first = TW_CLOSER_UNKNOWN;
 		c->handshake_us = 0;
 		c->flags &= ~TW_CONN_HANDSHAKE_SRTT;
-	}
-	else if (from == TW_TCP_LISTEN && to == TW_TCP_SYN_RECV)
+	} else if (from == TW_TCP_LISTEN && to == TW_TCP_SYN_RECV)
 		c->role = TW_ROLE_PASSIVE;
 	else if (to == TW_TCP_LISTEN)
 		c->role = TW_ROLE_LISTENER;

@@ -85,8 +85,11 @@ static void add_derived(struct tw_reconcile *r, struct tw_conn *c, uint8_t from,
 			uint64_t now_ns)
 {
 	struct tw_hist h = {
-		.time_ns = now_ns, .kind = TW_HIST_STATE, .from = from, .to = to,
-		.flags = TW_HIST_DERIVED,
+	    .time_ns = now_ns,
+	    .kind = TW_HIST_STATE,
+	    .from = from,
+	    .to = to,
+	    .flags = TW_HIST_DERIVED,
 	};
 
 	conntable_hist_append(r->table, c, &h);
@@ -109,7 +112,7 @@ static void set_from_diag(struct tw_conn *c, uint32_t netns, const struct tw_kso
 static void defer(struct tw_reconcile *r, uint64_t cookie, uint8_t state, bool added)
 {
 	struct tw_reconcile_pending *p =
-		room_for_one(r->pending, r->n_pending, &r->cap_pending, sizeof(*p), 64);
+	    room_for_one(r->pending, r->n_pending, &r->cap_pending, sizeof(*p), 64);
 
 	if (!p) {
 		r->stats.alloc_failures++;
@@ -117,7 +120,9 @@ static void defer(struct tw_reconcile *r, uint64_t cookie, uint8_t state, bool a
 	}
 	r->pending = p;
 	r->pending[r->n_pending++] = (struct tw_reconcile_pending){
-		.cookie = cookie, .state = state, .added = added,
+	    .cookie = cookie,
+	    .state = state,
+	    .added = added,
 	};
 }
 
@@ -328,10 +333,9 @@ gone:
 	ctx->gone[ctx->n_gone++] = c;
 }
 
-void reconcile_end(struct tw_reconcile *r, const struct tw_reconcile_scope *scope,
-		   uint64_t now_ns)
+void reconcile_end(struct tw_reconcile *r, const struct tw_reconcile_scope *scope, uint64_t now_ns)
 {
-	struct sweep_ctx ctx = { .r = r, .scope = scope, .now_ns = now_ns };
+	struct sweep_ctx ctx = {.r = r, .scope = scope, .now_ns = now_ns};
 
 	judge_pending(r, now_ns);
 

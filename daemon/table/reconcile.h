@@ -19,25 +19,25 @@
 #define TW_RECONCILE_MISSES 2
 
 struct tw_reconcile_stats {
-	uint64_t runs;          /* completed passes */
-	uint64_t corrections;   /* disagreements fixed, all kinds */
-	uint64_t added;         /* sockets the events had not shown */
-	uint64_t state_fixed;   /* state differed */
-	uint64_t vanished;      /* in the table, gone from the kernel */
+	uint64_t runs;            /* completed passes */
+	uint64_t corrections;     /* disagreements fixed, all kinds */
+	uint64_t added;           /* sockets the events had not shown */
+	uint64_t state_fixed;     /* state differed */
+	uint64_t vanished;        /* in the table, gone from the kernel */
 	uint64_t time_wait_ended; /* TIME_WAIT minisockets that expired (not corrections) */
-	uint64_t unreconciled;  /* live connections the last pass could not check:
-				 * their namespace was not dumped */
-	uint64_t alloc_failures; /* disagreements or owner notes dropped for want of
-				  * memory (taken up again by the next pass) */
+	uint64_t unreconciled;    /* live connections the last pass could not check:
+				   * their namespace was not dumped */
+	uint64_t alloc_failures;  /* disagreements or owner notes dropped for want of
+				   * memory (taken up again by the next pass) */
 };
 
 /* Which namespaces a pass covered, for judging what it did not see. */
 struct tw_reconcile_scope {
-	const uint32_t *dumped;   /* sorted: namespaces dumped whole this pass */
+	const uint32_t *dumped; /* sorted: namespaces dumped whole this pass */
 	size_t n_dumped;
 	const uint32_t *existing; /* sorted: every namespace that exists now */
 	size_t n_existing;
-	bool existing_complete;   /* existing names them all */
+	bool existing_complete; /* existing names them all */
 };
 
 /* A disagreement seen during a pass, judged at its end. */
@@ -51,7 +51,7 @@ struct tw_reconcile {
 	struct tw_conntable *table;
 	uint32_t gen;
 	uint64_t pass_start_ns;
-	bool initial; /* the first pass: what it finds existed before us */
+	bool initial;        /* the first pass: what it finds existed before us */
 	bool with_time_wait; /* this pass dumps TIME_WAIT minisockets */
 	struct tw_reconcile_stats stats;
 	struct tw_reconcile_pending *pending;
@@ -91,7 +91,6 @@ void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_ksoc
  * failed, its namespace unknown) are kept as they are and marked
  * TW_CONN_UNRECONCILED.
  */
-void reconcile_end(struct tw_reconcile *r, const struct tw_reconcile_scope *scope,
-		   uint64_t now_ns);
+void reconcile_end(struct tw_reconcile *r, const struct tw_reconcile_scope *scope, uint64_t now_ns);
 
 #endif

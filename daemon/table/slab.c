@@ -12,10 +12,10 @@
  * release or past an object's end is reported as with malloc. */
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define POISON(p, n)   ASAN_POISON_MEMORY_REGION(p, n)
 #define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
 #else
-#define POISON(p, n) ((void)(p), (void)(n))
+#define POISON(p, n)   ((void)(p), (void)(n))
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
@@ -37,7 +37,7 @@ struct tw_slab {
 	uint32_t per_chunk;
 	struct chunk *room; /* chunks with a free slot, most recent first */
 	struct chunk *all;
-	struct chunk *cur;  /* where the last object was released: still cached */
+	struct chunk *cur; /* where the last object was released: still cached */
 	size_t n_chunks, n_room, in_use;
 };
 

@@ -29,7 +29,7 @@ struct tw_bpf {
 	int *ring_fds;
 	struct ring_mmap *maps;
 	struct tw_ringmerge *merge;
-	int epoll_fd; /* the rings, edge-triggered: readable on a wakeup */
+	int epoll_fd;     /* the rings, edge-triggered: readable on a wakeup */
 	uint64_t *percpu; /* scratch for reading the lost counter */
 };
 
@@ -54,7 +54,8 @@ static int make_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t er
 	for (int cpu = 0; cpu < b->ncpus; cpu++)
 		b->ring_fds[cpu] = -1;
 	for (int cpu = 0; cpu < b->ncpus; cpu++) {
-		b->ring_fds[cpu] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, ring_size, NULL);
+		b->ring_fds[cpu] =
+		    bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, ring_size, NULL);
 		if (b->ring_fds[cpu] < 0) {
 			int e = errno;
 
@@ -86,10 +87,10 @@ static int map_ring(struct tw_bpf *b, int cpu, uint32_t ring_size)
 	m->producer = p;
 	ringmerge_set(b->merge, (unsigned)cpu,
 		      &(struct tw_ring_map){
-			      .consumer_pos = m->consumer,
-			      .producer_pos = m->producer,
-			      .data = (const uint8_t *)m->producer + page,
-			      .size = ring_size,
+			  .consumer_pos = m->consumer,
+			  .producer_pos = m->producer,
+			  .data = (const uint8_t *)m->producer + page,
+			  .size = ring_size,
 		      });
 	return 0;
 }
@@ -107,7 +108,7 @@ static int attach_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t 
 	}
 	for (int cpu = 0; cpu < b->ncpus; cpu++) {
 		uint32_t key = (uint32_t)cpu;
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u32 = key };
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u32 = key};
 		int r;
 
 		if (bpf_map_update_elem(outer, &key, &b->ring_fds[cpu], BPF_ANY) < 0) {
@@ -119,7 +120,8 @@ static int attach_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t 
 		}
 		r = map_ring(b, cpu, ring_size);
 		if (r < 0) {
-			snprintf(err, err_len, "cannot map the ring of CPU %d: %s", cpu, strerror(-r));
+			snprintf(err, err_len, "cannot map the ring of CPU %d: %s", cpu,
+				 strerror(-r));
 			return r;
 		}
 		/* Edge-triggered: records younger than the reorder delay stay
@@ -260,7 +262,7 @@ uint64_t bpfload_recursion_misses(struct tw_bpf *b)
 	struct bpf_program *prog;
 	uint64_t sum = 0;
 
-	bpf_object__for_each_program(prog, b->skel->obj) {
+	bpf_object__for_each_program (prog, b->skel->obj) {
 		struct bpf_prog_info info;
 		__u32 len = sizeof(info);
 

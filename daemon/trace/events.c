@@ -22,7 +22,7 @@ static void put_addr4(uint8_t dst[16], const uint8_t *src)
 	u32x4 v;
 
 	memcpy(&a, src, 4);
-	v = (u32x4){ a, 0, 0, 0 };
+	v = (u32x4){a, 0, 0, 0};
 	memcpy(dst, &v, 16);
 }
 
@@ -122,8 +122,12 @@ static void hist_add(struct tw_conntable *t, struct tw_conn *c, uint8_t kind, ui
 		     uint8_t from, uint8_t to, uint8_t flags, uint32_t value)
 {
 	struct tw_hist h = {
-		.time_ns = time_ns, .kind = kind, .from = from, .to = to, .flags = flags,
-		.value = value < TW_HIST_VALUE_MAX ? value : TW_HIST_VALUE_MAX,
+	    .time_ns = time_ns,
+	    .kind = kind,
+	    .from = from,
+	    .to = to,
+	    .flags = flags,
+	    .value = value < TW_HIST_VALUE_MAX ? value : TW_HIST_VALUE_MAX,
 	};
 
 	conntable_hist_append(t, c, &h);
@@ -146,8 +150,7 @@ static bool becomes_time_wait(const struct tw_conn *c, const struct tw_event *e)
 	return true;
 }
 
-static void apply_state(struct tw_conntable *t, const struct tw_event *e,
-			struct tw_event_stats *st)
+static void apply_state(struct tw_conntable *t, const struct tw_event *e, struct tw_event_stats *st)
 {
 	bool created;
 	struct tw_conn *c = conntable_get_or_add(t, e->cookie, &created);
@@ -177,8 +180,8 @@ static void apply_state(struct tw_conntable *t, const struct tw_event *e,
 	if (e->oldstate == TW_TCP_LISTEN && to == TW_TCP_SYN_RECV) {
 		/* An accepted child: until accept() gives it a file it
 		 * belongs to the listener's owner. */
-		struct tw_conn *l = conntable_find_listener(t, c->netns, c->family, c->local_addr,
-							    c->local_port);
+		struct tw_conn *l =
+		    conntable_find_listener(t, c->netns, c->family, c->local_addr, c->local_port);
 
 		if (l) {
 			c->listener_cookie = l->cookie;
@@ -213,8 +216,7 @@ static void apply_state(struct tw_conntable *t, const struct tw_event *e,
 		conntable_update_listener(t, c);
 }
 
-static void apply_other(struct tw_conntable *t, const struct tw_event *e,
-			struct tw_event_stats *st)
+static void apply_other(struct tw_conntable *t, const struct tw_event *e, struct tw_event_stats *st)
 {
 	struct tw_conn *c;
 	uint8_t kind;
@@ -261,8 +263,7 @@ static void apply_other(struct tw_conntable *t, const struct tw_event *e,
 	hist_add(t, c, kind, e->time_ns, e->oldstate, 0, 0, e->value);
 }
 
-void events_apply(struct tw_conntable *t, const struct tw_event *e,
-		  struct tw_event_stats *st)
+void events_apply(struct tw_conntable *t, const struct tw_event *e, struct tw_event_stats *st)
 {
 	st->received++;
 	if (e->kind < TCPWATCH_EV_KINDS)

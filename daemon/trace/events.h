@@ -17,7 +17,7 @@
 /* A decoded record: every section of the wire format in one place, the
  * absent ones zero (comm an empty string). */
 struct tw_event {
-	uint64_t time_ns;    /* CLOCK_MONOTONIC */
+	uint64_t time_ns; /* CLOCK_MONOTONIC */
 	uint64_t cookie;
 	uint64_t aux_cookie; /* RETRANSMIT_SYNACK: the request socket's */
 	uint32_t netns;
@@ -40,12 +40,12 @@ struct tw_event {
 };
 
 struct tw_event_stats {
-	uint64_t received;       /* records decoded */
-	uint64_t malformed;      /* wrong size or version */
-	uint64_t unmatched;      /* retransmit/reset for a socket never seen */
-	uint64_t refused;        /* table full or out of memory */
-	uint64_t resets_sent_no_socket; /* RSTs answering packets for no socket */
-	uint64_t time_wait_overflow; /* closes that found the TIME_WAIT table full */
+	uint64_t received;                   /* records decoded */
+	uint64_t malformed;                  /* wrong size or version */
+	uint64_t unmatched;                  /* retransmit/reset for a socket never seen */
+	uint64_t refused;                    /* table full or out of memory */
+	uint64_t resets_sent_no_socket;      /* RSTs answering packets for no socket */
+	uint64_t time_wait_overflow;         /* closes that found the TIME_WAIT table full */
 	uint64_t by_kind[TCPWATCH_EV_KINDS]; /* indexed by enum tcpwatch_event_kind */
 };
 
@@ -56,8 +56,7 @@ int events_decode(const void *data, size_t len, struct tw_event *e);
 
 /* Applies one event. now_ns is unused by most events; the event's own
  * time is what the history records. */
-void events_apply(struct tw_conntable *t, const struct tw_event *e,
-		  struct tw_event_stats *st);
+void events_apply(struct tw_conntable *t, const struct tw_event *e, struct tw_event_stats *st);
 
 /* Adds the events_* figures to s. */
 void events_report(const struct tw_event_stats *st, struct tw_stats *s);

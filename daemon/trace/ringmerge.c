@@ -49,7 +49,7 @@ void ringmerge_set(struct tw_ringmerge *m, unsigned i, const struct tw_ring_map 
 	if (i >= m->n)
 		return;
 	c = &m->c[i];
-	*c = (struct cursor){ .map = *ring };
+	*c = (struct cursor){.map = *ring};
 	c->cons = __atomic_load_n(ring->consumer_pos, __ATOMIC_ACQUIRE);
 	c->prod = c->cons;
 }
@@ -108,8 +108,7 @@ static void publish(struct tw_ringmerge *m)
 			__atomic_store_n(m->c[i].map.consumer_pos, m->c[i].cons, __ATOMIC_RELEASE);
 }
 
-size_t ringmerge_release(struct tw_ringmerge *m, uint64_t watermark_ns, ringmerge_cb cb,
-			 void *data)
+size_t ringmerge_release(struct tw_ringmerge *m, uint64_t watermark_ns, ringmerge_cb cb, void *data)
 {
 	size_t released = 0;
 

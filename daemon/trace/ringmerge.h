@@ -36,9 +36,9 @@
 /* How long a record may take from its timestamp to being visible. */
 #define TW_REORDER_DELAY_NS (2 * NSEC_PER_MSEC)
 
-#define TW_RING_BUSY_BIT (1u << 31)    /* BPF_RINGBUF_BUSY_BIT */
+#define TW_RING_BUSY_BIT    (1u << 31) /* BPF_RINGBUF_BUSY_BIT */
 #define TW_RING_DISCARD_BIT (1u << 30) /* BPF_RINGBUF_DISCARD_BIT */
-#define TW_RING_HDR_SZ 8               /* BPF_RINGBUF_HDR_SZ */
+#define TW_RING_HDR_SZ      8          /* BPF_RINGBUF_HDR_SZ */
 
 /* One ring as mapped: data is 2 * size bytes, the second half the same
  * pages as the first; size a power of two. */

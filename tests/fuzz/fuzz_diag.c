@@ -16,7 +16,7 @@ static void on_sock(const struct tw_ksock *s, void *data)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct tw_diag_counters counts = { 0 };
+	struct tw_diag_counters counts = {0};
 	size_t n = 0;
 	/* mnl reads whole netlink messages: give it aligned memory. */
 	static uint64_t buf[65536 / 8];

@@ -28,9 +28,11 @@ static void match_all(const struct tw_filter *f, const struct tw_ssfilter *e)
 	c.remote_port = 40000;
 	c.cookie = 7;
 	filter_match(f, &c);
-	s = (struct tw_ssf_sock){ .family = AF_INET, .local_addr = c.local_addr,
-				  .remote_addr = c.remote_addr, .local_port = 443,
-				  .remote_port = 40000 };
+	s = (struct tw_ssf_sock){.family = AF_INET,
+				 .local_addr = c.local_addr,
+				 .remote_addr = c.remote_addr,
+				 .local_port = 443,
+				 .remote_port = 40000};
 	ssfilter_match(e, &s);
 	c.family = AF_INET6;
 	s.family = AF_INET6;

@@ -16,7 +16,7 @@
 
 static void test_format_and_parse(void **state)
 {
-	uint8_t a[16] = { 0 }, b[16];
+	uint8_t a[16] = {0}, b[16];
 	char text[TW_ADDR_STRLEN];
 	int family;
 
@@ -34,8 +34,8 @@ static void test_format_and_parse(void **state)
 	/* Bad input leaves the outputs alone. */
 	family = 99;
 	memset(b, 0xee, 16);
-	for (const char *const *s = (const char *const[]){ "", "1.2.3", "1.2.3.256", "::g",
-							   "[::1]", " 1.2.3.4", NULL };
+	for (const char *const *s =
+		 (const char *const[]){"", "1.2.3", "1.2.3.256", "::g", "[::1]", " 1.2.3.4", NULL};
 	     *s; s++) {
 		assert_int_equal(tw_addr_parse(*s, &family, b), -EINVAL);
 		assert_int_equal(family, 99);
@@ -45,7 +45,7 @@ static void test_format_and_parse(void **state)
 
 static void test_endpoints(void **state)
 {
-	uint8_t v4[16] = { 127, 0, 0, 1 }, v6[16] = { 0 }, any6[16] = { 0 };
+	uint8_t v4[16] = {127, 0, 0, 1}, v6[16] = {0}, any6[16] = {0};
 	char out[TW_ENDPOINT_STRLEN], small[8];
 	size_t n;
 
@@ -74,7 +74,7 @@ static void test_endpoints(void **state)
 
 static void test_prefixes(void **state)
 {
-	uint8_t a[16], b[16] = { 10, 1, 2, 3 };
+	uint8_t a[16], b[16] = {10, 1, 2, 3};
 	unsigned len;
 	int family;
 
@@ -120,7 +120,10 @@ static void test_escaped(void **state)
 	tw_fmt_escaped(out, sizeof(out), "say \"hi\"", 0);
 	assert_string_equal(out, "say \"hi\"");
 	/* U+009B (CSI) as UTF-8; other UTF-8 passes. */
-	tw_fmt_escaped(out, sizeof(out), "x\xc2\x9b" "2J caf\xc3\xa9", 0);
+	tw_fmt_escaped(out, sizeof(out),
+		       "x\xc2\x9b"
+		       "2J caf\xc3\xa9",
+		       0);
 	assert_string_equal(out, "x\\xc2\\x9b2J caf\xc3\xa9");
 	/* Truncation stops at a whole escape. */
 	assert_int_equal(tw_fmt_escaped(out, 6, "ab\x1b", 0), 2);
@@ -132,10 +135,10 @@ static void test_escaped(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_format_and_parse),
-		cmocka_unit_test(test_endpoints),
-		cmocka_unit_test(test_prefixes),
-		cmocka_unit_test(test_escaped),
+	    cmocka_unit_test(test_format_and_parse),
+	    cmocka_unit_test(test_endpoints),
+	    cmocka_unit_test(test_prefixes),
+	    cmocka_unit_test(test_escaped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

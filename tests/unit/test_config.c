@@ -114,15 +114,15 @@ static void test_bounds(void **state)
 	static const struct {
 		const char *key, *min, *max, *below, *above;
 	} k[] = {
-		{ "retain-count", "0", "10000000", NULL, "10000001" },
-		{ "retain-age", "0", "604800", NULL, "604801" },
-		{ "max-connections", "16", "50000000", "15", "50000001" },
-		{ "history-max", "8", "4096", "7", "4097" },
-		{ "ringbuf-kb", "64", "1048576", "63", "1048577" },
-		{ "max-netns", "1", "65536", "0", "65537" },
-		{ "max-clients", "1", "4096", "0", "4097" },
-		{ "netns-filter", "0", "4294967295", NULL, "4294967296" },
-		{ "reconcile-interval", "0.1", "3600", "0.09", "3600.5" },
+	    {"retain-count", "0", "10000000", NULL, "10000001"},
+	    {"retain-age", "0", "604800", NULL, "604801"},
+	    {"max-connections", "16", "50000000", "15", "50000001"},
+	    {"history-max", "8", "4096", "7", "4097"},
+	    {"ringbuf-kb", "64", "1048576", "63", "1048577"},
+	    {"max-netns", "1", "65536", "0", "65537"},
+	    {"max-clients", "1", "4096", "0", "4097"},
+	    {"netns-filter", "0", "4294967295", NULL, "4294967296"},
+	    {"reconcile-interval", "0.1", "3600", "0.09", "3600.5"},
 	};
 	struct tw_config c;
 
@@ -142,8 +142,8 @@ static void test_bounds(void **state)
 static void test_bad_values(void **state)
 {
 	static const char *const numeric[] = {
-		"retain-count", "retain-age", "max-connections", "history-max", "ringbuf-kb",
-		"max-netns", "max-clients", "netns-filter", "reconcile-interval",
+	    "retain-count", "retain-age",  "max-connections", "history-max",        "ringbuf-kb",
+	    "max-netns",    "max-clients", "netns-filter",    "reconcile-interval",
 	};
 	char long_path[200];
 
@@ -192,21 +192,20 @@ static void test_load_file(void **state)
 	struct tw_config c;
 
 	(void)state;
-	write_temp(path,
-		   "# tcpwatchd settings\n"
-		   "; also a comment\n"
-		   "\n"
-		   "[tcpwatchd]\n"
-		   "retain_count = 42\n"
-		   "   history-max=64   \n"
-		   "socket = /tmp/x.sock\n"
-		   "reconcile_interval = 0.5\n"
-		   "\n"
-		   "[other-program]\n"
-		   "retain_count = 7\n"
-		   "this line is not ours and not checked\n"
-		   "[tcpwatchd]\n"
-		   "max_clients\t=\t9\n");
+	write_temp(path, "# tcpwatchd settings\n"
+			 "; also a comment\n"
+			 "\n"
+			 "[tcpwatchd]\n"
+			 "retain_count = 42\n"
+			 "   history-max=64   \n"
+			 "socket = /tmp/x.sock\n"
+			 "reconcile_interval = 0.5\n"
+			 "\n"
+			 "[other-program]\n"
+			 "retain_count = 7\n"
+			 "this line is not ours and not checked\n"
+			 "[tcpwatchd]\n"
+			 "max_clients\t=\t9\n");
 	config_defaults(&c);
 	assert_int_equal(config_load_file(&c, path, err, sizeof(err)), 0);
 	assert_int_equal(c.retain_count, 42);
@@ -293,10 +292,15 @@ static void test_args_override_file(void **state)
 	struct tw_config c;
 
 	(void)state;
-	write_temp(path, "[tcpwatchd]\nretain_count = 42\nhistory_max = 64\nsocket = /tmp/f.sock\n");
+	write_temp(path,
+		   "[tcpwatchd]\nretain_count = 42\nhistory_max = 64\nsocket = /tmp/f.sock\n");
 	{
-		char *argv[] = { "tcpwatchd", "--retain-count", "5", "-c", path, "-s",
-				 "/tmp/a.sock", "-f", "-d", "--reconcile-interval=2.5", "-l", "none" };
+		char *argv[] = {"tcpwatchd",   "--retain-count",
+				"5",           "-c",
+				path,          "-s",
+				"/tmp/a.sock", "-f",
+				"-d",          "--reconcile-interval=2.5",
+				"-l",          "none"};
 
 		config_defaults(&c);
 		assert_int_equal(config_parse_args(&c, ARGC(argv), argv, err, sizeof(err)), 0);
@@ -322,54 +326,60 @@ static void test_args_errors(void **state)
 	(void)state;
 	write_temp(path, "[tcpwatchd]\n");
 	{
-		char *argv[] = { "tcpwatchd", "-c", path, "--bogus" };
+		char *argv[] = {"tcpwatchd", "-c", path, "--bogus"};
 
 		err[0] = '\0';
 		config_defaults(&c);
-		assert_int_equal(config_parse_args(&c, ARGC(argv), argv, err, sizeof(err)), -EINVAL);
+		assert_int_equal(config_parse_args(&c, ARGC(argv), argv, err, sizeof(err)),
+				 -EINVAL);
 		assert_non_null(strstr(err, "--bogus"));
 	}
 	{
-		char *argv[] = { "tcpwatchd", "-c", path, "--history-max", "1" };
+		char *argv[] = {"tcpwatchd", "-c", path, "--history-max", "1"};
 
 		err[0] = '\0';
 		config_defaults(&c);
-		assert_int_equal(config_parse_args(&c, ARGC(argv), argv, err, sizeof(err)), -EINVAL);
+		assert_int_equal(config_parse_args(&c, ARGC(argv), argv, err, sizeof(err)),
+				 -EINVAL);
 		assert_non_null(strstr(err, "history-max"));
 	}
 	{
-		char *argv[] = { "tcpwatchd", "-c", path, "stray" };
+		char *argv[] = {"tcpwatchd", "-c", path, "stray"};
 
 		err[0] = '\0';
 		config_defaults(&c);
-		assert_int_equal(config_parse_args(&c, ARGC(argv), argv, err, sizeof(err)), -EINVAL);
+		assert_int_equal(config_parse_args(&c, ARGC(argv), argv, err, sizeof(err)),
+				 -EINVAL);
 		assert_non_null(strstr(err, "stray"));
 	}
 	{
-		char *argv[] = { "tcpwatchd", "-c", path, "--retain-count" };
+		char *argv[] = {"tcpwatchd", "-c", path, "--retain-count"};
 
 		err[0] = '\0';
 		config_defaults(&c);
-		assert_int_equal(config_parse_args(&c, ARGC(argv), argv, err, sizeof(err)), -EINVAL);
+		assert_int_equal(config_parse_args(&c, ARGC(argv), argv, err, sizeof(err)),
+				 -EINVAL);
 		assert_non_null(strstr(err, "retain-count"));
 	}
 	{
 		/* A file named with -c must exist. */
-		char *argv[] = { "tcpwatchd", "-c", "/nonexistent/x.conf" };
+		char *argv[] = {"tcpwatchd", "-c", "/nonexistent/x.conf"};
 
 		err[0] = '\0';
 		config_defaults(&c);
-		assert_int_equal(config_parse_args(&c, ARGC(argv), argv, err, sizeof(err)), -EINVAL);
+		assert_int_equal(config_parse_args(&c, ARGC(argv), argv, err, sizeof(err)),
+				 -EINVAL);
 		assert_non_null(strstr(err, "/nonexistent/x.conf"));
 	}
 	unlink(path);
 	{
-		char bad[64], *argv[] = { "tcpwatchd", "-c", bad };
+		char bad[64], *argv[] = {"tcpwatchd", "-c", bad};
 
 		write_temp(bad, "[tcpwatchd]\nmax_netns = 0\n");
 		err[0] = '\0';
 		config_defaults(&c);
-		assert_int_equal(config_parse_args(&c, ARGC(argv), argv, err, sizeof(err)), -EINVAL);
+		assert_int_equal(config_parse_args(&c, ARGC(argv), argv, err, sizeof(err)),
+				 -EINVAL);
 		assert_non_null(strstr(err, bad));
 		assert_non_null(strstr(err, "max-netns"));
 		unlink(bad);
@@ -384,7 +394,7 @@ static void test_args_version(void **state)
 	(void)state;
 	write_temp(path, "");
 	{
-		char *argv[] = { "tcpwatchd", "-c", path, "--version" };
+		char *argv[] = {"tcpwatchd", "-c", path, "--version"};
 
 		config_defaults(&c);
 		assert_int_equal(config_parse_args(&c, ARGC(argv), argv, err, sizeof(err)), 1);
@@ -403,10 +413,11 @@ static void test_args_unknown_short_in_cluster(void **state)
 	(void)state;
 	write_temp(path, "");
 	{
-		char *argv[] = { "tcpwatchd", "-c", path, "-xf" };
+		char *argv[] = {"tcpwatchd", "-c", path, "-xf"};
 
 		config_defaults(&c);
-		assert_int_equal(config_parse_args(&c, ARGC(argv), argv, err, sizeof(err)), -EINVAL);
+		assert_int_equal(config_parse_args(&c, ARGC(argv), argv, err, sizeof(err)),
+				 -EINVAL);
 		unlink(path);
 		if (!strstr(err, "-xf"))
 			fail_msg("error does not name '-xf': %s", err);
@@ -440,7 +451,8 @@ static void test_key_table(void **state)
 		b = a;
 		assert_false(config_differs(&a, &b, k));
 		if (k->cli_only) {
-			assert_int_equal(config_set(&a, k->name, k->def, err, sizeof(err)), -EINVAL);
+			assert_int_equal(config_set(&a, k->name, k->def, err, sizeof(err)),
+					 -EINVAL);
 			continue;
 		}
 		assert_int_equal(config_set(&a, k->name, k->def, err, sizeof(err)), 0);
@@ -485,21 +497,21 @@ static void test_flags_in_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_set_each_key),
-		cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_bad_values),
-		cmocka_unit_test(test_unknown_key),
-		cmocka_unit_test(test_load_file),
-		cmocka_unit_test(test_load_file_without_section),
-		cmocka_unit_test(test_load_file_errors),
-		cmocka_unit_test(test_load_file_long_comment),
-		cmocka_unit_test(test_args_override_file),
-		cmocka_unit_test(test_args_errors),
-		cmocka_unit_test(test_args_version),
-		cmocka_unit_test(test_key_table),
-		cmocka_unit_test(test_flags_in_file),
-		cmocka_unit_test(test_args_unknown_short_in_cluster),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_set_each_key),
+	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_unknown_key),
+	    cmocka_unit_test(test_load_file),
+	    cmocka_unit_test(test_load_file_without_section),
+	    cmocka_unit_test(test_load_file_errors),
+	    cmocka_unit_test(test_load_file_long_comment),
+	    cmocka_unit_test(test_args_override_file),
+	    cmocka_unit_test(test_args_errors),
+	    cmocka_unit_test(test_args_version),
+	    cmocka_unit_test(test_key_table),
+	    cmocka_unit_test(test_flags_in_file),
+	    cmocka_unit_test(test_args_unknown_short_in_cluster),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

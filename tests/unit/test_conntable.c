@@ -13,20 +13,20 @@
 #include "conntable.h"
 
 static const struct tw_conntable_limits default_limits = {
-	.max_live = 1000000,
-	.retain_count = 1000000,
-	.retain_age_ns = UINT64_MAX / 2,
-	.history_max = 32,
+    .max_live = 1000000,
+    .retain_count = 1000000,
+    .retain_age_ns = UINT64_MAX / 2,
+    .history_max = 32,
 };
 
 static struct tw_conntable *table_with(uint32_t max_live, uint32_t retain_count,
 				       uint64_t retain_age_ns, uint16_t history_max)
 {
 	struct tw_conntable_limits l = {
-		.max_live = max_live,
-		.retain_count = retain_count,
-		.retain_age_ns = retain_age_ns,
-		.history_max = history_max,
+	    .max_live = max_live,
+	    .retain_count = retain_count,
+	    .retain_age_ns = retain_age_ns,
+	    .history_max = history_max,
 	};
 	struct tw_conntable *t = conntable_new(&l);
 
@@ -194,7 +194,10 @@ static void test_remove_from_chain(void **state)
 static void append_state(struct tw_conntable *t, struct tw_conn *c, uint64_t time_ns)
 {
 	struct tw_hist h = {
-		.time_ns = time_ns, .kind = TW_HIST_STATE, .from = 1, .to = 2,
+	    .time_ns = time_ns,
+	    .kind = TW_HIST_STATE,
+	    .from = 1,
+	    .to = 2,
 	};
 
 	assert_int_equal(conntable_hist_append(t, c, &h), 0);
@@ -475,7 +478,7 @@ static void test_retention_grows_and_compacts(void **state)
 	assert_int_equal(st.retained, N);
 	assert_int_equal(st.evicted, 0);
 	/* Expire in steps: exactly those closed more than `age` before go. */
-	for (uint64_t step = now / 7; ; step += now / 7) {
+	for (uint64_t step = now / 7;; step += now / 7) {
 		uint64_t at = step + age, want = 0;
 
 		for (uint64_t i = 0; i < N; i++)
@@ -549,12 +552,12 @@ static struct tw_conn *add_listener(struct tw_conntable *t, uint64_t cookie, uin
 }
 
 /* 16 bytes each, IPv4 in the first four, as the table stores them. */
-static const char v4_any[16] = { 0 };
-static const char v4_a[16] = { 10, 0, 0, 1 };
-static const char v4_b[16] = { 10, 0, 0, 2 };
-static const char v6_any[16] = { 0 };
-static const char v6_a[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
-static const char v6_b[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
+static const char v4_any[16] = {0};
+static const char v4_a[16] = {10, 0, 0, 1};
+static const char v4_b[16] = {10, 0, 0, 2};
+static const char v6_any[16] = {0};
+static const char v6_a[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+static const char v6_b[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 2};
 
 #define A(x) ((const uint8_t *)(x))
 
@@ -707,7 +710,7 @@ static void count_cb(struct tw_conn *c, void *data)
 static void test_foreach(void **state)
 {
 	struct tw_conntable *t = conntable_new(&default_limits);
-	uint64_t sum[2] = { 0 };
+	uint64_t sum[2] = {0};
 
 	(void)state;
 	for (uint64_t i = 1; i <= 100; i++)
@@ -722,28 +725,28 @@ static void test_foreach(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_new_and_free),
-		cmocka_unit_test(test_get_or_add_existing),
-		cmocka_unit_test(test_many_cookies),
-		cmocka_unit_test(test_remove_from_chain),
-		cmocka_unit_test(test_history_bounds),
-		cmocka_unit_test(test_history_max_floor),
-		cmocka_unit_test(test_history_bytes_accounted),
-		cmocka_unit_test(test_retire_and_stats),
-		cmocka_unit_test(test_expire_by_count),
-		cmocka_unit_test(test_expire_by_age),
-		cmocka_unit_test(test_revive),
-		cmocka_unit_test(test_retention_holes),
-		cmocka_unit_test(test_retention_grows_and_compacts),
-		cmocka_unit_test(test_max_live),
-		cmocka_unit_test(test_listener_exact_beats_wildcard),
-		cmocka_unit_test(test_listener_ipv6),
-		cmocka_unit_test(test_listener_unindexed),
-		cmocka_unit_test(test_many_listeners),
-		cmocka_unit_test(test_sorted_cookies),
-		cmocka_unit_test(test_foreach),
-		/* Last: it exposes a bug that can leave a dangling pointer. */
-		cmocka_unit_test(test_history_max_large),
+	    cmocka_unit_test(test_new_and_free),
+	    cmocka_unit_test(test_get_or_add_existing),
+	    cmocka_unit_test(test_many_cookies),
+	    cmocka_unit_test(test_remove_from_chain),
+	    cmocka_unit_test(test_history_bounds),
+	    cmocka_unit_test(test_history_max_floor),
+	    cmocka_unit_test(test_history_bytes_accounted),
+	    cmocka_unit_test(test_retire_and_stats),
+	    cmocka_unit_test(test_expire_by_count),
+	    cmocka_unit_test(test_expire_by_age),
+	    cmocka_unit_test(test_revive),
+	    cmocka_unit_test(test_retention_holes),
+	    cmocka_unit_test(test_retention_grows_and_compacts),
+	    cmocka_unit_test(test_max_live),
+	    cmocka_unit_test(test_listener_exact_beats_wildcard),
+	    cmocka_unit_test(test_listener_ipv6),
+	    cmocka_unit_test(test_listener_unindexed),
+	    cmocka_unit_test(test_many_listeners),
+	    cmocka_unit_test(test_sorted_cookies),
+	    cmocka_unit_test(test_foreach),
+	    /* Last: it exposes a bug that can leave a dangling pointer. */
+	    cmocka_unit_test(test_history_max_large),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,7 +20,7 @@
 
 #include "diag.h"
 
-#define SEQ 4242
+#define SEQ    4242
 #define PORTID 777
 #define COOKIE 0x1122334455667788ull
 
@@ -64,14 +64,14 @@ static struct nlmsghdr *put_sock_header(struct msgbuf *b, uint8_t family, uint64
 	m->id.idiag_sport = htons(40000);
 	m->id.idiag_dport = htons(443);
 	if (family == AF_INET6) {
-		static const uint8_t src[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
-		static const uint8_t dst[16] = { 0x20, 0x01, 0x0d, 0xb8, [14] = 0xab, [15] = 2 };
+		static const uint8_t src[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+		static const uint8_t dst[16] = {0x20, 0x01, 0x0d, 0xb8, [14] = 0xab, [15] = 2};
 
 		memcpy(m->id.idiag_src, src, 16);
 		memcpy(m->id.idiag_dst, dst, 16);
 	} else {
-		static const uint8_t src[4] = { 127, 0, 0, 1 };
-		static const uint8_t dst[4] = { 192, 0, 2, 9 };
+		static const uint8_t src[4] = {127, 0, 0, 1};
+		static const uint8_t dst[4] = {192, 0, 2, 9};
 
 		memcpy(m->id.idiag_src, src, 4);
 		memcpy(m->id.idiag_dst, dst, 4);
@@ -180,10 +180,10 @@ static void assert_sample_info(const struct tw_ksock *s)
 
 static void test_ipv4_socket_then_done(void **state)
 {
-	static const uint8_t src[16] = { 127, 0, 0, 1 };
-	static const uint8_t dst[16] = { 192, 0, 2, 9 };
-	struct msgbuf b = { .len = 0 };
-	struct seen seen = { 0 };
+	static const uint8_t src[16] = {127, 0, 0, 1};
+	static const uint8_t dst[16] = {192, 0, 2, 9};
+	struct msgbuf b = {.len = 0};
+	struct seen seen = {0};
 	const struct tw_ksock *s;
 
 	(void)state;
@@ -212,10 +212,10 @@ static void test_ipv4_socket_then_done(void **state)
 
 static void test_ipv6_socket(void **state)
 {
-	static const uint8_t src[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
-	static const uint8_t dst[16] = { 0x20, 0x01, 0x0d, 0xb8, [14] = 0xab, [15] = 2 };
-	struct msgbuf b = { .len = 0 };
-	struct seen seen = { 0 };
+	static const uint8_t src[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+	static const uint8_t dst[16] = {0x20, 0x01, 0x0d, 0xb8, [14] = 0xab, [15] = 2};
+	struct msgbuf b = {.len = 0};
+	struct seen seen = {0};
 
 	(void)state;
 	put_sock(&b, AF_INET6, 7, sizeof(struct tcp_info));
@@ -230,8 +230,8 @@ static void test_ipv6_socket(void **state)
 
 static void test_dump_goes_on_without_done(void **state)
 {
-	struct msgbuf b = { .len = 0 };
-	struct seen seen = { 0 };
+	struct msgbuf b = {.len = 0};
+	struct seen seen = {0};
 
 	(void)state;
 	put_sock(&b, AF_INET, 1, sizeof(struct tcp_info));
@@ -253,8 +253,8 @@ static void test_dump_goes_on_without_done(void **state)
 
 static void test_without_tcp_info(void **state)
 {
-	struct msgbuf b = { .len = 0 };
-	struct seen seen = { 0 };
+	struct msgbuf b = {.len = 0};
+	struct seen seen = {0};
 
 	(void)state;
 	put_sock(&b, AF_INET, 1, 0);
@@ -267,8 +267,8 @@ static void test_without_tcp_info(void **state)
 /* An older kernel's shorter tcp_info: what it has is read, the rest is 0. */
 static void test_short_tcp_info(void **state)
 {
-	struct msgbuf b = { .len = 0 };
-	struct seen seen = { 0 };
+	struct msgbuf b = {.len = 0};
+	struct seen seen = {0};
 	const struct tw_ksock *s;
 
 	(void)state;
@@ -290,8 +290,8 @@ static void test_short_tcp_info(void **state)
 /* A newer kernel's longer tcp_info: the known part is read. */
 static void test_long_tcp_info(void **state)
 {
-	struct msgbuf b = { .len = 0 };
-	struct seen seen = { 0 };
+	struct msgbuf b = {.len = 0};
+	struct seen seen = {0};
 
 	(void)state;
 	put_sock(&b, AF_INET, 1, sizeof(struct tcp_info) + 64);
@@ -302,8 +302,8 @@ static void test_long_tcp_info(void **state)
 
 static void test_netlink_error(void **state)
 {
-	struct msgbuf b = { .len = 0 };
-	struct seen seen = { 0 };
+	struct msgbuf b = {.len = 0};
+	struct seen seen = {0};
 
 	(void)state;
 	put_error(&b, -EPERM);
@@ -322,8 +322,8 @@ static void test_netlink_error(void **state)
  * another port are skipped and counted; the dump goes on. */
 static void test_wrong_seq_or_port_skipped(void **state)
 {
-	struct msgbuf b = { .len = 0 };
-	struct seen seen = { 0 };
+	struct msgbuf b = {.len = 0};
+	struct seen seen = {0};
 	struct nlmsghdr *nlh;
 	uint64_t stale = counts.stale;
 
@@ -346,8 +346,8 @@ static void test_wrong_seq_or_port_skipped(void **state)
 /* Malformed messages are skipped; the good ones around them are not. */
 static void test_malformed_skipped(void **state)
 {
-	struct msgbuf b = { .len = 0 };
-	struct seen seen = { 0 };
+	struct msgbuf b = {.len = 0};
+	struct seen seen = {0};
 	struct inet_diag_msg *m;
 	struct nlmsghdr *nlh;
 
@@ -392,8 +392,8 @@ static void test_malformed_skipped(void **state)
 /* An attribute whose length runs past the message must not be read. */
 static void test_attribute_overrun(void **state)
 {
-	struct msgbuf b = { .len = 0 };
-	struct seen seen = { 0 };
+	struct msgbuf b = {.len = 0};
+	struct seen seen = {0};
 	struct inet_diag_msg *m;
 	struct nlmsghdr *nlh = put_sock_header(&b, AF_INET, 5, &m);
 	struct nlattr *a;
@@ -414,8 +414,8 @@ static void test_attribute_overrun(void **state)
 /* A buffer cut in the middle of a message: the whole ones are parsed. */
 static void test_truncated_buffer(void **state)
 {
-	struct msgbuf b = { .len = 0 };
-	struct seen seen = { 0 };
+	struct msgbuf b = {.len = 0};
+	struct seen seen = {0};
 	size_t first;
 
 	(void)state;
@@ -433,7 +433,7 @@ static void test_truncated_buffer(void **state)
 
 static void test_parse_msg_direct(void **state)
 {
-	struct msgbuf b = { .len = 0 };
+	struct msgbuf b = {.len = 0};
 	struct tw_ksock s;
 	struct inet_diag_msg *m;
 	struct nlmsghdr *nlh;
@@ -459,9 +459,9 @@ static void test_parse_msg_direct(void **state)
  * sockets, and the kernel then refuses such senders outright). */
 static void test_foreign_sender_dropped(void **state)
 {
-	struct sockaddr_nl to = { .nl_family = AF_NETLINK };
-	struct tw_diag_counters c = { 0 };
-	struct msgbuf b = { .len = 0 };
+	struct sockaddr_nl to = {.nl_family = AF_NETLINK};
+	struct tw_diag_counters c = {0};
+	struct msgbuf b = {.len = 0};
 	char buf[8192];
 	int rx, tx;
 	long n;
@@ -495,8 +495,8 @@ static void test_foreign_sender_dropped(void **state)
  * it is refused at the sender. */
 static void test_connected_refuses_others(void **state)
 {
-	struct sockaddr_nl to = { .nl_family = AF_NETLINK };
-	struct msgbuf b = { .len = 0 };
+	struct sockaddr_nl to = {.nl_family = AF_NETLINK};
+	struct msgbuf b = {.len = 0};
 	int rx = diag_open(), tx = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 
 	(void)state;
@@ -515,20 +515,20 @@ static void test_connected_refuses_others(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ipv4_socket_then_done),
-		cmocka_unit_test(test_ipv6_socket),
-		cmocka_unit_test(test_dump_goes_on_without_done),
-		cmocka_unit_test(test_without_tcp_info),
-		cmocka_unit_test(test_short_tcp_info),
-		cmocka_unit_test(test_long_tcp_info),
-		cmocka_unit_test(test_netlink_error),
-		cmocka_unit_test(test_wrong_seq_or_port_skipped),
-		cmocka_unit_test(test_foreign_sender_dropped),
-		cmocka_unit_test(test_connected_refuses_others),
-		cmocka_unit_test(test_malformed_skipped),
-		cmocka_unit_test(test_attribute_overrun),
-		cmocka_unit_test(test_truncated_buffer),
-		cmocka_unit_test(test_parse_msg_direct),
+	    cmocka_unit_test(test_ipv4_socket_then_done),
+	    cmocka_unit_test(test_ipv6_socket),
+	    cmocka_unit_test(test_dump_goes_on_without_done),
+	    cmocka_unit_test(test_without_tcp_info),
+	    cmocka_unit_test(test_short_tcp_info),
+	    cmocka_unit_test(test_long_tcp_info),
+	    cmocka_unit_test(test_netlink_error),
+	    cmocka_unit_test(test_wrong_seq_or_port_skipped),
+	    cmocka_unit_test(test_foreign_sender_dropped),
+	    cmocka_unit_test(test_connected_refuses_others),
+	    cmocka_unit_test(test_malformed_skipped),
+	    cmocka_unit_test(test_attribute_overrun),
+	    cmocka_unit_test(test_truncated_buffer),
+	    cmocka_unit_test(test_parse_msg_direct),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,12 +16,12 @@
 #include "events.h"
 #include "tcpwatch.h"
 
-#define NETNS 4026531840u
+#define NETNS      4026531840u
 #define CLIENT_PID 1234
 #define SERVER_PID 500
 
-static const uint8_t local_ip[16] = { 127, 0, 0, 1 };
-static const uint8_t remote_ip[16] = { 192, 0, 2, 7 };
+static const uint8_t local_ip[16] = {127, 0, 0, 1};
+static const uint8_t remote_ip[16] = {192, 0, 2, 7};
 
 struct fixture {
 	struct tw_conntable *t;
@@ -31,8 +31,10 @@ struct fixture {
 static int setup(void **state)
 {
 	static const struct tw_conntable_limits limits = {
-		.max_live = 1000, .retain_count = 1000, .retain_age_ns = UINT64_MAX / 2,
-		.history_max = 32,
+	    .max_live = 1000,
+	    .retain_count = 1000,
+	    .retain_age_ns = UINT64_MAX / 2,
+	    .history_max = 32,
 	};
 	struct fixture *f = calloc(1, sizeof(*f));
 
@@ -58,7 +60,7 @@ static int teardown(void **state)
 
 /* A STATE event between two IPv4 endpoints, no task, ports given. */
 static struct tw_event state_ev(uint64_t cookie, uint64_t time_ns, uint8_t from, uint8_t to,
-				     uint16_t sport, uint16_t dport)
+				uint16_t sport, uint16_t dport)
 {
 	struct tw_event e;
 
@@ -86,8 +88,8 @@ static void with_task(struct tw_event *e, uint32_t pid, const char *comm)
 	strncpy(e->comm, comm, sizeof(e->comm));
 }
 
-static struct tw_event other_ev(uint8_t kind, uint64_t cookie, uint64_t time_ns,
-				      uint8_t state, uint32_t value)
+static struct tw_event other_ev(uint8_t kind, uint64_t cookie, uint64_t time_ns, uint8_t state,
+				uint32_t value)
 {
 	struct tw_event e = state_ev(cookie, time_ns, state, 0, 40000, 80);
 
@@ -471,10 +473,13 @@ static void test_unknown_cookie_unmatched(void **state)
 static void test_table_full_refused(void **state)
 {
 	static const struct tw_conntable_limits limits = {
-		.max_live = 1, .retain_count = 10, .retain_age_ns = 1000, .history_max = 8,
+	    .max_live = 1,
+	    .retain_count = 10,
+	    .retain_age_ns = 1000,
+	    .history_max = 8,
 	};
 	struct tw_conntable *t = conntable_new(&limits);
-	struct tw_event_stats st = { 0 };
+	struct tw_event_stats st = {0};
 	struct tw_event e = state_ev(1, 1, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 0, 80);
 
 	(void)state;
@@ -491,10 +496,20 @@ static void test_table_full_refused(void **state)
 static size_t wire(uint8_t *buf, uint8_t kind, uint8_t family, uint8_t flags)
 {
 	struct tcpwatch_rec r = {
-		.time_ns = 77, .cookie = 5, .netns = NETNS, .uid = 1000, .sport = 40000,
-		.dport = 80, .kind = kind, .version = TCPWATCH_EVENT_VERSION,
-		.oldstate = TW_TCP_ESTABLISHED, .newstate = TW_TCP_FIN_WAIT1,
-		.family = family, .flags = flags, .sk_err = 104, .value = 3,
+	    .time_ns = 77,
+	    .cookie = 5,
+	    .netns = NETNS,
+	    .uid = 1000,
+	    .sport = 40000,
+	    .dport = 80,
+	    .kind = kind,
+	    .version = TCPWATCH_EVENT_VERSION,
+	    .oldstate = TW_TCP_ESTABLISHED,
+	    .newstate = TW_TCP_FIN_WAIT1,
+	    .family = family,
+	    .flags = flags,
+	    .sk_err = 104,
+	    .value = 3,
 	};
 	size_t n = sizeof(r);
 
@@ -515,7 +530,7 @@ static size_t wire(uint8_t *buf, uint8_t kind, uint8_t family, uint8_t flags)
 		n += sizeof(a);
 	}
 	if (flags & TCPWATCH_EVF_TASK) {
-		struct tcpwatch_task task = { .pid = CLIENT_PID, .tid = CLIENT_PID + 1 };
+		struct tcpwatch_task task = {.pid = CLIENT_PID, .tid = CLIENT_PID + 1};
 
 		/* No terminator: the decoder supplies one. */
 		memset(task.comm, 'x', sizeof(task.comm));
@@ -598,8 +613,9 @@ static void test_decode(void **state)
 	assert_int_equal(events_decode(buf, n, &e), -EINVAL);
 	for (int k = 0; k <= TCPWATCH_EV_RESET_RECEIVED + 1; k++) {
 		n = wire(buf, (uint8_t)k, AF_INET, 0);
-		assert_int_equal(events_decode(buf, n, &e),
-				 k >= TCPWATCH_EV_STATE && k <= TCPWATCH_EV_RESET_RECEIVED ? 0 : -EINVAL);
+		assert_int_equal(
+		    events_decode(buf, n, &e),
+		    k >= TCPWATCH_EV_STATE && k <= TCPWATCH_EV_RESET_RECEIVED ? 0 : -EINVAL);
 	}
 }
 
@@ -607,7 +623,7 @@ static void test_ipv6_endpoints(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_event e = state_ev(50, 1000, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 0, 443);
-	static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 9 };
+	static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 9};
 	struct tw_conn *c;
 
 	e.family = AF_INET6;
@@ -651,22 +667,22 @@ static void test_namespace_and_uid_from_first_transition(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_client_life_to_time_wait),
-		T(test_namespace_and_uid_from_first_transition),
-		T(test_closing_to_time_wait),
-		T(test_close_with_error_retires),
-		T(test_close_after_reset_received_retires),
-		T(test_abort_from_established_retires),
-		T(test_closed_socket_reused),
-		T(test_server_child_gets_listener_owner),
-		T(test_server_child_without_known_owner),
-		T(test_retransmits_and_resets),
-		T(test_syn_retransmit),
-		T(test_synack_retransmit_on_listener),
-		T(test_unknown_cookie_unmatched),
-		cmocka_unit_test(test_table_full_refused),
-		cmocka_unit_test(test_decode),
-		T(test_ipv6_endpoints),
+	    T(test_client_life_to_time_wait),
+	    T(test_namespace_and_uid_from_first_transition),
+	    T(test_closing_to_time_wait),
+	    T(test_close_with_error_retires),
+	    T(test_close_after_reset_received_retires),
+	    T(test_abort_from_established_retires),
+	    T(test_closed_socket_reused),
+	    T(test_server_child_gets_listener_owner),
+	    T(test_server_child_without_known_owner),
+	    T(test_retransmits_and_resets),
+	    T(test_syn_retransmit),
+	    T(test_synack_retransmit_on_listener),
+	    T(test_unknown_cookie_unmatched),
+	    cmocka_unit_test(test_table_full_refused),
+	    cmocka_unit_test(test_decode),
+	    T(test_ipv6_endpoints),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,22 +20,22 @@
 #include "lifecycle.h"
 
 #define NETNS 4026531840u
-#define SEC 1000000000ull
-#define NOW (10000 * SEC)
+#define SEC   1000000000ull
+#define NOW   (10000 * SEC)
 
 static const struct tw_conntable_limits limits = {
-	.max_live = 100000,
-	.retain_count = 100000,
-	.retain_age_ns = 3600 * SEC,
-	.history_max = 16,
+    .max_live = 100000,
+    .retain_count = 100000,
+    .retain_age_ns = 3600 * SEC,
+    .history_max = 16,
 };
 
 static const struct tw_findings_config cfg = {
-	.close_wait_threshold_ms = 60000,
-	.time_wait_pileup = 3,
-	.fin_wait2_pileup = 2,
-	.connect_failures = 3,
-	.peer_resets = 2,
+    .close_wait_threshold_ms = 60000,
+    .time_wait_pileup = 3,
+    .fin_wait2_pileup = 2,
+    .connect_failures = 3,
+    .peer_resets = 2,
 };
 
 struct fixture {
@@ -70,8 +70,8 @@ static int teardown(void **state)
 
 /* A live IPv4 connection 10.0.0.1:(30000 + cookie % 30000) -> remote:port,
  * in state since last_change_ns. */
-static struct tw_conn *conn(struct fixture *f, uint64_t cookie, uint8_t state,
-			    const char *remote, uint16_t port, uint64_t last_change_ns)
+static struct tw_conn *conn(struct fixture *f, uint64_t cookie, uint8_t state, const char *remote,
+			    uint16_t port, uint64_t last_change_ns)
 {
 	bool created = false;
 	struct tw_conn *c = conntable_get_or_add(f->t, cookie, &created);
@@ -82,8 +82,8 @@ static struct tw_conn *conn(struct fixture *f, uint64_t cookie, uint8_t state,
 	c->state = state;
 	c->family = (uint8_t)family;
 	c->netns = NETNS;
-	assert_int_equal(inet_pton(family, family == AF_INET ? "10.0.0.1" : "fd00::1",
-				   c->local_addr), 1);
+	assert_int_equal(
+	    inet_pton(family, family == AF_INET ? "10.0.0.1" : "fd00::1", c->local_addr), 1);
 	assert_int_equal(inet_pton(family, remote, c->remote_addr), 1);
 	c->local_port = (uint16_t)(30000 + cookie % 30000);
 	c->remote_port = port;
@@ -100,8 +100,8 @@ static void own(struct tw_conn *c, uint32_t pid, const char *comm)
 }
 
 /* A connection that ended with reason, retired from the table. */
-static struct tw_conn *ended(struct fixture *f, uint64_t cookie, uint8_t reason,
-			     const char *remote, uint16_t port)
+static struct tw_conn *ended(struct fixture *f, uint64_t cookie, uint8_t reason, const char *remote,
+			     uint16_t port)
 {
 	struct tw_conn *c = conn(f, cookie, TW_TCP_CLOSE, remote, port, NOW - 10 * SEC);
 
@@ -141,7 +141,7 @@ static int count_kind(const cJSON *arr, const char *kind)
 	const cJSON *it;
 	int n = 0;
 
-	cJSON_ArrayForEach(it, arr) {
+	cJSON_ArrayForEach (it, arr) {
 		const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "kind");
 
 		assert_true(cJSON_IsString(k));
@@ -170,12 +170,11 @@ static const char *str(const cJSON *o, const char *key)
 }
 
 /* The finding of this kind for a remote endpoint; NULL if none. */
-static const cJSON *by_endpoint(const cJSON *arr, const char *kind, const char *addr,
-				uint16_t port)
+static const cJSON *by_endpoint(const cJSON *arr, const char *kind, const char *addr, uint16_t port)
 {
 	const cJSON *it, *found = NULL;
 
-	cJSON_ArrayForEach(it, arr) {
+	cJSON_ArrayForEach (it, arr) {
 		if (strcmp(str(it, "kind"), kind))
 			continue;
 		if (strcmp(str(it, "remote_addr"), addr) || num(it, "remote_port") != port)
@@ -191,7 +190,7 @@ static const cJSON *by_pid(const cJSON *arr, uint32_t pid)
 {
 	const cJSON *it, *found = NULL;
 
-	cJSON_ArrayForEach(it, arr) {
+	cJSON_ArrayForEach (it, arr) {
 		const cJSON *procs;
 
 		if (strcmp(str(it, "kind"), "close_wait_stuck"))
@@ -216,7 +215,7 @@ static void assert_cookies(const cJSON *finding, const uint64_t *want, int n)
 
 	assert_true(cJSON_IsArray(conns));
 	assert_int_equal(cJSON_GetArraySize(conns), n);
-	cJSON_ArrayForEach(it, conns) {
+	cJSON_ArrayForEach (it, conns) {
 		bool hit = false;
 
 		assert_true(cJSON_IsNumber(it));
@@ -286,8 +285,8 @@ static void test_nothing_to_report(void **state)
 static void test_close_wait_stuck(void **state)
 {
 	struct fixture *f = *state;
-	const uint64_t app[] = { 11, 12, 13 };
-	const uint64_t other[] = { 21 };
+	const uint64_t app[] = {11, 12, 13};
+	const uint64_t other[] = {21};
 	const cJSON *arr, *fa, *fo, *procs;
 
 	/* pid 100: three stuck (one to another peer), one too recent */
@@ -343,7 +342,7 @@ static void test_close_wait_stuck(void **state)
 static void test_close_wait_unknown_owner_and_closed(void **state)
 {
 	struct fixture *f = *state;
-	const uint64_t unknown[] = { 41, 42 };
+	const uint64_t unknown[] = {41, 42};
 	const cJSON *arr, *fu;
 	struct tw_conn *c;
 
@@ -368,7 +367,7 @@ static void test_close_wait_unknown_owner_and_closed(void **state)
 static void test_time_wait_pileup(void **state)
 {
 	struct fixture *f = *state;
-	const uint64_t want[] = { 51, 52, 53 };
+	const uint64_t want[] = {51, 52, 53};
 	const cJSON *arr, *tw;
 
 	/* 3 to 10.0.0.2:80: at the threshold */
@@ -407,7 +406,7 @@ static void test_time_wait_pileup(void **state)
 static void test_fin_wait2_pileup(void **state)
 {
 	struct fixture *f = *state;
-	const uint64_t want[] = { 61, 62 };
+	const uint64_t want[] = {61, 62};
 	const cJSON *arr, *fw;
 
 	conn(f, 61, TW_TCP_FIN_WAIT2, "10.0.0.5", 443, NOW - 10 * SEC);
@@ -448,7 +447,7 @@ static void test_pileup_ipv6_endpoint(void **state)
 static void test_connect_failures(void **state)
 {
 	struct fixture *f = *state;
-	const uint64_t want[] = { 81, 82, 83 };
+	const uint64_t want[] = {81, 82, 83};
 	const cJSON *arr, *cf;
 
 	/* refused and timed out both count, per destination */
@@ -478,7 +477,7 @@ static void test_connect_failures(void **state)
 static void test_peer_resets(void **state)
 {
 	struct fixture *f = *state;
-	const uint64_t want[] = { 91, 92, 93 };
+	const uint64_t want[] = {91, 92, 93};
 	const cJSON *arr, *pr;
 	struct tw_conn *c;
 
@@ -518,7 +517,7 @@ static void test_cookie_list_bounded(void **state)
 	assert_int_equal(num(tw, "count"), n);
 	conns = cJSON_GetObjectItemCaseSensitive(tw, "connections");
 	assert_int_equal(cJSON_GetArraySize(conns), TW_FINDING_MAX_COOKIES);
-	cJSON_ArrayForEach(it, conns) {
+	cJSON_ArrayForEach (it, conns) {
 		assert_true(it->valuedouble >= 1000 && it->valuedouble < 1000 + n);
 	}
 }
@@ -530,8 +529,8 @@ static void test_process_list_bounded(void **state)
 
 	/* 12 owners, each twice: every pid listed once, at most 8 */
 	for (int i = 0; i < 24; i++) {
-		struct tw_conn *c = conn(f, 2000 + (uint64_t)i, TW_TCP_TIME_WAIT, "10.0.0.13", 80,
-					 NOW - SEC);
+		struct tw_conn *c =
+		    conn(f, 2000 + (uint64_t)i, TW_TCP_TIME_WAIT, "10.0.0.13", 80, NOW - SEC);
 		char comm[16];
 
 		snprintf(comm, sizeof(comm), "proc%d", i % 12);
@@ -543,7 +542,7 @@ static void test_process_list_bounded(void **state)
 	assert_int_equal(num(tw, "count"), 24);
 	procs = cJSON_GetObjectItemCaseSensitive(tw, "processes");
 	assert_int_equal(cJSON_GetArraySize(procs), TW_FINDING_MAX_PROCS);
-	cJSON_ArrayForEach(it, procs) {
+	cJSON_ArrayForEach (it, procs) {
 		char comm[16];
 		int pid = (int)num(it, "pid");
 		int dup = 0;
@@ -552,7 +551,7 @@ static void test_process_list_bounded(void **state)
 		assert_true(pid >= 7000 && pid < 7012);
 		snprintf(comm, sizeof(comm), "proc%d", pid - 7000);
 		assert_string_equal(str(it, "comm"), comm);
-		cJSON_ArrayForEach(other, procs) {
+		cJSON_ArrayForEach (other, procs) {
 			if ((int)num(other, "pid") == pid)
 				dup++;
 		}
@@ -592,19 +591,19 @@ static void test_all_kinds_together(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_empty_table, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nothing_to_report, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_close_wait_stuck, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_close_wait_unknown_owner_and_closed, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_time_wait_pileup, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fin_wait2_pileup, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pileup_ipv6_endpoint, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_connect_failures, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_peer_resets, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cookie_list_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_process_list_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_all_kinds_together, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_empty_table, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nothing_to_report, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_close_wait_stuck, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_close_wait_unknown_owner_and_closed, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_time_wait_pileup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fin_wait2_pileup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pileup_ipv6_endpoint, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_connect_failures, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_peer_resets, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cookie_list_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_process_list_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_all_kinds_together, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

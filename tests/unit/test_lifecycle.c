@@ -20,9 +20,9 @@
 #include "tcpwatch.h"
 
 #define NETNS 4026531840u
-#define SEC 1000000000ull
-#define MS 1000000ull
-#define T0 (100 * SEC)
+#define SEC   1000000000ull
+#define MS    1000000ull
+#define T0    (100 * SEC)
 
 struct fixture {
 	struct tw_conntable *t;
@@ -30,10 +30,10 @@ struct fixture {
 };
 
 static const struct tw_conntable_limits limits = {
-	.max_live = 1000,
-	.retain_count = 1000,
-	.retain_age_ns = 3600 * SEC,
-	.history_max = 64,
+    .max_live = 1000,
+    .retain_count = 1000,
+    .retain_age_ns = 3600 * SEC,
+    .history_max = 64,
 };
 
 static int setup(void **state)
@@ -158,19 +158,19 @@ static void assert_end(const struct tw_conn *c, uint8_t reason, const char *name
 static void test_names(void **state)
 {
 	static const char *const ends[] = {
-		[TW_END_CLOSED_BY_LOCAL] = "closed_by_local",
-		[TW_END_CLOSED_BY_PEER] = "closed_by_peer",
-		[TW_END_SIMULTANEOUS] = "simultaneous_close",
-		[TW_END_RESET_SENT] = "reset_sent",
-		[TW_END_RESET_RECEIVED] = "reset_received",
-		[TW_END_REFUSED] = "refused",
-		[TW_END_CONNECT_TIMEOUT] = "connect_timeout",
-		[TW_END_CONNECT_ABORTED] = "connect_aborted",
-		[TW_END_SYN_RECV_ABORTED] = "syn_recv_aborted",
-		[TW_END_TIMEOUT] = "timeout",
-		[TW_END_ABORTED] = "aborted",
-		[TW_END_LISTENER_CLOSED] = "listener_closed",
-		[TW_END_VANISHED] = "vanished",
+	    [TW_END_CLOSED_BY_LOCAL] = "closed_by_local",
+	    [TW_END_CLOSED_BY_PEER] = "closed_by_peer",
+	    [TW_END_SIMULTANEOUS] = "simultaneous_close",
+	    [TW_END_RESET_SENT] = "reset_sent",
+	    [TW_END_RESET_RECEIVED] = "reset_received",
+	    [TW_END_REFUSED] = "refused",
+	    [TW_END_CONNECT_TIMEOUT] = "connect_timeout",
+	    [TW_END_CONNECT_ABORTED] = "connect_aborted",
+	    [TW_END_SYN_RECV_ABORTED] = "syn_recv_aborted",
+	    [TW_END_TIMEOUT] = "timeout",
+	    [TW_END_ABORTED] = "aborted",
+	    [TW_END_LISTENER_CLOSED] = "listener_closed",
+	    [TW_END_VANISHED] = "vanished",
 	};
 
 	(void)state;
@@ -764,39 +764,39 @@ static void test_reuse_forgets_previous_syn_retransmits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),
-		cmocka_unit_test_setup_teardown(test_closed_by_local, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_closed_by_peer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_simultaneous_close, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_sent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_sent_from_close_wait, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_sent_does_not_override_other_reasons,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_received, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_received_error_only, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_connect_timeout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_connect_aborted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_aborted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_syn_recv_aborted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_listener_closed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vanished, setup, teardown),
-		cmocka_unit_test(test_end_reason_kept_after_close),
-		cmocka_unit_test_setup_teardown(test_role_active, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_role_passive_with_listener, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_role_passive_without_listener, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_handshake_active, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_handshake_passive, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_state_times_open, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_state_times_closed, setup, teardown),
-		cmocka_unit_test(test_state_times_empty),
-		cmocka_unit_test_setup_teardown(test_reuse_after_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reuse_handshake_from_latest_syn_sent, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_reuse_forgets_previous_reset, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reuse_forgets_previous_syn_retransmits, setup,
-						teardown),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test_setup_teardown(test_closed_by_local, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_closed_by_peer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_simultaneous_close, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_sent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_sent_from_close_wait, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_sent_does_not_override_other_reasons, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_received, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_received_error_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_connect_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_connect_aborted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_aborted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_syn_recv_aborted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_listener_closed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_vanished, setup, teardown),
+	    cmocka_unit_test(test_end_reason_kept_after_close),
+	    cmocka_unit_test_setup_teardown(test_role_active, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_role_passive_with_listener, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_role_passive_without_listener, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_handshake_active, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_handshake_passive, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_times_open, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_times_closed, setup, teardown),
+	    cmocka_unit_test(test_state_times_empty),
+	    cmocka_unit_test_setup_teardown(test_reuse_after_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reuse_handshake_from_latest_syn_sent, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_reuse_forgets_previous_reset, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reuse_forgets_previous_syn_retransmits, setup,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -34,7 +34,7 @@ static void on_fd(struct tw_loop *l, int fd, uint32_t events, void *data)
 
 static void test_fd_handler(void **state)
 {
-	struct counts c = { .stop_after = 1 };
+	struct counts c = {.stop_after = 1};
 	struct tw_loop *l = loop_new();
 
 	(void)state;
@@ -66,7 +66,7 @@ static void on_timer(struct tw_loop *l, void *data)
 
 static void test_timers(void **state)
 {
-	struct counts c = { .stop_after = 3 };
+	struct counts c = {.stop_after = 3};
 	struct tw_loop *l = loop_new();
 	uint64_t t0 = clock_mono_ns(), dt;
 	int id;
@@ -108,7 +108,7 @@ static void hook_due(void *data)
 /* A hook that says "work is ready" (0) is run again at once. */
 static void test_timeout_hook(void **state)
 {
-	struct counts c = { 0 };
+	struct counts c = {0};
 	struct tw_loop *l = loop_new();
 	struct tw_loop_stats st;
 
@@ -150,7 +150,7 @@ static void on_a(struct tw_loop *l, int fd, uint32_t events, void *data)
 
 static void test_remove_during_batch(void **state)
 {
-	struct counts c = { 0 };
+	struct counts c = {0};
 	struct tw_loop *l = loop_new();
 
 	(void)state;
@@ -177,10 +177,10 @@ static void test_remove_during_batch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fd_handler),
-		cmocka_unit_test(test_timers),
-		cmocka_unit_test(test_timeout_hook),
-		cmocka_unit_test(test_remove_during_batch),
+	    cmocka_unit_test(test_fd_handler),
+	    cmocka_unit_test(test_timers),
+	    cmocka_unit_test(test_timeout_hook),
+	    cmocka_unit_test(test_remove_during_batch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -104,7 +104,7 @@ static void *flip(void *arg)
 static void test_recorded_namespace_is_the_sockets(void **state)
 {
 	char root[] = "/tmp/tw-netns-XXXXXX", procdir[300], rundir[300], mismatch[128] = "";
-	struct flipper f = { 0 };
+	struct flipper f = {0};
 	struct tw_netns_set s;
 	pthread_t th;
 	pid_t a, b;
@@ -183,8 +183,8 @@ static void test_refused_still_existing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_recorded_namespace_is_the_sockets, kill_children),
-		cmocka_unit_test_teardown(test_refused_still_existing, kill_children),
+	    cmocka_unit_test_teardown(test_recorded_namespace_is_the_sockets, kill_children),
+	    cmocka_unit_test_teardown(test_refused_still_existing, kill_children),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,9 +15,9 @@
 #include "lifecycle.h"
 #include "reconcile.h"
 
-#define NS 4026531840u
+#define NS       4026531840u
 #define NS_OTHER 4026532000u
-#define SEC 1000000000ull
+#define SEC      1000000000ull
 
 struct fixture {
 	struct tw_conntable *t;
@@ -28,8 +28,10 @@ struct fixture {
 static int setup(void **state)
 {
 	static const struct tw_conntable_limits limits = {
-		.max_live = 1000, .retain_count = 1000, .retain_age_ns = UINT64_MAX / 2,
-		.history_max = 32,
+	    .max_live = 1000,
+	    .retain_count = 1000,
+	    .retain_age_ns = UINT64_MAX / 2,
+	    .history_max = 32,
 	};
 	struct fixture *f = calloc(1, sizeof(*f));
 
@@ -81,7 +83,7 @@ static struct tw_ksock dsock(uint64_t cookie, uint8_t state, uint16_t lport, uin
  * both exist. */
 static void end_pass(struct fixture *f, const uint32_t *failed, size_t n_failed, uint64_t now)
 {
-	static const uint32_t all[] = { NS, NS_OTHER }; /* sorted */
+	static const uint32_t all[] = {NS, NS_OTHER}; /* sorted */
 	uint32_t dumped[2];
 	size_t n = 0;
 
@@ -94,9 +96,11 @@ static void end_pass(struct fixture *f, const uint32_t *failed, size_t n_failed,
 			dumped[n++] = all[i];
 	}
 	reconcile_end(&f->r,
-		      &(struct tw_reconcile_scope){ .dumped = dumped, .n_dumped = n,
-						    .existing = all, .n_existing = 2,
-						    .existing_complete = true },
+		      &(struct tw_reconcile_scope){.dumped = dumped,
+						   .n_dumped = n,
+						   .existing = all,
+						   .n_existing = 2,
+						   .existing_complete = true},
 		      now);
 }
 
@@ -120,13 +124,13 @@ static void test_initial_pass_no_corrections(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_ksock socks[] = {
-		dsock(1, TW_TCP_ESTABLISHED, 40000, 80),
-		dsock(2, TW_TCP_LISTEN, 8080, 0),
-		dsock(3, TW_TCP_TIME_WAIT, 40001, 80),
+	    dsock(1, TW_TCP_ESTABLISHED, 40000, 80),
+	    dsock(2, TW_TCP_LISTEN, 8080, 0),
+	    dsock(3, TW_TCP_TIME_WAIT, 40001, 80),
 	};
 	struct tw_conntable_stats ts;
 	struct tw_conn *c;
-	uint8_t any[16] = { 127, 0, 0, 1 };
+	uint8_t any[16] = {127, 0, 0, 1};
 
 	assert_true(f->r.initial);
 	pass(f, socks, 3);
@@ -157,9 +161,9 @@ static void test_later_pass_counts_added(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_ksock socks[] = {
-		dsock(1, TW_TCP_ESTABLISHED, 40000, 80),
-		dsock(2, TW_TCP_ESTABLISHED, 40001, 80),
-		dsock(3, TW_TCP_NEW_SYN_RECV, 8080, 50000),
+	    dsock(1, TW_TCP_ESTABLISHED, 40000, 80),
+	    dsock(2, TW_TCP_ESTABLISHED, 40001, 80),
+	    dsock(3, TW_TCP_NEW_SYN_RECV, 8080, 50000),
 	};
 
 	pass(f, socks, 1);
@@ -250,7 +254,7 @@ static void test_listener_state_fix_updates_index(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_ksock s = dsock(7, TW_TCP_CLOSE_WAIT, 9000, 0);
-	uint8_t addr[16] = { 127, 0, 0, 1 };
+	uint8_t addr[16] = {127, 0, 0, 1};
 
 	pass(f, &s, 1);
 	assert_null(conntable_find_listener(f->t, NS, AF_INET, addr, 9000));
@@ -264,8 +268,8 @@ static void test_missing_twice_retired(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_ksock socks[] = {
-		dsock(1, TW_TCP_ESTABLISHED, 40000, 80),
-		dsock(2, TW_TCP_ESTABLISHED, 40001, 80),
+	    dsock(1, TW_TCP_ESTABLISHED, 40000, 80),
+	    dsock(2, TW_TCP_ESTABLISHED, 40001, 80),
 	};
 	struct tw_conntable_stats ts;
 	struct tw_conn *c;
@@ -411,7 +415,7 @@ static void test_spared_namespace_not_swept(void **state)
 	struct fixture *f = *state;
 	struct tw_ksock a = dsock(1, TW_TCP_ESTABLISHED, 40000, 80);
 	struct tw_ksock b = dsock(2, TW_TCP_ESTABLISHED, 40001, 80);
-	const uint32_t spared[] = { NS_OTHER };
+	const uint32_t spared[] = {NS_OTHER};
 
 	f->now_ns += SEC;
 	reconcile_begin(&f->r, f->now_ns);
@@ -436,7 +440,7 @@ static void test_undumped_namespace_kept_then_gone(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_ksock a = dsock(1, TW_TCP_ESTABLISHED, 40000, 80);
-	const uint32_t only_ns[] = { NS }, both[] = { NS, NS_OTHER };
+	const uint32_t only_ns[] = {NS}, both[] = {NS, NS_OTHER};
 	struct tw_conn *c;
 
 	f->now_ns += SEC;
@@ -449,9 +453,11 @@ static void test_undumped_namespace_kept_then_gone(void **state)
 		f->now_ns += SEC;
 		reconcile_begin(&f->r, f->now_ns);
 		reconcile_end(&f->r,
-			      &(struct tw_reconcile_scope){ .dumped = only_ns, .n_dumped = 1,
-							    .existing = both, .n_existing = 2,
-							    .existing_complete = true },
+			      &(struct tw_reconcile_scope){.dumped = only_ns,
+							   .n_dumped = 1,
+							   .existing = both,
+							   .n_existing = 2,
+							   .existing_complete = true},
 			      f->now_ns);
 	}
 	assert_false(c->flags & TW_CONN_CLOSED);
@@ -471,9 +477,11 @@ static void test_undumped_namespace_kept_then_gone(void **state)
 		f->now_ns += SEC;
 		reconcile_begin(&f->r, f->now_ns);
 		reconcile_end(&f->r,
-			      &(struct tw_reconcile_scope){ .dumped = only_ns, .n_dumped = 1,
-							    .existing = only_ns, .n_existing = 1,
-							    .existing_complete = true },
+			      &(struct tw_reconcile_scope){.dumped = only_ns,
+							   .n_dumped = 1,
+							   .existing = only_ns,
+							   .n_existing = 1,
+							   .existing_complete = true},
 			      f->now_ns);
 	}
 	assert_true(c->flags & TW_CONN_CLOSED);
@@ -486,7 +494,7 @@ static void test_undumped_namespace_kept_then_gone(void **state)
 static void test_unknown_namespace(void **state)
 {
 	struct fixture *f = *state;
-	const uint32_t only_ns[] = { NS }, both[] = { NS, NS_OTHER };
+	const uint32_t only_ns[] = {NS}, both[] = {NS, NS_OTHER};
 	bool created;
 	struct tw_conn *c = conntable_get_or_add(f->t, 77, &created);
 
@@ -497,9 +505,11 @@ static void test_unknown_namespace(void **state)
 		f->now_ns += SEC;
 		reconcile_begin(&f->r, f->now_ns);
 		reconcile_end(&f->r,
-			      &(struct tw_reconcile_scope){ .dumped = only_ns, .n_dumped = 1,
-							    .existing = both, .n_existing = 2,
-							    .existing_complete = true },
+			      &(struct tw_reconcile_scope){.dumped = only_ns,
+							   .n_dumped = 1,
+							   .existing = both,
+							   .n_existing = 2,
+							   .existing_complete = true},
 			      f->now_ns);
 	}
 	assert_false(c->flags & TW_CONN_CLOSED);
@@ -539,9 +549,9 @@ static void test_invalid_sockets_ignored(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_ksock socks[] = {
-		dsock(0, TW_TCP_ESTABLISHED, 1, 2),  /* no cookie */
-		dsock(5, 0, 1, 2),                    /* no state */
-		dsock(6, TW_TCP_MAX_STATES, 1, 2),    /* out of range */
+	    dsock(0, TW_TCP_ESTABLISHED, 1, 2), /* no cookie */
+	    dsock(5, 0, 1, 2),                  /* no state */
+	    dsock(6, TW_TCP_MAX_STATES, 1, 2),  /* out of range */
 	};
 	struct tw_conntable_stats ts;
 
@@ -607,10 +617,10 @@ static void test_owner_wanted_noted(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_ksock socks[] = {
-		dsock(1, TW_TCP_ESTABLISHED, 40000, 80), /* no owner yet */
-		dsock(2, TW_TCP_ESTABLISHED, 40001, 80), /* owner known */
-		dsock(3, TW_TCP_ESTABLISHED, 40002, 80), /* the listener's owner */
-		dsock(4, TW_TCP_TIME_WAIT, 40003, 80),   /* no inode: nothing to find */
+	    dsock(1, TW_TCP_ESTABLISHED, 40000, 80), /* no owner yet */
+	    dsock(2, TW_TCP_ESTABLISHED, 40001, 80), /* owner known */
+	    dsock(3, TW_TCP_ESTABLISHED, 40002, 80), /* the listener's owner */
+	    dsock(4, TW_TCP_TIME_WAIT, 40003, 80),   /* no inode: nothing to find */
 	};
 	bool created;
 	struct tw_conn *c;
@@ -642,8 +652,10 @@ static void test_derived_time_wait_adjusted(void **state)
 	struct fixture *f = *state;
 	struct tw_ksock s = dsock(1, TW_TCP_FIN_WAIT2, 40000, 80);
 	struct tw_hist h = {
-		.kind = TW_HIST_STATE, .from = TW_TCP_FIN_WAIT2, .to = TW_TCP_TIME_WAIT,
-		.flags = TW_HIST_DERIVED,
+	    .kind = TW_HIST_STATE,
+	    .from = TW_TCP_FIN_WAIT2,
+	    .to = TW_TCP_TIME_WAIT,
+	    .flags = TW_HIST_DERIVED,
 	};
 	struct tw_conn *c;
 	bool created;
@@ -701,25 +713,25 @@ static void test_retired_seen_again_revived(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_initial_pass_no_corrections),
-		T(test_later_pass_counts_added),
-		T(test_inflight_event_not_a_correction),
-		T(test_state_mismatch_fixed),
-		T(test_listener_state_fix_updates_index),
-		T(test_missing_twice_retired),
-		T(test_time_wait_end_not_correction),
-		T(test_time_wait_skipped_then_expired),
-		T(test_changed_after_pass_start_left_alone),
-		T(test_spared_namespace_not_swept),
-		T(test_undumped_namespace_kept_then_gone),
-		T(test_unknown_namespace),
-		T(test_request_socket_removed),
-		T(test_invalid_sockets_ignored),
-		T(test_tcp_info_sampled),
-		T(test_namespace_and_uid_filled_in),
-		T(test_owner_wanted_noted),
-		T(test_derived_time_wait_adjusted),
-		T(test_retired_seen_again_revived),
+	    T(test_initial_pass_no_corrections),
+	    T(test_later_pass_counts_added),
+	    T(test_inflight_event_not_a_correction),
+	    T(test_state_mismatch_fixed),
+	    T(test_listener_state_fix_updates_index),
+	    T(test_missing_twice_retired),
+	    T(test_time_wait_end_not_correction),
+	    T(test_time_wait_skipped_then_expired),
+	    T(test_changed_after_pass_start_left_alone),
+	    T(test_spared_namespace_not_swept),
+	    T(test_undumped_namespace_kept_then_gone),
+	    T(test_unknown_namespace),
+	    T(test_request_socket_removed),
+	    T(test_invalid_sockets_ignored),
+	    T(test_tcp_info_sampled),
+	    T(test_namespace_and_uid_filled_in),
+	    T(test_owner_wanted_noted),
+	    T(test_derived_time_wait_adjusted),
+	    T(test_retired_seen_again_revived),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

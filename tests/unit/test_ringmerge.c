@@ -49,7 +49,7 @@ static void put(struct fake *f, uint64_t pos, const void *src, size_t n)
 static uint64_t write_raw(struct fake *f, const void *rec, uint32_t len, uint32_t bits)
 {
 	uint64_t pos = f->producer;
-	uint32_t hdr[2] = { len | bits, 0 };
+	uint32_t hdr[2] = {len | bits, 0};
 
 	put(f, pos, hdr, sizeof(hdr));
 	put(f, pos + 8, rec, len);
@@ -59,7 +59,7 @@ static uint64_t write_raw(struct fake *f, const void *rec, uint32_t len, uint32_
 
 static uint64_t write_rec(struct fake *f, uint32_t ring, uint64_t t, uint32_t seq)
 {
-	struct rec r = { .time_ns = t, .ring = ring, .seq = seq };
+	struct rec r = {.time_ns = t, .ring = ring, .seq = seq};
 
 	return write_raw(f, &r, sizeof(r), 0);
 }
@@ -79,10 +79,10 @@ static struct tw_ringmerge *merge_of(struct fake *f, unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		ringmerge_set(m, i,
 			      &(struct tw_ring_map){
-				      .consumer_pos = &f[i].consumer,
-				      .producer_pos = &f[i].producer,
-				      .data = f[i].data,
-				      .size = f[i].size,
+				  .consumer_pos = &f[i].consumer,
+				  .producer_pos = &f[i].producer,
+				  .data = f[i].data,
+				  .size = f[i].size,
 			      });
 	return m;
 }
@@ -199,7 +199,7 @@ static void test_wraps_around(void **state)
 		g->n = 0;
 		/* 24- and 48-byte records alternate: the ends drift. */
 		for (int k = 0; k < 3; k++) {
-			struct rec r = { .time_ns = 1 + seq, .ring = 0, .seq = seq };
+			struct rec r = {.time_ns = 1 + seq, .ring = 0, .seq = seq};
 
 			memset(big, 0xab, sizeof(big));
 			memcpy(big, &r, sizeof(r));
@@ -213,7 +213,8 @@ static void test_wraps_around(void **state)
 		assert_int_equal(ringmerge_release(m, UINT64_MAX, collect, g), 3);
 		for (size_t i = 0; i < 3; i++) {
 			assert_int_equal(g->v[i].seq, seq - 3 + i);
-			assert_int_equal(g->lens[i], g->v[i].seq % 2 ? sizeof(big) : sizeof(struct rec));
+			assert_int_equal(g->lens[i],
+					 g->v[i].seq % 2 ? sizeof(big) : sizeof(struct rec));
 		}
 		assert_int_equal(f[0].consumer, f[0].producer);
 	}
@@ -261,7 +262,7 @@ static void test_short_and_bad_length(void **state)
 	struct fake f[2];
 	struct got *g = calloc(1, sizeof(*g));
 	struct tw_ringmerge *m;
-	uint8_t tiny[3] = { 1, 2, 3 };
+	uint8_t tiny[3] = {1, 2, 3};
 
 	(void)state;
 	fake_init(&f[0], 4096);
@@ -298,12 +299,12 @@ static void test_unset_ring(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_merges_in_time_order),
-		cmocka_unit_test(test_watermark_holds_back),
-		cmocka_unit_test(test_wraps_around),
-		cmocka_unit_test(test_discard_and_busy),
-		cmocka_unit_test(test_short_and_bad_length),
-		cmocka_unit_test(test_unset_ring),
+	    cmocka_unit_test(test_merges_in_time_order),
+	    cmocka_unit_test(test_watermark_holds_back),
+	    cmocka_unit_test(test_wraps_around),
+	    cmocka_unit_test(test_discard_and_busy),
+	    cmocka_unit_test(test_short_and_bad_length),
+	    cmocka_unit_test(test_unset_ring),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -123,9 +123,9 @@ static void test_mask_single_state(void **state)
 }
 
 /* The eleven states ss knows (no NEW_SYN_RECV, no BOUND_INACTIVE). */
-static const uint32_t ss_all = BIT(ESTABLISHED) | BIT(SYN_SENT) | BIT(SYN_RECV) |
-			       BIT(FIN_WAIT1) | BIT(FIN_WAIT2) | BIT(TIME_WAIT) | BIT(CLOSE) |
-			       BIT(CLOSE_WAIT) | BIT(LAST_ACK) | BIT(LISTEN) | BIT(CLOSING);
+static const uint32_t ss_all = BIT(ESTABLISHED) | BIT(SYN_SENT) | BIT(SYN_RECV) | BIT(FIN_WAIT1) |
+			       BIT(FIN_WAIT2) | BIT(TIME_WAIT) | BIT(CLOSE) | BIT(CLOSE_WAIT) |
+			       BIT(LAST_ACK) | BIT(LISTEN) | BIT(CLOSING);
 
 static void test_group_all(void **state)
 {
@@ -188,18 +188,18 @@ static void test_connected_default_mask(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kernel_names),
-		cmocka_unit_test(test_names_out_of_range),
-		cmocka_unit_test(test_ss_names),
-		cmocka_unit_test(test_parse_round_trip),
-		cmocka_unit_test(test_parse_ss_filter_names),
-		cmocka_unit_test(test_parse_unknown),
-		cmocka_unit_test(test_mask_single_state),
-		cmocka_unit_test(test_group_all),
-		cmocka_unit_test(test_group_connected),
-		cmocka_unit_test(test_group_synchronized),
-		cmocka_unit_test(test_group_bucket_and_big),
-		cmocka_unit_test(test_connected_default_mask),
+	    cmocka_unit_test(test_kernel_names),
+	    cmocka_unit_test(test_names_out_of_range),
+	    cmocka_unit_test(test_ss_names),
+	    cmocka_unit_test(test_parse_round_trip),
+	    cmocka_unit_test(test_parse_ss_filter_names),
+	    cmocka_unit_test(test_parse_unknown),
+	    cmocka_unit_test(test_mask_single_state),
+	    cmocka_unit_test(test_group_all),
+	    cmocka_unit_test(test_group_connected),
+	    cmocka_unit_test(test_group_synchronized),
+	    cmocka_unit_test(test_group_bucket_and_big),
+	    cmocka_unit_test(test_connected_default_mask),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
