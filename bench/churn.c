@@ -77,18 +77,18 @@ struct churn_options {
 
 static void usage(FILE *out, const char *prog)
 {
-	fprintf(
-	    out,
-	    "usage: %s [-d SECONDS] [-c WORKERS] [-p PORT] [-a ADDR] [-n COUNT] [-i USEC]\n"
-	    "  -d SECONDS  run this long (default 10, max %d)\n"
-	    "  -c WORKERS  worker processes, each one listener + one client (default 2, max %d)\n"
-	    "  -p PORT     first listener port; worker i listens on PORT+i (default 0 = kernel "
-	    "picks)\n"
-	    "  -a ADDR     listen address on loopback: 127.x.y.z or ::1 (default 127.0.0.1)\n"
-	    "  -n COUNT    stop after about COUNT connections in total (default: no limit)\n"
-	    "  -i USEC     sleep USEC between connections in each worker (default 0)\n"
-	    "Prints: connections=N seconds=S rate=R errors=E workers=C\n",
-	    prog, MAX_DURATION_S, MAX_WORKERS);
+	fprintf(out,
+		"usage: %s [-d SECONDS] [-c WORKERS] [-p PORT] [-a ADDR] [-n COUNT] [-i USEC]\n"
+		"  -d SECONDS  run this long (default 10, max %d)\n"
+		"  -c WORKERS  worker processes, each one listener + one client (default 2, max "
+		"%d)\n"
+		"  -p PORT     first listener port; worker i listens on PORT+i (default 0 = kernel "
+		"picks)\n"
+		"  -a ADDR     listen address on loopback: 127.x.y.z or ::1 (default 127.0.0.1)\n"
+		"  -n COUNT    stop after about COUNT connections in total (default: no limit)\n"
+		"  -i USEC     sleep USEC between connections in each worker (default 0)\n"
+		"Prints: connections=N seconds=S rate=R errors=E workers=C\n",
+		prog, MAX_DURATION_S, MAX_WORKERS);
 }
 
 static int parse_uint(const char *text, unsigned long long max, unsigned long long *ret_value)
@@ -115,8 +115,8 @@ static double now_s(void)
 static int set_timeouts(int fd)
 {
 	struct timeval tv = {
-	    .tv_sec = IO_TIMEOUT_MS / 1000,
-	    .tv_usec = (IO_TIMEOUT_MS % 1000) * 1000,
+		.tv_sec = IO_TIMEOUT_MS / 1000,
+		.tv_usec = (IO_TIMEOUT_MS % 1000) * 1000,
 	};
 
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
@@ -218,7 +218,7 @@ static int churn_one(const struct churn_options *opt, int listen_fd,
 		return -errno;
 	if (source) {
 		if (setsockopt(client, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) <
-			0 ||
+			    0 ||
 		    bind(client, (const struct sockaddr *)source, sizeof(*source)) < 0) {
 			err = -errno;
 			goto out_client;
@@ -296,9 +296,9 @@ static void worker_run(const struct churn_options *opt, unsigned int worker,
 int main(int argc, char **argv)
 {
 	struct churn_options opt = {
-	    .duration_s = 10,
-	    .workers = 2,
-	    .address = "127.0.0.1",
+		.duration_s = 10,
+		.workers = 2,
+		.address = "127.0.0.1",
 	};
 	volatile struct worker_stats *stats;
 	pid_t pids[MAX_WORKERS];

@@ -92,8 +92,8 @@ static int parse_uint(const char *text, unsigned long max, unsigned int *ret)
 static void set_timeouts(int fd)
 {
 	struct timeval tv = {
-	    .tv_sec = IO_TIMEOUT_MS / 1000,
-	    .tv_usec = (IO_TIMEOUT_MS % 1000) * 1000,
+		.tv_sec = IO_TIMEOUT_MS / 1000,
+		.tv_usec = (IO_TIMEOUT_MS % 1000) * 1000,
 	};
 
 	/* Best effort: a failure here only loses the safety net. */
@@ -120,8 +120,8 @@ static int open_listener(unsigned int worker, unsigned int index, struct sockadd
 {
 	unsigned int n = worker * LISTENERS_PER_WORKER + index;
 	struct sockaddr_in addr = {
-	    .sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl((127u << 24) | (2 + n % 250)),
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl((127u << 24) | (2 + n % 250)),
 	};
 	socklen_t len = sizeof(addr);
 	int fd, err;
@@ -300,10 +300,10 @@ static void stop_workers(const pid_t *pids, unsigned int workers)
 int main(int argc, char **argv)
 {
 	struct hold_options opt = {
-	    .sockets = 100000,
-	    .pairs_per_worker = DEFAULT_PAIRS_PER_WORKER,
-	    .timeout_s = 3600,
-	    .abort_close = true,
+		.sockets = 100000,
+		.pairs_per_worker = DEFAULT_PAIRS_PER_WORKER,
+		.timeout_s = 3600,
+		.abort_close = true,
 	};
 	pid_t pids[MAX_WORKERS] = {0};
 	int report_fds[MAX_WORKERS];

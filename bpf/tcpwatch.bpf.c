@@ -107,7 +107,7 @@ struct wire {
 static __always_inline union tail *tail_of(struct wire *w)
 {
 	__u64 off =
-	    w->r.family == AF_INET6 ? offsetof(struct wire, v6.t) : offsetof(struct wire, v4.t);
+		w->r.family == AF_INET6 ? offsetof(struct wire, v6.t) : offsetof(struct wire, v4.t);
 
 	barrier_var(off);
 	return (union tail *)((char *)w + off);
@@ -272,7 +272,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	 * (tcp_synack_rtt_meas) just before SYN_RECV->ESTABLISHED. */
 	if (newstate == TCP_ESTABLISHED) {
 		const struct tcp_sock *tp =
-		    bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
+			bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
 
 		w.r.value = tp->srtt_us >> 3;
 	}
@@ -282,7 +282,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 		 * death row is full (inet_twsk_alloc): tell user space not to
 		 * expect a TIME_WAIT. */
 		const struct inet_timewait_death_row *dr =
-		    &sk->__sk_common.skc_net.net->ipv4.tcp_death_row;
+			&sk->__sk_common.skc_net.net->ipv4.tcp_death_row;
 
 		if (dr->tw_refcount.refs.counter - 1 >= dr->sysctl_max_tw_buckets)
 			w.r.flags |= TCPWATCH_EVF_TW_FULL;

@@ -18,12 +18,12 @@ int filter_args_take(struct filter_args *fa, int argc, char **argv, int *i, cons
 		}
 		m = tcpstate_parse_mask(argv[++*i]);
 		if (!m) {
-			fprintf(
-			    stderr,
-			    "tcpwatch %s: unknown state '%s' (established, syn-sent, syn-recv, "
-			    "fin-wait-1, fin-wait-2, time-wait, closed, close-wait, last-ack, "
-			    "listening, closing, or all, connected, synchronized, bucket, big)\n",
-			    cmd, argv[*i]);
+			fprintf(stderr,
+				"tcpwatch %s: unknown state '%s' (established, syn-sent, syn-recv, "
+				"fin-wait-1, fin-wait-2, time-wait, closed, close-wait, last-ack, "
+				"listening, closing, or all, connected, synchronized, bucket, "
+				"big)\n",
+				cmd, argv[*i]);
 			return -1;
 		}
 		if (!strcmp(a, "state"))

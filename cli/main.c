@@ -10,26 +10,26 @@
 
 static void usage(FILE *out)
 {
-	fprintf(
-	    out,
-	    "Usage: tcpwatch [--socket PATH] [--json] COMMAND [ARGS]\n\n"
-	    "Commands:\n"
-	    "  list, ls [-l|-a] [-4|-6] [-p] [-H] [state NAME]... [exclude NAME]... [EXPR]\n"
-	    "                      connections, like ss -tan. NAME: established, syn-sent,\n"
-	    "                      ..., or the groups all, connected, synchronized, bucket, big.\n"
-	    "                      EXPR in ss's grammar: '( dport = :443 or sport = :443 )'\n"
-	    "                      src 127.0.0.0/8 ...; -a adds retained closed connections\n"
-	    "  show COOKIE         one connection's life as a ladder diagram\n"
-	    "  watch [state NAME]... [EXPR]\n"
-	    "                      live transitions, one line each (like tcpstates)\n"
-	    "  findings            connections stuck in CLOSE_WAIT, TIME_WAIT/FIN_WAIT2\n"
-	    "                      pile-ups, failing connects, resetting peers\n"
-	    "  stats               the daemon's own counters\n\n"
-	    "Options (anywhere on the line):\n"
-	    "  -S, --socket PATH   tcpwatchd's API socket (default " DEFAULT_SOCKET
-	    ", or $TCPWATCH_SOCKET)\n"
-	    "  -j, --json          JSON output\n"
-	    "  -h, --help          this text\n");
+	fprintf(out,
+		"Usage: tcpwatch [--socket PATH] [--json] COMMAND [ARGS]\n\n"
+		"Commands:\n"
+		"  list, ls [-l|-a] [-4|-6] [-p] [-H] [state NAME]... [exclude NAME]... [EXPR]\n"
+		"                      connections, like ss -tan. NAME: established, syn-sent,\n"
+		"                      ..., or the groups all, connected, synchronized, bucket, "
+		"big.\n"
+		"                      EXPR in ss's grammar: '( dport = :443 or sport = :443 )'\n"
+		"                      src 127.0.0.0/8 ...; -a adds retained closed connections\n"
+		"  show COOKIE         one connection's life as a ladder diagram\n"
+		"  watch [state NAME]... [EXPR]\n"
+		"                      live transitions, one line each (like tcpstates)\n"
+		"  findings            connections stuck in CLOSE_WAIT, TIME_WAIT/FIN_WAIT2\n"
+		"                      pile-ups, failing connects, resetting peers\n"
+		"  stats               the daemon's own counters\n\n"
+		"Options (anywhere on the line):\n"
+		"  -S, --socket PATH   tcpwatchd's API socket (default " DEFAULT_SOCKET
+		", or $TCPWATCH_SOCKET)\n"
+		"  -j, --json          JSON output\n"
+		"  -h, --help          this text\n");
 }
 
 struct command {
@@ -38,8 +38,8 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"list", "ls", cmd_list},         {"show", "history", cmd_show}, {"watch", NULL, cmd_watch},
-    {"findings", NULL, cmd_findings}, {"stats", NULL, cmd_stats},
+	{"list", "ls", cmd_list},         {"show", "history", cmd_show}, {"watch", NULL, cmd_watch},
+	{"findings", NULL, cmd_findings}, {"stats", NULL, cmd_stats},
 };
 
 static const struct command *find_command(const char *name)

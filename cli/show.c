@@ -27,8 +27,8 @@ static void print_header(const cJSON *c)
 	if (json_num(c, "handshake_us", -1) >= 0)
 		printf("  handshake %.0f us (%s)", json_num(c, "handshake_us", 0),
 		       !strcmp(json_str(c, "handshake_source", ""), "synack_rtt")
-			   ? "SYN-ACK to ACK, kernel sample"
-			   : "SYN to ESTABLISHED");
+			       ? "SYN-ACK to ACK, kernel sample"
+			       : "SYN to ESTABLISHED");
 	else
 		printf("  handshake unknown");
 	printf("  closed first: %s  end: %s\n", json_str(c, "closed_first", "-"),
@@ -46,17 +46,17 @@ static void print_header(const cJSON *c)
 		const cJSON *ti = cJSON_GetObjectItem(c, "tcp_info");
 
 		if (cJSON_IsObject(ti))
-			printf(
-			    "  rtt %.3f ms (var %.3f)  cwnd %.0f  bytes acked %.0f received %.0f\n",
-			    json_num(ti, "rtt_us", 0) / 1000, json_num(ti, "rttvar_us", 0) / 1000,
-			    json_num(ti, "snd_cwnd", 0), json_num(ti, "bytes_acked", 0),
-			    json_num(ti, "bytes_received", 0));
+			printf("  rtt %.3f ms (var %.3f)  cwnd %.0f  bytes acked %.0f received "
+			       "%.0f\n",
+			       json_num(ti, "rtt_us", 0) / 1000,
+			       json_num(ti, "rttvar_us", 0) / 1000, json_num(ti, "snd_cwnd", 0),
+			       json_num(ti, "bytes_acked", 0), json_num(ti, "bytes_received", 0));
 	}
 	if (!strcmp(json_str(c, "source", ""), "snapshot"))
 		printf("  (found by a sock_diag snapshot: its life before that is unknown)\n");
 	if (cJSON_IsFalse(cJSON_GetObjectItem(c, "reconciled")))
-		printf(
-		    "  (not reconciled: its namespace was not dumped, over max-netns or failed)\n");
+		printf("  (not reconciled: its namespace was not dumped, over max-netns or "
+		       "failed)\n");
 }
 
 struct packet {
@@ -72,20 +72,20 @@ static int packets_for(const char *from, const char *to, struct packet p[2])
 		struct packet p[2];
 		int n;
 	} map[] = {
-	    {"CLOSE", "SYN_SENT", {{true, "SYN"}}, 1},
-	    {"SYN_SENT", "ESTABLISHED", {{false, "SYN-ACK"}, {true, "ACK"}}, 2},
-	    {"LISTEN", "SYN_RECV", {{false, "SYN"}, {true, "SYN-ACK"}}, 2},
-	    {"SYN_RECV", "ESTABLISHED", {{false, "ACK"}}, 1},
-	    {"ESTABLISHED", "FIN_WAIT1", {{true, "FIN"}}, 1},
-	    {"SYN_RECV", "FIN_WAIT1", {{true, "FIN"}}, 1},
-	    {"FIN_WAIT1", "FIN_WAIT2", {{false, "ACK"}}, 1},
-	    {"FIN_WAIT2", "TIME_WAIT", {{false, "FIN"}, {true, "ACK"}}, 2},
-	    {"FIN_WAIT1", "TIME_WAIT", {{false, "FIN+ACK"}, {true, "ACK"}}, 2},
-	    {"FIN_WAIT1", "CLOSING", {{false, "FIN"}, {true, "ACK"}}, 2},
-	    {"CLOSING", "TIME_WAIT", {{false, "ACK"}}, 1},
-	    {"ESTABLISHED", "CLOSE_WAIT", {{false, "FIN"}, {true, "ACK"}}, 2},
-	    {"CLOSE_WAIT", "LAST_ACK", {{true, "FIN"}}, 1},
-	    {"LAST_ACK", "CLOSE", {{false, "ACK"}}, 1},
+		{"CLOSE", "SYN_SENT", {{true, "SYN"}}, 1},
+		{"SYN_SENT", "ESTABLISHED", {{false, "SYN-ACK"}, {true, "ACK"}}, 2},
+		{"LISTEN", "SYN_RECV", {{false, "SYN"}, {true, "SYN-ACK"}}, 2},
+		{"SYN_RECV", "ESTABLISHED", {{false, "ACK"}}, 1},
+		{"ESTABLISHED", "FIN_WAIT1", {{true, "FIN"}}, 1},
+		{"SYN_RECV", "FIN_WAIT1", {{true, "FIN"}}, 1},
+		{"FIN_WAIT1", "FIN_WAIT2", {{false, "ACK"}}, 1},
+		{"FIN_WAIT2", "TIME_WAIT", {{false, "FIN"}, {true, "ACK"}}, 2},
+		{"FIN_WAIT1", "TIME_WAIT", {{false, "FIN+ACK"}, {true, "ACK"}}, 2},
+		{"FIN_WAIT1", "CLOSING", {{false, "FIN"}, {true, "ACK"}}, 2},
+		{"CLOSING", "TIME_WAIT", {{false, "ACK"}}, 1},
+		{"ESTABLISHED", "CLOSE_WAIT", {{false, "FIN"}, {true, "ACK"}}, 2},
+		{"CLOSE_WAIT", "LAST_ACK", {{true, "FIN"}}, 1},
+		{"LAST_ACK", "CLOSE", {{false, "ACK"}}, 1},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
@@ -141,7 +141,7 @@ static void print_ladder(const cJSON *c)
 {
 	const cJSON *h = cJSON_GetObjectItem(c, "history"), *e;
 	char local[TW_ENDPOINT_STRLEN * 2], remote[TW_ENDPOINT_STRLEN * 2], delta[24],
-	    line[ARROW_WIDTH + 1];
+		line[ARROW_WIDTH + 1];
 	double prev = -1;
 
 	json_endpoint(c, "local_addr", "local_port", local, sizeof(local));

@@ -110,10 +110,10 @@ static int parse_op(struct parser *p, uint8_t *op)
 		const char *word;
 		uint8_t op;
 	} ops[] = {
-	    {"=", TW_SSF_EQ},   {"==", TW_SSF_EQ},  {"eq", TW_SSF_EQ}, {"!=", TW_SSF_NE},
-	    {"ne", TW_SSF_NE},  {"neq", TW_SSF_NE}, {">", TW_SSF_GT},  {"gt", TW_SSF_GT},
-	    {"<", TW_SSF_LT},   {"lt", TW_SSF_LT},  {">=", TW_SSF_GE}, {"ge", TW_SSF_GE},
-	    {"geq", TW_SSF_GE}, {"<=", TW_SSF_LE},  {"le", TW_SSF_LE}, {"leq", TW_SSF_LE},
+		{"=", TW_SSF_EQ},   {"==", TW_SSF_EQ},  {"eq", TW_SSF_EQ}, {"!=", TW_SSF_NE},
+		{"ne", TW_SSF_NE},  {"neq", TW_SSF_NE}, {">", TW_SSF_GT},  {"gt", TW_SSF_GT},
+		{"<", TW_SSF_LT},   {"lt", TW_SSF_LT},  {">=", TW_SSF_GE}, {"ge", TW_SSF_GE},
+		{"geq", TW_SSF_GE}, {"<=", TW_SSF_LE},  {"le", TW_SSF_LE}, {"leq", TW_SSF_LE},
 	};
 	struct tok *t = peek(p);
 

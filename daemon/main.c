@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -96,60 +95,37 @@ static void on_tick(struct tw_loop *l, void *data)
 	}
 }
 
-static void on_signal(struct tw_loop *l, int fd, uint32_t events, void *data)
+static void on_signal(struct tw_loop *l, int signo, void *data)
 {
-	struct signalfd_siginfo si;
-
-	(void)events;
-	if (read(fd, &si, sizeof(si)) != sizeof(si))
-		return;
-	if (si.ssi_signo == SIGHUP) {
+	if (signo == SIGHUP) {
 		daemon_reload(data);
 		return;
 	}
-	log_info("signal %u, stopping", si.ssi_signo);
+	log_info("signal %d, stopping", signo);
 	loop_stop(l);
-}
-
-static int setup_signals(struct tw_daemon *d)
-{
-	sigset_t mask;
-	int fd;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return -errno;
-	signal(SIGPIPE, SIG_IGN);
-	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	return loop_add_fd(d->loop, fd, EPOLLIN, on_signal, d);
 }
 
 /* Tracing first, then the snapshot: nothing falls between them. */
 static int start(struct tw_daemon *d, char *err, size_t err_len)
 {
 	const struct tw_conntable_limits limits = {
-	    .max_live = d->cfg.max_connections,
-	    .retain_count = d->cfg.retain_count,
-	    .retain_age_ns = (uint64_t)d->cfg.retain_age_s * NSEC_PER_SEC,
-	    .history_max = (uint16_t)d->cfg.history_max,
+		.max_live = d->cfg.max_connections,
+		.retain_count = d->cfg.retain_count,
+		.retain_age_ns = (uint64_t)d->cfg.retain_age_s * NSEC_PER_SEC,
+		.history_max = (uint16_t)d->cfg.history_max,
 	};
 	const struct tw_sync_config sc = {
-	    .max_netns = d->cfg.max_netns,
-	    .max_owner_entries = 4u * d->cfg.max_connections,
-	    .proc_root = "/proc",
-	    .run_netns = "/run/netns",
+		.max_netns = d->cfg.max_netns,
+		.max_owner_entries = 4u * d->cfg.max_connections,
+		.proc_root = "/proc",
+		.run_netns = "/run/netns",
 	};
 	const struct tw_sync_hooks sh = {.drain = drain_events, .lost = events_lost, .data = d};
 	struct tw_http_hooks hh = {
-	    .collect_stats = daemon_collect_stats,
-	    .sync = drain_events,
-	    .data = d,
-	    .findings = &d->findings,
+		.collect_stats = daemon_collect_stats,
+		.sync = drain_events,
+		.data = d,
+		.findings = &d->findings,
 	};
 	int r;
 
@@ -174,7 +150,8 @@ static int start(struct tw_daemon *d, char *err, size_t err_len)
 					    d->cfg.reconcile_interval_ms, on_reconcile_timer, d);
 	if (d->reconcile_timer < 0 ||
 	    loop_add_fd(d->loop, bpfload_epoll_fd(d->bpf), EPOLLIN, on_ringbuf, d) < 0 ||
-	    setup_signals(d) < 0 ||
+	    loop_add_signals(d->loop, (const int[]){SIGTERM, SIGINT, SIGHUP, 0}, on_signal, d) <
+		    0 ||
 	    loop_add_timer(d->loop, BPFLOAD_DRAIN_MS, BPFLOAD_DRAIN_MS, on_drain_timer, d) < 0 ||
 	    loop_add_timer(d->loop, 1000, 1000, on_tick, d) < 0)
 		return snprintf(err, err_len, "cannot set up the event loop"), -EINVAL;

@@ -8,11 +8,11 @@
 void daemon_apply_limits(struct tw_daemon *d)
 {
 	d->findings = (struct tw_findings_config){
-	    .close_wait_threshold_ms = d->cfg.close_wait_threshold_ms,
-	    .time_wait_pileup = d->cfg.time_wait_pileup,
-	    .fin_wait2_pileup = d->cfg.fin_wait2_pileup,
-	    .connect_failures = d->cfg.connect_failures,
-	    .peer_resets = d->cfg.peer_resets,
+		.close_wait_threshold_ms = d->cfg.close_wait_threshold_ms,
+		.time_wait_pileup = d->cfg.time_wait_pileup,
+		.fin_wait2_pileup = d->cfg.fin_wait2_pileup,
+		.connect_failures = d->cfg.connect_failures,
+		.peer_resets = d->cfg.peer_resets,
 	};
 	if (d->table)
 		conntable_set_retention(d->table, d->cfg.retain_count,

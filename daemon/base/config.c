@@ -11,45 +11,45 @@
 #define DAY_S    86400u
 
 const struct tw_config_key tw_config_keys[] = {
-    {"socket", 's', TW_CFG_STRING, false, false, FIELD(socket_path), 0, 0, TW_DEFAULT_SOCKET,
-     "PATH", "API Unix socket", NULL},
-    {"listen", 'l', TW_CFG_STRING, false, false, FIELD(listen), 0, 0, TW_DEFAULT_LISTEN,
-     "ADDR:PORT|none", "API on loopback TCP", NULL},
-    {"foreground", 'f', TW_CFG_FLAG, false, true, FIELD(foreground), 0, 1, "false", NULL,
-     "stay in the foreground (systemd runs it so)", NULL},
-    {"debug", 'd', TW_CFG_FLAG, true, false, FIELD(debug), 0, 1, "false", NULL, "verbose logging",
-     NULL},
-    {"reconcile-interval", 0, TW_CFG_SECONDS, true, false, FIELD(reconcile_interval_ms), 100,
-     3600 * 1000, "5", "S", "sock_diag reconcile period, seconds", NULL},
-    {"retain-count", 0, TW_CFG_UINT, true, false, FIELD(retain_count), 0, 10000000, "10000", "N",
-     "closed connections kept", NULL},
-    {"retain-age", 0, TW_CFG_UINT, true, false, FIELD(retain_age_s), 0, 7 * DAY_S, "600", "S",
-     "seconds a closed connection is kept", NULL},
-    {"max-connections", 0, TW_CFG_UINT, false, false, FIELD(max_connections), 16, 50000000,
-     "1000000", "N", "live connections tracked", NULL},
-    {"history-max", 0, TW_CFG_UINT, false, false, FIELD(history_max), 8, 4096, "32", "N",
-     "history entries per connection", NULL},
-    {"ringbuf-kb", 0, TW_CFG_UINT, false, false, FIELD(ringbuf_kb), 64, 1048576, "16384", "N",
-     "BPF ring buffers in KiB, all CPUs", NULL},
-    {"max-netns", 0, TW_CFG_UINT, false, false, FIELD(max_netns), 1, 65536, "256", "N",
-     "network namespaces followed", NULL},
-    {"max-clients", 0, TW_CFG_UINT, false, false, FIELD(max_clients), 1, 4096, "64", "N",
-     "concurrent API connections", NULL},
-    {"netns-filter", 0, TW_CFG_UINT, false, false, FIELD(netns_filter), 0, UINT32_MAX, "0", "INODE",
-     "trace only this network namespace (0: all)", NULL},
-    {"max-watchers", 0, TW_CFG_UINT, false, false, FIELD(max_watchers), 0, 1024, "16", "N",
-     "concurrent event streams", NULL},
-    {"close-wait-threshold", 0, TW_CFG_SECONDS, true, false, FIELD(close_wait_threshold_ms), 0,
-     DAY_S * 1000ull, "60", "S", "CLOSE_WAIT older than this is stuck", "Findings thresholds"},
-    {"time-wait-pileup", 0, TW_CFG_UINT, true, false, FIELD(time_wait_pileup), 1, UINT32_MAX, "500",
-     "N", "TIME_WAIT per remote endpoint", NULL},
-    {"fin-wait2-pileup", 0, TW_CFG_UINT, true, false, FIELD(fin_wait2_pileup), 1, UINT32_MAX, "50",
-     "N", "FIN_WAIT2 per remote endpoint", NULL},
-    {"connect-failures", 0, TW_CFG_UINT, true, false, FIELD(connect_failures), 1, UINT32_MAX, "5",
-     "N", "failed connects per destination", NULL},
-    {"peer-resets", 0, TW_CFG_UINT, true, false, FIELD(peer_resets), 1, UINT32_MAX, "5", "N",
-     "resets from one remote endpoint", NULL},
-    {.name = NULL},
+	{"socket", 's', TW_CFG_STRING, false, false, FIELD(socket_path), 0, 0, TW_DEFAULT_SOCKET,
+	 "PATH", "API Unix socket", NULL},
+	{"listen", 'l', TW_CFG_STRING, false, false, FIELD(listen), 0, 0, TW_DEFAULT_LISTEN,
+	 "ADDR:PORT|none", "API on loopback TCP", NULL},
+	{"foreground", 'f', TW_CFG_FLAG, false, true, FIELD(foreground), 0, 1, "false", NULL,
+	 "stay in the foreground (systemd runs it so)", NULL},
+	{"debug", 'd', TW_CFG_FLAG, true, false, FIELD(debug), 0, 1, "false", NULL,
+	 "verbose logging", NULL},
+	{"reconcile-interval", 0, TW_CFG_SECONDS, true, false, FIELD(reconcile_interval_ms), 100,
+	 3600 * 1000, "5", "S", "sock_diag reconcile period, seconds", NULL},
+	{"retain-count", 0, TW_CFG_UINT, true, false, FIELD(retain_count), 0, 10000000, "10000",
+	 "N", "closed connections kept", NULL},
+	{"retain-age", 0, TW_CFG_UINT, true, false, FIELD(retain_age_s), 0, 7 * DAY_S, "600", "S",
+	 "seconds a closed connection is kept", NULL},
+	{"max-connections", 0, TW_CFG_UINT, false, false, FIELD(max_connections), 16, 50000000,
+	 "1000000", "N", "live connections tracked", NULL},
+	{"history-max", 0, TW_CFG_UINT, false, false, FIELD(history_max), 8, 4096, "32", "N",
+	 "history entries per connection", NULL},
+	{"ringbuf-kb", 0, TW_CFG_UINT, false, false, FIELD(ringbuf_kb), 64, 1048576, "16384", "N",
+	 "BPF ring buffers in KiB, all CPUs", NULL},
+	{"max-netns", 0, TW_CFG_UINT, false, false, FIELD(max_netns), 1, 65536, "256", "N",
+	 "network namespaces followed", NULL},
+	{"max-clients", 0, TW_CFG_UINT, false, false, FIELD(max_clients), 1, 4096, "64", "N",
+	 "concurrent API connections", NULL},
+	{"netns-filter", 0, TW_CFG_UINT, false, false, FIELD(netns_filter), 0, UINT32_MAX, "0",
+	 "INODE", "trace only this network namespace (0: all)", NULL},
+	{"max-watchers", 0, TW_CFG_UINT, false, false, FIELD(max_watchers), 0, 1024, "16", "N",
+	 "concurrent event streams", NULL},
+	{"close-wait-threshold", 0, TW_CFG_SECONDS, true, false, FIELD(close_wait_threshold_ms), 0,
+	 DAY_S * 1000ull, "60", "S", "CLOSE_WAIT older than this is stuck", "Findings thresholds"},
+	{"time-wait-pileup", 0, TW_CFG_UINT, true, false, FIELD(time_wait_pileup), 1, UINT32_MAX,
+	 "500", "N", "TIME_WAIT per remote endpoint", NULL},
+	{"fin-wait2-pileup", 0, TW_CFG_UINT, true, false, FIELD(fin_wait2_pileup), 1, UINT32_MAX,
+	 "50", "N", "FIN_WAIT2 per remote endpoint", NULL},
+	{"connect-failures", 0, TW_CFG_UINT, true, false, FIELD(connect_failures), 1, UINT32_MAX,
+	 "5", "N", "failed connects per destination", NULL},
+	{"peer-resets", 0, TW_CFG_UINT, true, false, FIELD(peer_resets), 1, UINT32_MAX, "5", "N",
+	 "resets from one remote endpoint", NULL},
+	{.name = NULL},
 };
 
 #define N_KEYS (sizeof(tw_config_keys) / sizeof(tw_config_keys[0]) - 1)
@@ -323,9 +323,9 @@ static void unknown_option(int argc, char **argv, char *err, size_t err_len)
 	if (optopt && optopt != OPT_KEY) {
 		/* Mid-cluster ("-xf"), getopt has not moved on yet. */
 		const char *arg =
-		    optind < argc && argv[optind][0] == '-' && strchr(argv[optind], optopt)
-			? argv[optind]
-			: argv[optind - 1];
+			optind < argc && argv[optind][0] == '-' && strchr(argv[optind], optopt)
+				? argv[optind]
+				: argv[optind - 1];
 
 		snprintf(err, err_len, "unknown or incomplete option '-%c' in '%s' (see --help)",
 			 optopt, arg);

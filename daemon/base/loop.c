@@ -2,7 +2,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -33,6 +35,9 @@ struct tw_loop {
 	int (*get_timeout_ms)(void *data);
 	void (*on_due)(void *data);
 	void *hook_data;
+	loop_signal_cb signal_cb;
+	void *signal_data;
+	int signal_fd;
 	struct tw_loop_stats stats;
 };
 
@@ -42,6 +47,7 @@ struct tw_loop *loop_new(void)
 
 	if (!l)
 		return NULL;
+	l->signal_fd = -1;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0) {
 		free(l);
@@ -66,6 +72,8 @@ void loop_free(struct tw_loop *l)
 		next = h->next;
 		free(h);
 	}
+	if (l->signal_fd >= 0)
+		close(l->signal_fd);
 	close(l->epfd);
 	free(l);
 }
@@ -119,13 +127,50 @@ int loop_del_fd(struct tw_loop *l, int fd)
 	return -ENOENT;
 }
 
+static void on_signalfd(struct tw_loop *l, int fd, uint32_t events, void *data)
+{
+	struct signalfd_siginfo si;
+
+	(void)events;
+	(void)data;
+	while (read(fd, &si, sizeof(si)) == sizeof(si))
+		l->signal_cb(l, (int)si.ssi_signo, l->signal_data);
+}
+
+int loop_add_signals(struct tw_loop *l, const int *signals, loop_signal_cb cb, void *data)
+{
+	sigset_t mask;
+	int fd, r;
+
+	if (l->signal_fd >= 0)
+		return -EBUSY;
+	sigemptyset(&mask);
+	for (; *signals; signals++)
+		sigaddset(&mask, *signals);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	l->signal_cb = cb;
+	l->signal_data = data;
+	r = loop_add_fd(l, fd, EPOLLIN, on_signalfd, NULL);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	l->signal_fd = fd;
+	return 0;
+}
+
 int loop_timer_set(struct tw_loop *l, int id, uint32_t first_ms, uint32_t interval_ms)
 {
 	struct itimerspec its = {
-	    .it_value = {.tv_sec = first_ms / MSEC_PER_SEC,
-			 .tv_nsec = (long)(first_ms % MSEC_PER_SEC * NSEC_PER_MSEC)},
-	    .it_interval = {.tv_sec = interval_ms / MSEC_PER_SEC,
-			    .tv_nsec = (long)(interval_ms % MSEC_PER_SEC * NSEC_PER_MSEC)},
+		.it_value = {.tv_sec = first_ms / MSEC_PER_SEC,
+			     .tv_nsec = (long)(first_ms % MSEC_PER_SEC * NSEC_PER_MSEC)},
+		.it_interval = {.tv_sec = interval_ms / MSEC_PER_SEC,
+				.tv_nsec = (long)(interval_ms % MSEC_PER_SEC * NSEC_PER_MSEC)},
 	};
 
 	if (id < 0 || id >= l->n_timers)

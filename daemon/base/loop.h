@@ -23,6 +23,12 @@ void loop_free(struct tw_loop *l);
 int loop_add_fd(struct tw_loop *l, int fd, uint32_t events, loop_fd_cb cb, void *data);
 int loop_del_fd(struct tw_loop *l, int fd);
 
+/* Delivers the signals of signals[] (a list ending with 0) through the loop
+ * (a signalfd; they are blocked for the process): cb runs with each one's
+ * number. SIGPIPE is ignored. 0 or negative errno. */
+typedef void (*loop_signal_cb)(struct tw_loop *l, int signo, void *data);
+int loop_add_signals(struct tw_loop *l, const int *signals, loop_signal_cb cb, void *data);
+
 /* A timer firing first after first_ms, then every interval_ms (0: once).
  * Returns a timer id (>= 0) or negative errno. */
 int loop_add_timer(struct tw_loop *l, uint32_t first_ms, uint32_t interval_ms, loop_timer_cb cb,

@@ -121,9 +121,10 @@ static void json_history(struct tw_buf *b, const struct tw_conn *c, const struct
 		else
 			buf_printf(b, ",\"state\":\"%s\"", tcpstate_name(h->from));
 		buf_printf(
-		    b, ",\"time_ns\":%llu,\"time\":\"%s\",\"since_first_ns\":%lld,\"derived\":%s",
-		    (unsigned long long)wall, text, (long long)(h->time_ns - c->first_seen_ns),
-		    h->flags & TW_HIST_DERIVED ? "true" : "false");
+			b,
+			",\"time_ns\":%llu,\"time\":\"%s\",\"since_first_ns\":%lld,\"derived\":%s",
+			(unsigned long long)wall, text, (long long)(h->time_ns - c->first_seen_ns),
+			h->flags & TW_HIST_DERIVED ? "true" : "false");
 		if (h->kind == TW_HIST_RESET_SENT || h->kind == TW_HIST_RETRANSMIT)
 			buf_printf(b, ",\"value\":%u", h->value);
 		buf_puts(b, "}");
@@ -137,11 +138,11 @@ static void json_history(struct tw_buf *b, const struct tw_conn *c, const struct
 static const char *timer_name(uint8_t timer)
 {
 	static const char *const names[TW_TIMER_KINDS] = {
-	    [TW_TIMER_NONE] = "none",
-	    [TW_TIMER_RETRANSMIT] = "retransmit",
-	    [TW_TIMER_KEEPALIVE] = "keepalive",
-	    [TW_TIMER_TIME_WAIT] = "time_wait",
-	    [TW_TIMER_ZERO_WINDOW_PROBE] = "zero_window_probe",
+		[TW_TIMER_NONE] = "none",
+		[TW_TIMER_RETRANSMIT] = "retransmit",
+		[TW_TIMER_KEEPALIVE] = "keepalive",
+		[TW_TIMER_TIME_WAIT] = "time_wait",
+		[TW_TIMER_ZERO_WINDOW_PROBE] = "zero_window_probe",
 	};
 
 	return timer < TW_TIMER_KINDS ? names[timer] : "unknown";
@@ -196,8 +197,8 @@ static void json_lifecycle(struct tw_buf *b, const struct tw_conn *c, const stru
 	 * by the time since that sample. */
 	if (ti->has_info && !(c->flags & TW_CONN_CLOSED) && clk->now_mono_ns >= ti->sample_ns) {
 		uint64_t idle = ti->last_data_sent_ms < ti->last_data_recv_ms
-				    ? ti->last_data_sent_ms
-				    : ti->last_data_recv_ms;
+					? ti->last_data_sent_ms
+					: ti->last_data_recv_ms;
 
 		idle += (clk->now_mono_ns - ti->sample_ns) / NSEC_PER_MSEC;
 		buf_printf(b, ",\"idle_ms\":%llu", (unsigned long long)idle);
@@ -231,12 +232,13 @@ void json_conn(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock 
 
 	tw_addr_format(c->family, c->local_addr, laddr, sizeof(laddr));
 	tw_addr_format(c->family, c->remote_addr, raddr, sizeof(raddr));
-	buf_printf(
-	    b,
-	    "{\"cookie\":%llu,\"netns\":%u,\"family\":\"%s\",\"state\":\"%s\","
-	    "\"local_addr\":\"%s\",\"local_port\":%u,\"remote_addr\":\"%s\",\"remote_port\":%u,",
-	    (unsigned long long)c->cookie, c->netns, c->family == AF_INET6 ? "inet6" : "inet",
-	    tcpstate_name(c->state), laddr, c->local_port, raddr, c->remote_port);
+	buf_printf(b,
+		   "{\"cookie\":%llu,\"netns\":%u,\"family\":\"%s\",\"state\":\"%s\","
+		   "\"local_addr\":\"%s\",\"local_port\":%u,\"remote_addr\":\"%s\",\"remote_port\":"
+		   "%u,",
+		   (unsigned long long)c->cookie, c->netns,
+		   c->family == AF_INET6 ? "inet6" : "inet", tcpstate_name(c->state), laddr,
+		   c->local_port, raddr, c->remote_port);
 	if (c->flags & TW_CONN_HAS_TASK) {
 		buf_printf(b, "\"pid\":%u,\"comm\":", c->pid);
 		json_string(b, c->comm);
@@ -350,11 +352,12 @@ void json_findings(struct tw_buf *b, const struct tw_findings *f,
 		buf_puts(b, "]}");
 	}
 	buf_printf(
-	    b,
-	    "],\"truncated\":%s,\"thresholds\":{\"close_wait_ms\":%u,\"time_wait_pileup\":%u,"
-	    "\"fin_wait2_pileup\":%u,\"connect_failures\":%u,\"peer_resets\":%u}}",
-	    f->truncated ? "true" : "false", cfg->close_wait_threshold_ms, cfg->time_wait_pileup,
-	    cfg->fin_wait2_pileup, cfg->connect_failures, cfg->peer_resets);
+		b,
+		"],\"truncated\":%s,\"thresholds\":{\"close_wait_ms\":%u,\"time_wait_pileup\":%u,"
+		"\"fin_wait2_pileup\":%u,\"connect_failures\":%u,\"peer_resets\":%u}}",
+		f->truncated ? "true" : "false", cfg->close_wait_threshold_ms,
+		cfg->time_wait_pileup, cfg->fin_wait2_pileup, cfg->connect_failures,
+		cfg->peer_resets);
 }
 
 void json_stats(struct tw_buf *b, const struct tw_stats *s)

@@ -151,14 +151,14 @@ struct route {
 };
 
 static const struct route routes[] = {
-    {"GET", "/api/v1/connections", false, list_handle},
-    {"GET", "/api/v1/connections/", true, handle_one},
-    {"GET", "/api/v1/events", false, sse_handle},
-    {"GET", "/api/v1/findings", false, handle_findings},
-    {"GET", "/api/v1/stats", false, handle_stats},
-    {"GET", "/healthz", false, handle_healthz},
-    {"GET", "/", false, handle_index},
-    {"GET", "/index.html", false, handle_index},
+	{"GET", "/api/v1/connections", false, list_handle},
+	{"GET", "/api/v1/connections/", true, handle_one},
+	{"GET", "/api/v1/events", false, sse_handle},
+	{"GET", "/api/v1/findings", false, handle_findings},
+	{"GET", "/api/v1/stats", false, handle_stats},
+	{"GET", "/healthz", false, handle_healthz},
+	{"GET", "/", false, handle_index},
+	{"GET", "/index.html", false, handle_index},
 };
 
 static bool method_ok(const char *want, const char *method)

@@ -89,8 +89,8 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 	if (!handler)
 		return http_reply_error(h, conn, status,
 					status == MHD_HTTP_METHOD_NOT_ALLOWED
-					    ? "method not allowed (GET or HEAD)"
-					    : "no such endpoint");
+						? "method not allowed (GET or HEAD)"
+						: "no such endpoint");
 	return handler(h, conn, rest);
 }
 
@@ -118,17 +118,17 @@ static struct MHD_Daemon *start(struct tw_http *h, const struct tw_config *cfg, 
 				const struct sockaddr *addr)
 {
 	unsigned flags =
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
+		MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
 
 	if (addr && addr->sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (listen_fd >= 0)
 		return MHD_start_daemon(
-		    flags, 0, NULL, NULL, handle_request, h, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
-		    MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONNECTION_TIMEOUT_S,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
-		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+			flags, 0, NULL, NULL, handle_request, h, MHD_OPTION_LISTEN_SOCKET,
+			listen_fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
+			MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONNECTION_TIMEOUT_S,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	return MHD_start_daemon(flags, 0, NULL, NULL, handle_request, h, MHD_OPTION_SOCK_ADDR, addr,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_clients,

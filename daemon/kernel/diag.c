@@ -50,7 +50,7 @@ long diag_recv(int fd, void *buf, size_t len, struct tw_diag_counters *counts)
 		struct sockaddr_nl from;
 		socklen_t from_len = sizeof(from);
 		ssize_t n =
-		    recvfrom(fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
+			recvfrom(fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
 
 		if (n < 0) {
 			if (errno == EINTR)

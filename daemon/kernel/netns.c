@@ -70,9 +70,9 @@ int netns_init(struct tw_netns_set *s, size_t max)
 		return fd;
 	}
 	s->v[0] = (struct tw_netns){
-	    .inode = s->self_inode,
-	    .diag_fd = fd,
-	    .diag_portid = diag_portid(fd),
+		.inode = s->self_inode,
+		.diag_fd = fd,
+		.diag_portid = diag_portid(fd),
 	};
 	s->n = 1;
 	return 0;
@@ -147,10 +147,10 @@ static void consider(struct tw_netns_set *s, const char *path)
 		s->open_failures++;
 	} else {
 		s->v[s->n++] = (struct tw_netns){
-		    .inode = (uint32_t)st.st_ino,
-		    .diag_fd = fd,
-		    .diag_portid = diag_portid(fd),
-		    .seen_gen = s->gen,
+			.inode = (uint32_t)st.st_ino,
+			.diag_fd = fd,
+			.diag_portid = diag_portid(fd),
+			.seen_gen = s->gen,
 		};
 	}
 	close(ns_fd);

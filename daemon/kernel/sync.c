@@ -293,11 +293,11 @@ static void finish(struct tw_sync *s)
 	drain(s);
 	qsort(s->dumped, s->n_dumped, sizeof(*s->dumped), cmp_u32);
 	scope = (struct tw_reconcile_scope){
-	    .dumped = s->dumped,
-	    .n_dumped = s->n_dumped,
-	    .existing = s->netns.existing,
-	    .n_existing = s->netns.n_existing,
-	    .existing_complete = s->netns.existing_complete,
+		.dumped = s->dumped,
+		.n_dumped = s->n_dumped,
+		.existing = s->netns.existing,
+		.n_existing = s->netns.n_existing,
+		.existing_complete = s->netns.existing_complete,
 	};
 	reconcile_end(&s->rec, &scope, clock_mono_ns());
 	attribute_owners(s, clock_mono_ns());

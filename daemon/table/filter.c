@@ -166,11 +166,11 @@ bool filter_match(const struct tw_filter *f, const struct tw_conn *c)
 		return false;
 	if (f->expr.root >= 0) {
 		struct tw_ssf_sock s = {
-		    .family = c->family,
-		    .local_addr = c->local_addr,
-		    .remote_addr = c->remote_addr,
-		    .local_port = c->local_port,
-		    .remote_port = c->remote_port,
+			.family = c->family,
+			.local_addr = c->local_addr,
+			.remote_addr = c->remote_addr,
+			.local_port = c->local_port,
+			.remote_port = c->remote_port,
 		};
 
 		return ssfilter_match(&f->expr, &s);

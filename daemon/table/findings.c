@@ -25,47 +25,57 @@ static const struct {
 	const char *summary;
 	const char *explanation;
 } kinds[K_MAX] = {
-    [K_CLOSE_WAIT] =
-	{
-	    "close_wait_stuck",
-	    NULL,
-	    "The peer closed its side (its FIN arrived) but the application never called "
-	    "close() on the socket. Each such socket holds a file descriptor and kernel "
-	    "memory until the process closes it: look for a missing close() on an error or "
-	    "EOF path in the owning process.",
-	},
-    [K_TIME_WAIT] =
-	{
-	    "time_wait_pileup",
-	    "%u connections to %s in TIME_WAIT (threshold %u)",
-	    "This side closed first, so each connection waits 60 s in TIME_WAIT. Many short "
-	    "connections to one endpoint can exhaust ephemeral ports: reuse connections "
-	    "(keep-alive, pooling) or let the peer close first.",
-	},
-    [K_FIN_WAIT2] =
-	{
-	    "fin_wait2_pileup",
-	    "%u connections to %s in FIN_WAIT2 (threshold %u)",
-	    "This side closed and the peer acknowledged, but the peer has not closed its own "
-	    "side: the remote application is slow to close or never does. Orphaned sockets "
-	    "wait tcp_fin_timeout before they go.",
-	},
-    [K_CONNECT_FAILURES] =
-	{
-	    "connect_failures",
-	    "%u failed connection attempts to %s (threshold %u)",
-	    "Connections to this destination were refused (RST: nothing listens on that "
-	    "port) or timed out (SYNs never answered: host down or a firewall drops them). "
-	    "Check the service and the path to it.",
-	},
-    [K_PEER_RESETS] =
-	{
-	    "peer_resets",
-	    "%u connections with %s ended by its RST (threshold %u)",
-	    "The peer keeps aborting connections with a reset: it may be restarting, "
-	    "overloaded, enforcing idle timeouts, or rejecting what it receives. Its logs "
-	    "say which.",
-	},
+	[K_CLOSE_WAIT] =
+		{
+			"close_wait_stuck",
+			NULL,
+			"The peer closed its side (its FIN arrived) but the application never "
+			"called "
+			"close() on the socket. Each such socket holds a file descriptor and "
+			"kernel "
+			"memory until the process closes it: look for a missing close() on an "
+			"error or "
+			"EOF path in the owning process.",
+		},
+	[K_TIME_WAIT] =
+		{
+			"time_wait_pileup",
+			"%u connections to %s in TIME_WAIT (threshold %u)",
+			"This side closed first, so each connection waits 60 s in TIME_WAIT. Many "
+			"short "
+			"connections to one endpoint can exhaust ephemeral ports: reuse "
+			"connections "
+			"(keep-alive, pooling) or let the peer close first.",
+		},
+	[K_FIN_WAIT2] =
+		{
+			"fin_wait2_pileup",
+			"%u connections to %s in FIN_WAIT2 (threshold %u)",
+			"This side closed and the peer acknowledged, but the peer has not closed "
+			"its own "
+			"side: the remote application is slow to close or never does. Orphaned "
+			"sockets "
+			"wait tcp_fin_timeout before they go.",
+		},
+	[K_CONNECT_FAILURES] =
+		{
+			"connect_failures",
+			"%u failed connection attempts to %s (threshold %u)",
+			"Connections to this destination were refused (RST: nothing listens on "
+			"that "
+			"port) or timed out (SYNs never answered: host down or a firewall drops "
+			"them). "
+			"Check the service and the path to it.",
+		},
+	[K_PEER_RESETS] =
+		{
+			"peer_resets",
+			"%u connections with %s ended by its RST (threshold %u)",
+			"The peer keeps aborting connections with a reset: it may be restarting, "
+			"overloaded, enforcing idle timeouts, or rejecting what it receives. Its "
+			"logs "
+			"say which.",
+		},
 };
 
 struct gather {
@@ -224,10 +234,10 @@ void findings_summary(const struct tw_finding *grp, const struct tw_findings_con
 			 "%s (pid %u) has %u connection%s stuck in CLOSE_WAIT for up to %llu s",
 			 grp->procs[0].comm, grp->procs[0].pid, grp->count, plural, oldest_s);
 	} else {
-		snprintf(
-		    out, len,
-		    "%u connection%s of an unknown process stuck in CLOSE_WAIT for up to %llu s",
-		    grp->count, plural, oldest_s);
+		snprintf(out, len,
+			 "%u connection%s of an unknown process stuck in CLOSE_WAIT for up to %llu "
+			 "s",
+			 grp->count, plural, oldest_s);
 	}
 }
 

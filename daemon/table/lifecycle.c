@@ -29,19 +29,19 @@ const char *lifecycle_closer_name(uint8_t closer)
 }
 
 static const char *const end_names[TW_END_MAX] = {
-    [TW_END_CLOSED_BY_LOCAL] = "closed_by_local",
-    [TW_END_CLOSED_BY_PEER] = "closed_by_peer",
-    [TW_END_SIMULTANEOUS] = "simultaneous_close",
-    [TW_END_RESET_SENT] = "reset_sent",
-    [TW_END_RESET_RECEIVED] = "reset_received",
-    [TW_END_REFUSED] = "refused",
-    [TW_END_CONNECT_TIMEOUT] = "connect_timeout",
-    [TW_END_CONNECT_ABORTED] = "connect_aborted",
-    [TW_END_SYN_RECV_ABORTED] = "syn_recv_aborted",
-    [TW_END_TIMEOUT] = "timeout",
-    [TW_END_ABORTED] = "aborted",
-    [TW_END_LISTENER_CLOSED] = "listener_closed",
-    [TW_END_VANISHED] = "vanished",
+	[TW_END_CLOSED_BY_LOCAL] = "closed_by_local",
+	[TW_END_CLOSED_BY_PEER] = "closed_by_peer",
+	[TW_END_SIMULTANEOUS] = "simultaneous_close",
+	[TW_END_RESET_SENT] = "reset_sent",
+	[TW_END_RESET_RECEIVED] = "reset_received",
+	[TW_END_REFUSED] = "refused",
+	[TW_END_CONNECT_TIMEOUT] = "connect_timeout",
+	[TW_END_CONNECT_ABORTED] = "connect_aborted",
+	[TW_END_SYN_RECV_ABORTED] = "syn_recv_aborted",
+	[TW_END_TIMEOUT] = "timeout",
+	[TW_END_ABORTED] = "aborted",
+	[TW_END_LISTENER_CLOSED] = "listener_closed",
+	[TW_END_VANISHED] = "vanished",
 };
 
 const char *lifecycle_end_name(uint8_t reason)

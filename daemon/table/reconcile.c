@@ -85,11 +85,11 @@ static void add_derived(struct tw_reconcile *r, struct tw_conn *c, uint8_t from,
 			uint64_t now_ns)
 {
 	struct tw_hist h = {
-	    .time_ns = now_ns,
-	    .kind = TW_HIST_STATE,
-	    .from = from,
-	    .to = to,
-	    .flags = TW_HIST_DERIVED,
+		.time_ns = now_ns,
+		.kind = TW_HIST_STATE,
+		.from = from,
+		.to = to,
+		.flags = TW_HIST_DERIVED,
 	};
 
 	conntable_hist_append(r->table, c, &h);
@@ -112,7 +112,7 @@ static void set_from_diag(struct tw_conn *c, uint32_t netns, const struct tw_kso
 static void defer(struct tw_reconcile *r, uint64_t cookie, uint8_t state, bool added)
 {
 	struct tw_reconcile_pending *p =
-	    room_for_one(r->pending, r->n_pending, &r->cap_pending, sizeof(*p), 64);
+		room_for_one(r->pending, r->n_pending, &r->cap_pending, sizeof(*p), 64);
 
 	if (!p) {
 		r->stats.alloc_failures++;
@@ -120,9 +120,9 @@ static void defer(struct tw_reconcile *r, uint64_t cookie, uint8_t state, bool a
 	}
 	r->pending = p;
 	r->pending[r->n_pending++] = (struct tw_reconcile_pending){
-	    .cookie = cookie,
-	    .state = state,
-	    .added = added,
+		.cookie = cookie,
+		.state = state,
+		.added = added,
 	};
 }
 

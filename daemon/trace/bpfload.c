@@ -55,7 +55,7 @@ static int make_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t er
 		b->ring_fds[cpu] = -1;
 	for (int cpu = 0; cpu < b->ncpus; cpu++) {
 		b->ring_fds[cpu] =
-		    bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, ring_size, NULL);
+			bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, ring_size, NULL);
 		if (b->ring_fds[cpu] < 0) {
 			int e = errno;
 
@@ -87,10 +87,10 @@ static int map_ring(struct tw_bpf *b, int cpu, uint32_t ring_size)
 	m->producer = p;
 	ringmerge_set(b->merge, (unsigned)cpu,
 		      &(struct tw_ring_map){
-			  .consumer_pos = m->consumer,
-			  .producer_pos = m->producer,
-			  .data = (const uint8_t *)m->producer + page,
-			  .size = ring_size,
+			      .consumer_pos = m->consumer,
+			      .producer_pos = m->producer,
+			      .data = (const uint8_t *)m->producer + page,
+			      .size = ring_size,
 		      });
 	return 0;
 }

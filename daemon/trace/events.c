@@ -122,12 +122,12 @@ static void hist_add(struct tw_conntable *t, struct tw_conn *c, uint8_t kind, ui
 		     uint8_t from, uint8_t to, uint8_t flags, uint32_t value)
 {
 	struct tw_hist h = {
-	    .time_ns = time_ns,
-	    .kind = kind,
-	    .from = from,
-	    .to = to,
-	    .flags = flags,
-	    .value = value < TW_HIST_VALUE_MAX ? value : TW_HIST_VALUE_MAX,
+		.time_ns = time_ns,
+		.kind = kind,
+		.from = from,
+		.to = to,
+		.flags = flags,
+		.value = value < TW_HIST_VALUE_MAX ? value : TW_HIST_VALUE_MAX,
 	};
 
 	conntable_hist_append(t, c, &h);
@@ -180,8 +180,8 @@ static void apply_state(struct tw_conntable *t, const struct tw_event *e, struct
 	if (e->oldstate == TW_TCP_LISTEN && to == TW_TCP_SYN_RECV) {
 		/* An accepted child: until accept() gives it a file it
 		 * belongs to the listener's owner. */
-		struct tw_conn *l =
-		    conntable_find_listener(t, c->netns, c->family, c->local_addr, c->local_port);
+		struct tw_conn *l = conntable_find_listener(t, c->netns, c->family, c->local_addr,
+							    c->local_port);
 
 		if (l) {
 			c->listener_cookie = l->cookie;

@@ -14,10 +14,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct tw_conntable_limits limits = {
-	    .max_live = 64,
-	    .retain_count = 8,
-	    .retain_age_ns = 1000000000ull,
-	    .history_max = 8,
+		.max_live = 64,
+		.retain_count = 8,
+		.retain_age_ns = 1000000000ull,
+		.history_max = 8,
 	};
 	struct tw_conntable *t = conntable_new(&limits);
 	struct tw_event_stats st;

@@ -34,8 +34,8 @@ static void test_format_and_parse(void **state)
 	/* Bad input leaves the outputs alone. */
 	family = 99;
 	memset(b, 0xee, 16);
-	for (const char *const *s =
-		 (const char *const[]){"", "1.2.3", "1.2.3.256", "::g", "[::1]", " 1.2.3.4", NULL};
+	for (const char *const *s = (const char *const[]){"", "1.2.3", "1.2.3.256", "::g", "[::1]",
+							  " 1.2.3.4", NULL};
 	     *s; s++) {
 		assert_int_equal(tw_addr_parse(*s, &family, b), -EINVAL);
 		assert_int_equal(family, 99);
@@ -135,10 +135,10 @@ static void test_escaped(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_format_and_parse),
-	    cmocka_unit_test(test_endpoints),
-	    cmocka_unit_test(test_prefixes),
-	    cmocka_unit_test(test_escaped),
+		cmocka_unit_test(test_format_and_parse),
+		cmocka_unit_test(test_endpoints),
+		cmocka_unit_test(test_prefixes),
+		cmocka_unit_test(test_escaped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -114,15 +114,15 @@ static void test_bounds(void **state)
 	static const struct {
 		const char *key, *min, *max, *below, *above;
 	} k[] = {
-	    {"retain-count", "0", "10000000", NULL, "10000001"},
-	    {"retain-age", "0", "604800", NULL, "604801"},
-	    {"max-connections", "16", "50000000", "15", "50000001"},
-	    {"history-max", "8", "4096", "7", "4097"},
-	    {"ringbuf-kb", "64", "1048576", "63", "1048577"},
-	    {"max-netns", "1", "65536", "0", "65537"},
-	    {"max-clients", "1", "4096", "0", "4097"},
-	    {"netns-filter", "0", "4294967295", NULL, "4294967296"},
-	    {"reconcile-interval", "0.1", "3600", "0.09", "3600.5"},
+		{"retain-count", "0", "10000000", NULL, "10000001"},
+		{"retain-age", "0", "604800", NULL, "604801"},
+		{"max-connections", "16", "50000000", "15", "50000001"},
+		{"history-max", "8", "4096", "7", "4097"},
+		{"ringbuf-kb", "64", "1048576", "63", "1048577"},
+		{"max-netns", "1", "65536", "0", "65537"},
+		{"max-clients", "1", "4096", "0", "4097"},
+		{"netns-filter", "0", "4294967295", NULL, "4294967296"},
+		{"reconcile-interval", "0.1", "3600", "0.09", "3600.5"},
 	};
 	struct tw_config c;
 
@@ -142,8 +142,9 @@ static void test_bounds(void **state)
 static void test_bad_values(void **state)
 {
 	static const char *const numeric[] = {
-	    "retain-count", "retain-age",  "max-connections", "history-max",        "ringbuf-kb",
-	    "max-netns",    "max-clients", "netns-filter",    "reconcile-interval",
+		"retain-count", "retain-age",   "max-connections",
+		"history-max",  "ringbuf-kb",   "max-netns",
+		"max-clients",  "netns-filter", "reconcile-interval",
 	};
 	char long_path[200];
 
@@ -497,21 +498,21 @@ static void test_flags_in_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_set_each_key),
-	    cmocka_unit_test(test_bounds),
-	    cmocka_unit_test(test_bad_values),
-	    cmocka_unit_test(test_unknown_key),
-	    cmocka_unit_test(test_load_file),
-	    cmocka_unit_test(test_load_file_without_section),
-	    cmocka_unit_test(test_load_file_errors),
-	    cmocka_unit_test(test_load_file_long_comment),
-	    cmocka_unit_test(test_args_override_file),
-	    cmocka_unit_test(test_args_errors),
-	    cmocka_unit_test(test_args_version),
-	    cmocka_unit_test(test_key_table),
-	    cmocka_unit_test(test_flags_in_file),
-	    cmocka_unit_test(test_args_unknown_short_in_cluster),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_set_each_key),
+		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_unknown_key),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_load_file_without_section),
+		cmocka_unit_test(test_load_file_errors),
+		cmocka_unit_test(test_load_file_long_comment),
+		cmocka_unit_test(test_args_override_file),
+		cmocka_unit_test(test_args_errors),
+		cmocka_unit_test(test_args_version),
+		cmocka_unit_test(test_key_table),
+		cmocka_unit_test(test_flags_in_file),
+		cmocka_unit_test(test_args_unknown_short_in_cluster),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,20 +13,20 @@
 #include "conntable.h"
 
 static const struct tw_conntable_limits default_limits = {
-    .max_live = 1000000,
-    .retain_count = 1000000,
-    .retain_age_ns = UINT64_MAX / 2,
-    .history_max = 32,
+	.max_live = 1000000,
+	.retain_count = 1000000,
+	.retain_age_ns = UINT64_MAX / 2,
+	.history_max = 32,
 };
 
 static struct tw_conntable *table_with(uint32_t max_live, uint32_t retain_count,
 				       uint64_t retain_age_ns, uint16_t history_max)
 {
 	struct tw_conntable_limits l = {
-	    .max_live = max_live,
-	    .retain_count = retain_count,
-	    .retain_age_ns = retain_age_ns,
-	    .history_max = history_max,
+		.max_live = max_live,
+		.retain_count = retain_count,
+		.retain_age_ns = retain_age_ns,
+		.history_max = history_max,
 	};
 	struct tw_conntable *t = conntable_new(&l);
 
@@ -194,10 +194,10 @@ static void test_remove_from_chain(void **state)
 static void append_state(struct tw_conntable *t, struct tw_conn *c, uint64_t time_ns)
 {
 	struct tw_hist h = {
-	    .time_ns = time_ns,
-	    .kind = TW_HIST_STATE,
-	    .from = 1,
-	    .to = 2,
+		.time_ns = time_ns,
+		.kind = TW_HIST_STATE,
+		.from = 1,
+		.to = 2,
 	};
 
 	assert_int_equal(conntable_hist_append(t, c, &h), 0);
@@ -725,28 +725,28 @@ static void test_foreach(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_new_and_free),
-	    cmocka_unit_test(test_get_or_add_existing),
-	    cmocka_unit_test(test_many_cookies),
-	    cmocka_unit_test(test_remove_from_chain),
-	    cmocka_unit_test(test_history_bounds),
-	    cmocka_unit_test(test_history_max_floor),
-	    cmocka_unit_test(test_history_bytes_accounted),
-	    cmocka_unit_test(test_retire_and_stats),
-	    cmocka_unit_test(test_expire_by_count),
-	    cmocka_unit_test(test_expire_by_age),
-	    cmocka_unit_test(test_revive),
-	    cmocka_unit_test(test_retention_holes),
-	    cmocka_unit_test(test_retention_grows_and_compacts),
-	    cmocka_unit_test(test_max_live),
-	    cmocka_unit_test(test_listener_exact_beats_wildcard),
-	    cmocka_unit_test(test_listener_ipv6),
-	    cmocka_unit_test(test_listener_unindexed),
-	    cmocka_unit_test(test_many_listeners),
-	    cmocka_unit_test(test_sorted_cookies),
-	    cmocka_unit_test(test_foreach),
-	    /* Last: it exposes a bug that can leave a dangling pointer. */
-	    cmocka_unit_test(test_history_max_large),
+		cmocka_unit_test(test_new_and_free),
+		cmocka_unit_test(test_get_or_add_existing),
+		cmocka_unit_test(test_many_cookies),
+		cmocka_unit_test(test_remove_from_chain),
+		cmocka_unit_test(test_history_bounds),
+		cmocka_unit_test(test_history_max_floor),
+		cmocka_unit_test(test_history_bytes_accounted),
+		cmocka_unit_test(test_retire_and_stats),
+		cmocka_unit_test(test_expire_by_count),
+		cmocka_unit_test(test_expire_by_age),
+		cmocka_unit_test(test_revive),
+		cmocka_unit_test(test_retention_holes),
+		cmocka_unit_test(test_retention_grows_and_compacts),
+		cmocka_unit_test(test_max_live),
+		cmocka_unit_test(test_listener_exact_beats_wildcard),
+		cmocka_unit_test(test_listener_ipv6),
+		cmocka_unit_test(test_listener_unindexed),
+		cmocka_unit_test(test_many_listeners),
+		cmocka_unit_test(test_sorted_cookies),
+		cmocka_unit_test(test_foreach),
+		/* Last: it exposes a bug that can leave a dangling pointer. */
+		cmocka_unit_test(test_history_max_large),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -515,20 +515,20 @@ static void test_connected_refuses_others(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ipv4_socket_then_done),
-	    cmocka_unit_test(test_ipv6_socket),
-	    cmocka_unit_test(test_dump_goes_on_without_done),
-	    cmocka_unit_test(test_without_tcp_info),
-	    cmocka_unit_test(test_short_tcp_info),
-	    cmocka_unit_test(test_long_tcp_info),
-	    cmocka_unit_test(test_netlink_error),
-	    cmocka_unit_test(test_wrong_seq_or_port_skipped),
-	    cmocka_unit_test(test_foreign_sender_dropped),
-	    cmocka_unit_test(test_connected_refuses_others),
-	    cmocka_unit_test(test_malformed_skipped),
-	    cmocka_unit_test(test_attribute_overrun),
-	    cmocka_unit_test(test_truncated_buffer),
-	    cmocka_unit_test(test_parse_msg_direct),
+		cmocka_unit_test(test_ipv4_socket_then_done),
+		cmocka_unit_test(test_ipv6_socket),
+		cmocka_unit_test(test_dump_goes_on_without_done),
+		cmocka_unit_test(test_without_tcp_info),
+		cmocka_unit_test(test_short_tcp_info),
+		cmocka_unit_test(test_long_tcp_info),
+		cmocka_unit_test(test_netlink_error),
+		cmocka_unit_test(test_wrong_seq_or_port_skipped),
+		cmocka_unit_test(test_foreign_sender_dropped),
+		cmocka_unit_test(test_connected_refuses_others),
+		cmocka_unit_test(test_malformed_skipped),
+		cmocka_unit_test(test_attribute_overrun),
+		cmocka_unit_test(test_truncated_buffer),
+		cmocka_unit_test(test_parse_msg_direct),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

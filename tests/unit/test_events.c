@@ -31,10 +31,10 @@ struct fixture {
 static int setup(void **state)
 {
 	static const struct tw_conntable_limits limits = {
-	    .max_live = 1000,
-	    .retain_count = 1000,
-	    .retain_age_ns = UINT64_MAX / 2,
-	    .history_max = 32,
+		.max_live = 1000,
+		.retain_count = 1000,
+		.retain_age_ns = UINT64_MAX / 2,
+		.history_max = 32,
 	};
 	struct fixture *f = calloc(1, sizeof(*f));
 
@@ -473,10 +473,10 @@ static void test_unknown_cookie_unmatched(void **state)
 static void test_table_full_refused(void **state)
 {
 	static const struct tw_conntable_limits limits = {
-	    .max_live = 1,
-	    .retain_count = 10,
-	    .retain_age_ns = 1000,
-	    .history_max = 8,
+		.max_live = 1,
+		.retain_count = 10,
+		.retain_age_ns = 1000,
+		.history_max = 8,
 	};
 	struct tw_conntable *t = conntable_new(&limits);
 	struct tw_event_stats st = {0};
@@ -496,20 +496,20 @@ static void test_table_full_refused(void **state)
 static size_t wire(uint8_t *buf, uint8_t kind, uint8_t family, uint8_t flags)
 {
 	struct tcpwatch_rec r = {
-	    .time_ns = 77,
-	    .cookie = 5,
-	    .netns = NETNS,
-	    .uid = 1000,
-	    .sport = 40000,
-	    .dport = 80,
-	    .kind = kind,
-	    .version = TCPWATCH_EVENT_VERSION,
-	    .oldstate = TW_TCP_ESTABLISHED,
-	    .newstate = TW_TCP_FIN_WAIT1,
-	    .family = family,
-	    .flags = flags,
-	    .sk_err = 104,
-	    .value = 3,
+		.time_ns = 77,
+		.cookie = 5,
+		.netns = NETNS,
+		.uid = 1000,
+		.sport = 40000,
+		.dport = 80,
+		.kind = kind,
+		.version = TCPWATCH_EVENT_VERSION,
+		.oldstate = TW_TCP_ESTABLISHED,
+		.newstate = TW_TCP_FIN_WAIT1,
+		.family = family,
+		.flags = flags,
+		.sk_err = 104,
+		.value = 3,
 	};
 	size_t n = sizeof(r);
 
@@ -614,8 +614,8 @@ static void test_decode(void **state)
 	for (int k = 0; k <= TCPWATCH_EV_RESET_RECEIVED + 1; k++) {
 		n = wire(buf, (uint8_t)k, AF_INET, 0);
 		assert_int_equal(
-		    events_decode(buf, n, &e),
-		    k >= TCPWATCH_EV_STATE && k <= TCPWATCH_EV_RESET_RECEIVED ? 0 : -EINVAL);
+			events_decode(buf, n, &e),
+			k >= TCPWATCH_EV_STATE && k <= TCPWATCH_EV_RESET_RECEIVED ? 0 : -EINVAL);
 	}
 }
 
@@ -667,22 +667,22 @@ static void test_namespace_and_uid_from_first_transition(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_client_life_to_time_wait),
-	    T(test_namespace_and_uid_from_first_transition),
-	    T(test_closing_to_time_wait),
-	    T(test_close_with_error_retires),
-	    T(test_close_after_reset_received_retires),
-	    T(test_abort_from_established_retires),
-	    T(test_closed_socket_reused),
-	    T(test_server_child_gets_listener_owner),
-	    T(test_server_child_without_known_owner),
-	    T(test_retransmits_and_resets),
-	    T(test_syn_retransmit),
-	    T(test_synack_retransmit_on_listener),
-	    T(test_unknown_cookie_unmatched),
-	    cmocka_unit_test(test_table_full_refused),
-	    cmocka_unit_test(test_decode),
-	    T(test_ipv6_endpoints),
+		T(test_client_life_to_time_wait),
+		T(test_namespace_and_uid_from_first_transition),
+		T(test_closing_to_time_wait),
+		T(test_close_with_error_retires),
+		T(test_close_after_reset_received_retires),
+		T(test_abort_from_established_retires),
+		T(test_closed_socket_reused),
+		T(test_server_child_gets_listener_owner),
+		T(test_server_child_without_known_owner),
+		T(test_retransmits_and_resets),
+		T(test_syn_retransmit),
+		T(test_synack_retransmit_on_listener),
+		T(test_unknown_cookie_unmatched),
+		cmocka_unit_test(test_table_full_refused),
+		cmocka_unit_test(test_decode),
+		T(test_ipv6_endpoints),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -412,21 +412,21 @@ static void test_match_combined(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_set_state),
-	    cmocka_unit_test(test_set_state_errors),
-	    cmocka_unit_test(test_set_family),
-	    cmocka_unit_test(test_set_addresses),
-	    cmocka_unit_test(test_set_address_errors),
-	    cmocka_unit_test(test_set_ports),
-	    cmocka_unit_test(test_set_pid_netns),
-	    cmocka_unit_test(test_set_limit_after),
-	    cmocka_unit_test(test_negative_after_whitespace),
-	    cmocka_unit_test(test_unknown_and_long),
-	    cmocka_unit_test(test_match_default_and_states),
-	    cmocka_unit_test(test_match_fields),
-	    cmocka_unit_test(test_match_prefixes),
-	    cmocka_unit_test(test_match_combined),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_set_state),
+		cmocka_unit_test(test_set_state_errors),
+		cmocka_unit_test(test_set_family),
+		cmocka_unit_test(test_set_addresses),
+		cmocka_unit_test(test_set_address_errors),
+		cmocka_unit_test(test_set_ports),
+		cmocka_unit_test(test_set_pid_netns),
+		cmocka_unit_test(test_set_limit_after),
+		cmocka_unit_test(test_negative_after_whitespace),
+		cmocka_unit_test(test_unknown_and_long),
+		cmocka_unit_test(test_match_default_and_states),
+		cmocka_unit_test(test_match_fields),
+		cmocka_unit_test(test_match_prefixes),
+		cmocka_unit_test(test_match_combined),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,18 +24,18 @@
 #define NOW   (10000 * SEC)
 
 static const struct tw_conntable_limits limits = {
-    .max_live = 100000,
-    .retain_count = 100000,
-    .retain_age_ns = 3600 * SEC,
-    .history_max = 16,
+	.max_live = 100000,
+	.retain_count = 100000,
+	.retain_age_ns = 3600 * SEC,
+	.history_max = 16,
 };
 
 static const struct tw_findings_config cfg = {
-    .close_wait_threshold_ms = 60000,
-    .time_wait_pileup = 3,
-    .fin_wait2_pileup = 2,
-    .connect_failures = 3,
-    .peer_resets = 2,
+	.close_wait_threshold_ms = 60000,
+	.time_wait_pileup = 3,
+	.fin_wait2_pileup = 2,
+	.connect_failures = 3,
+	.peer_resets = 2,
 };
 
 struct fixture {
@@ -83,7 +83,7 @@ static struct tw_conn *conn(struct fixture *f, uint64_t cookie, uint8_t state, c
 	c->family = (uint8_t)family;
 	c->netns = NETNS;
 	assert_int_equal(
-	    inet_pton(family, family == AF_INET ? "10.0.0.1" : "fd00::1", c->local_addr), 1);
+		inet_pton(family, family == AF_INET ? "10.0.0.1" : "fd00::1", c->local_addr), 1);
 	assert_int_equal(inet_pton(family, remote, c->remote_addr), 1);
 	c->local_port = (uint16_t)(30000 + cookie % 30000);
 	c->remote_port = port;
@@ -530,7 +530,7 @@ static void test_process_list_bounded(void **state)
 	/* 12 owners, each twice: every pid listed once, at most 8 */
 	for (int i = 0; i < 24; i++) {
 		struct tw_conn *c =
-		    conn(f, 2000 + (uint64_t)i, TW_TCP_TIME_WAIT, "10.0.0.13", 80, NOW - SEC);
+			conn(f, 2000 + (uint64_t)i, TW_TCP_TIME_WAIT, "10.0.0.13", 80, NOW - SEC);
 		char comm[16];
 
 		snprintf(comm, sizeof(comm), "proc%d", i % 12);
@@ -591,19 +591,19 @@ static void test_all_kinds_together(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_empty_table, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_nothing_to_report, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_close_wait_stuck, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_close_wait_unknown_owner_and_closed, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_time_wait_pileup, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_fin_wait2_pileup, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_pileup_ipv6_endpoint, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_connect_failures, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_peer_resets, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cookie_list_bounded, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_process_list_bounded, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_all_kinds_together, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nothing_to_report, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_wait_stuck, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_wait_unknown_owner_and_closed, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_time_wait_pileup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fin_wait2_pileup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pileup_ipv6_endpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_resets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cookie_list_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_process_list_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_all_kinds_together, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

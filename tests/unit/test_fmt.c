@@ -50,8 +50,8 @@ static void test_u64(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_age),
-	    cmocka_unit_test(test_u64),
+		cmocka_unit_test(test_age),
+		cmocka_unit_test(test_u64),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

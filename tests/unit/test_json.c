@@ -17,8 +17,8 @@
 /* Monotonic 1,000 s after boot is wall-clock 2023-11-14T22:13:20Z. */
 #define WALL_OFFSET_NS (1700000000ull * 1000000000ull - 1000ull * 1000000000ull)
 static const struct tw_clock test_clock = {
-    .mono_to_wall_ns = (int64_t)WALL_OFFSET_NS,
-    .now_mono_ns = 2000ull * 1000000000ull,
+	.mono_to_wall_ns = (int64_t)WALL_OFFSET_NS,
+	.now_mono_ns = 2000ull * 1000000000ull,
 };
 
 static cJSON *parse(const struct tw_buf *b)
@@ -299,11 +299,11 @@ static void add_hist(struct tw_conn *c, struct tw_hist *store, uint64_t time_ns,
 		     uint8_t to, uint8_t flags)
 {
 	struct tw_hist h = {
-	    .time_ns = time_ns,
-	    .kind = TW_HIST_STATE,
-	    .from = from,
-	    .to = to,
-	    .flags = flags,
+		.time_ns = time_ns,
+		.kind = TW_HIST_STATE,
+		.from = from,
+		.to = to,
+		.flags = flags,
 	};
 
 	store[c->hist_len++] = h;
@@ -326,10 +326,10 @@ static void test_conn_full_history(void **state)
 	add_hist(&c, store, 1001ull * 1000000000ull, TW_TCP_FIN_WAIT2, TW_TCP_TIME_WAIT,
 		 TW_HIST_DERIVED);
 	store[c.hist_len] = (struct tw_hist){
-	    .time_ns = 1001ull * 1000000000ull + 1,
-	    .kind = TW_HIST_RETRANSMIT,
-	    .from = TW_TCP_ESTABLISHED,
-	    .value = 0,
+		.time_ns = 1001ull * 1000000000ull + 1,
+		.kind = TW_HIST_RETRANSMIT,
+		.from = TW_TCP_ESTABLISHED,
+		.value = 0,
 	};
 	c.hist_len++;
 	j = encode(&c, JSON_CONN_FULL, &b);
@@ -424,17 +424,17 @@ static void test_many_rows(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_json_string_escaping),
-	    cmocka_unit_test(test_json_string_utf8_passes),
-	    cmocka_unit_test(test_buf_growth),
-	    cmocka_unit_test(test_format_rfc3339),
-	    cmocka_unit_test(test_json_error),
-	    cmocka_unit_test(test_conn_row_fields),
-	    cmocka_unit_test(test_conn_unknown_owner_is_null),
-	    cmocka_unit_test(test_conn_ipv6_closed),
-	    cmocka_unit_test(test_conn_full_history),
-	    cmocka_unit_test(test_conn_history_dropped_marker),
-	    cmocka_unit_test(test_many_rows),
+		cmocka_unit_test(test_json_string_escaping),
+		cmocka_unit_test(test_json_string_utf8_passes),
+		cmocka_unit_test(test_buf_growth),
+		cmocka_unit_test(test_format_rfc3339),
+		cmocka_unit_test(test_json_error),
+		cmocka_unit_test(test_conn_row_fields),
+		cmocka_unit_test(test_conn_unknown_owner_is_null),
+		cmocka_unit_test(test_conn_ipv6_closed),
+		cmocka_unit_test(test_conn_full_history),
+		cmocka_unit_test(test_conn_history_dropped_marker),
+		cmocka_unit_test(test_many_rows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -109,10 +109,10 @@ static void test_same_key_chain(void **state)
 static void test_table_listener_close(void **state)
 {
 	static const struct tw_conntable_limits l = {
-	    .max_live = 1000,
-	    .retain_count = 1000,
-	    .retain_age_ns = UINT64_MAX / 2,
-	    .history_max = 16,
+		.max_live = 1000,
+		.retain_count = 1000,
+		.retain_age_ns = UINT64_MAX / 2,
+		.history_max = 16,
 	};
 	static const uint8_t any[16];
 	struct tw_conntable *t = conntable_new(&l);
@@ -144,9 +144,9 @@ static void test_table_listener_close(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_remove_touches_one_chain),
-	    cmocka_unit_test(test_same_key_chain),
-	    cmocka_unit_test(test_table_listener_close),
+		cmocka_unit_test(test_remove_touches_one_chain),
+		cmocka_unit_test(test_same_key_chain),
+		cmocka_unit_test(test_table_listener_close),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -177,10 +177,10 @@ static void test_remove_during_batch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fd_handler),
-	    cmocka_unit_test(test_timers),
-	    cmocka_unit_test(test_timeout_hook),
-	    cmocka_unit_test(test_remove_during_batch),
+		cmocka_unit_test(test_fd_handler),
+		cmocka_unit_test(test_timers),
+		cmocka_unit_test(test_timeout_hook),
+		cmocka_unit_test(test_remove_during_batch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

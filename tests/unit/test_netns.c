@@ -183,8 +183,8 @@ static void test_refused_still_existing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_teardown(test_recorded_namespace_is_the_sockets, kill_children),
-	    cmocka_unit_test_teardown(test_refused_still_existing, kill_children),
+		cmocka_unit_test_teardown(test_recorded_namespace_is_the_sockets, kill_children),
+		cmocka_unit_test_teardown(test_refused_still_existing, kill_children),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,10 +28,10 @@ struct fixture {
 static int setup(void **state)
 {
 	static const struct tw_conntable_limits limits = {
-	    .max_live = 1000,
-	    .retain_count = 1000,
-	    .retain_age_ns = UINT64_MAX / 2,
-	    .history_max = 32,
+		.max_live = 1000,
+		.retain_count = 1000,
+		.retain_age_ns = UINT64_MAX / 2,
+		.history_max = 32,
 	};
 	struct fixture *f = calloc(1, sizeof(*f));
 
@@ -124,9 +124,9 @@ static void test_initial_pass_no_corrections(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_ksock socks[] = {
-	    dsock(1, TW_TCP_ESTABLISHED, 40000, 80),
-	    dsock(2, TW_TCP_LISTEN, 8080, 0),
-	    dsock(3, TW_TCP_TIME_WAIT, 40001, 80),
+		dsock(1, TW_TCP_ESTABLISHED, 40000, 80),
+		dsock(2, TW_TCP_LISTEN, 8080, 0),
+		dsock(3, TW_TCP_TIME_WAIT, 40001, 80),
 	};
 	struct tw_conntable_stats ts;
 	struct tw_conn *c;
@@ -161,9 +161,9 @@ static void test_later_pass_counts_added(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_ksock socks[] = {
-	    dsock(1, TW_TCP_ESTABLISHED, 40000, 80),
-	    dsock(2, TW_TCP_ESTABLISHED, 40001, 80),
-	    dsock(3, TW_TCP_NEW_SYN_RECV, 8080, 50000),
+		dsock(1, TW_TCP_ESTABLISHED, 40000, 80),
+		dsock(2, TW_TCP_ESTABLISHED, 40001, 80),
+		dsock(3, TW_TCP_NEW_SYN_RECV, 8080, 50000),
 	};
 
 	pass(f, socks, 1);
@@ -268,8 +268,8 @@ static void test_missing_twice_retired(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_ksock socks[] = {
-	    dsock(1, TW_TCP_ESTABLISHED, 40000, 80),
-	    dsock(2, TW_TCP_ESTABLISHED, 40001, 80),
+		dsock(1, TW_TCP_ESTABLISHED, 40000, 80),
+		dsock(2, TW_TCP_ESTABLISHED, 40001, 80),
 	};
 	struct tw_conntable_stats ts;
 	struct tw_conn *c;
@@ -549,9 +549,9 @@ static void test_invalid_sockets_ignored(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_ksock socks[] = {
-	    dsock(0, TW_TCP_ESTABLISHED, 1, 2), /* no cookie */
-	    dsock(5, 0, 1, 2),                  /* no state */
-	    dsock(6, TW_TCP_MAX_STATES, 1, 2),  /* out of range */
+		dsock(0, TW_TCP_ESTABLISHED, 1, 2), /* no cookie */
+		dsock(5, 0, 1, 2),                  /* no state */
+		dsock(6, TW_TCP_MAX_STATES, 1, 2),  /* out of range */
 	};
 	struct tw_conntable_stats ts;
 
@@ -617,10 +617,10 @@ static void test_owner_wanted_noted(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_ksock socks[] = {
-	    dsock(1, TW_TCP_ESTABLISHED, 40000, 80), /* no owner yet */
-	    dsock(2, TW_TCP_ESTABLISHED, 40001, 80), /* owner known */
-	    dsock(3, TW_TCP_ESTABLISHED, 40002, 80), /* the listener's owner */
-	    dsock(4, TW_TCP_TIME_WAIT, 40003, 80),   /* no inode: nothing to find */
+		dsock(1, TW_TCP_ESTABLISHED, 40000, 80), /* no owner yet */
+		dsock(2, TW_TCP_ESTABLISHED, 40001, 80), /* owner known */
+		dsock(3, TW_TCP_ESTABLISHED, 40002, 80), /* the listener's owner */
+		dsock(4, TW_TCP_TIME_WAIT, 40003, 80),   /* no inode: nothing to find */
 	};
 	bool created;
 	struct tw_conn *c;
@@ -652,10 +652,10 @@ static void test_derived_time_wait_adjusted(void **state)
 	struct fixture *f = *state;
 	struct tw_ksock s = dsock(1, TW_TCP_FIN_WAIT2, 40000, 80);
 	struct tw_hist h = {
-	    .kind = TW_HIST_STATE,
-	    .from = TW_TCP_FIN_WAIT2,
-	    .to = TW_TCP_TIME_WAIT,
-	    .flags = TW_HIST_DERIVED,
+		.kind = TW_HIST_STATE,
+		.from = TW_TCP_FIN_WAIT2,
+		.to = TW_TCP_TIME_WAIT,
+		.flags = TW_HIST_DERIVED,
 	};
 	struct tw_conn *c;
 	bool created;
@@ -713,25 +713,25 @@ static void test_retired_seen_again_revived(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_initial_pass_no_corrections),
-	    T(test_later_pass_counts_added),
-	    T(test_inflight_event_not_a_correction),
-	    T(test_state_mismatch_fixed),
-	    T(test_listener_state_fix_updates_index),
-	    T(test_missing_twice_retired),
-	    T(test_time_wait_end_not_correction),
-	    T(test_time_wait_skipped_then_expired),
-	    T(test_changed_after_pass_start_left_alone),
-	    T(test_spared_namespace_not_swept),
-	    T(test_undumped_namespace_kept_then_gone),
-	    T(test_unknown_namespace),
-	    T(test_request_socket_removed),
-	    T(test_invalid_sockets_ignored),
-	    T(test_tcp_info_sampled),
-	    T(test_namespace_and_uid_filled_in),
-	    T(test_owner_wanted_noted),
-	    T(test_derived_time_wait_adjusted),
-	    T(test_retired_seen_again_revived),
+		T(test_initial_pass_no_corrections),
+		T(test_later_pass_counts_added),
+		T(test_inflight_event_not_a_correction),
+		T(test_state_mismatch_fixed),
+		T(test_listener_state_fix_updates_index),
+		T(test_missing_twice_retired),
+		T(test_time_wait_end_not_correction),
+		T(test_time_wait_skipped_then_expired),
+		T(test_changed_after_pass_start_left_alone),
+		T(test_spared_namespace_not_swept),
+		T(test_undumped_namespace_kept_then_gone),
+		T(test_unknown_namespace),
+		T(test_request_socket_removed),
+		T(test_invalid_sockets_ignored),
+		T(test_tcp_info_sampled),
+		T(test_namespace_and_uid_filled_in),
+		T(test_owner_wanted_noted),
+		T(test_derived_time_wait_adjusted),
+		T(test_retired_seen_again_revived),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -79,10 +79,10 @@ static struct tw_ringmerge *merge_of(struct fake *f, unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		ringmerge_set(m, i,
 			      &(struct tw_ring_map){
-				  .consumer_pos = &f[i].consumer,
-				  .producer_pos = &f[i].producer,
-				  .data = f[i].data,
-				  .size = f[i].size,
+				      .consumer_pos = &f[i].consumer,
+				      .producer_pos = &f[i].producer,
+				      .data = f[i].data,
+				      .size = f[i].size,
 			      });
 	return m;
 }
@@ -299,12 +299,12 @@ static void test_unset_ring(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_merges_in_time_order),
-	    cmocka_unit_test(test_watermark_holds_back),
-	    cmocka_unit_test(test_wraps_around),
-	    cmocka_unit_test(test_discard_and_busy),
-	    cmocka_unit_test(test_short_and_bad_length),
-	    cmocka_unit_test(test_unset_ring),
+		cmocka_unit_test(test_merges_in_time_order),
+		cmocka_unit_test(test_watermark_holds_back),
+		cmocka_unit_test(test_wraps_around),
+		cmocka_unit_test(test_discard_and_busy),
+		cmocka_unit_test(test_short_and_bad_length),
+		cmocka_unit_test(test_unset_ring),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

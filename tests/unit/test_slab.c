@@ -98,9 +98,9 @@ static void test_many_chunks(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_bad_sizes),
-	    cmocka_unit_test(test_zeroed_aligned_reused),
-	    cmocka_unit_test(test_many_chunks),
+		cmocka_unit_test(test_bad_sizes),
+		cmocka_unit_test(test_zeroed_aligned_reused),
+		cmocka_unit_test(test_many_chunks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

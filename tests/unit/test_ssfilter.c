@@ -347,17 +347,17 @@ static void test_precedence(void **state)
 {
 	(void)state;
 	/* and binds tighter than or: A or (B and C) */
-	assert_true(
-	    matches("dport = :1 or dport = :2 and sport = :3", sock4("1.1.1.1", 9, "2.2.2.2", 1)));
-	assert_false(
-	    matches("dport = :1 or dport = :2 and sport = :3", sock4("1.1.1.1", 9, "2.2.2.2", 2)));
-	assert_true(
-	    matches("dport = :1 or dport = :2 and sport = :3", sock4("1.1.1.1", 3, "2.2.2.2", 2)));
+	assert_true(matches("dport = :1 or dport = :2 and sport = :3",
+			    sock4("1.1.1.1", 9, "2.2.2.2", 1)));
+	assert_false(matches("dport = :1 or dport = :2 and sport = :3",
+			     sock4("1.1.1.1", 9, "2.2.2.2", 2)));
+	assert_true(matches("dport = :1 or dport = :2 and sport = :3",
+			    sock4("1.1.1.1", 3, "2.2.2.2", 2)));
 	/* (A and B) or C */
-	assert_true(
-	    matches("sport = :3 and dport = :2 || dport = :1", sock4("1.1.1.1", 9, "2.2.2.2", 1)));
-	assert_false(
-	    matches("sport = :3 and dport = :2 || dport = :7", sock4("1.1.1.1", 9, "2.2.2.2", 2)));
+	assert_true(matches("sport = :3 and dport = :2 || dport = :1",
+			    sock4("1.1.1.1", 9, "2.2.2.2", 1)));
+	assert_false(matches("sport = :3 and dport = :2 || dport = :7",
+			     sock4("1.1.1.1", 9, "2.2.2.2", 2)));
 	/* juxtaposition binds tighter than "," */
 	assert_true(matches("dport :1 , dport :2 sport :3", sock4("1.1.1.1", 9, "2.2.2.2", 1)));
 	assert_false(matches("dport :1 , dport :2 sport :3", sock4("1.1.1.1", 9, "2.2.2.2", 2)));
@@ -379,7 +379,7 @@ static void test_nesting(void **state)
 	assert_true(matches("( ( src 192.168.0.0/16 and ( dport = :1 or dport = :5432 ) ) )", k));
 	assert_false(matches("( ( src 192.168.0.0/16 and ( dport = :1 or dport = :2 ) ) )", k));
 	assert_false(
-	    matches("not (not (sport = :8080) or (dst 10.0.0.0/8 and not dport > :6000))", k));
+		matches("not (not (sport = :8080) or (dst 10.0.0.0/8 and not dport > :6000))", k));
 	assert_true(matches("(sport = :8080 or sport = :80) (dport = :5432 or dport = :3306)", k));
 	assert_false(matches("(sport = :8080 or sport = :80) (dport = :1 or dport = :3306)", k));
 	assert_true(matches("!(src 10.0.0.0/8) && (dst 10.0.0.0/8 || dst 172.16.0.0/12)", k));
@@ -626,31 +626,31 @@ static void test_error_leaves_filter_empty(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_empty_matches_everything),
-	    cmocka_unit_test(test_port_equal),
-	    cmocka_unit_test(test_port_not_equal),
-	    cmocka_unit_test(test_port_ordering),
-	    cmocka_unit_test(test_attached_operators),
-	    cmocka_unit_test(test_src_dst_ipv4),
-	    cmocka_unit_test(test_src_dst_ipv6),
-	    cmocka_unit_test(test_not),
-	    cmocka_unit_test(test_and),
-	    cmocka_unit_test(test_or),
-	    cmocka_unit_test(test_or_comma_attached),
-	    cmocka_unit_test(test_precedence),
-	    cmocka_unit_test(test_nesting),
-	    cmocka_unit_test(test_limits_accepted),
-	    cmocka_unit_test(test_error_unknown_word),
-	    cmocka_unit_test(test_error_missing_value),
-	    cmocka_unit_test(test_error_bad_port),
-	    cmocka_unit_test(test_error_bad_address),
-	    cmocka_unit_test(test_error_unbalanced),
-	    cmocka_unit_test(test_error_src_dst_ordering),
-	    cmocka_unit_test(test_error_too_long),
-	    cmocka_unit_test(test_error_too_many_tokens),
-	    cmocka_unit_test(test_error_too_deep),
-	    cmocka_unit_test(test_error_too_many_nodes),
-	    cmocka_unit_test(test_error_leaves_filter_empty),
+		cmocka_unit_test(test_empty_matches_everything),
+		cmocka_unit_test(test_port_equal),
+		cmocka_unit_test(test_port_not_equal),
+		cmocka_unit_test(test_port_ordering),
+		cmocka_unit_test(test_attached_operators),
+		cmocka_unit_test(test_src_dst_ipv4),
+		cmocka_unit_test(test_src_dst_ipv6),
+		cmocka_unit_test(test_not),
+		cmocka_unit_test(test_and),
+		cmocka_unit_test(test_or),
+		cmocka_unit_test(test_or_comma_attached),
+		cmocka_unit_test(test_precedence),
+		cmocka_unit_test(test_nesting),
+		cmocka_unit_test(test_limits_accepted),
+		cmocka_unit_test(test_error_unknown_word),
+		cmocka_unit_test(test_error_missing_value),
+		cmocka_unit_test(test_error_bad_port),
+		cmocka_unit_test(test_error_bad_address),
+		cmocka_unit_test(test_error_unbalanced),
+		cmocka_unit_test(test_error_src_dst_ordering),
+		cmocka_unit_test(test_error_too_long),
+		cmocka_unit_test(test_error_too_many_tokens),
+		cmocka_unit_test(test_error_too_deep),
+		cmocka_unit_test(test_error_too_many_nodes),
+		cmocka_unit_test(test_error_leaves_filter_empty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

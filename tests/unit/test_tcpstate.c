@@ -188,18 +188,18 @@ static void test_connected_default_mask(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_kernel_names),
-	    cmocka_unit_test(test_names_out_of_range),
-	    cmocka_unit_test(test_ss_names),
-	    cmocka_unit_test(test_parse_round_trip),
-	    cmocka_unit_test(test_parse_ss_filter_names),
-	    cmocka_unit_test(test_parse_unknown),
-	    cmocka_unit_test(test_mask_single_state),
-	    cmocka_unit_test(test_group_all),
-	    cmocka_unit_test(test_group_connected),
-	    cmocka_unit_test(test_group_synchronized),
-	    cmocka_unit_test(test_group_bucket_and_big),
-	    cmocka_unit_test(test_connected_default_mask),
+		cmocka_unit_test(test_kernel_names),
+		cmocka_unit_test(test_names_out_of_range),
+		cmocka_unit_test(test_ss_names),
+		cmocka_unit_test(test_parse_round_trip),
+		cmocka_unit_test(test_parse_ss_filter_names),
+		cmocka_unit_test(test_parse_unknown),
+		cmocka_unit_test(test_mask_single_state),
+		cmocka_unit_test(test_group_all),
+		cmocka_unit_test(test_group_connected),
+		cmocka_unit_test(test_group_synchronized),
+		cmocka_unit_test(test_group_bucket_and_big),
+		cmocka_unit_test(test_connected_default_mask),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

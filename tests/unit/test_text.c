@@ -58,7 +58,8 @@ static void test_ipv4_row(void **state)
 	c->handshake_us = 95;
 	row(c, 0, out, sizeof(out));
 	assert_int_equal(
-	    sscanf(out, "%63s %63s %63s %63s %63s %63s", f[0], f[1], f[2], f[3], f[4], f[5]), 6);
+		sscanf(out, "%63s %63s %63s %63s %63s %63s", f[0], f[1], f[2], f[3], f[4], f[5]),
+		6);
 	assert_string_equal(f[0], "ESTAB");
 	assert_string_equal(f[1], "127.0.0.1:40000");
 	assert_string_equal(f[2], "10.0.0.2:443");
@@ -86,7 +87,8 @@ static void test_ipv6_listener_and_closed(void **state)
 	(void)state;
 	row(c, TEXT_COL_END, out, sizeof(out));
 	assert_int_equal(
-	    sscanf(out, "%63s %63s %63s %63s %63s %63s", f[0], f[1], f[2], f[3], f[4], f[5]), 6);
+		sscanf(out, "%63s %63s %63s %63s %63s %63s", f[0], f[1], f[2], f[3], f[4], f[5]),
+		6);
 	assert_string_equal(f[0], "LISTEN");
 	assert_string_equal(f[1], "[fd00::1]:8080");
 	assert_string_equal(f[2], "[::]:*");
@@ -100,7 +102,8 @@ static void test_ipv6_listener_and_closed(void **state)
 	c->handshake_us = 1250000;
 	row(c, TEXT_COL_END, out, sizeof(out));
 	assert_int_equal(
-	    sscanf(out, "%63s %63s %63s %63s %63s %63s", f[0], f[1], f[2], f[3], f[4], f[5]), 6);
+		sscanf(out, "%63s %63s %63s %63s %63s %63s", f[0], f[1], f[2], f[3], f[4], f[5]),
+		6);
 	assert_string_equal(f[0], "CLOSED");
 	assert_string_equal(f[3], "2.5s"); /* until it closed, not now */
 	assert_string_equal(f[4], "1.25s");
@@ -148,10 +151,10 @@ static void test_parse_columns(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ipv4_row),
-	    cmocka_unit_test(test_ipv6_listener_and_closed),
-	    cmocka_unit_test(test_process_column_escaped),
-	    cmocka_unit_test(test_parse_columns),
+		cmocka_unit_test(test_ipv4_row),
+		cmocka_unit_test(test_ipv6_listener_and_closed),
+		cmocka_unit_test(test_process_column_escaped),
+		cmocka_unit_test(test_parse_columns),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
