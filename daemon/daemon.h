@@ -1,7 +1,7 @@
 /*
- * The daemon's parts, as main.c wires them. Shared with the wiring's two
- * helpers, reload.c (SIGHUP) and status.c (the figures of /api/v1/stats),
- * which see every layer but http/.
+ * The daemon's parts, as main.c wires them. Shared with the wiring's
+ * helpers, core.c (all but the API), reload.c (SIGHUP) and status.c (the
+ * figures of /api/v1/stats), which see every layer but http/.
  */
 #ifndef TCPWATCH_DAEMON_H
 #define TCPWATCH_DAEMON_H
@@ -36,6 +36,18 @@ struct tw_daemon {
 	uint64_t lost_seen; /* events lost when the last early reconcile began */
 	uint64_t reloads, reload_failures;
 };
+
+/* Opens the table, the reconcile procedure and the tracer (on_record gets
+ * every ring-buffer record), runs the first reconcile pass and adds their
+ * handlers to a new loop. 0, or negative errno with a message in err;
+ * daemon_close() undoes what was done either way. */
+int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t err_len);
+void daemon_close(struct tw_daemon *d);
+/* Applies the events waiting in the ring buffers (a hook for the API:
+ * answers include everything before the request). */
+void daemon_drain(void *daemon);
+/* Starts an early reconcile if events were lost since the last look. */
+void daemon_check_lost(struct tw_daemon *d);
 
 /* The findings thresholds and retention bounds of a configuration. */
 void daemon_apply_limits(struct tw_daemon *d);

@@ -7,10 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "daemon.h"
 #include "http.h"
 #include "log.h"
@@ -37,62 +35,17 @@ static void on_record(const void *data, size_t len, void *ctx)
 	}
 }
 
-static void drain_events(void *data)
-{
-	struct tw_daemon *d = data;
-
-	bpfload_consume(d->bpf);
-}
-
-static uint64_t events_lost(void *data)
-{
-	struct tw_daemon *d = data;
-
-	return bpfload_lost(d->bpf);
-}
-
-static void on_ringbuf(struct tw_loop *l, int fd, uint32_t events, void *data)
-{
-	(void)l;
-	(void)fd;
-	(void)events;
-	drain_events(data);
-}
-
-static void on_reconcile_timer(struct tw_loop *l, void *data)
-{
-	struct tw_daemon *d = data;
-
-	(void)l;
-	sync_start(d->sync);
-}
-
-static void on_drain_timer(struct tw_loop *l, void *data)
-{
-	struct tw_daemon *d = data;
-
-	(void)l;
-	drain_events(d);
-	/* Under churn thousands close between two ticks: keep retention
-	 * at its bound here, where it costs a glance when nothing is due. */
-	conntable_expire(d->table, clock_mono_ns());
-}
-
 /* Once a second: HTTP timeouts, event-stream pings, and an early
  * reconcile when events were lost (the snapshot repairs what they missed). */
 static void on_tick(struct tw_loop *l, void *data)
 {
 	struct tw_daemon *d = data;
-	uint64_t lost = bpfload_lost(d->bpf);
 
 	(void)l;
 	http_tick(d->http);
 	if (++d->ticks % 15 == 0)
 		http_ping_watchers(d->http);
-	if (lost != d->lost_seen) {
-		d->lost_seen = lost;
-		sync_start_early(d->sync);
-	}
+	daemon_check_lost(d);
 }
 
 static void on_signal(struct tw_loop *l, int signo, void *data)
@@ -105,54 +58,24 @@ static void on_signal(struct tw_loop *l, int signo, void *data)
 	loop_stop(l);
 }
 
-/* Tracing first, then the snapshot: nothing falls between them. */
 static int start(struct tw_daemon *d, char *err, size_t err_len)
 {
-	const struct tw_conntable_limits limits = {
-		.max_live = d->cfg.max_connections,
-		.retain_count = d->cfg.retain_count,
-		.retain_age_ns = (uint64_t)d->cfg.retain_age_s * NSEC_PER_SEC,
-		.history_max = (uint16_t)d->cfg.history_max,
-	};
-	const struct tw_sync_config sc = {
-		.max_netns = d->cfg.max_netns,
-		.max_owner_entries = 4u * d->cfg.max_connections,
-		.proc_root = "/proc",
-		.run_netns = "/run/netns",
-	};
-	const struct tw_sync_hooks sh = {.drain = drain_events, .lost = events_lost, .data = d};
 	struct tw_http_hooks hh = {
 		.collect_stats = daemon_collect_stats,
-		.sync = drain_events,
+		.sync = daemon_drain,
 		.data = d,
 		.findings = &d->findings,
 	};
-	int r;
+	int r = daemon_open(d, on_record, err, err_len);
 
-	d->loop = loop_new();
-	d->table = conntable_new(&limits);
-	if (!d->loop || !d->table)
-		return snprintf(err, err_len, "out of memory"), -ENOMEM;
-	daemon_apply_limits(d);
-	d->sync = sync_new(d->loop, d->table, &sc, &sh, &r);
-	if (!d->sync)
-		return snprintf(err, err_len, "cannot open sock_diag: %s", strerror(-r)), r;
-	d->bpf = bpfload_open(d->cfg.ringbuf_kb * 1024u, d->cfg.netns_filter, on_record, d, err,
-			      err_len);
-	if (!d->bpf)
-		return -EINVAL;
-	sync_run_now(d->sync);
+	if (r < 0)
+		return r;
 	hh.table = d->table;
 	d->http = http_new(d->loop, &d->cfg, &hh, err, err_len);
 	if (!d->http)
 		return -EINVAL;
-	d->reconcile_timer = loop_add_timer(d->loop, d->cfg.reconcile_interval_ms,
-					    d->cfg.reconcile_interval_ms, on_reconcile_timer, d);
-	if (d->reconcile_timer < 0 ||
-	    loop_add_fd(d->loop, bpfload_epoll_fd(d->bpf), EPOLLIN, on_ringbuf, d) < 0 ||
-	    loop_add_signals(d->loop, (const int[]){SIGTERM, SIGINT, SIGHUP, 0}, on_signal, d) <
+	if (loop_add_signals(d->loop, (const int[]){SIGTERM, SIGINT, SIGHUP, 0}, on_signal, d) <
 		    0 ||
-	    loop_add_timer(d->loop, BPFLOAD_DRAIN_MS, BPFLOAD_DRAIN_MS, on_drain_timer, d) < 0 ||
 	    loop_add_timer(d->loop, 1000, 1000, on_tick, d) < 0)
 		return snprintf(err, err_len, "cannot set up the event loop"), -EINVAL;
 	return 0;
@@ -161,10 +84,7 @@ static int start(struct tw_daemon *d, char *err, size_t err_len)
 static void stop(struct tw_daemon *d)
 {
 	http_free(d->http);
-	bpfload_close(d->bpf);
-	sync_free(d->sync);
-	conntable_free(d->table);
-	loop_free(d->loop);
+	daemon_close(d);
 }
 
 int main(int argc, char **argv)
@@ -182,7 +102,6 @@ int main(int argc, char **argv)
 	}
 	d.argc = argc;
 	d.argv = argv;
-	d.start_mono_ns = clock_mono_ns();
 	log_set_journal(getenv("JOURNAL_STREAM") != NULL);
 	if (geteuid() != 0)
 		log_warn("not running as root: loading BPF needs CAP_BPF and CAP_PERFMON");

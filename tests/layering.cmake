@@ -13,7 +13,7 @@ foreach(f IN LISTS sources)
 endforeach()
 # Only main.c may include http/'s door.
 file(GLOB_RECURSE below ${SRC}/daemon/base/* ${SRC}/daemon/table/* ${SRC}/daemon/trace/*
-	${SRC}/daemon/kernel/* ${SRC}/daemon/reload.c ${SRC}/daemon/status.c ${SRC}/daemon/daemon.h)
+	${SRC}/daemon/kernel/* ${SRC}/daemon/core.c ${SRC}/daemon/reload.c ${SRC}/daemon/status.c ${SRC}/daemon/daemon.h)
 foreach(f IN LISTS below)
 	file(STRINGS ${f} lines REGEX "#[ \t]*include[ \t]*\"(http|internal|sse|query|json|text)\\.h\"")
 	foreach(l IN LISTS lines)

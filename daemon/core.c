@@ -1,0 +1,112 @@
+/*
+ * The daemon's core without its HTTP door: the table, the tracer, the
+ * reconcile procedure and the loop's handlers for them. main.c adds the
+ * API on top.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "clock.h"
+#include "daemon.h"
+
+void daemon_drain(void *data)
+{
+	struct tw_daemon *d = data;
+
+	bpfload_consume(d->bpf);
+}
+
+static uint64_t events_lost(void *data)
+{
+	struct tw_daemon *d = data;
+
+	return bpfload_lost(d->bpf);
+}
+
+static void on_ringbuf(struct tw_loop *l, int fd, uint32_t events, void *data)
+{
+	(void)l;
+	(void)fd;
+	(void)events;
+	daemon_drain(data);
+}
+
+static void on_reconcile_timer(struct tw_loop *l, void *data)
+{
+	struct tw_daemon *d = data;
+
+	(void)l;
+	sync_start(d->sync);
+}
+
+static void on_drain_timer(struct tw_loop *l, void *data)
+{
+	struct tw_daemon *d = data;
+
+	(void)l;
+	daemon_drain(d);
+	/* Under churn thousands close between two ticks: keep retention
+	 * at its bound here, where it costs a glance when nothing is due. */
+	conntable_expire(d->table, clock_mono_ns());
+}
+
+void daemon_check_lost(struct tw_daemon *d)
+{
+	uint64_t lost = bpfload_lost(d->bpf);
+
+	if (lost != d->lost_seen) {
+		d->lost_seen = lost;
+		sync_start_early(d->sync);
+	}
+}
+
+int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t err_len)
+{
+	const struct tw_conntable_limits limits = {
+		.max_live = d->cfg.max_connections,
+		.retain_count = d->cfg.retain_count,
+		.retain_age_ns = (uint64_t)d->cfg.retain_age_s * NSEC_PER_SEC,
+		.history_max = (uint16_t)d->cfg.history_max,
+	};
+	const struct tw_sync_config sc = {
+		.max_netns = d->cfg.max_netns,
+		.max_owner_entries = 4u * d->cfg.max_connections,
+		.proc_root = "/proc",
+		.run_netns = "/run/netns",
+	};
+	const struct tw_sync_hooks sh = {.drain = daemon_drain, .lost = events_lost, .data = d};
+	int r;
+
+	d->start_mono_ns = clock_mono_ns();
+	d->loop = loop_new();
+	d->table = conntable_new(&limits);
+	if (!d->loop || !d->table)
+		return snprintf(err, err_len, "out of memory"), -ENOMEM;
+	daemon_apply_limits(d);
+	d->sync = sync_new(d->loop, d->table, &sc, &sh, &r);
+	if (!d->sync)
+		return snprintf(err, err_len, "cannot open sock_diag: %s", strerror(-r)), r;
+	d->bpf = bpfload_open(d->cfg.ringbuf_kb * 1024u, d->cfg.netns_filter, on_record, d, err,
+			      err_len);
+	if (!d->bpf)
+		return -EINVAL;
+	/* Tracing first, then the snapshot: nothing falls between them. */
+	sync_run_now(d->sync);
+	d->reconcile_timer = loop_add_timer(d->loop, d->cfg.reconcile_interval_ms,
+					    d->cfg.reconcile_interval_ms, on_reconcile_timer, d);
+	if (d->reconcile_timer < 0 ||
+	    loop_add_fd(d->loop, bpfload_epoll_fd(d->bpf), EPOLLIN, on_ringbuf, d) < 0 ||
+	    loop_add_timer(d->loop, BPFLOAD_DRAIN_MS, BPFLOAD_DRAIN_MS, on_drain_timer, d) < 0)
+		return snprintf(err, err_len, "cannot set up the event loop"), -EINVAL;
+	return 0;
+}
+
+void daemon_close(struct tw_daemon *d)
+{
+	bpfload_close(d->bpf);
+	sync_free(d->sync);
+	conntable_free(d->table);
+	loop_free(d->loop);
+}
