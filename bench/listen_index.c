@@ -147,7 +147,7 @@ int main(int argc, char **argv)
 	}
 	ours = now_ns() - t0;
 	if (peer) {
-		struct old_index x = { .b = calloc(64, sizeof(struct old_node *)), .cap = 64 };
+		struct old_index x = {.b = calloc(64, sizeof(struct old_node *)), .cap = 64};
 		struct tw_conn *recs = calloc(n, sizeof(*recs));
 
 		if (!x.b || !recs)
