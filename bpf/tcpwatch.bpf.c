@@ -26,6 +26,10 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 /* Set by the loader between open and load. 0 = every namespace. */
 const volatile __u32 filter_netns = 0;
+
+/* The kernel's tick, to turn a request's timer (jiffies) into time; 0 if
+ * the kernel's configuration cannot be read (the time is then unknown). */
+extern unsigned long CONFIG_HZ __kconfig __weak;
 /*
  * Waking the reader on every record costs an IPI per TCP state change
  * (irq_work): at 100k connections/s that was the largest single cost of
@@ -83,6 +87,10 @@ static __always_inline void count_lost(void)
 union tail {
 	struct tcpwatch_task task;
 	__u64 aux_cookie;
+	struct {
+		__u64 aux_cookie;
+		struct tcpwatch_req req;
+	} synack;
 };
 
 struct wire {
@@ -106,8 +114,10 @@ struct wire {
  * verifier refuses those; an addition it checks against the bounds. */
 static __always_inline union tail *tail_of(struct wire *w)
 {
-	__u64 off =
-		w->r.family == AF_INET6 ? offsetof(struct wire, v6.t) : offsetof(struct wire, v4.t);
+	/* No addresses (family 0): the tail follows the header. */
+	__u64 off = w->r.family == AF_INET6  ? offsetof(struct wire, v6.t)
+		    : w->r.family == AF_INET ? offsetof(struct wire, v4.t)
+					     : offsetof(struct wire, v4.a);
 
 	barrier_var(off);
 	return (union tail *)((char *)w + off);
@@ -125,6 +135,8 @@ static __always_inline __u32 record_size(const struct wire *w)
 		n += sizeof(struct tcpwatch_task);
 	if (w->r.flags & TCPWATCH_EVF_AUX)
 		n += sizeof(__u64);
+	if (w->r.flags & TCPWATCH_EVF_REQ)
+		n += sizeof(struct tcpwatch_req);
 	return n <= sizeof(*w) ? n : sizeof(*w);
 }
 
@@ -275,6 +287,9 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 			bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
 
 		w.r.value = tp->srtt_us >> 3;
+		/* An accepted child starts with its request's SYN-ACK
+		 * retransmits (tcp_create_openreq_child). */
+		w.r.sk_err = (__s16)tp->total_retrans;
 	}
 	if (newstate == TCP_CLOSE &&
 	    (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING || oldstate == TCP_FIN_WAIT1)) {
@@ -316,13 +331,33 @@ int BPF_PROG(handle_retransmit_synack, const struct sock *sk, const struct reque
 
 	if (!netns_wanted(&sk->__sk_common))
 		return 0;
+	const struct tcp_request_sock *treq =
+		bpf_rdonly_cast(req, bpf_core_type_id_kernel(struct tcp_request_sock));
+	union tail *t;
+	__u64 timeout;
+
 	start(&w, TCPWATCH_EV_RETRANSMIT_SYNACK);
 	/* Addresses of the half-open connection, cookie of its listener. */
 	fill_common(&w, &req->__req_common);
 	w.r.cookie = bpf_get_socket_cookie((void *)sk);
 	w.r.oldstate = TCP_SYN_RECV;
-	w.r.flags |= TCPWATCH_EVF_AUX;
-	tail_of(&w)->aux_cookie = bpf_get_socket_cookie((void *)req);
+	w.r.flags |= TCPWATCH_EVF_AUX | TCPWATCH_EVF_REQ;
+	t = tail_of(&w);
+	t->synack.aux_cookie = bpf_get_socket_cookie((void *)req);
+	/* snt_synack is the first SYN-ACK's time in us on the clock of
+	 * bpf_ktime_get_ns() (tcp_clock_us). */
+	t->synack.req.first_synack_ns = treq->snt_synack * 1000;
+	t->synack.req.num_retrans = req->num_retrans;
+	t->synack.req.num_timeout = req->num_timeout;
+	/* From the timer (reqsk_timer_handler): after this SYN-ACK it is
+	 * re-armed for timeout << (num_timeout + 1) jiffies, at most
+	 * TCP_RTO_MAX (120 s). A SYN-ACK resent for a duplicate SYN does not
+	 * move the timer: then this is only an estimate. */
+	timeout = (__u64)req->timeout << ((req->num_timeout + 1) & 31);
+	if (CONFIG_HZ) {
+		timeout = timeout * 1000000 / CONFIG_HZ;
+		t->synack.req.next_timer_us = timeout < 120000000 ? timeout : 120000000;
+	}
 	emit(&w);
 	return 0;
 }
@@ -400,5 +435,196 @@ int BPF_PROG(handle_receive_reset, struct sock *sk)
 	w.r.oldstate = sk->__sk_common.skc_state;
 	w.r.uid = sk->sk_uid.val;
 	emit(&w);
+	return 0;
+}
+
+/* --- drops: kfree_skb of TCP packets, with the kernel's reason --- */
+
+/* Drops by reason, all CPUs, exact even when the ring is full. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TCPWATCH_DROP_REASONS);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops_by_reason SEC(".maps");
+
+static __always_inline int is_tcp_sock(const struct sock *sk)
+{
+	__u8 state = sk->__sk_common.skc_state;
+	__u16 family = sk->__sk_common.skc_family;
+
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	/* Request and timewait minisockets are TCP's alone, and end before
+	 * sk_protocol (a field of the full socket only). */
+	if (state == TCP_NEW_SYN_RECV || state == TCP_TIME_WAIT)
+		return 1;
+	return sk->sk_protocol == IPPROTO_TCP;
+}
+
+/* Addresses, ports and TCP flags from the packet's headers, as seen from
+ * this host (its destination is the local end). Returns 0 if it is not
+ * a TCP packet over IPv4 or IPv6. */
+static __always_inline int fill_from_packet(struct wire *w, const struct sk_buff *skb)
+{
+	unsigned char *head = skb->head;
+	__u16 nh = skb->network_header, proto = bpf_ntohs(skb->protocol);
+	__u32 th;
+	struct tcphdr tcp;
+	__u8 flags;
+
+	if (proto == ETH_P_IP) {
+		struct iphdr ip;
+
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh) || ip.protocol != IPPROTO_TCP)
+			return 0;
+		w->v4.a.saddr = ip.daddr;
+		w->v4.a.daddr = ip.saddr;
+		w->r.family = AF_INET;
+		th = nh + ip.ihl * 4;
+	} else if (proto == ETH_P_IPV6) {
+		struct ipv6hdr ip6;
+
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) ||
+		    ip6.nexthdr != IPPROTO_TCP)
+			return 0;
+		__builtin_memcpy(w->v6.a.saddr, &ip6.daddr, 16);
+		__builtin_memcpy(w->v6.a.daddr, &ip6.saddr, 16);
+		w->r.family = AF_INET6;
+		th = nh + sizeof(ip6);
+	} else {
+		return 0;
+	}
+	if (bpf_probe_read_kernel(&tcp, sizeof(tcp), head + th))
+		return 1;
+	w->r.sport = bpf_ntohs(tcp.dest);
+	w->r.dport = bpf_ntohs(tcp.source);
+	bpf_probe_read_kernel(&flags, 1, (unsigned char *)head + th + 13);
+	w->r.sk_err = flags;
+	return 1;
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(handle_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason,
+	     struct sock *rx_sk)
+{
+	const struct sock *sk = rx_sk;
+	struct wire w;
+	__u32 key;
+	__u64 *n;
+
+	/* Not a drop (consumed), or no skb: nothing to say. */
+	if (reason <= SKB_CONSUMED || !skb)
+		return 0;
+	start(&w, TCPWATCH_EV_DROP);
+	w.r.value = reason;
+	w.r.sk_err = -1;
+	if (!sk) {
+		sk = skb->sk;
+		if (sk)
+			w.r.flags |= TCPWATCH_EVF_TX;
+	}
+	if (sk) {
+		if (!is_tcp_sock(sk) || !netns_wanted(&sk->__sk_common))
+			return 0;
+		fill_common(&w, &sk->__sk_common);
+		/* 0 if no program of ours ever made it: a socket we know
+		 * has one (skb->sk is not a pointer the cookie helper takes). */
+		w.r.cookie = sk->__sk_common.skc_cookie.counter;
+		w.r.oldstate = sk->__sk_common.skc_state;
+		w.r.flags |= TCPWATCH_EVF_SOCK;
+	} else {
+		if (!fill_from_packet(&w, skb))
+			return 0;
+		w.r.netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+		if (filter_netns && w.r.netns != filter_netns)
+			return 0;
+	}
+	key = reason < TCPWATCH_DROP_REASONS ? reason : TCPWATCH_DROP_REASONS - 1;
+	n = bpf_map_lookup_elem(&drops_by_reason, &key);
+	if (n)
+		*n += 1;
+	emit(&w);
+	return 0;
+}
+
+/* --- accept(): the moment a child leaves its listener's accept queue --- */
+
+/*
+ * The socket of the descriptor accept() just returned, found through the
+ * task's descriptor table. Its cookie was made at LISTEN -> SYN_RECV by
+ * handle_set_state. The socket's file must point back at the file, or the
+ * descriptor is not (or no longer) the accepted socket.
+ */
+static __always_inline int on_accept(long fd)
+{
+	struct task_struct *task;
+	struct file **fds, *f, *back;
+	struct socket *sock;
+	struct sock *sk;
+	unsigned int max;
+	struct wire w;
+
+	if (fd < 0)
+		return 0;
+	task = bpf_get_current_task_btf();
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	max = BPF_CORE_READ(task, files, fdt, max_fds);
+	if ((unsigned long)fd >= max || bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	sock = BPF_CORE_READ(f, private_data);
+	back = BPF_CORE_READ(sock, file);
+	if (back != f)
+		return 0;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	start(&w, TCPWATCH_EV_ACCEPT);
+	w.r.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (!w.r.cookie)
+		return 0; /* never seen by handle_set_state: not ours to time */
+	w.r.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	if (filter_netns && w.r.netns != filter_netns)
+		return 0;
+	w.r.oldstate = BPF_CORE_READ(sk, __sk_common.skc_state);
+	fill_task(&w);
+	emit(&w);
+	return 0;
+}
+
+/* The syscall tracepoints run only for their own syscall: the cheapest
+ * exact way (tracefs must be mounted to attach them). */
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int handle_accept4(struct syscall_trace_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int handle_accept(struct syscall_trace_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+/* Without tracefs: every syscall's exit, filtered to accept and accept4. */
+#if defined(__TARGET_ARCH_x86)
+#define NR_ACCEPT        43
+#define NR_ACCEPT4       288
+#define SYSCALL_NR(regs) ((regs)->orig_ax)
+#elif defined(__TARGET_ARCH_arm64)
+#define NR_ACCEPT        202
+#define NR_ACCEPT4       242
+#define SYSCALL_NR(regs) ((regs)->syscallno)
+#endif
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
+{
+#ifdef NR_ACCEPT
+	long nr = SYSCALL_NR(regs);
+
+	if (nr == NR_ACCEPT || nr == NR_ACCEPT4)
+		return on_accept(ret);
+#endif
 	return 0;
 }

@@ -29,6 +29,19 @@ char *cli_fetch(const struct cli_opts *o, const char *path, size_t *ret_len)
 	return r.body;
 }
 
+bool cli_fetch_quiet_ok(const struct cli_opts *o, const char *path)
+{
+	struct tw_reply r;
+	char err[512];
+	bool ok;
+
+	if (client_get(o->socket_path, path, &r, err, sizeof(err)) < 0)
+		return false;
+	ok = r.status >= 200 && r.status <= 299;
+	reply_free(&r);
+	return ok;
+}
+
 int cli_fetch_json(const struct cli_opts *o, const char *path, const char *cmd, cJSON **ret)
 {
 	size_t len;

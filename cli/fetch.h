@@ -2,6 +2,7 @@
 #ifndef TCPWATCH_CLI_FETCH_H
 #define TCPWATCH_CLI_FETCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -16,6 +17,9 @@ char *cli_fetch(const struct cli_opts *o, const char *path, size_t *ret_len);
  * parses it into *ret (caller deletes) and returns 1. -1 on failure
  * (printed). */
 int cli_fetch_json(const struct cli_opts *o, const char *path, const char *cmd, cJSON **ret);
+
+/* GETs path; true if the daemon answered 2xx (nothing printed). */
+bool cli_fetch_quiet_ok(const struct cli_opts *o, const char *path);
 
 /* Field accessors tolerant of missing or null fields. */
 const char *json_str(const cJSON *obj, const char *key, const char *fallback);

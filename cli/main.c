@@ -22,8 +22,12 @@ static void usage(FILE *out)
 		"  show COOKIE         one connection's life as a ladder diagram\n"
 		"  watch [state NAME]... [EXPR]\n"
 		"                      live transitions, one line each (like tcpstates)\n"
+		"  listeners, ll [-a] [-p] [EXPR]\n"
+		"                      listening sockets and their queues, like ss -ltn: accept\n"
+		"                      queue, SYN queue, SYN-ACKs resent, half-opens, overflows,\n"
+		"                      drops, accept wait; show COOKIE draws their half-opens\n"
 		"  findings            connections stuck in CLOSE_WAIT, TIME_WAIT/FIN_WAIT2\n"
-		"                      pile-ups, failing connects, resetting peers\n"
+		"                      pile-ups, failing connects, resetting peers, full queues\n"
 		"  stats               the daemon's own counters\n\n"
 		"Options (anywhere on the line):\n"
 		"  -S, --socket PATH   tcpwatchd's API socket (default " DEFAULT_SOCKET
@@ -38,8 +42,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"list", "ls", cmd_list},         {"show", "history", cmd_show}, {"watch", NULL, cmd_watch},
-	{"findings", NULL, cmd_findings}, {"stats", NULL, cmd_stats},
+	{"list", "ls", cmd_list},           {"show", "history", cmd_show},
+	{"watch", NULL, cmd_watch},         {"findings", NULL, cmd_findings},
+	{"listeners", "ll", cmd_listeners}, {"stats", NULL, cmd_stats},
 };
 
 static const struct command *find_command(const char *name)

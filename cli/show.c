@@ -5,6 +5,8 @@
 
 #include "cli.h"
 #include "fetch.h"
+#include "ladder.h"
+#include "listeners.h"
 #include "addr.h"
 #include "fmt.h"
 #include "tcpstate.h"
@@ -28,6 +30,8 @@ static void print_header(const cJSON *c)
 		printf("  handshake %.0f us (%s)", json_num(c, "handshake_us", 0),
 		       !strcmp(json_str(c, "handshake_source", ""), "synack_rtt")
 			       ? "SYN-ACK to ACK, kernel sample"
+		       : !strcmp(json_str(c, "handshake_source", ""), "request")
+			       ? "first SYN-ACK to ESTABLISHED, SYN-ACKs resent"
 			       : "SYN to ESTABLISHED");
 	else
 		printf("  handshake unknown");
@@ -39,9 +43,13 @@ static void print_header(const cJSON *c)
 		       json_num(c, "uid", 0));
 	else
 		printf("  process unknown, uid %.0f\n", json_num(c, "uid", 0));
-	printf("  retransmits %.0f (SYN %.0f)  resets sent %.0f received %.0f\n",
+	printf("  retransmits %.0f (SYN %.0f)  resets sent %.0f received %.0f  drops %.0f\n",
 	       json_num(c, "retransmits", 0), json_num(c, "syn_retransmits", 0),
-	       json_num(c, "resets_sent", 0), json_num(c, "resets_received", 0));
+	       json_num(c, "resets_sent", 0), json_num(c, "resets_received", 0),
+	       json_num(c, "drops", 0));
+	if (json_num(c, "accept_wait_us", -1) >= 0)
+		printf("  accepted %.3f ms after ESTABLISHED (accept queue)\n",
+		       json_num(c, "accept_wait_us", 0) / 1000);
 	{
 		const cJSON *ti = cJSON_GetObjectItem(c, "tcp_info");
 
@@ -58,11 +66,6 @@ static void print_header(const cJSON *c)
 		printf("  (not reconciled: its namespace was not dumped, over max-netns or "
 		       "failed)\n");
 }
-
-struct packet {
-	bool out; /* local -> remote */
-	const char *label;
-};
 
 /* The segments a transition implies, in the order they cross the wire. */
 static int packets_for(const char *from, const char *to, struct packet p[2])
@@ -95,43 +98,6 @@ static int packets_for(const char *from, const char *to, struct packet p[2])
 		}
 	}
 	return 0;
-}
-
-#define ARROW_WIDTH 30
-
-static void arrow(char *out, size_t len, const struct packet *p)
-{
-	size_t label = strlen(p->label) + 2, left = (ARROW_WIDTH - label) / 2, i = 0;
-
-	if (len < ARROW_WIDTH + 1 || label + 4 > ARROW_WIDTH) {
-		snprintf(out, len, "%s%s%s", p->out ? "" : "<", p->label, p->out ? ">" : "");
-		return;
-	}
-	for (; i < left; i++)
-		out[i] = '-';
-	out[i++] = ' ';
-	memcpy(out + i, p->label, label - 2);
-	i += label - 2;
-	out[i++] = ' ';
-	for (; i < ARROW_WIDTH; i++)
-		out[i] = '-';
-	if (p->out)
-		out[ARROW_WIDTH - 1] = '>';
-	else
-		out[0] = '<';
-	out[ARROW_WIDTH] = '\0';
-}
-
-static void format_delta(double ns, char *out, size_t len)
-{
-	if (ns < 1e3)
-		snprintf(out, len, "+%.0fns", ns);
-	else if (ns < 1e6)
-		snprintf(out, len, "+%.0fus", ns / 1e3);
-	else if (ns < 1e9)
-		snprintf(out, len, "+%.1fms", ns / 1e6);
-	else
-		snprintf(out, len, "+%.2fs", ns / 1e9);
 }
 
 /* The connection as a ladder: local on the left, the peer on the right,
@@ -181,6 +147,22 @@ static void print_ladder(const cJSON *c)
 
 			p[0] = (struct packet){true, syn ? "SYN (retransmit)" : "retransmit"};
 			n = 1;
+		} else if (!strcmp(kind, "synack")) {
+			p[0] = (struct packet){true, "SYN-ACK"};
+			n = 1;
+		} else if (!strcmp(kind, "synack_retransmit")) {
+			p[0] = (struct packet){true, "SYN-ACK (retransmit)"};
+			n = 1;
+		} else if (!strcmp(kind, "drop")) {
+			char reason[48];
+
+			p[0] = (struct packet){false, "dropped"};
+			n = 1;
+			snprintf(note, sizeof(note), "(drop: %s)",
+				 json_str_safe(e, "reason", "?", reason, sizeof(reason)));
+		} else if (!strcmp(kind, "accept")) {
+			snprintf(note, sizeof(note), "accept() after %.0f ms in the accept queue",
+				 json_num(e, "wait_ms", 0));
 		} else {
 			snprintf(note, sizeof(note), "%s", kind);
 		}
@@ -213,9 +195,23 @@ int cmd_show(const struct cli_opts *o, int argc, char **argv)
 		return 2;
 	}
 	snprintf(path, sizeof(path), "/api/v1/connections/%s", argv[1]);
-	r = cli_fetch_json(o, path, "show", &c);
-	if (r <= 0)
+	/* A listener has its own view, with its half-opens as ladders. */
+	if (!o->json) {
+		r = cli_fetch_json(o, path, "show", &c);
+		if (r <= 0)
+			return r < 0 ? 1 : 0;
+		if (!strcmp(json_str(c, "role", ""), "listener")) {
+			cJSON_Delete(c);
+			return listener_show(o, argv[1]);
+		}
+	} else {
+		snprintf(path, sizeof(path), "/api/v1/listeners/%s", argv[1]);
+		if (cli_fetch_quiet_ok(o, path))
+			return listener_show(o, argv[1]);
+		snprintf(path, sizeof(path), "/api/v1/connections/%s", argv[1]);
+		r = cli_fetch_json(o, path, "show", &c);
 		return r < 0 ? 1 : 0;
+	}
 	print_header(c);
 	print_ladder(c);
 	cJSON_Delete(c);

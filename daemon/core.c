@@ -10,6 +10,7 @@
 
 #include "clock.h"
 #include "daemon.h"
+#include "dropreason.h"
 
 void daemon_drain(void *data)
 {
@@ -92,6 +93,7 @@ int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t e
 			      err_len);
 	if (!d->bpf)
 		return -EINVAL;
+	d->drop_reasons = dropreason_load();
 	/* Tracing first, then the snapshot: nothing falls between them. */
 	sync_run_now(d->sync);
 	d->reconcile_timer = loop_add_timer(d->loop, d->cfg.reconcile_interval_ms,

@@ -35,6 +35,7 @@ struct tw_daemon {
 	uint32_t ticks;
 	uint64_t lost_seen; /* events lost when the last early reconcile began */
 	uint64_t reloads, reload_failures;
+	int drop_reasons; /* names read from BTF, or a negative errno */
 };
 
 /* Opens the table, the reconcile procedure and the tracer (on_record gets

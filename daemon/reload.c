@@ -13,6 +13,9 @@ void daemon_apply_limits(struct tw_daemon *d)
 		.fin_wait2_pileup = d->cfg.fin_wait2_pileup,
 		.connect_failures = d->cfg.connect_failures,
 		.peer_resets = d->cfg.peer_resets,
+		.accept_queue_pct = d->cfg.accept_queue_pct,
+		.accept_wait_ms = d->cfg.accept_wait_threshold_ms,
+		.window_ms = d->cfg.findings_window_ms,
 	};
 	if (d->table)
 		conntable_set_retention(d->table, d->cfg.retain_count,

@@ -4,6 +4,7 @@
 
 #include "clock.h"
 #include "daemon.h"
+#include "drops.h"
 
 static uint64_t rss_bytes(void)
 {
@@ -16,6 +17,30 @@ static uint64_t rss_bytes(void)
 		resident = 0;
 	fclose(f);
 	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* drop_<REASON>: drops of TCP packets by reason, host-wide, from the BPF
+ * side's per-CPU counters (exact even when the ring overflows); the
+ * reasons seen so far only. The names live as long as the process. */
+static void drop_stats(struct tw_daemon *d, struct tw_stats *s)
+{
+	static char names[TW_DROP_REASONS][48];
+	uint64_t v[TW_DROP_REASONS], total = 0;
+	char buf[32];
+
+	if (bpfload_drops(d->bpf, v, TW_DROP_REASONS) < 0)
+		return;
+	for (unsigned r = 0; r < TW_DROP_REASONS; r++)
+		total += v[r];
+	stats_counter(s, "drops_total", total);
+	for (unsigned r = 0; r < TW_DROP_REASONS; r++) {
+		if (!v[r])
+			continue;
+		if (!names[r][0])
+			snprintf(names[r], sizeof(names[r]), "drop_%s",
+				 drops_name(r, buf, sizeof(buf)));
+		stats_counter(s, names[r], v[r]);
+	}
 }
 
 void daemon_collect_stats(struct tw_stats *s, void *daemon)
@@ -33,6 +58,8 @@ void daemon_collect_stats(struct tw_stats *s, void *daemon)
 	loop_get_stats(d->loop, &ls);
 	stats_counter(s, "loop_iterations", ls.iterations);
 	stats_real(s, "loop_max_ms", (double)ls.busy_max_ns / 1e6);
+	drop_stats(d, s);
+	stats_gauge(s, "drop_reason_names", d->drop_reasons > 0 ? (uint64_t)d->drop_reasons : 0);
 	stats_counter(s, "config_reloads", d->reloads);
 	stats_counter(s, "config_reload_failures", d->reload_failures);
 }

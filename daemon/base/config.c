@@ -49,6 +49,12 @@ const struct tw_config_key tw_config_keys[] = {
 	 "5", "N", "failed connects per destination", NULL},
 	{"peer-resets", 0, TW_CFG_UINT, true, false, FIELD(peer_resets), 1, UINT32_MAX, "5", "N",
 	 "resets from one remote endpoint", NULL},
+	{"accept-queue-threshold", 0, TW_CFG_UINT, true, false, FIELD(accept_queue_pct), 1, 100,
+	 "90", "PCT", "accept queue at this share of its backlog is full", NULL},
+	{"accept-wait-threshold", 0, TW_CFG_SECONDS, true, false, FIELD(accept_wait_threshold_ms),
+	 1, 3600 * 1000, "1", "S", "accept wait p99 over this is slow", NULL},
+	{"findings-window", 0, TW_CFG_SECONDS, true, false, FIELD(findings_window_ms), 1000,
+	 86400 * 1000, "60", "S", "counters grown within this are rising", NULL},
 	{.name = NULL},
 };
 

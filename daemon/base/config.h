@@ -39,6 +39,9 @@ struct tw_config {
 	uint32_t fin_wait2_pileup;
 	uint32_t connect_failures;
 	uint32_t peer_resets;
+	uint32_t accept_queue_pct;
+	uint32_t accept_wait_threshold_ms;
+	uint32_t findings_window_ms;
 };
 
 enum tw_config_type {

@@ -42,5 +42,10 @@ http_handler routes_find(const char *method, const char *url, const char **ret_r
 
 /* GET /api/v1/connections: streamed (list.c). */
 enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);
+/* GET /api/v1/listeners, and one of them (listeners.c). */
+enum MHD_Result listeners_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);
+enum MHD_Result listener_handle(struct tw_http *h, struct MHD_Connection *conn, const char *id);
+/* A socket cookie in decimal: 0, or -EINVAL / -ERANGE. */
+int http_parse_cookie(const char *s, uint64_t *ret);
 
 #endif

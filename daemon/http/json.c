@@ -78,8 +78,8 @@ void json_string(struct tw_buf *b, const char *s)
 	b->data[b->len] = '\0';
 }
 
-static void time_fields(struct tw_buf *b, const char *name, const struct tw_clock *clk,
-			uint64_t mono_ns)
+void json_time_fields(struct tw_buf *b, const char *name, const struct tw_clock *clk,
+		      uint64_t mono_ns)
 {
 	char text[TW_RFC3339_LEN];
 	uint64_t wall = clock_to_wall(clk, mono_ns);
@@ -101,8 +101,45 @@ static const char *hist_kind_name(uint8_t kind)
 		return "reset_received";
 	case TW_HIST_SYNACK_RETRANSMIT:
 		return "synack_retransmit";
+	case TW_HIST_DROP:
+		return "drop";
+	case TW_HIST_SYNACK:
+		return "synack";
+	case TW_HIST_ACCEPT:
+		return "accept";
 	}
 	return "unknown";
+}
+
+void json_drop_counts(struct tw_buf *b, const char *key, const struct tw_drop_counts *d)
+{
+	char name[32];
+
+	buf_printf(b, ",\"%s\":{", key);
+	for (unsigned i = 0; d && i < TW_DROP_SLOTS && d->count[i]; i++)
+		buf_printf(b, "%s\"%s\":%u", i ? "," : "",
+			   drops_name(d->reason[i], name, sizeof(name)), d->count[i]);
+	if (d && d->other)
+		buf_printf(b, "%s\"other\":%u", d->count[0] ? "," : "", d->other);
+	buf_puts(b, "}");
+}
+
+void json_histo(struct tw_buf *b, const char *key, const struct tw_histo *h)
+{
+	if (!h || !h->count) {
+		buf_printf(b,
+			   ",\"%s\":{\"count\":0,\"p50\":null,\"p90\":null,\"p99\":null,"
+			   "\"max\":null,\"min\":null,\"avg\":null}",
+			   key);
+		return;
+	}
+	buf_printf(b,
+		   ",\"%s\":{\"count\":%llu,\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"max\":%llu,"
+		   "\"min\":%llu,\"avg\":%llu}",
+		   key, (unsigned long long)h->count, (unsigned long long)histo_quantile(h, 0.5),
+		   (unsigned long long)histo_quantile(h, 0.9),
+		   (unsigned long long)histo_quantile(h, 0.99), (unsigned long long)h->max_us,
+		   (unsigned long long)h->min_us, (unsigned long long)(h->sum_us / h->count));
 }
 
 static void json_history(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk)
@@ -127,6 +164,16 @@ static void json_history(struct tw_buf *b, const struct tw_conn *c, const struct
 			h->flags & TW_HIST_DERIVED ? "true" : "false");
 		if (h->kind == TW_HIST_RESET_SENT || h->kind == TW_HIST_RETRANSMIT)
 			buf_printf(b, ",\"value\":%u", h->value);
+		if (h->kind == TW_HIST_DROP) {
+			char name[32];
+
+			buf_printf(b, ",\"reason\":\"%s\"",
+				   drops_name(h->value, name, sizeof(name)));
+		}
+		if (h->kind == TW_HIST_SYNACK_RETRANSMIT)
+			buf_printf(b, ",\"number\":%u", h->value);
+		if (h->kind == TW_HIST_ACCEPT)
+			buf_printf(b, ",\"wait_ms\":%u", h->value);
 		buf_puts(b, "}");
 		/* The first entries are kept, then the latest: mark the gap. */
 		if (c->hist_dropped && i == TW_HIST_KEEP_FIRST - 1)
@@ -167,7 +214,7 @@ static void json_tcpinfo(struct tw_buf *b, const struct tw_tcpinfo *ti, const st
 		   (unsigned long long)ti->bytes_acked, (unsigned long long)ti->bytes_received,
 		   (unsigned long long)ti->delivery_rate_bps, ti->last_data_sent_ms,
 		   ti->last_data_recv_ms);
-	time_fields(b, "sampled", clk, ti->sample_ns);
+	json_time_fields(b, "sampled", clk, ti->sample_ns);
 	buf_puts(b, "}");
 }
 
@@ -188,9 +235,15 @@ static void json_lifecycle(struct tw_buf *b, const struct tw_conn *c, const stru
 		buf_puts(b, ",\"listener_cookie\":null");
 	if (c->handshake_us)
 		buf_printf(b, ",\"handshake_us\":%u,\"handshake_source\":\"%s\"", c->handshake_us,
-			   c->flags & TW_CONN_HANDSHAKE_SRTT ? "synack_rtt" : "events");
+			   c->flags & TW_CONN_HANDSHAKE_SRTT    ? "synack_rtt"
+			   : c->flags & TW_CONN_HALF_OPEN_TIMED ? "request"
+								: "events");
 	else
 		buf_puts(b, ",\"handshake_us\":null,\"handshake_source\":null");
+	if (c->flags & TW_CONN_ACCEPTED)
+		buf_printf(b, ",\"accept_wait_us\":%u", c->accept_wait_us);
+	else
+		buf_puts(b, ",\"accept_wait_us\":null");
 	json_string_field(b, "closed_first", lifecycle_closer_name(c->closed_first));
 	json_string_field(b, "end_reason", lifecycle_end_name(c->end_reason));
 	/* Idle: the kernel's time since data last moved either way, aged
@@ -225,7 +278,7 @@ static void json_state_times(struct tw_buf *b, const struct tw_conn *c, uint64_t
 }
 
 void json_conn(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk,
-	       enum json_conn_view view)
+	       enum json_conn_view view, const struct tw_drop_counts *drops)
 {
 	char laddr[TW_ADDR_STRLEN], raddr[TW_ADDR_STRLEN];
 	uint64_t end_ns = c->flags & TW_CONN_CLOSED ? c->closed_ns : clk->now_mono_ns;
@@ -248,23 +301,24 @@ void json_conn(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock 
 	buf_printf(b,
 		   ",\"uid\":%u,\"inode\":%u,\"closed\":%s,\"source\":\"%s\",\"age_ms\":%llu,"
 		   "\"retransmits\":%u,\"syn_retransmits\":%u,\"resets_sent\":%u,"
-		   "\"resets_received\":%u,\"history_len\":%u",
+		   "\"resets_received\":%u,\"drops\":%u,\"history_len\":%u",
 		   c->uid, c->inode, c->flags & TW_CONN_CLOSED ? "true" : "false",
 		   c->flags & TW_CONN_FROM_SNAPSHOT ? "snapshot" : "event",
 		   (unsigned long long)((end_ns - c->first_seen_ns) / NSEC_PER_MSEC),
-		   c->retransmits, c->syn_retransmits, c->resets_sent, c->resets_received,
+		   c->retransmits, c->syn_retransmits, c->resets_sent, c->resets_received, c->drops,
 		   c->hist_len);
 	json_lifecycle(b, c, clk);
 	if (view == JSON_CONN_FULL) {
 		buf_printf(b, ",\"history_dropped\":%u,\"request_socket\":%s,\"reconciled\":%s",
 			   c->hist_dropped, c->flags & TW_CONN_REQUEST ? "true" : "false",
 			   c->flags & TW_CONN_UNRECONCILED ? "false" : "true");
-		time_fields(b, "first_seen", clk, c->first_seen_ns);
-		time_fields(b, "last_change", clk, c->last_change_ns);
+		json_time_fields(b, "first_seen", clk, c->first_seen_ns);
+		json_time_fields(b, "last_change", clk, c->last_change_ns);
 		if (c->flags & TW_CONN_CLOSED)
-			time_fields(b, "closed_at", clk, c->closed_ns);
+			json_time_fields(b, "closed_at", clk, c->closed_ns);
 		json_tcpinfo(b, &c->info, clk);
 		json_state_times(b, c, end_ns);
+		json_drop_counts(b, "drops_by_reason", drops);
 		json_history(b, c, clk);
 	}
 	buf_puts(b, "}");
@@ -333,8 +387,18 @@ void json_findings(struct tw_buf *b, const struct tw_findings *f,
 		json_string_field(b, "summary", summary);
 		json_string_field(b, "explanation", findings_explanation(grp->kind));
 		buf_printf(b, ",\"netns\":%u", grp->netns);
-		if (grp->kind != TW_FINDING_CLOSE_WAIT) {
-			tw_addr_format(grp->family, grp->addr, addr, sizeof(addr));
+		tw_addr_format(grp->family, grp->addr, addr, sizeof(addr));
+		if (findings_kind_listener(grp->kind)) {
+			buf_printf(
+				b,
+				",\"listener_cookie\":%llu,\"family\":\"%s\",\"local_addr\":\"%s\","
+				"\"local_port\":%u,\"value\":%llu,\"limit\":%llu,\"delta\":%llu",
+				(unsigned long long)grp->listener_cookie,
+				grp->family == AF_INET6 ? "inet6" : "inet", addr, grp->port,
+				(unsigned long long)grp->value, (unsigned long long)grp->limit,
+				(unsigned long long)grp->delta);
+			json_string_field(b, "detail", grp->detail[0] ? grp->detail : NULL);
+		} else if (grp->kind != TW_FINDING_CLOSE_WAIT) {
 			buf_printf(b,
 				   ",\"family\":\"%s\",\"remote_addr\":\"%s\",\"remote_port\":%u",
 				   grp->family == AF_INET6 ? "inet6" : "inet", addr, grp->port);

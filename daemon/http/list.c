@@ -43,7 +43,7 @@ static void fill_rows(struct list_stream *s, struct tw_buf *b)
 			text_row(b, c, &s->clk, s->view.columns);
 		} else {
 			buf_puts(b, s->emitted ? ",\n" : "\n");
-			json_conn(b, c, &s->clk, JSON_CONN_ROW);
+			json_conn(b, c, &s->clk, JSON_CONN_ROW, NULL);
 		}
 		s->emitted++;
 		rows++;

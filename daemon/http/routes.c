@@ -19,7 +19,7 @@ static unsigned no_query(struct tw_http *h, struct MHD_Connection *conn, struct 
 	return query_parse(conn, NULL, NULL, qe);
 }
 
-static int parse_cookie(const char *s, uint64_t *ret)
+int http_parse_cookie(const char *s, uint64_t *ret)
 {
 	uint64_t v = 0;
 
@@ -54,7 +54,7 @@ static enum MHD_Result handle_one(struct tw_http *h, struct MHD_Connection *conn
 
 	if (no_query(h, conn, &qe))
 		return http_reply_error(h, conn, qe.status, qe.message);
-	if (parse_cookie(id, &cookie) < 0)
+	if (http_parse_cookie(id, &cookie) < 0)
 		return http_reply_error(h, conn, MHD_HTTP_BAD_REQUEST,
 					"connection id must be a socket cookie (a decimal number)");
 	c = conntable_get(h->hooks.table, cookie);
@@ -62,7 +62,7 @@ static enum MHD_Result handle_one(struct tw_http *h, struct MHD_Connection *conn
 		return http_reply_error(h, conn, MHD_HTTP_NOT_FOUND, "no such connection");
 	clock_sample(&clk);
 	buf_init(&b);
-	json_conn(&b, c, &clk, JSON_CONN_FULL);
+	json_conn(&b, c, &clk, JSON_CONN_FULL, conntable_drops(h->hooks.table, c));
 	return reply_json(conn, &b);
 }
 
@@ -154,6 +154,8 @@ static const struct route routes[] = {
 	{"GET", "/api/v1/connections", false, list_handle},
 	{"GET", "/api/v1/connections/", true, handle_one},
 	{"GET", "/api/v1/events", false, sse_handle},
+	{"GET", "/api/v1/listeners", false, listeners_handle},
+	{"GET", "/api/v1/listeners/", true, listener_handle},
 	{"GET", "/api/v1/findings", false, handle_findings},
 	{"GET", "/api/v1/stats", false, handle_stats},
 	{"GET", "/healthz", false, handle_healthz},

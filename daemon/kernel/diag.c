@@ -79,7 +79,33 @@ int diag_request_dump(int fd, int family, uint32_t states, uint32_t seq)
 	req->sdiag_family = (uint8_t)family;
 	req->sdiag_protocol = IPPROTO_TCP;
 	req->idiag_states = states;
-	req->idiag_ext = 1u << (INET_DIAG_INFO - 1);
+	req->idiag_ext = 1u << (INET_DIAG_INFO - 1) | 1u << (INET_DIAG_SKMEMINFO - 1);
+	if (sendto(fd, nlh, nlh->nlmsg_len, 0, (struct sockaddr *)&nladdr, sizeof(nladdr)) < 0)
+		return -errno;
+	return 0;
+}
+
+int diag_request_one(int fd, int family, const uint8_t local[16], uint16_t local_port,
+		     const uint8_t remote[16], uint16_t remote_port, uint32_t seq)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct inet_diag_req_v2 *req;
+	struct sockaddr_nl nladdr = {.nl_family = AF_NETLINK};
+	size_t n = family == AF_INET6 ? 16 : 4;
+
+	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+	req->sdiag_family = (uint8_t)family;
+	req->sdiag_protocol = IPPROTO_TCP;
+	req->idiag_states = DIAG_STATES_ALL;
+	req->id.idiag_sport = htons(local_port);
+	req->id.idiag_dport = htons(remote_port);
+	memcpy(req->id.idiag_src, local, n);
+	memcpy(req->id.idiag_dst, remote, n);
+	req->id.idiag_cookie[0] = req->id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
 	if (sendto(fd, nlh, nlh->nlmsg_len, 0, (struct sockaddr *)&nladdr, sizeof(nladdr)) < 0)
 		return -errno;
 	return 0;
@@ -143,6 +169,20 @@ int diag_parse_msg(const struct nlmsghdr *nlh, struct tw_ksock *ret)
 	s.inode = m->idiag_inode;
 	if (mnl_attr_parse(nlh, sizeof(*m), attr_cb, tb) < 0)
 		return -EINVAL;
+	if (tb[INET_DIAG_SKMEMINFO] &&
+	    mnl_attr_get_payload_len(tb[INET_DIAG_SKMEMINFO]) >= (SK_MEMINFO_DROPS + 1) * 4) {
+		uint32_t mem[SK_MEMINFO_DROPS + 1];
+
+		memcpy(mem, mnl_attr_get_payload(tb[INET_DIAG_SKMEMINFO]), sizeof(mem));
+		s.has_mem = true;
+		s.sk_drops = mem[SK_MEMINFO_DROPS];
+	}
+	/* A request socket of a SYN queue is reported as SYN_RECV
+	 * (inet_req_diag_fill) and, unlike a full socket, without tcp_info
+	 * or memory: told apart here as TW_TCP_NEW_SYN_RECV, its state in
+	 * the kernel. */
+	if (s.state == TW_TCP_SYN_RECV && !tb[INET_DIAG_INFO] && !tb[INET_DIAG_SKMEMINFO])
+		s.state = TW_TCP_NEW_SYN_RECV;
 	if (tb[INET_DIAG_INFO]) {
 		s.has_info = true;
 		info_from_tcp_info(mnl_attr_get_payload(tb[INET_DIAG_INFO]),

@@ -32,6 +32,12 @@ uint32_t diag_portid(int fd);
  * negative errno. */
 int diag_request_dump(int fd, int family, uint32_t states, uint32_t seq);
 
+/* Asks for the one TCP socket with this 4-tuple (ports in host order,
+ * addresses of family in 16 bytes). The reply is a single socket message
+ * or an error (ENOENT), read as a dump's. 0 or negative errno. */
+int diag_request_one(int fd, int family, const uint8_t local[16], uint16_t local_port,
+		     const uint8_t remote[16], uint16_t remote_port, uint32_t seq);
+
 /* What the checks of replies refused. */
 struct tw_diag_counters {
 	uint64_t foreign;   /* datagrams not sent by the kernel (dropped whole) */

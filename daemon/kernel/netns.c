@@ -24,7 +24,20 @@ uint32_t netns_inode_of(const char *path)
 struct open_job {
 	int ns_fd;
 	int result;
+	int netstat_fd, snmp_fd;
 };
+
+/* The namespace's counters, opened in the calling thread's namespace (a
+ * /proc/net file keeps the namespace it was opened in). */
+static void open_counters(const char *dir, int *netstat_fd, int *snmp_fd)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "%s/netstat", dir);
+	*netstat_fd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "%s/snmp", dir);
+	*snmp_fd = open(path, O_RDONLY | O_CLOEXEC);
+}
 
 /* setns() changes only the calling thread: do it in a thread of its own. */
 static void *open_in_ns(void *arg)
@@ -36,13 +49,16 @@ static void *open_in_ns(void *arg)
 		return NULL;
 	}
 	job->result = diag_open();
+	if (job->result >= 0)
+		open_counters("/proc/thread-self/net", &job->netstat_fd, &job->snmp_fd);
 	return NULL;
 }
 
-/* A diag socket inside the namespace ns_fd refers to. */
-static int diag_open_in(int ns_fd)
+/* A diag socket inside the namespace ns_fd refers to, and its counters'
+ * files. */
+static int diag_open_in(int ns_fd, int *netstat_fd, int *snmp_fd)
 {
-	struct open_job job = {.ns_fd = ns_fd, .result = -EIO};
+	struct open_job job = {.ns_fd = ns_fd, .result = -EIO, .netstat_fd = -1, .snmp_fd = -1};
 	pthread_t th;
 	int err;
 
@@ -50,7 +66,18 @@ static int diag_open_in(int ns_fd)
 	if (err)
 		return -err;
 	pthread_join(th, NULL);
+	*netstat_fd = job.netstat_fd;
+	*snmp_fd = job.snmp_fd;
 	return job.result;
+}
+
+static void close_ns(struct tw_netns *ns)
+{
+	close(ns->diag_fd);
+	if (ns->netstat_fd >= 0)
+		close(ns->netstat_fd);
+	if (ns->snmp_fd >= 0)
+		close(ns->snmp_fd);
 }
 
 int netns_init(struct tw_netns_set *s, size_t max)
@@ -74,6 +101,7 @@ int netns_init(struct tw_netns_set *s, size_t max)
 		.diag_fd = fd,
 		.diag_portid = diag_portid(fd),
 	};
+	open_counters("/proc/self/net", &s->v[0].netstat_fd, &s->v[0].snmp_fd);
 	s->n = 1;
 	return 0;
 }
@@ -81,7 +109,7 @@ int netns_init(struct tw_netns_set *s, size_t max)
 void netns_fini(struct tw_netns_set *s)
 {
 	for (size_t i = 0; i < s->n; i++)
-		close(s->v[i].diag_fd);
+		close_ns(&s->v[i]);
 	free(s->v);
 	free(s->existing);
 	memset(s, 0, sizeof(*s));
@@ -122,7 +150,7 @@ static void consider(struct tw_netns_set *s, const char *path)
 {
 	struct tw_netns *known;
 	struct stat st;
-	int ns_fd, fd;
+	int ns_fd, fd, netstat_fd = -1, snmp_fd = -1;
 
 	if (stat(path, &st) < 0)
 		return;
@@ -143,7 +171,7 @@ static void consider(struct tw_netns_set *s, const char *path)
 		known->seen_gen = s->gen;
 	} else if (s->n == s->max) {
 		s->refused++;
-	} else if ((fd = diag_open_in(ns_fd)) < 0) {
+	} else if ((fd = diag_open_in(ns_fd, &netstat_fd, &snmp_fd)) < 0) {
 		s->open_failures++;
 	} else {
 		s->v[s->n++] = (struct tw_netns){
@@ -151,6 +179,8 @@ static void consider(struct tw_netns_set *s, const char *path)
 			.diag_fd = fd,
 			.diag_portid = diag_portid(fd),
 			.seen_gen = s->gen,
+			.netstat_fd = netstat_fd,
+			.snmp_fd = snmp_fd,
 		};
 	}
 	close(ns_fd);
@@ -208,7 +238,7 @@ int netns_refresh(struct tw_netns_set *s, const char *proc_root, const char *run
 	/* Forget namespaces nobody holds any more. */
 	for (size_t i = 1; i < s->n;) {
 		if (s->v[i].seen_gen != s->gen) {
-			close(s->v[i].diag_fd);
+			close_ns(&s->v[i]);
 			s->v[i] = s->v[--s->n];
 		} else {
 			i++;

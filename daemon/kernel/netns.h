@@ -16,6 +16,8 @@ struct tw_netns {
 	int diag_fd;
 	uint32_t diag_portid; /* the socket's netlink port id */
 	uint32_t seen_gen;
+	int netstat_fd; /* /proc/net/netstat opened inside it, or -1 */
+	int snmp_fd;    /* /proc/net/snmp, likewise */
 };
 
 #define TW_NETNS_EXISTING_MAX 65536 /* namespaces remembered as existing */

@@ -8,7 +8,10 @@
 
 #include "clock.h"
 #include "diag.h"
+#include "lookups.h"
 #include "netns.h"
+#include "netstat.h"
+#include "nsstat.h"
 #include "procscan.h"
 #include "reconcile.h"
 #include "sync.h"
@@ -22,6 +25,10 @@
 #define DIAG_RECVS_PER_TURN 16
 /* Leftovers of an earlier dump read and dropped before a request, at most. */
 #define DIAG_FLUSH_MAX 64
+/* 4-tuple lookups of drops one pass makes, at most, and how long each
+ * waits for its answer. */
+#define LOOKUPS_PER_PASS  64
+#define LOOKUP_TIMEOUT_MS 100
 /* Events are released once older than the reorder delay (2 ms): a pass
  * waits that long, rounded up, before judging. */
 #define SETTLE_MS 3
@@ -56,6 +63,7 @@ struct tw_sync {
 	uint64_t pass_start_ns, last_pass_ns;
 	uint64_t lost_at_last_pass;
 	uint64_t early, dump_errors, procscans, owners_found, procscan_last_ns;
+	uint64_t netstat_errors;
 	int last_error;
 };
 
@@ -286,6 +294,83 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Each followed namespace's own counters, read through the files opened
+ * inside it; namespaces no longer followed are forgotten. */
+static void read_counters(struct tw_sync *s, uint64_t now_ns)
+{
+	struct tw_nsstat_set *set = conntable_nsstat(s->table);
+
+	for (size_t i = 0; i < s->netns.n; i++) {
+		const struct tw_netns *ns = &s->netns.v[i];
+		uint64_t v[TW_NS_KEYS] = {0};
+		struct tw_nsstat *e;
+
+		if (ns->netstat_fd < 0 && ns->snmp_fd < 0)
+			continue;
+		if (netstat_read(ns->netstat_fd, ns->snmp_fd, v) < 0) {
+			s->netstat_errors++;
+			continue;
+		}
+		e = nsstat_entry(set, ns->inode);
+		if (e)
+			nsstat_update(e, v, now_ns);
+	}
+	nsstat_retain(set, s->dumped, s->n_dumped);
+}
+
+struct found {
+	uint64_t cookie;
+};
+
+static void on_found(const struct tw_ksock *k, void *data)
+{
+	struct found *f = data;
+
+	f->cookie = k->cookie;
+}
+
+/* The socket of a 4-tuple in a namespace, asked of sock_diag (0: none). */
+static uint64_t lookup_cookie(struct tw_sync *s, const struct tw_lookup *q)
+{
+	const struct tw_netns *ns = NULL;
+	struct found f = {0};
+	struct pollfd pfd;
+	long n;
+
+	for (size_t i = 0; i < s->netns.n && !ns; i++)
+		if (s->netns.v[i].inode == q->netns || (!q->netns && i == 0))
+			ns = &s->netns.v[i];
+	if (!ns || diag_request_one(ns->diag_fd, q->family, q->local_addr, q->local_port,
+				    q->remote_addr, q->remote_port, ++s->seq) < 0)
+		return 0;
+	pfd = (struct pollfd){.fd = ns->diag_fd, .events = POLLIN};
+	if (poll(&pfd, 1, LOOKUP_TIMEOUT_MS) <= 0)
+		return 0;
+	n = diag_recv(ns->diag_fd, s->buf, DIAG_BUF_SIZE, &s->diag);
+	if (n > 0)
+		diag_parse(s->buf, (size_t)n, s->seq, ns->diag_portid, on_found, &f, &s->diag);
+	return f.cookie;
+}
+
+/* Drops that named only a 4-tuple: counted on the connection that has it. */
+static void resolve_lookups(struct tw_sync *s)
+{
+	struct tw_lookups *q = conntable_lookups(s->table);
+	struct tw_lookup l;
+
+	for (int i = 0; i < LOOKUPS_PER_PASS && lookups_pop(q, &l); i++) {
+		uint64_t cookie = lookup_cookie(s, &l);
+		struct tw_conn *c = cookie ? conntable_get(s->table, cookie) : NULL;
+
+		if (!c) {
+			q->not_found++;
+			continue;
+		}
+		q->found++;
+		conntable_record_drop(s->table, c, l.reason, l.time_ns);
+	}
+}
+
 static void finish(struct tw_sync *s)
 {
 	struct tw_reconcile_scope scope;
@@ -300,6 +385,8 @@ static void finish(struct tw_sync *s)
 		.existing_complete = s->netns.existing_complete,
 	};
 	reconcile_end(&s->rec, &scope, clock_mono_ns());
+	read_counters(s, clock_mono_ns());
+	resolve_lookups(s);
 	attribute_owners(s, clock_mono_ns());
 	conntable_expire(s->table, clock_mono_ns());
 	s->last_pass_ns = clock_mono_ns() - s->pass_start_ns;
@@ -456,6 +543,15 @@ void sync_report(const struct tw_sync *s, struct tw_stats *st)
 	stats_gauge(st, "netns", s->netns.n);
 	stats_gauge(st, "netns_refused", s->netns.refused);
 	stats_counter(st, "netns_open_failures", s->netns.open_failures);
+	stats_counter(st, "netstat_errors", s->netstat_errors);
+	{
+		const struct tw_lookups *q = conntable_lookups(s->table);
+
+		stats_counter(st, "drop_lookups", q->queued);
+		stats_counter(st, "drop_lookups_found", q->found);
+		stats_counter(st, "drop_lookups_not_found", q->not_found);
+		stats_counter(st, "drop_lookups_refused", q->refused);
+	}
 	stats_counter(st, "procscans", s->procscans);
 	stats_counter(st, "owners_found", s->owners_found);
 	procscan_report(s->procs, st);

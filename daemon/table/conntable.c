@@ -5,8 +5,16 @@
 
 #include "conntable.h"
 #include "listeners.h"
+#include "lookups.h"
+#include "nsstat.h"
 #include "retain.h"
 #include "slab.h"
+#include "u64map.h"
+
+/* Request sockets in the 4-tuple index, and connections with drop counts,
+ * at most (both are a few unless something is wrong; then bounded). */
+#define REQUESTS_MAX    (1u << 20)
+#define DROP_COUNTS_MAX 65536
 
 /*
  * Chains are built of links (conntable.h): a bucket is the link to its
@@ -34,6 +42,10 @@ struct tw_conntable {
 	size_t live;
 	struct tw_retain retained; /* closed connections, oldest first */
 	struct tw_listen_index listeners;
+	struct tw_u64map requests; /* 4-tuple hash -> request socket's cookie */
+	struct tw_u64map drop_map; /* cookie -> struct tw_drop_counts * */
+	struct tw_lookups lookups;
+	struct tw_nsstat_set nsstat;
 	uint64_t refused_full;
 	uint64_t evicted;
 	uint64_t history_dropped;
@@ -76,6 +88,8 @@ struct tw_conntable *conntable_new(const struct tw_conntable_limits *limits)
 	t->cap = 1024;
 	t->buckets = calloc(t->cap, sizeof(*t->buckets));
 	t->records = slab_new(sizeof(struct tw_conn));
+	u64map_init(&t->requests, REQUESTS_MAX);
+	u64map_init(&t->drop_map, DROP_COUNTS_MAX);
 	if (!t->buckets || !t->records || listen_index_init(&t->listeners) < 0) {
 		slab_free(t->records);
 		free(t->buckets);
@@ -119,6 +133,12 @@ void conntable_free(struct tw_conntable *t)
 	listen_index_fini(&t->listeners);
 	free(t->buckets);
 	retain_fini(&t->retained);
+	u64map_fini(&t->requests);
+	for (size_t i = 0; i < t->drop_map.cap; i++)
+		if (t->drop_map.slots[i].key)
+			free((void *)(uintptr_t)t->drop_map.slots[i].value);
+	u64map_fini(&t->drop_map);
+	nsstat_fini(&t->nsstat);
 	free(t);
 }
 
@@ -311,6 +331,157 @@ void conntable_revive(struct tw_conntable *t, struct tw_conn *c)
 	t->live++;
 }
 
+static uint64_t tuple_key(uint32_t netns, int family, const uint8_t local[16], uint16_t local_port,
+			  const uint8_t remote[16], uint16_t remote_port)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ netns;
+	size_t n = family == AF_INET6 ? 16 : 4;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ local[i]) * 0x100000001b3ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ remote[i]) * 0x100000001b3ull;
+	h = (h ^ ((uint64_t)local_port << 16 | remote_port)) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+static uint64_t conn_tuple_key(const struct tw_conn *c)
+{
+	return tuple_key(c->netns, c->family, c->local_addr, c->local_port, c->remote_addr,
+			 c->remote_port);
+}
+
+/* A request's tuple entry and a connection's drop counts leave with it. */
+static void forget_side_entries(struct tw_conntable *t, struct tw_conn *c)
+{
+	if (c->flags & TW_CONN_TUPLE_INDEXED) {
+		uint64_t key = conn_tuple_key(c), *v = u64map_get(&t->requests, key);
+
+		if (v && *v == c->cookie)
+			u64map_del(&t->requests, key);
+		c->flags &= ~TW_CONN_TUPLE_INDEXED;
+	}
+	if (c->flags & TW_CONN_HAS_DROPS) {
+		uint64_t *v = u64map_get(&t->drop_map, c->cookie);
+
+		if (v) {
+			free((void *)(uintptr_t)*v);
+			u64map_del(&t->drop_map, c->cookie);
+		}
+		c->flags &= ~TW_CONN_HAS_DROPS;
+	}
+}
+
+void conntable_index_request(struct tw_conntable *t, struct tw_conn *c)
+{
+	if (c->flags & TW_CONN_TUPLE_INDEXED)
+		return;
+	if (u64map_put(&t->requests, conn_tuple_key(c), c->cookie) < 0) {
+		t->alloc_failures++;
+		return;
+	}
+	c->flags |= TW_CONN_TUPLE_INDEXED;
+}
+
+void conntable_foreach_request(struct tw_conntable *t, void (*fn)(struct tw_conn *req, void *data),
+			       void *data)
+{
+	for (size_t i = 0; i < t->requests.cap; i++) {
+		struct tw_conn *c;
+
+		if (t->requests.slots[i].key && (c = conntable_get(t, t->requests.slots[i].value)))
+			fn(c, data);
+	}
+}
+
+struct tw_conn *conntable_find_request(struct tw_conntable *t, uint32_t netns, int family,
+				       const uint8_t local[16], uint16_t local_port,
+				       const uint8_t remote[16], uint16_t remote_port)
+{
+	uint64_t *v = u64map_get(&t->requests,
+				 tuple_key(netns, family, local, local_port, remote, remote_port));
+	struct tw_conn *c;
+	size_t n = family == AF_INET6 ? 16 : 4;
+
+	if (!v || !(c = conntable_get(t, *v)))
+		return NULL;
+	/* The key is a hash: the request must really have this tuple. */
+	if (c->netns != netns || c->family != family || c->local_port != local_port ||
+	    c->remote_port != remote_port || memcmp(c->local_addr, local, n) ||
+	    memcmp(c->remote_addr, remote, n))
+		return NULL;
+	return c;
+}
+
+struct tw_lookups *conntable_lookups(struct tw_conntable *t)
+{
+	return &t->lookups;
+}
+
+struct tw_nsstat_set *conntable_nsstat(struct tw_conntable *t)
+{
+	return &t->nsstat;
+}
+
+const struct tw_drop_counts *conntable_drops(struct tw_conntable *t, const struct tw_conn *c)
+{
+	uint64_t *v;
+
+	if (!(c->flags & TW_CONN_HAS_DROPS) || !(v = u64map_get(&t->drop_map, c->cookie)))
+		return NULL;
+	return (const struct tw_drop_counts *)(uintptr_t)*v;
+}
+
+int conntable_add_drop(struct tw_conntable *t, struct tw_conn *c, unsigned reason)
+{
+	struct tw_drop_counts *d;
+	uint64_t *v;
+	int r;
+
+	if (c->drops < UINT16_MAX)
+		c->drops++;
+	if (c->flags & TW_CONN_HAS_DROPS && (v = u64map_get(&t->drop_map, c->cookie))) {
+		drop_counts_add((struct tw_drop_counts *)(uintptr_t)*v, reason);
+		return 0;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		t->alloc_failures++;
+		return -ENOMEM;
+	}
+	r = u64map_put(&t->drop_map, c->cookie, (uint64_t)(uintptr_t)d);
+	if (r < 0) {
+		free(d);
+		t->alloc_failures++;
+		return r;
+	}
+	drop_counts_add(d, reason);
+	c->flags |= TW_CONN_HAS_DROPS;
+	return 0;
+}
+
+void conntable_record_drop(struct tw_conntable *t, struct tw_conn *c, unsigned reason,
+			   uint64_t time_ns)
+{
+	struct tw_hist h = {
+		.time_ns = time_ns,
+		.kind = TW_HIST_DROP,
+		.from = c->state,
+		.value = reason < TW_HIST_VALUE_MAX ? reason : TW_HIST_VALUE_MAX,
+	};
+
+	conntable_add_drop(t, c, reason);
+	/* Rate-limited: a burst of the same drop is one entry and a count. */
+	for (int i = c->hist_len; i > 0 && i > (int)c->hist_len - 8; i--) {
+		const struct tw_hist *p = &c->hist[i - 1];
+
+		if (p->kind == TW_HIST_DROP && p->value == h.value &&
+		    time_ns < p->time_ns + TW_DROP_HIST_GAP_NS)
+			return;
+	}
+	conntable_hist_append(t, c, &h);
+}
+
 void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
 {
 	struct tw_link *l = &t->buckets[bucket_of(c->cookie, t->cap)], *prev = NULL;
@@ -322,8 +493,10 @@ void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
 	/* The one before may have lost its only follower. */
 	if (prev && !link_to(l))
 		prev->to &= ~(uintptr_t)1;
-	if (c->flags & TW_CONN_LISTEN_INDEXED)
-		conntable_index_listener(t, c, false);
+	if (c->flags & TW_CONN_LISTENER_REC)
+		listen_index_remove(&t->listeners, c);
+	if (c->flags & (TW_CONN_TUPLE_INDEXED | TW_CONN_HAS_DROPS))
+		forget_side_entries(t, c);
 	if (c->flags & TW_CONN_CLOSED) {
 		retain_unlink(&t->retained, c);
 	} else {
@@ -355,11 +528,27 @@ size_t conntable_expire(struct tw_conntable *t, uint64_t now_ns)
 void conntable_index_listener(struct tw_conntable *t, struct tw_conn *c, bool want)
 {
 	if (!want) {
-		listen_index_remove(&t->listeners, c);
+		listen_index_unkey(&t->listeners, c);
 		c->flags &= ~TW_CONN_LISTEN_INDEXED;
-	} else if (listen_index_add(&t->listeners, c) == 0) {
-		c->flags |= TW_CONN_LISTEN_INDEXED;
+	} else if (listen_index_add(&t->listeners, c, c->last_change_ns)) {
+		c->flags |= TW_CONN_LISTEN_INDEXED | TW_CONN_LISTENER_REC;
 	}
+}
+
+struct tw_listener *conntable_listener(struct tw_conntable *t, uint64_t cookie)
+{
+	return listen_index_get(&t->listeners, cookie);
+}
+
+void conntable_foreach_listener(struct tw_conntable *t,
+				void (*fn)(struct tw_listener *l, void *data), void *data)
+{
+	listen_index_foreach(&t->listeners, fn, data);
+}
+
+void conntable_count_alloc_failure(struct tw_conntable *t)
+{
+	t->alloc_failures++;
 }
 
 struct tw_conn *conntable_find_listener(struct tw_conntable *t, uint32_t netns, int family,
@@ -409,13 +598,15 @@ void conntable_get_stats(struct tw_conntable *t, struct tw_conntable_stats *ret)
 {
 	ret->live = t->live;
 	ret->retained = t->retained.count;
-	ret->listeners = t->listeners.count;
+	ret->listeners = t->listeners.keyed;
 	ret->refused_full = t->refused_full;
 	ret->evicted = t->evicted;
 	ret->history_dropped = t->history_dropped;
 	ret->alloc_failures = t->alloc_failures + t->listeners.alloc_failures;
 	ret->bytes = slab_bytes(t->records) + t->cap * sizeof(*t->buckets) +
-		     retain_bytes(&t->retained) + t->hist_bytes + listen_index_bytes(&t->listeners);
+		     retain_bytes(&t->retained) + t->hist_bytes +
+		     listen_index_bytes(&t->listeners) + u64map_bytes(&t->requests) +
+		     u64map_bytes(&t->drop_map) + t->drop_map.count * sizeof(struct tw_drop_counts);
 }
 
 size_t conntable_live(const struct tw_conntable *t)

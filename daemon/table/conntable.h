@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drops.h"
+#include "listeners.h"
 #include "stats.h"
 #include "tcpstate.h"
 
@@ -23,6 +25,10 @@ enum tw_hist_kind {
 	TW_HIST_RESET_SENT,
 	TW_HIST_RESET_RECEIVED,
 	TW_HIST_SYNACK_RETRANSMIT,
+	TW_HIST_DROP,   /* value: enum skb_drop_reason; from: state at the time */
+	TW_HIST_SYNACK, /* a request socket's first SYN-ACK */
+	TW_HIST_ACCEPT, /* accept() returned it; value: the wait in ms (capped) */
+	TW_HIST_KINDS,
 };
 
 #define TW_HIST_DERIVED 0x01 /* inferred (sock_diag, TIME_WAIT), not a kernel event */
@@ -31,15 +37,17 @@ enum tw_hist_kind {
  * ordinary life is five or six), with the record at five lines. */
 struct tw_hist {
 	uint64_t time_ns;    /* CLOCK_MONOTONIC */
-	uint32_t kind : 3;   /* enum tw_hist_kind */
+	uint32_t kind : 4;   /* enum tw_hist_kind */
 	uint32_t flags : 1;  /* TW_HIST_* */
 	uint32_t from : 4;   /* STATE: old state; other kinds: state at the time */
 	uint32_t to : 4;     /* STATE only */
-	uint32_t value : 20; /* RESET_SENT: reason; RETRANSMIT: error; at most
+	uint32_t value : 19; /* RESET_SENT: reason; RETRANSMIT: error; DROP: reason;
+			      * SYNACK_RETRANSMIT: its number; at most
 			      * TW_HIST_VALUE_MAX */
 } __attribute__((packed));
 
-#define TW_HIST_VALUE_MAX ((1u << 20) - 1)
+#define TW_HIST_VALUE_MAX ((1u << 19) - 1)
+_Static_assert(TW_HIST_KINDS <= 16, "a kind fits in tw_hist's 4 bits");
 _Static_assert(TW_TCP_MAX_STATES <= 16, "a state fits in tw_hist's 4 bits");
 
 /* The latest tcp_info sample sock_diag gave for the socket. */
@@ -68,12 +76,18 @@ enum tw_conn_flag {
 	TW_CONN_REQUEST = 1 << 3,       /* request socket in a SYN queue (NEW_SYN_RECV) */
 	TW_CONN_TW_DERIVED = 1 << 4,    /* TIME_WAIT derived from a close event */
 	TW_CONN_LISTEN_INDEXED = 1 << 5,
-	TW_CONN_OWNER_LISTENER = 1 << 6, /* pid/comm are the listener's, not yet the acceptor's */
-	TW_CONN_HANDSHAKE_SRTT = 1 << 7, /* handshake_us is the kernel's SYN-ACK->ACK sample */
-	TW_CONN_OWNER_WANTED = 1 << 8,   /* in the reconcile's owner_wanted list */
-	TW_CONN_UNRECONCILED = 1 << 9,   /* its namespace was not dumped by the last
-					  * reconcile (over max-netns, or its dump
-					  * failed): kept as the events left it */
+	TW_CONN_OWNER_LISTENER = 1 << 6,   /* pid/comm are the listener's, not yet the acceptor's */
+	TW_CONN_HANDSHAKE_SRTT = 1 << 7,   /* handshake_us is the kernel's SYN-ACK->ACK sample */
+	TW_CONN_OWNER_WANTED = 1 << 8,     /* in the reconcile's owner_wanted list */
+	TW_CONN_UNRECONCILED = 1 << 9,     /* its namespace was not dumped by the last
+					    * reconcile (over max-netns, or its dump
+					    * failed): kept as the events left it */
+	TW_CONN_LISTENER_REC = 1 << 10,    /* has a listener record (listeners.h) */
+	TW_CONN_HAS_DROPS = 1 << 11,       /* has drop counts (conntable_drops) */
+	TW_CONN_TUPLE_INDEXED = 1 << 12,   /* a request socket in the 4-tuple index */
+	TW_CONN_ACCEPTED = 1 << 13,        /* accept() returned it (accept_wait_us set) */
+	TW_CONN_HALF_OPEN_TIMED = 1 << 14, /* handshake_us is its request's life, first
+					    * SYN-ACK to ESTABLISHED (SYN-ACKs resent) */
 };
 
 /* sock_diag's idiag_timer: what the socket's timer is waiting for. */
@@ -108,6 +122,7 @@ struct tw_conn {
 	uint64_t listener_cookie; /* passive connections: the listener that accepted it */
 	struct tw_link next;      /* the table's bucket chain */
 	uint32_t retain_pos;      /* its slot in the retention queue, while closed */
+	uint32_t accept_wait_us;  /* passive, with TW_CONN_ACCEPTED: ESTABLISHED to accept() */
 	struct tw_hist *hist;     /* first TW_HIST_KEEP_FIRST entries, then the latest;
 				   * hist_inline until it outgrows it */
 	uint16_t hist_len;
@@ -121,7 +136,8 @@ struct tw_conn {
 	uint32_t inode;
 	uint32_t seen_gen; /* reconcile generation that last saw it */
 	uint32_t retransmits;
-	uint32_t syn_retransmits;
+	uint16_t syn_retransmits; /* active: SYNs resent; passive: its request's SYN-ACKs */
+	uint16_t drops;           /* packets of it the kernel dropped */
 	uint16_t resets_sent;
 	uint16_t resets_received;
 	uint16_t local_port;
@@ -189,7 +205,8 @@ void conntable_remove(struct tw_conntable *t, struct tw_conn *c);
  * many were dropped. */
 size_t conntable_expire(struct tw_conntable *t, uint64_t now_ns);
 
-/* Listener index, called from conntable_update_listener only. */
+/* Listener index, called from conntable_update_listener (and to re-key a
+ * listener whose namespace became known). */
 void conntable_index_listener(struct tw_conntable *t, struct tw_conn *c, bool want);
 
 /* Listener index: call after a connection's state or port changed. Inline:
@@ -225,5 +242,39 @@ void conntable_set_retention(struct tw_conntable *t, uint32_t count, uint64_t ag
 void conntable_report(struct tw_conntable *t, struct tw_stats *s);
 /* Chain links walked by listener removals so far (tests). */
 uint64_t conntable_listener_steps(struct tw_conntable *t);
+
+/* The record of a listening socket (open or retained), by its cookie. */
+struct tw_listener *conntable_listener(struct tw_conntable *t, uint64_t cookie);
+/* Calls fn for every listener record. */
+void conntable_foreach_listener(struct tw_conntable *t,
+				void (*fn)(struct tw_listener *l, void *data), void *data);
+/* Counts an allocation that failed outside the table (a listener's rings). */
+void conntable_count_alloc_failure(struct tw_conntable *t);
+
+/* Request sockets by their 4-tuple, so that the child a request becomes
+ * finds it: c must be a request (TW_CONN_REQUEST) with its endpoints set. */
+void conntable_index_request(struct tw_conntable *t, struct tw_conn *c);
+/* Calls fn for every request socket in the 4-tuple index. */
+void conntable_foreach_request(struct tw_conntable *t, void (*fn)(struct tw_conn *req, void *data),
+			       void *data);
+struct tw_conn *conntable_find_request(struct tw_conntable *t, uint32_t netns, int family,
+				       const uint8_t local[16], uint16_t local_port,
+				       const uint8_t remote[16], uint16_t remote_port);
+
+/* Drops that name only a 4-tuple, waiting for a sock_diag lookup. */
+struct tw_lookups *conntable_lookups(struct tw_conntable *t);
+/* The namespaces' own TCP counters (nsstat.h). */
+struct tw_nsstat_set *conntable_nsstat(struct tw_conntable *t);
+
+/* Drops of a connection by reason (NULL if none). */
+const struct tw_drop_counts *conntable_drops(struct tw_conntable *t, const struct tw_conn *c);
+/* Counts a drop of c; 0, or -ENOSPC/-ENOMEM when no counts can be kept for
+ * it (counted). */
+int conntable_add_drop(struct tw_conntable *t, struct tw_conn *c, unsigned reason);
+/* A drop of c at time_ns: counted, and a history entry unless one for the
+ * same reason is less than TW_DROP_HIST_GAP_NS old (then only counted). */
+#define TW_DROP_HIST_GAP_NS 1000000000ull
+void conntable_record_drop(struct tw_conntable *t, struct tw_conn *c, unsigned reason,
+			   uint64_t time_ns);
 
 #endif

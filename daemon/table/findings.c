@@ -19,63 +19,71 @@ enum {
 };
 
 /* What each kind is called and says. The summaries of the kinds grouped
- * by remote endpoint take (count, endpoint, threshold). */
-static const struct {
+ * by remote endpoint take (count, endpoint, threshold); the listeners'
+ * are written by findings_listen.c. */
+struct kind_text {
 	const char *name;
 	const char *summary;
 	const char *explanation;
-} kinds[K_MAX] = {
-	[K_CLOSE_WAIT] =
-		{
-			"close_wait_stuck",
-			NULL,
-			"The peer closed its side (its FIN arrived) but the application never "
-			"called "
-			"close() on the socket. Each such socket holds a file descriptor and "
-			"kernel "
-			"memory until the process closes it: look for a missing close() on an "
-			"error or "
-			"EOF path in the owning process.",
-		},
-	[K_TIME_WAIT] =
-		{
-			"time_wait_pileup",
-			"%u connections to %s in TIME_WAIT (threshold %u)",
-			"This side closed first, so each connection waits 60 s in TIME_WAIT. Many "
-			"short "
-			"connections to one endpoint can exhaust ephemeral ports: reuse "
-			"connections "
-			"(keep-alive, pooling) or let the peer close first.",
-		},
-	[K_FIN_WAIT2] =
-		{
-			"fin_wait2_pileup",
-			"%u connections to %s in FIN_WAIT2 (threshold %u)",
-			"This side closed and the peer acknowledged, but the peer has not closed "
-			"its own "
-			"side: the remote application is slow to close or never does. Orphaned "
-			"sockets "
-			"wait tcp_fin_timeout before they go.",
-		},
-	[K_CONNECT_FAILURES] =
-		{
-			"connect_failures",
-			"%u failed connection attempts to %s (threshold %u)",
-			"Connections to this destination were refused (RST: nothing listens on "
-			"that "
-			"port) or timed out (SYNs never answered: host down or a firewall drops "
-			"them). "
-			"Check the service and the path to it.",
-		},
-	[K_PEER_RESETS] =
-		{
-			"peer_resets",
-			"%u connections with %s ended by its RST (threshold %u)",
-			"The peer keeps aborting connections with a reset: it may be restarting, "
-			"overloaded, enforcing idle timeouts, or rejecting what it receives. Its "
-			"logs "
-			"say which.",
-		},
+};
+
+static const struct kind_text kinds[K_MAX] = {
+	[K_CLOSE_WAIT] = {"close_wait_stuck", NULL,
+			  "The peer closed its side (its FIN arrived) but the application never "
+			  "called close() on the socket. Each such socket holds a file descriptor "
+			  "and kernel memory until the process closes it: look for a missing "
+			  "close() on an error or EOF path in the owning process."},
+	[K_TIME_WAIT] = {"time_wait_pileup", "%u connections to %s in TIME_WAIT (threshold %u)",
+			 "This side closed first, so each connection waits 60 s in TIME_WAIT. "
+			 "Many short connections to one endpoint can exhaust ephemeral ports: "
+			 "reuse connections (keep-alive, pooling) or let the peer close first."},
+	[K_FIN_WAIT2] = {"fin_wait2_pileup", "%u connections to %s in FIN_WAIT2 (threshold %u)",
+			 "This side closed and the peer acknowledged, but the peer has not closed "
+			 "its own side: the remote application is slow to close or never does. "
+			 "Orphaned sockets wait tcp_fin_timeout before they go."},
+	[K_CONNECT_FAILURES] = {"connect_failures",
+				"%u failed connection attempts to %s (threshold %u)",
+				"Connections to this destination were refused (RST: nothing "
+				"listens on that port) or timed out (SYNs never answered: host "
+				"down or a firewall drops them). Check the service and the path "
+				"to it."},
+	[K_PEER_RESETS] = {"peer_resets", "%u connections with %s ended by its RST (threshold %u)",
+			   "The peer keeps aborting connections with a reset: it may be "
+			   "restarting, overloaded, enforcing idle timeouts, or rejecting what it "
+			   "receives. Its logs say which."},
+	[TW_FINDING_ACCEPT_QUEUE] = {"accept_queue_full", NULL,
+				     "Connections completed their handshake and wait for the "
+				     "application to accept() them. A full accept queue makes the "
+				     "kernel drop final ACKs and SYNs: clients see slow or failed "
+				     "connects while the server looks idle. Accept faster (more "
+				     "workers, a shorter accept loop) or raise the backlog "
+				     "(listen(), net.core.somaxconn)."},
+	[TW_FINDING_LISTEN_OVERFLOWS] =
+		{"listen_overflows", NULL,
+		 "The listener dropped SYNs or final ACKs because a queue "
+		 "was full (ListenOverflows/ListenDrops): clients retry after "
+		 "a second or more. The accept queue or the SYN queue is too "
+		 "small for the load, or the application accepts too slowly."},
+	[TW_FINDING_SYN_COOKIES] = {"syn_cookies", NULL,
+				    "The kernel answered SYNs with SYN cookies: the SYN queue was "
+				    "full. Either a SYN flood is under way, or the backlog is too "
+				    "small for the rate of new connections (listen() backlog, "
+				    "net.ipv4.tcp_max_syn_backlog)."},
+	[TW_FINDING_HALF_OPEN_EXPIRING] =
+		{"half_open_expiring", NULL,
+		 "Half-open connections (SYN received, SYN-ACK sent) "
+		 "expired: their final ACK never came after every SYN-ACK "
+		 "retransmission (tcp_synack_retries). Clients that never "
+		 "complete mean a SYN flood, spoofed sources, or a path "
+		 "that loses the SYN-ACKs or the ACKs."},
+	[TW_FINDING_ACCEPT_SLOW] = {"accept_wait_slow", NULL,
+				    "Connections wait long in the accept queue before the "
+				    "application accepts them: the accept loop is busy or "
+				    "blocked. Clients see the handshake complete, then no answer."},
+	[TW_FINDING_LISTENER_DROPS] = {"listener_drops", NULL,
+				       "The kernel dropped packets for this listener, for the "
+				       "reason named. Each reason points at a cause: a full queue, "
+				       "a checksum, a firewall rule (NETFILTER_DROP), memory."},
 };
 
 struct gather {
@@ -208,6 +216,11 @@ static int by_count_desc(const void *a, const void *b)
 	return x->count > y->count ? -1 : x->count < y->count;
 }
 
+const char *findings_kind_text(uint8_t kind)
+{
+	return kind < K_MAX ? kinds[kind].summary : NULL;
+}
+
 const char *findings_kind_name(uint8_t kind)
 {
 	return kind < K_MAX ? kinds[kind].name : "unknown";
@@ -225,7 +238,9 @@ void findings_summary(const struct tw_finding *grp, const struct tw_findings_con
 	const char *plural = grp->count == 1 ? "" : "s";
 	char endpoint[TW_ENDPOINT_STRLEN];
 
-	if (grp->kind != K_CLOSE_WAIT) {
+	if (findings_kind_listener(grp->kind)) {
+		findings_listen_summary(grp, cfg, out, len);
+	} else if (grp->kind != K_CLOSE_WAIT) {
 		tw_endpoint_format(grp->family, grp->addr, grp->port, endpoint, sizeof(endpoint));
 		snprintf(out, len, kinds[grp->kind].summary, grp->count, endpoint,
 			 threshold(cfg, grp->kind));
@@ -245,6 +260,7 @@ void findings_free(struct tw_findings *f)
 {
 	free(f->list);
 	free(f->groups);
+	free(f->listener_findings);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -253,23 +269,32 @@ int findings_collect(struct tw_conntable *t, const struct tw_findings_config *cf
 {
 	struct tw_conntable_stats st;
 	struct gather g = {.cfg = cfg, .now_ns = now_ns};
-	struct tw_finding **list = NULL;
-	size_t n = 0;
+	struct tw_finding **list = NULL, *lf;
+	size_t n = 0, nl, max_l;
 
 	memset(ret, 0, sizeof(*ret));
 	conntable_get_stats(t, &st);
+	/* At most a few findings per listener, and TW_FINDINGS_MAX in all. */
+	max_l = st.listeners * 6 + 6 < TW_FINDINGS_MAX ? st.listeners * 6 + 6 : TW_FINDINGS_MAX;
+	lf = calloc(max_l, sizeof(*lf));
+	if (!lf)
+		return -ENOMEM;
+	nl = findings_listeners(t, cfg, now_ns, lf, max_l);
 	g.cap = 1024;
 	while (g.cap < (st.live + st.retained) * 2 && g.cap < (1u << 22))
 		g.cap *= 2;
 	g.groups = calloc(g.cap, sizeof(*g.groups));
 	if (g.groups) {
 		conntable_foreach(t, visit, &g);
-		list = malloc(g.used * sizeof(*list) + 1);
+		list = malloc((g.used + nl) * sizeof(*list) + 1);
 	}
 	if (!g.groups || !list) {
 		free(g.groups);
+		free(lf);
 		return -ENOMEM;
 	}
+	for (size_t i = 0; i < nl; i++)
+		list[n++] = &lf[i];
 	for (size_t i = 0; i < g.cap; i++)
 		if (g.groups[i].used && g.groups[i].count >= threshold(cfg, g.groups[i].kind))
 			list[n++] = &g.groups[i];
@@ -278,5 +303,6 @@ int findings_collect(struct tw_conntable *t, const struct tw_findings_config *cf
 	ret->n = n < TW_FINDINGS_MAX ? n : TW_FINDINGS_MAX;
 	ret->truncated = n > TW_FINDINGS_MAX || g.full;
 	ret->groups = g.groups;
+	ret->listener_findings = lf;
 	return 0;
 }

@@ -29,6 +29,9 @@ struct tw_ksock {
 	uint32_t inode;
 	bool has_info;
 	struct tw_tcpinfo info; /* valid with has_info (sample_ns left 0) */
+	bool has_mem;
+	uint32_t sk_drops; /* SK_MEMINFO_DROPS (with has_mem): packets the socket dropped;
+			    * a listener's are its ListenDrops (tcp_listendrop) */
 };
 
 #endif

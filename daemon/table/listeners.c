@@ -32,14 +32,23 @@ int listen_index_init(struct tw_listen_index *x)
 	return 0;
 }
 
+static void record_free(struct tw_listener *l)
+{
+	free(l->accept_wait);
+	free(l->half_open_lifetime);
+	free(l->depth);
+	free(l->recent);
+	free(l);
+}
+
 void listen_index_fini(struct tw_listen_index *x)
 {
-	for (size_t i = 0; x->by_key && i < x->cap; i++) {
-		struct tw_listen_node *n = x->by_key[i], *next;
+	for (size_t i = 0; x->by_cookie && i < x->cap; i++) {
+		struct tw_listener *l = x->by_cookie[i], *next;
 
-		for (; n; n = next) {
-			next = n->next_by_key;
-			free(n);
+		for (; l; l = next) {
+			next = l->next_by_cookie;
+			record_free(l);
 		}
 	}
 	free(x->by_key);
@@ -52,7 +61,7 @@ void listen_index_fini(struct tw_listen_index *x)
 static void grow(struct tw_listen_index *x)
 {
 	size_t cap = x->cap * 2;
-	struct tw_listen_node **k = calloc(cap, sizeof(*k)), **c = calloc(cap, sizeof(*c));
+	struct tw_listener **k = calloc(cap, sizeof(*k)), **c = calloc(cap, sizeof(*c));
 
 	if (!k || !c) {
 		free(k);
@@ -61,16 +70,20 @@ static void grow(struct tw_listen_index *x)
 		return;
 	}
 	for (size_t i = 0; i < x->cap; i++) {
-		struct tw_listen_node *n = x->by_key[i], *next;
+		struct tw_listener *l = x->by_cookie[i], *next;
 
-		for (; n; n = next) {
-			size_t kb = hash_bucket(n->key, cap), cb = hash_bucket(n->cookie, cap);
+		for (; l; l = next) {
+			size_t cb = hash_bucket(l->cookie, cap);
 
-			next = n->next_by_key;
-			n->next_by_key = k[kb];
-			k[kb] = n;
-			n->next_by_cookie = c[cb];
-			c[cb] = n;
+			next = l->next_by_cookie;
+			l->next_by_cookie = c[cb];
+			c[cb] = l;
+			if (l->keyed) {
+				size_t kb = hash_bucket(l->key, cap);
+
+				l->next_by_key = k[kb];
+				k[kb] = l;
+			}
 		}
 	}
 	free(x->by_key);
@@ -80,44 +93,78 @@ static void grow(struct tw_listen_index *x)
 	x->cap = cap;
 }
 
-int listen_index_add(struct tw_listen_index *x, struct tw_conn *c)
+struct tw_listener *listen_index_get(const struct tw_listen_index *x, uint64_t cookie)
 {
-	struct tw_listen_node *n;
+	for (struct tw_listener *l = x->by_cookie[hash_bucket(cookie, x->cap)]; l;
+	     l = l->next_by_cookie)
+		if (l->cookie == cookie)
+			return l;
+	return NULL;
+}
+
+static void unkey(struct tw_listen_index *x, struct tw_listener *l)
+{
+	struct tw_listener **p;
+
+	if (!l->keyed)
+		return;
+	for (p = &x->by_key[hash_bucket(l->key, x->cap)]; *p != l; p = &(*p)->next_by_key)
+		x->steps++;
+	*p = l->next_by_key;
+	l->keyed = false;
+	x->keyed--;
+}
+
+struct tw_listener *listen_index_add(struct tw_listen_index *x, struct tw_conn *c, uint64_t now_ns)
+{
+	struct tw_listener *l = listen_index_get(x, c->cookie);
 	size_t b;
 
-	if (x->count + 1 > x->cap)
-		grow(x);
-	n = malloc(sizeof(*n));
-	if (!n) {
-		x->alloc_failures++;
-		return -ENOMEM;
+	if (!l) {
+		if (x->count + 1 > x->cap)
+			grow(x);
+		l = calloc(1, sizeof(*l));
+		if (!l) {
+			x->alloc_failures++;
+			return NULL;
+		}
+		l->cookie = c->cookie;
+		l->created_ns = now_ns;
+		b = hash_bucket(l->cookie, x->cap);
+		l->next_by_cookie = x->by_cookie[b];
+		x->by_cookie[b] = l;
+		x->count++;
 	}
-	n->cookie = c->cookie;
-	n->key = listen_key(c->netns, c->local_port);
-	n->conn = c;
-	b = hash_bucket(n->key, x->cap);
-	n->next_by_key = x->by_key[b];
-	x->by_key[b] = n;
-	b = hash_bucket(n->cookie, x->cap);
-	n->next_by_cookie = x->by_cookie[b];
-	x->by_cookie[b] = n;
-	x->count++;
-	return 0;
+	l->conn = c;
+	unkey(x, l); /* it may listen again on another port */
+	l->key = listen_key(c->netns, c->local_port);
+	b = hash_bucket(l->key, x->cap);
+	l->next_by_key = x->by_key[b];
+	x->by_key[b] = l;
+	l->keyed = true;
+	x->keyed++;
+	return l;
+}
+
+void listen_index_unkey(struct tw_listen_index *x, struct tw_conn *c)
+{
+	struct tw_listener *l = listen_index_get(x, c->cookie);
+
+	if (l)
+		unkey(x, l);
 }
 
 void listen_index_remove(struct tw_listen_index *x, struct tw_conn *c)
 {
-	struct tw_listen_node **p = &x->by_cookie[hash_bucket(c->cookie, x->cap)], *n;
+	struct tw_listener **p = &x->by_cookie[hash_bucket(c->cookie, x->cap)], *l;
 
-	for (; *p && (*p)->conn != c; p = &(*p)->next_by_cookie)
+	for (; *p && (*p)->cookie != c->cookie; p = &(*p)->next_by_cookie)
 		x->steps++;
-	if (!(n = *p))
+	if (!(l = *p))
 		return;
-	*p = n->next_by_cookie;
-	for (p = &x->by_key[hash_bucket(n->key, x->cap)]; *p != n; p = &(*p)->next_by_key)
-		x->steps++;
-	*p = n->next_by_key;
-	free(n);
+	*p = l->next_by_cookie;
+	unkey(x, l);
+	record_free(l);
 	x->count--;
 }
 
@@ -141,8 +188,7 @@ struct tw_conn *listen_index_find(const struct tw_listen_index *x, uint32_t netn
 	uint64_t key = listen_key(netns, port);
 	struct tw_conn *wildcard = NULL;
 
-	for (struct tw_listen_node *n = x->by_key[hash_bucket(key, x->cap)]; n;
-	     n = n->next_by_key) {
+	for (struct tw_listener *n = x->by_key[hash_bucket(key, x->cap)]; n; n = n->next_by_key) {
 		struct tw_conn *c = n->conn;
 
 		if (n->key != key)
@@ -157,4 +203,88 @@ struct tw_conn *listen_index_find(const struct tw_listen_index *x, uint32_t netn
 			wildcard = c;
 	}
 	return wildcard;
+}
+
+void listen_index_foreach(struct tw_listen_index *x, void (*fn)(struct tw_listener *l, void *data),
+			  void *data)
+{
+	for (size_t i = 0; i < x->cap; i++)
+		for (struct tw_listener *l = x->by_cookie[i]; l; l = l->next_by_cookie)
+			fn(l, data);
+}
+
+size_t listen_index_bytes(const struct tw_listen_index *x)
+{
+	/* The records; their rings and histograms are counted as allocated
+	 * by listener_bytes() where it matters (the stats). */
+	return 2 * x->cap * sizeof(*x->by_key) + x->count * sizeof(struct tw_listener);
+}
+
+int listener_sample(struct tw_listener *l, uint64_t now_ns)
+{
+	struct tw_depth_sample *s;
+
+	if (!l->depth && !(l->depth = calloc(TW_LISTENER_DEPTH_SAMPLES, sizeof(*l->depth))))
+		return -ENOMEM;
+	s = &l->depth[l->depth_head];
+	l->depth_head = (uint16_t)((l->depth_head + 1) % TW_LISTENER_DEPTH_SAMPLES);
+	if (l->depth_n < TW_LISTENER_DEPTH_SAMPLES)
+		l->depth_n++;
+	*s = (struct tw_depth_sample){
+		.time_ns = now_ns,
+		.accept_queue = l->accept_queue,
+		.syn_queue = l->syn_queue,
+		.overflows = l->overflows,
+		.listen_drops = l->listen_drops,
+		.synack_retransmits = l->synack_retransmits,
+		.children = l->children,
+		.expired = l->half_open[TW_HALFOPEN_EXPIRED],
+		.drops = l->drops.total,
+	};
+	return 0;
+}
+
+static uint64_t field_of(const struct tw_depth_sample *d, size_t field)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)d + field, sizeof(v));
+	return v;
+}
+
+uint64_t listener_growth(const struct tw_listener *l, size_t field, uint64_t since_ns)
+{
+	const struct tw_depth_sample *newest = listener_depth(l, 0), *oldest = NULL;
+
+	for (unsigned k = 1; listener_depth(l, k) && listener_depth(l, k)->time_ns >= since_ns; k++)
+		oldest = listener_depth(l, k);
+	if (!newest || !oldest || field_of(newest, field) < field_of(oldest, field))
+		return 0;
+	return field_of(newest, field) - field_of(oldest, field);
+}
+
+int listener_add_halfopen(struct tw_listener *l, const struct tw_halfopen *h)
+{
+	if (!l->recent && !(l->recent = calloc(TW_LISTENER_RECENT, sizeof(*l->recent))))
+		return -ENOMEM;
+	l->recent[l->recent_head] = *h;
+	l->recent_head = (uint16_t)((l->recent_head + 1) % TW_LISTENER_RECENT);
+	if (l->recent_n < TW_LISTENER_RECENT)
+		l->recent_n++;
+	return 0;
+}
+
+const struct tw_depth_sample *listener_depth(const struct tw_listener *l, unsigned k)
+{
+	if (k >= l->depth_n)
+		return NULL;
+	return &l->depth[(l->depth_head + TW_LISTENER_DEPTH_SAMPLES - 1 - k) %
+			 TW_LISTENER_DEPTH_SAMPLES];
+}
+
+const struct tw_halfopen *listener_recent(const struct tw_listener *l, unsigned k)
+{
+	if (k >= l->recent_n)
+		return NULL;
+	return &l->recent[(l->recent_head + TW_LISTENER_RECENT - 1 - k) % TW_LISTENER_RECENT];
 }

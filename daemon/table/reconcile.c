@@ -4,6 +4,7 @@
 
 #include "clock.h"
 #include "lifecycle.h"
+#include "passive.h"
 #include "reconcile.h"
 
 void reconcile_fini(struct tw_reconcile *r)
@@ -216,6 +217,9 @@ void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_ksoc
 	if (!c->netns) {
 		c->netns = netns;
 		c->uid = s->uid;
+		/* A listener indexed before its namespace was known. */
+		if (c->flags & TW_CONN_LISTEN_INDEXED)
+			conntable_index_listener(t, c, true);
 	}
 	if (created) {
 		set_from_diag(c, netns, s);
@@ -255,6 +259,10 @@ info:
 	c->info.timer = s->timer;
 	c->info.timer_retrans = s->retrans;
 	c->info.timer_expires_ms = s->expires_ms;
+	if (c->flags & TW_CONN_REQUEST)
+		passive_on_request_seen(t, c, r->gen, now_ns);
+	else if (state == TW_TCP_LISTEN)
+		passive_on_listener_seen(t, c, s, now_ns);
 }
 
 static bool in_sorted(const uint32_t *v, size_t n, uint32_t x)
@@ -283,6 +291,13 @@ static bool in_scope(const struct tw_reconcile_scope *sc, const struct tw_conn *
 	if (in_sorted(sc->dumped, sc->n_dumped, c->netns))
 		return true;
 	return sc->existing_complete && !in_sorted(sc->existing, sc->n_existing, c->netns);
+}
+
+static bool netns_dumped(uint32_t netns, void *data)
+{
+	const struct tw_reconcile_scope *sc = data;
+
+	return in_sorted(sc->dumped, sc->n_dumped, netns);
 }
 
 struct sweep_ctx {
@@ -345,9 +360,9 @@ void reconcile_end(struct tw_reconcile *r, const struct tw_reconcile_scope *scop
 		struct tw_conn *c = ctx.gone[i];
 
 		if (c->flags & TW_CONN_REQUEST) {
-			/* A SYN-queue entry became a child (new cookie) or
-			 * was dropped: not a connection of its own. */
-			conntable_remove(r->table, c);
+			/* A SYN-queue entry that no child took over: it
+			 * expired or was reset. Not a connection of its own. */
+			passive_request_gone(r->table, c, now_ns);
 			continue;
 		}
 		uint64_t end_ns = now_ns;
@@ -369,6 +384,7 @@ void reconcile_end(struct tw_reconcile *r, const struct tw_reconcile_scope *scop
 		conntable_retire(r->table, c, end_ns);
 	}
 	free(ctx.gone);
+	passive_pass_done(r->table, r->gen, now_ns, netns_dumped, (void *)scope);
 	r->stats.unreconciled = ctx.unreconciled;
 	r->stats.runs++;
 	r->initial = false;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "bpfload.h"
@@ -29,9 +30,13 @@ struct tw_bpf {
 	int *ring_fds;
 	struct ring_mmap *maps;
 	struct tw_ringmerge *merge;
-	int epoll_fd;     /* the rings, edge-triggered: readable on a wakeup */
-	uint64_t *percpu; /* scratch for reading the lost counter */
+	int epoll_fd;            /* the rings, edge-triggered: readable on a wakeup */
+	uint64_t *percpu;        /* scratch for reading the per-CPU counters */
+	bool drops;              /* kfree_skb is traced */
+	const char *accept_mode; /* how accept() is traced, or "off" */
 };
+
+#define ACCEPT4_TRACEPOINT "/sys/kernel/tracing/events/syscalls/sys_exit_accept4/id"
 
 static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -64,8 +69,102 @@ static int make_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t er
 			return -e;
 		}
 	}
-	bpf_map__set_max_entries(b->skel->maps.rings, (uint32_t)b->ncpus);
-	return bpf_map__set_inner_map_fd(b->skel->maps.rings, b->ring_fds[0]);
+	return 0;
+}
+
+/*
+ * Opens the object and configures it for one load attempt. with_optional
+ * false leaves out what an older kernel may lack (kfree_skb's rx_sk
+ * argument, the syscall tracepoints): the state-change tracing is what
+ * must load.
+ */
+static int open_skel(struct tw_bpf *b, uint32_t netns_filter, uint32_t ring_size,
+		     bool with_optional)
+{
+	struct tcpwatch_bpf *skel = tcpwatch_bpf__open();
+
+	if (!skel)
+		return -errno;
+	b->skel = skel;
+	skel->rodata->filter_netns = netns_filter;
+	/* Wake the reader early each sixteenth of a ring a CPU writes;
+	 * otherwise its drain timer (BPFLOAD_DRAIN_MS) collects the records. */
+	skel->rodata->wakeup_bytes = ring_size / 16;
+	bpf_map__set_max_entries(skel->maps.rings, (uint32_t)b->ncpus);
+	if (!with_optional) {
+		bpf_program__set_autoload(skel->progs.handle_kfree_skb, false);
+		bpf_program__set_autoload(skel->progs.handle_accept4, false);
+		bpf_program__set_autoload(skel->progs.handle_accept, false);
+		bpf_program__set_autoload(skel->progs.handle_sys_exit, false);
+	}
+	return bpf_map__set_inner_map_fd(skel->maps.rings, b->ring_fds[0]);
+}
+
+/* The syscall tracepoints need tracefs (the tracepoint's id is read
+ * there): mounted if it is not. */
+static bool tracefs_ready(void)
+{
+	if (access(ACCEPT4_TRACEPOINT, R_OK) == 0)
+		return true;
+	mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL);
+	return access(ACCEPT4_TRACEPOINT, R_OK) == 0;
+}
+
+static int attach_one(struct bpf_program *prog, struct bpf_link **ret)
+{
+	struct bpf_link *l = bpf_program__attach(prog);
+
+	if (!l)
+		return -errno;
+	*ret = l;
+	return 0;
+}
+
+/*
+ * Attaches the programs one by one: the state changes, retransmits and
+ * resets must attach; accept() is traced through its own syscall
+ * tracepoints where they can be had (they run only for accept), else
+ * through every syscall's exit.
+ */
+static int attach_programs(struct tw_bpf *b, char *err, size_t err_len)
+{
+	struct tcpwatch_bpf *s = b->skel;
+	struct {
+		struct bpf_program *prog;
+		struct bpf_link **link;
+	} required[] = {
+		{s->progs.handle_set_state, &s->links.handle_set_state},
+		{s->progs.handle_retransmit, &s->links.handle_retransmit},
+		{s->progs.handle_retransmit_synack, &s->links.handle_retransmit_synack},
+		{s->progs.handle_send_reset, &s->links.handle_send_reset},
+		{s->progs.handle_receive_reset, &s->links.handle_receive_reset},
+	};
+	int r;
+
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		r = attach_one(required[i].prog, required[i].link);
+		if (r < 0) {
+			snprintf(err, err_len, "cannot attach %s: %s",
+				 bpf_program__name(required[i].prog), strerror(-r));
+			return r;
+		}
+	}
+	b->drops = bpf_program__autoload(s->progs.handle_kfree_skb) &&
+		   attach_one(s->progs.handle_kfree_skb, &s->links.handle_kfree_skb) == 0;
+	b->accept_mode = "off";
+	if (!bpf_program__autoload(s->progs.handle_accept4))
+		return 0;
+	if (tracefs_ready() && attach_one(s->progs.handle_accept4, &s->links.handle_accept4) == 0) {
+		if (attach_one(s->progs.handle_accept, &s->links.handle_accept) == 0) {
+			b->accept_mode = "syscall_tracepoints";
+			return 0;
+		}
+		bpf_link__destroy(s->links.handle_accept4);
+		s->links.handle_accept4 = NULL;
+	}
+	if (attach_one(s->progs.handle_sys_exit, &s->links.handle_sys_exit) == 0)
+		b->accept_mode = "sys_exit";
+	return 0;
 }
 
 /* Maps one ring the way the kernel lays it out: the consumer page
@@ -170,18 +269,24 @@ struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_e
 	if (ring_size < (256u << 10))
 		ring_size = 256u << 10;
 	b->percpu = calloc((size_t)b->ncpus, sizeof(*b->percpu));
-	b->skel = tcpwatch_bpf__open();
-	if (!b->percpu || !b->skel) {
-		snprintf(err, err_len, "cannot open the BPF object: %s", strerror(errno));
+	if (!b->percpu) {
+		snprintf(err, err_len, "out of memory");
 		goto fail;
 	}
-	b->skel->rodata->filter_netns = netns_filter;
-	/* Wake the reader early each sixteenth of a ring a CPU writes;
-	 * otherwise its drain timer (BPFLOAD_DRAIN_MS) collects the records. */
-	b->skel->rodata->wakeup_bytes = ring_size / 16;
 	if (make_rings(b, ring_size, err, err_len) < 0)
 		goto fail;
-	r = tcpwatch_bpf__load(b->skel);
+	/* Everything first; an older kernel that refuses the optional
+	 * programs gets the object without them. */
+	r = open_skel(b, netns_filter, ring_size, true);
+	if (r == 0)
+		r = tcpwatch_bpf__load(b->skel);
+	if (r && r != -EPERM) {
+		tcpwatch_bpf__destroy(b->skel);
+		b->skel = NULL;
+		r = open_skel(b, netns_filter, ring_size, false);
+		if (r == 0)
+			r = tcpwatch_bpf__load(b->skel);
+	}
 	if (r) {
 		if (r == -EPERM || (r == -EACCES && geteuid() != 0))
 			snprintf(err, err_len,
@@ -196,13 +301,8 @@ struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_e
 				 strerror(-r));
 		goto fail;
 	}
-	if (attach_rings(b, ring_size, err, err_len) < 0)
+	if (attach_rings(b, ring_size, err, err_len) < 0 || attach_programs(b, err, err_len) < 0)
 		goto fail;
-	r = tcpwatch_bpf__attach(b->skel);
-	if (r) {
-		snprintf(err, err_len, "cannot attach the BPF programs: %s", strerror(-r));
-		goto fail;
-	}
 	return b;
 fail:
 	bpfload_close(b);
@@ -284,10 +384,28 @@ uint64_t bpfload_lost(struct tw_bpf *b)
 	return sum + bpfload_recursion_misses(b);
 }
 
+int bpfload_drops(struct tw_bpf *b, uint64_t *ret, unsigned n)
+{
+	int fd;
+
+	if (!b->drops)
+		return -ENOENT;
+	fd = bpf_map__fd(b->skel->maps.drops_by_reason);
+	for (uint32_t reason = 0; reason < n && reason < TCPWATCH_DROP_REASONS; reason++) {
+		ret[reason] = 0;
+		if (bpf_map_lookup_elem(fd, &reason, b->percpu) == 0)
+			for (int i = 0; i < b->ncpus; i++)
+				ret[reason] += b->percpu[i];
+	}
+	return 0;
+}
+
 void bpfload_report(struct tw_bpf *b, struct tw_stats *s)
 {
 	uint64_t nested = bpfload_recursion_misses(b);
 
 	stats_counter(s, "events_lost", bpfload_lost(b));
 	stats_counter(s, "events_nested_lost", nested);
+	stats_gauge(s, "trace_drops", b->drops);
+	stats_text(s, "trace_accept", b->accept_mode);
 }

@@ -35,7 +35,10 @@ int bpfload_consume(struct tw_bpf *b);
 uint64_t bpfload_lost(struct tw_bpf *b);
 /* The second kind alone. */
 uint64_t bpfload_recursion_misses(struct tw_bpf *b);
-/* Adds events_lost and events_nested_lost to s. */
+/* Drops by reason (enum skb_drop_reason), all CPUs, exact even when the
+ * ring is full: ret[0..n). -ENOENT when kfree_skb is not traced. */
+int bpfload_drops(struct tw_bpf *b, uint64_t *ret, unsigned n);
+/* Adds events_lost, events_nested_lost, trace_drops and trace_accept to s. */
 void bpfload_report(struct tw_bpf *b, struct tw_stats *s);
 
 #endif

@@ -6,6 +6,8 @@
 
 #include "events.h"
 #include "lifecycle.h"
+#include "lookups.h"
+#include "passive.h"
 
 /*
  * An IPv4 address into a 16-byte field, zero-padded, as one 16-byte store.
@@ -94,6 +96,14 @@ int events_decode(const void *data, size_t len, struct tw_event *e)
 		if (len < off + sizeof(e->aux_cookie))
 			return -EINVAL;
 		memcpy(&e->aux_cookie, p + off, sizeof(e->aux_cookie));
+		off += sizeof(e->aux_cookie);
+	}
+	e->has_req = false;
+	if (r.flags & TCPWATCH_EVF_REQ) {
+		if (len < off + sizeof(e->req))
+			return -EINVAL;
+		memcpy(&e->req, p + off, sizeof(e->req));
+		e->has_req = true;
 	}
 	return 0;
 }
@@ -210,16 +220,156 @@ static void apply_state(struct tw_conntable *t, const struct tw_event *e, struct
 	c->state = to;
 	c->last_change_ns = e->time_ns;
 	c->flags &= ~(TW_CONN_FROM_SNAPSHOT | TW_CONN_TW_DERIVED);
+	/* At ESTABLISHED sk_err carries total_retrans (bpf/tcpwatch.h). */
+	if (to == TW_TCP_ESTABLISHED && e->oldstate == TW_TCP_SYN_RECV && c->listener_cookie)
+		passive_on_established(t, c, e->time_ns, e->sk_err > 0 ? (unsigned)e->sk_err : 0);
 	if (to == TW_TCP_CLOSE)
 		conntable_retire(t, c, e->time_ns);
 	else
 		conntable_update_listener(t, c);
 }
 
+static void apply_synack(struct tw_conntable *t, const struct tw_event *e)
+{
+	struct tw_synack s = {
+		.time_ns = e->time_ns,
+		.listener_cookie = e->cookie,
+		.request_cookie = e->aux_cookie,
+		.netns = e->netns,
+		.family = (uint8_t)e->family,
+		.local_port = e->sport,
+		.remote_port = e->dport,
+	};
+	struct tw_conn *l = conntable_get(t, e->cookie);
+
+	memcpy(s.local_addr, e->saddr, 16);
+	memcpy(s.remote_addr, e->daddr, 16);
+	if (e->has_req) {
+		s.first_synack_ns = e->req.first_synack_ns;
+		s.next_timer_us = e->req.next_timer_us;
+		s.num_retrans = e->req.num_retrans;
+	}
+	/* The namespace is the listener's. */
+	if (l && l->netns)
+		s.netns = l->netns;
+	if (l)
+		l->retransmits++;
+	passive_on_synack(t, &s);
+}
+
+/* A drop tied to no socket: a SYN is its listener's; anything else names a
+ * 4-tuple that sock_diag can resolve later. */
+static void drop_by_tuple(struct tw_conntable *t, const struct tw_event *e,
+			  struct tw_event_stats *st)
+{
+	struct tw_conn *l;
+	struct tw_lookup q;
+	int tcp_flags = e->sk_err;
+
+	if (tcp_flags >= 0 && (tcp_flags & 0x12) == 0x02) { /* SYN without ACK */
+		l = conntable_find_listener(t, e->netns, e->family, e->saddr, e->sport);
+		if (l) {
+			passive_on_drop(conntable_listener(t, l->cookie), e->value);
+			st->drops_to_listener++;
+			return;
+		}
+	}
+	if (!e->family) {
+		st->drops_unattributed++;
+		return;
+	}
+	q = (struct tw_lookup){
+		.time_ns = e->time_ns,
+		.netns = e->netns,
+		.family = (uint8_t)e->family,
+		.reason = (uint16_t)e->value,
+		.local_port = e->sport,
+		.remote_port = e->dport,
+	};
+	memcpy(q.local_addr, e->saddr, 16);
+	memcpy(q.remote_addr, e->daddr, 16);
+	if (lookups_push(conntable_lookups(t), &q))
+		st->drops_looked_up++;
+	else
+		st->drops_unattributed++;
+}
+
+static void apply_drop(struct tw_conntable *t, const struct tw_event *e, struct tw_event_stats *st)
+{
+	struct tw_conn *c = e->cookie ? conntable_get(t, e->cookie) : NULL;
+
+	if (!(e->flags & TCPWATCH_EVF_SOCK)) {
+		drop_by_tuple(t, e, st);
+		return;
+	}
+	if (!c) {
+		/* A request or listener we have no record of: its listener
+		 * by address, or nothing. */
+		struct tw_conn *l =
+			conntable_find_listener(t, e->netns, e->family, e->saddr, e->sport);
+
+		if (l && (e->oldstate == TW_TCP_NEW_SYN_RECV || e->oldstate == TW_TCP_LISTEN)) {
+			passive_on_drop(conntable_listener(t, l->cookie), e->value);
+			st->drops_to_listener++;
+		} else if (e->oldstate != TW_TCP_LISTEN && e->oldstate != TW_TCP_NEW_SYN_RECV) {
+			/* A socket our programs never saw (its cookie was
+			 * never made): the 4-tuple names it. */
+			drop_by_tuple(t, e, st);
+		} else {
+			st->drops_unattributed++;
+		}
+		return;
+	}
+	if (c->flags & TW_CONN_LISTENER_REC && c->state == TW_TCP_LISTEN) {
+		passive_on_drop(conntable_listener(t, c->cookie), e->value);
+		st->drops_to_listener++;
+		return;
+	}
+	if (c->flags & TW_CONN_REQUEST) {
+		passive_on_drop(c->listener_cookie ? conntable_listener(t, c->listener_cookie)
+						   : NULL,
+				e->value);
+		st->drops_to_listener++;
+	} else {
+		st->drops_to_conn++;
+	}
+	conntable_record_drop(t, c, e->value, e->time_ns);
+}
+
+static void apply_accept(struct tw_conntable *t, const struct tw_event *e,
+			 struct tw_event_stats *st)
+{
+	struct tw_conn *c = conntable_get(t, e->cookie);
+
+	if (!c) {
+		st->accepts_unmatched++;
+		return;
+	}
+	/* The process accept() ran in owns it now: the listener's owner was
+	 * only a guess (fork()ing servers, worker pools). */
+	if (e->has_task) {
+		set_task(c, e);
+		c->flags &= ~TW_CONN_OWNER_LISTENER;
+	}
+	passive_on_accept(t, c, e->time_ns);
+}
+
 static void apply_other(struct tw_conntable *t, const struct tw_event *e, struct tw_event_stats *st)
 {
 	struct tw_conn *c;
 	uint8_t kind;
+
+	switch (e->kind) {
+	case TCPWATCH_EV_RETRANSMIT_SYNACK:
+		apply_synack(t, e);
+		return;
+	case TCPWATCH_EV_DROP:
+		apply_drop(t, e, st);
+		return;
+	case TCPWATCH_EV_ACCEPT:
+		apply_accept(t, e, st);
+		return;
+	}
 
 	if (e->kind == TCPWATCH_EV_RESET_SENT && e->cookie == 0) {
 		st->resets_sent_no_socket++;
@@ -232,8 +382,7 @@ static void apply_other(struct tw_conntable *t, const struct tw_event *e, struct
 	}
 	/* connect() fires SYN_SENT before it picks the port; a refused or
 	 * timed-out connection learns it here or never. */
-	if (!c->local_port && e->sport && e->family == c->family &&
-	    e->kind != TCPWATCH_EV_RETRANSMIT_SYNACK)
+	if (!c->local_port && e->sport && e->family == c->family)
 		set_endpoints(c, e);
 	switch (e->kind) {
 	case TCPWATCH_EV_RETRANSMIT:
@@ -242,10 +391,6 @@ static void apply_other(struct tw_conntable *t, const struct tw_event *e, struct
 		if (e->oldstate == TW_TCP_SYN_SENT)
 			c->syn_retransmits++;
 		break;
-	case TCPWATCH_EV_RETRANSMIT_SYNACK:
-		/* Counted on the listener; the history stays short. */
-		c->retransmits++;
-		return;
 	case TCPWATCH_EV_RESET_SENT:
 		kind = TW_HIST_RESET_SENT;
 		if (c->resets_sent < UINT16_MAX)
@@ -287,4 +432,11 @@ void events_report(const struct tw_event_stats *st, struct tw_stats *s)
 	stats_counter(s, "events_reset_received", st->by_kind[TCPWATCH_EV_RESET_RECEIVED]);
 	stats_counter(s, "resets_sent_no_socket", st->resets_sent_no_socket);
 	stats_counter(s, "time_wait_overflow", st->time_wait_overflow);
+	stats_counter(s, "events_drop", st->by_kind[TCPWATCH_EV_DROP]);
+	stats_counter(s, "events_accept", st->by_kind[TCPWATCH_EV_ACCEPT]);
+	stats_counter(s, "drops_to_listener", st->drops_to_listener);
+	stats_counter(s, "drops_to_connection", st->drops_to_conn);
+	stats_counter(s, "drops_looked_up", st->drops_looked_up);
+	stats_counter(s, "drops_unattributed", st->drops_unattributed);
+	stats_counter(s, "accepts_unmatched", st->accepts_unmatched);
 }

@@ -7,6 +7,7 @@
 #define TCPWATCH_EVENTS_H
 
 #include <linux/types.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,8 @@ struct tw_event {
 	int32_t sk_err;
 	uint32_t value;
 	char comm[16];
+	bool has_req;
+	struct tcpwatch_req req; /* RETRANSMIT_SYNACK with TCPWATCH_EVF_REQ */
 };
 
 struct tw_event_stats {
@@ -46,6 +49,11 @@ struct tw_event_stats {
 	uint64_t refused;                    /* table full or out of memory */
 	uint64_t resets_sent_no_socket;      /* RSTs answering packets for no socket */
 	uint64_t time_wait_overflow;         /* closes that found the TIME_WAIT table full */
+	uint64_t drops_to_listener;          /* drops counted on a listener */
+	uint64_t drops_to_conn;              /* drops counted on a connection */
+	uint64_t drops_looked_up;            /* drops waiting for a 4-tuple lookup */
+	uint64_t drops_unattributed;         /* drops tied to no socket we know */
+	uint64_t accepts_unmatched;          /* accept() of a socket not in the table */
 	uint64_t by_kind[TCPWATCH_EV_KINDS]; /* indexed by enum tcpwatch_event_kind */
 };
 

@@ -434,7 +434,7 @@ static void test_synack_retransmit_on_listener(void **state)
 {
 	struct fixture *f = *state;
 	struct tw_event e;
-	struct tw_conn *l;
+	struct tw_conn *l, *c;
 
 	listen_on(f, 40, 8443, true);
 	l = conntable_get(f->t, 40);
@@ -443,7 +443,15 @@ static void test_synack_retransmit_on_listener(void **state)
 	apply(f, &e);
 	assert_int_equal(l->retransmits, 1);
 	assert_int_equal(l->state, TW_TCP_LISTEN);
-	assert_null(conntable_get(f->t, 41)); /* the request socket is not made up */
+	assert_int_equal(conntable_listener(f->t, 40)->synack_retransmits, 1);
+	/* The request socket, a half-open connection of the listener's. */
+	c = conntable_get(f->t, 41);
+	assert_non_null(c);
+	assert_true(c->flags & TW_CONN_REQUEST);
+	assert_int_equal(c->state, TW_TCP_SYN_RECV);
+	assert_int_equal(c->listener_cookie, 40);
+	assert_int_equal(c->syn_retransmits, 1);
+	assert_int_equal(c->hist[c->hist_len - 1].kind, TW_HIST_SYNACK_RETRANSMIT);
 	assert_int_equal(f->st.by_kind[TCPWATCH_EV_RETRANSMIT_SYNACK], 1);
 }
 
@@ -611,11 +619,10 @@ static void test_decode(void **state)
 	buf[offsetof(struct tcpwatch_rec, version)] = TCPWATCH_EVENT_VERSION;
 	buf[offsetof(struct tcpwatch_rec, family)] = 1;
 	assert_int_equal(events_decode(buf, n, &e), -EINVAL);
-	for (int k = 0; k <= TCPWATCH_EV_RESET_RECEIVED + 1; k++) {
+	for (int k = 0; k <= TCPWATCH_EV_KINDS; k++) {
 		n = wire(buf, (uint8_t)k, AF_INET, 0);
-		assert_int_equal(
-			events_decode(buf, n, &e),
-			k >= TCPWATCH_EV_STATE && k <= TCPWATCH_EV_RESET_RECEIVED ? 0 : -EINVAL);
+		assert_int_equal(events_decode(buf, n, &e),
+				 k >= TCPWATCH_EV_STATE && k < TCPWATCH_EV_KINDS ? 0 : -EINVAL);
 	}
 }
 

@@ -200,7 +200,7 @@ static void make_conn(struct tw_conn *c)
 static cJSON *encode(const struct tw_conn *c, enum json_conn_view view, struct tw_buf *b)
 {
 	buf_init(b);
-	json_conn(b, c, &test_clock, view);
+	json_conn(b, c, &test_clock, view, NULL);
 	return parse(b);
 }
 
@@ -411,7 +411,7 @@ static void test_many_rows(void **state)
 		c.cookie = (uint64_t)i + 1;
 		if (i)
 			buf_puts(&b, ",");
-		json_conn(&b, &c, &test_clock, JSON_CONN_ROW);
+		json_conn(&b, &c, &test_clock, JSON_CONN_ROW, NULL);
 	}
 	buf_puts(&b, "]");
 	j = parse(&b);

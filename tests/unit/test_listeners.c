@@ -44,7 +44,7 @@ static void test_remove_touches_one_chain(void **state)
 	for (size_t i = 0; i < N; i++) {
 		v[i] = listener(4096 + i, 4026531840u + (uint32_t)(i / 1000),
 				(uint16_t)(1024 + i % 1000));
-		assert_int_equal(listen_index_add(&x, v[i]), 0);
+		assert_non_null(listen_index_add(&x, v[i], 1));
 	}
 	assert_int_equal(x.count, N);
 	for (size_t i = 0; i < N; i += 997)
@@ -86,16 +86,21 @@ static void test_same_key_chain(void **state)
 	(void)state;
 	memcpy(exact->local_addr, a, 16);
 	assert_int_equal(listen_index_init(&x), 0);
-	assert_int_equal(listen_index_add(&x, wild), 0);
-	assert_int_equal(listen_index_add(&x, exact), 0);
-	assert_int_equal(listen_index_add(&x, other), 0);
+	assert_non_null(listen_index_add(&x, wild, 1));
+	assert_non_null(listen_index_add(&x, exact, 1));
+	assert_non_null(listen_index_add(&x, other, 1));
 	assert_ptr_equal(listen_index_find(&x, 7, AF_INET, a, 80), exact);
-	listen_index_remove(&x, exact);
+	/* It stops listening: out of the key index, its record kept. */
+	listen_index_unkey(&x, exact);
 	assert_ptr_equal(listen_index_find(&x, 7, AF_INET, a, 80), wild);
+	assert_non_null(listen_index_get(&x, 2));
+	listen_index_remove(&x, exact);
+	assert_null(listen_index_get(&x, 2));
 	assert_ptr_equal(listen_index_find(&x, 8, AF_INET, any, 80), other);
 	listen_index_remove(&x, wild);
 	assert_null(listen_index_find(&x, 7, AF_INET, a, 80));
 	/* Removing one not indexed is harmless. */
+	assert_int_equal(x.count, 1);
 	listen_index_remove(&x, wild);
 	assert_int_equal(x.count, 1);
 	listen_index_fini(&x);
@@ -137,6 +142,10 @@ static void test_table_listener_close(void **state)
 	assert_null(conntable_find_listener(t, 5, AF_INET, any, 8080));
 	conntable_get_stats(t, &st);
 	assert_int_equal(st.listeners, 0);
+	/* Closed, it keeps its record while the table retains it. */
+	assert_non_null(conntable_listener(t, 42));
+	conntable_remove(t, c);
+	assert_null(conntable_listener(t, 42));
 	assert_true(conntable_listener_steps(t) < 4);
 	conntable_free(t);
 }
