@@ -36,7 +36,9 @@
 # expected minus the lines it wrote, and "reported" is the sum of its own
 # "lost N events on CPU #C" messages (perf buffer lost-sample callbacks) on
 # stderr.  For tcpwatchd, lost is the events_lost delta from its stats, and
-# events_received is printed next to the expected count.
+# its state events (events_state, printed as events_received) next to the
+# expected count; accept_events (one per connection: the server's accept())
+# and all_events (every record, accepts and drops included) follow.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -167,8 +169,11 @@ run_untraced() {
 run_tcpwatchd() {
 	local round=$1 sock=$BENCH_WORK/tcpwatchd.sock line
 	local received0 lost0 received1 lost1 ticks0 ticks1 conns expected settled
+	local state0 state1 accept0 accept1
 	bench_daemon_start "$sock" "$BENCH_WORK/tcpwatchd.$round.log"
 	received0=$(bench_stat "$sock" events_received)
+	state0=$(bench_stat "$sock" events_state)
+	accept0=$(bench_stat "$sock" events_accept)
 	lost0=$(bench_stat "$sock" events_lost)
 	settled=$(settle)
 	ticks0=$(bench_cpu_ticks "$DAEMON_PID")
@@ -176,13 +181,18 @@ run_tcpwatchd() {
 	ticks1=$(bench_cpu_ticks "$DAEMON_PID")
 	bench_wait_settled "$sock" events_received 15
 	received1=$(bench_stat "$sock" events_received)
+	state1=$(bench_stat "$sock" events_state)
+	accept1=$(bench_stat "$sock" events_accept)
 	lost1=$(bench_stat "$sock" events_lost)
 	bench_stats "$sock" >"$BENCH_WORK/tcpwatchd.$round.stats.json" || true
 	bench_stop "$DAEMON_PID" TERM 20
 	conns=$(bench_field "$line" connections)
 	expected=$(expected_events "$conns" "$settled")
 	line="$line settle_connections=$settled"
-	line="$line events_received=$((received1 - received0)) expected_events=$expected"
+	# The expected figure counts state transitions; the accept() of each
+	# connection is an event more, reported apart.
+	line="$line events_received=$((state1 - state0)) expected_events=$expected"
+	line="$line accept_events=$((accept1 - accept0)) all_events=$((received1 - received0))"
 	line="$line events_lost=$((lost1 - lost0))"
 	line="$line tracer_cpu_s=$(bench_calc "($ticks1 - $ticks0) / $(getconf CLK_TCK)" %.2f)"
 	line="$line $QUIET"

@@ -520,9 +520,14 @@ int BPF_PROG(handle_kfree_skb, struct sk_buff *skb, void *location, enum skb_dro
 	w.r.value = reason;
 	w.r.sk_err = -1;
 	if (!sk) {
+		/* The sending socket of a packet on its way out; a received
+		 * packet can still be owned by another kind (a TUN device's
+		 * writer), which is no TCP socket: its headers speak. */
 		sk = skb->sk;
-		if (sk)
+		if (sk && is_tcp_sock(sk))
 			w.r.flags |= TCPWATCH_EVF_TX;
+		else
+			sk = NULL;
 	}
 	if (sk) {
 		if (!is_tcp_sock(sk) || !netns_wanted(&sk->__sk_common))

@@ -45,5 +45,12 @@ void ladder_line(double t_ns, const char *delta, const char *state, const struct
 
 	if (p)
 		arrow(line, sizeof(line), p);
-	printf("  %10.6f %9s  %-14s %-*s %s\n", t_ns / 1e9, delta, state, ARROW_WIDTH, line, note);
+	/* No trailing blanks: the note, if any, ends the line. */
+	if (note && note[0])
+		printf("  %10.6f %9s  %-14s %-*s %s\n", t_ns / 1e9, delta, state, ARROW_WIDTH, line,
+		       note);
+	else if (line[0])
+		printf("  %10.6f %9s  %-14s %s\n", t_ns / 1e9, delta, state, line);
+	else
+		printf("  %10.6f %9s  %s\n", t_ns / 1e9, delta, state);
 }

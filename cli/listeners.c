@@ -34,6 +34,11 @@ static void print_row(const cJSON *l, bool process)
 {
 	char ep[TW_ENDPOINT_STRLEN * 2], p50[16], p99[16], comm[64];
 	const cJSON *aw = cJSON_GetObjectItem(l, "accept_wait_us");
+	/* The kernel's drops at the socket (sampled) count the overflows
+	 * (events, live) among the rest: the larger is the newer. */
+	double ovfl = json_num(l, "listen_drops", 0) > json_num(l, "overflows", 0)
+			      ? json_num(l, "listen_drops", 0)
+			      : json_num(l, "overflows", 0);
 
 	json_endpoint(l, "local_addr", "local_port", ep, sizeof(ep));
 	us_text(aw, "p50", p50, sizeof(p50));
@@ -43,12 +48,11 @@ static void print_row(const cJSON *l, bool process)
 	       json_num(l, "accept_queue", 0), json_num(l, "accept_queue_limit", 0), ep,
 	       json_num(l, "accept_queue_max_seen", 0), json_num(l, "syn_queue", 0),
 	       json_num(l, "synack_retransmits", 0), json_num(l, "half_open_completed", 0),
-	       json_num(l, "half_open_expired", 0),
-	       json_num(l, "overflows", 0) + json_num(l, "listen_drops", 0),
-	       json_num(l, "drops_total", 0), p50, p99, json_num(l, "cookie", 0));
+	       json_num(l, "half_open_expired", 0), ovfl, json_num(l, "drops_total", 0), p50, p99,
+	       json_num(l, "cookie", 0));
 	if (process && json_str(l, "comm", NULL))
-		printf(" users:((\"%s\",pid=%.0f))", json_str_safe(l, "comm", "?", comm, sizeof(comm)),
-		       json_num(l, "pid", 0));
+		printf(" users:((\"%s\",pid=%.0f))",
+		       json_str_safe(l, "comm", "?", comm, sizeof(comm)), json_num(l, "pid", 0));
 	putchar('\n');
 }
 
@@ -110,9 +114,9 @@ static void print_counters(const cJSON *l)
 		    *ho = cJSON_GetObjectItem(l, "half_open_lifetime_us");
 
 	json_endpoint(l, "local_addr", "local_port", ep, sizeof(ep));
-	printf("listener %.0f  %s  %s  netns %.0f  %s\n", json_num(l, "cookie", 0),
+	printf("listener %.0f  %s  %s  netns %.0f%s\n", json_num(l, "cookie", 0),
 	       json_str(l, "family", "?"), ep, json_num(l, "netns", 0),
-	       cJSON_IsTrue(cJSON_GetObjectItem(l, "closed")) ? "(closed)" : "");
+	       cJSON_IsTrue(cJSON_GetObjectItem(l, "closed")) ? "  (closed)" : "");
 	if (json_str(l, "comm", NULL))
 		printf("  process %s pid %.0f\n", json_str_safe(l, "comm", "?", comm, sizeof(comm)),
 		       json_num(l, "pid", 0));
@@ -128,14 +132,16 @@ static void print_counters(const cJSON *l)
 	us_text(aw, "p50", p50, sizeof(p50));
 	us_text(aw, "p99", p99, sizeof(p99));
 	us_text(aw, "max", max, sizeof(max));
-	printf("  accept wait p50 %s p99 %s max %s (%.0f)", p50, p99, max, json_num(aw, "count", 0));
+	printf("  accept wait p50 %s p99 %s max %s (%.0f)", p50, p99, max,
+	       json_num(aw, "count", 0));
 	us_text(ho, "p50", p50, sizeof(p50));
 	us_text(ho, "p99", p99, sizeof(p99));
 	us_text(ho, "max", max, sizeof(max));
 	printf("  half-open life p50 %s p99 %s max %s (%.0f)\n", p50, p99, max,
 	       json_num(ho, "count", 0));
-	printf("  overflows %.0f  listen drops %.0f  drops %.0f:", json_num(l, "overflows", 0),
-	       json_num(l, "listen_drops", 0), json_num(l, "drops_total", 0));
+	printf("  overflows %.0f  listen drops %.0f  drops %.0f%s", json_num(l, "overflows", 0),
+	       json_num(l, "listen_drops", 0), json_num(l, "drops_total", 0),
+	       cJSON_GetArraySize(cJSON_GetObjectItem(l, "drops")) ? ":" : "");
 	cJSON_ArrayForEach (item, cJSON_GetObjectItem(l, "drops"))
 		printf(" %s %.0f", item->string, item->valuedouble);
 	putchar('\n');
@@ -185,7 +191,8 @@ static void print_halfopen(const cJSON *h, const char *local)
 		ladder_line(life * 1000, delta, "(expired)", NULL,
 			    "the kernel gave up: no ACK after its last SYN-ACK");
 	} else {
-		ladder_line(life * 1000, delta, "(gone)", NULL, "reset or dropped before its timer");
+		ladder_line(life * 1000, delta, "(gone)", NULL,
+			    "reset or dropped before its timer");
 	}
 }
 

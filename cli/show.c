@@ -166,12 +166,7 @@ static void print_ladder(const cJSON *c)
 		} else {
 			snprintf(note, sizeof(note), "%s", kind);
 		}
-		if (n)
-			arrow(line, sizeof(line), &p[0]);
-		else
-			line[0] = '\0';
-		printf("  %10.6f %9s  %-14s %-*s %s\n", t / 1e9, delta, state, ARROW_WIDTH, line,
-		       note);
+		ladder_line(t, delta, state, n ? &p[0] : NULL, note);
 		for (int i = 1; i < n; i++) {
 			arrow(line, sizeof(line), &p[i]);
 			printf("  %10s %9s  %-14s %s\n", "", "", "", line);

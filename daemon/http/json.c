@@ -418,10 +418,11 @@ void json_findings(struct tw_buf *b, const struct tw_findings *f,
 	buf_printf(
 		b,
 		"],\"truncated\":%s,\"thresholds\":{\"close_wait_ms\":%u,\"time_wait_pileup\":%u,"
-		"\"fin_wait2_pileup\":%u,\"connect_failures\":%u,\"peer_resets\":%u}}",
+		"\"fin_wait2_pileup\":%u,\"connect_failures\":%u,\"peer_resets\":%u,"
+		"\"accept_queue_pct\":%u,\"accept_wait_ms\":%u,\"window_ms\":%u}}",
 		f->truncated ? "true" : "false", cfg->close_wait_threshold_ms,
 		cfg->time_wait_pileup, cfg->fin_wait2_pileup, cfg->connect_failures,
-		cfg->peer_resets);
+		cfg->peer_resets, cfg->accept_queue_pct, cfg->accept_wait_ms, cfg->window_ms);
 }
 
 void json_stats(struct tw_buf *b, const struct tw_stats *s)

@@ -35,8 +35,8 @@ static void json_nsstat(struct tw_buf *b, const struct tw_nsstat *ns)
 	buf_puts(b, "}");
 }
 
-static void json_halfopen(struct tw_buf *b, const struct tw_halfopen *h,
-			  const struct tw_clock *clk, bool first)
+static void json_halfopen(struct tw_buf *b, const struct tw_halfopen *h, const struct tw_clock *clk,
+			  bool first)
 {
 	char addr[TW_ADDR_STRLEN];
 	unsigned n = h->retransmits < TW_HALFOPEN_SYNACKS ? h->retransmits : TW_HALFOPEN_SYNACKS;
@@ -56,17 +56,19 @@ static void json_halfopen(struct tw_buf *b, const struct tw_halfopen *h,
 			   (unsigned long long)clock_to_wall(clk, h->retransmit_ns[i]));
 	buf_puts(b, "],\"retransmit_after_first_us\":[");
 	for (unsigned i = 0; i < n; i++)
-		buf_printf(b, "%s%llu", i ? "," : "",
-			   (unsigned long long)(h->retransmit_ns[i] > h->first_synack_ns
-							? (h->retransmit_ns[i] - h->first_synack_ns) /
-								  NSEC_PER_USEC
-							: 0));
+		buf_printf(
+			b, "%s%llu", i ? "," : "",
+			(unsigned long long)(h->retransmit_ns[i] > h->first_synack_ns
+						     ? (h->retransmit_ns[i] - h->first_synack_ns) /
+							       NSEC_PER_USEC
+						     : 0));
 	buf_puts(b, "]");
 	if (h->end != TW_HALFOPEN_OPEN) {
 		json_time_fields(b, "end", clk, h->end_ns);
 		buf_printf(b, ",\"lifetime_us\":%llu",
 			   (unsigned long long)(h->end_ns > h->first_synack_ns
-							? (h->end_ns - h->first_synack_ns) / NSEC_PER_USEC
+							? (h->end_ns - h->first_synack_ns) /
+								  NSEC_PER_USEC
 							: 0));
 	} else {
 		buf_puts(b, ",\"end_ns\":null,\"lifetime_us\":null");
@@ -145,8 +147,9 @@ void json_listener(struct tw_buf *b, struct tw_conntable *t, const struct tw_lis
 	buf_printf(b,
 		   "{\"cookie\":%llu,\"netns\":%u,\"family\":\"%s\",\"state\":\"%s\","
 		   "\"closed\":%s,\"local_addr\":\"%s\",\"local_port\":%u,",
-		   (unsigned long long)l->cookie, c->netns, c->family == AF_INET6 ? "inet6" : "inet",
-		   tcpstate_name(c->state), closed ? "true" : "false", addr, c->local_port);
+		   (unsigned long long)l->cookie, c->netns,
+		   c->family == AF_INET6 ? "inet6" : "inet", tcpstate_name(c->state),
+		   closed ? "true" : "false", addr, c->local_port);
 	if (c->flags & TW_CONN_HAS_TASK) {
 		buf_printf(b, "\"pid\":%u,\"comm\":", c->pid);
 		json_string(b, c->comm);
@@ -164,21 +167,23 @@ void json_listener(struct tw_buf *b, struct tw_conntable *t, const struct tw_lis
 		   l->accept_queue, l->accept_queue_limit, l->accept_queue_max_seen, l->syn_queue,
 		   l->syn_queue_max_seen);
 	if (l->sampled_ns && clk->now_mono_ns >= l->sampled_ns)
-		buf_printf(b, "%llu",
-			   (unsigned long long)((clk->now_mono_ns - l->sampled_ns) / NSEC_PER_MSEC));
+		buf_printf(
+			b, "%llu",
+			(unsigned long long)((clk->now_mono_ns - l->sampled_ns) / NSEC_PER_MSEC));
 	else
 		buf_puts(b, "null");
-	buf_printf(b,
-		   ",\"children\":%llu,\"accepted\":%llu,\"synack_retransmits\":%llu,"
-		   "\"half_open_completed\":%llu,\"half_open_expired\":%llu,\"half_open_reset\":%llu,"
-		   "\"overflows\":%llu,\"listen_drops\":%llu,\"drops_total\":%llu",
-		   (unsigned long long)l->children, (unsigned long long)l->accepted,
-		   (unsigned long long)l->synack_retransmits,
-		   (unsigned long long)l->half_open[TW_HALFOPEN_COMPLETED],
-		   (unsigned long long)l->half_open[TW_HALFOPEN_EXPIRED],
-		   (unsigned long long)l->half_open[TW_HALFOPEN_RESET],
-		   (unsigned long long)l->overflows, (unsigned long long)l->listen_drops,
-		   (unsigned long long)l->drops.total);
+	buf_printf(
+		b,
+		",\"children\":%llu,\"accepted\":%llu,\"synack_retransmits\":%llu,"
+		"\"half_open_completed\":%llu,\"half_open_expired\":%llu,\"half_open_reset\":%llu,"
+		"\"overflows\":%llu,\"listen_drops\":%llu,\"drops_total\":%llu",
+		(unsigned long long)l->children, (unsigned long long)l->accepted,
+		(unsigned long long)l->synack_retransmits,
+		(unsigned long long)l->half_open[TW_HALFOPEN_COMPLETED],
+		(unsigned long long)l->half_open[TW_HALFOPEN_EXPIRED],
+		(unsigned long long)l->half_open[TW_HALFOPEN_RESET],
+		(unsigned long long)l->overflows, (unsigned long long)l->listen_drops,
+		(unsigned long long)l->drops.total);
 	json_histo(b, "accept_wait_us", l->accept_wait);
 	json_histo(b, "half_open_lifetime_us", l->half_open_lifetime);
 	json_drop_counts(b, "drops", &l->drops);
@@ -228,8 +233,7 @@ static int by_cookie(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-enum MHD_Result listeners_handle(struct tw_http *h, struct MHD_Connection *conn,
-				 const char *rest)
+enum MHD_Result listeners_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest)
 {
 	struct tw_conntable *t = h->hooks.table;
 	struct tw_filter filter;

@@ -6,7 +6,7 @@
 #include "netstat.h"
 
 #define NETSTAT_MAX_BYTES (64 * 1024)
-#define MAX_FIELDS 256
+#define MAX_FIELDS        256
 
 /* The fields of one line after "Group:", split on spaces (in place). */
 static size_t split(char *line, char **fields, size_t max)
@@ -61,7 +61,8 @@ int netstat_parse(const char *text, size_t len, uint64_t v[TW_NS_KEYS])
 		lines[0] = p;
 		lines[1] = strtok_r(NULL, "\n", &save);
 		colon = strchr(lines[0], ':');
-		if (!lines[1] || !colon || strncmp(lines[0], lines[1], (size_t)(colon - lines[0]) + 1)) {
+		if (!lines[1] || !colon ||
+		    strncmp(lines[0], lines[1], (size_t)(colon - lines[0]) + 1)) {
 			r = -EINVAL;
 			break;
 		}

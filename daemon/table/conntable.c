@@ -49,6 +49,7 @@ struct tw_conntable {
 	uint64_t refused_full;
 	uint64_t evicted;
 	uint64_t history_dropped;
+	uint64_t drop_entries_elided; /* drops counted but not in a history */
 	uint64_t alloc_failures;
 	uint64_t hist_bytes;
 	struct tw_slab *records;
@@ -476,8 +477,10 @@ void conntable_record_drop(struct tw_conntable *t, struct tw_conn *c, unsigned r
 		const struct tw_hist *p = &c->hist[i - 1];
 
 		if (p->kind == TW_HIST_DROP && p->value == h.value &&
-		    time_ns < p->time_ns + TW_DROP_HIST_GAP_NS)
+		    time_ns < p->time_ns + TW_DROP_HIST_GAP_NS) {
+			t->drop_entries_elided++;
 			return;
+		}
 	}
 	conntable_hist_append(t, c, &h);
 }
@@ -602,6 +605,7 @@ void conntable_get_stats(struct tw_conntable *t, struct tw_conntable_stats *ret)
 	ret->refused_full = t->refused_full;
 	ret->evicted = t->evicted;
 	ret->history_dropped = t->history_dropped;
+	ret->drop_entries_elided = t->drop_entries_elided;
 	ret->alloc_failures = t->alloc_failures + t->listeners.alloc_failures;
 	ret->bytes = slab_bytes(t->records) + t->cap * sizeof(*t->buckets) +
 		     retain_bytes(&t->retained) + t->hist_bytes +
@@ -636,6 +640,7 @@ void conntable_report(struct tw_conntable *t, struct tw_stats *s)
 	stats_counter(s, "connections_refused", ts.refused_full);
 	stats_counter(s, "connections_evicted", ts.evicted);
 	stats_counter(s, "history_dropped", ts.history_dropped);
+	stats_counter(s, "drop_entries_elided", ts.drop_entries_elided);
 	stats_counter(s, "table_alloc_failures", ts.alloc_failures);
 	stats_gauge(s, "table_bytes", ts.bytes);
 }

@@ -171,6 +171,7 @@ struct tw_conntable_stats {
 	uint64_t refused_full; /* creations refused by max_live */
 	uint64_t evicted;      /* closed connections dropped from retention */
 	uint64_t history_dropped;
+	uint64_t drop_entries_elided;
 	uint64_t alloc_failures; /* records, histories, buckets, retention or listener
 				  * index entries that could not be allocated */
 	uint64_t bytes;          /* heap bytes held by records and histories */

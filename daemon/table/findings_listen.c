@@ -57,7 +57,8 @@ static void one(struct tw_listener *l, void *data)
 	if (!l->conn || l->conn->flags & TW_CONN_CLOSED)
 		return;
 	if (l->accept_queue_limit &&
-	    (uint64_t)l->accept_queue * 100 >= (uint64_t)x->cfg->accept_queue_pct * l->accept_queue_limit &&
+	    (uint64_t)l->accept_queue * 100 >=
+		    (uint64_t)x->cfg->accept_queue_pct * l->accept_queue_limit &&
 	    (f = emit(x, l, TW_FINDING_ACCEPT_QUEUE))) {
 		f->value = f->count = l->accept_queue;
 		f->limit = l->accept_queue_limit;
@@ -130,7 +131,8 @@ void findings_listen_summary(const struct tw_finding *f, const struct tw_finding
 
 	tw_endpoint_format(f->family, f->addr, f->port, ep, sizeof(ep));
 	if (f->n_procs)
-		snprintf(who, sizeof(who), "%s (pid %u) on %s", f->procs[0].comm, f->procs[0].pid, ep);
+		snprintf(who, sizeof(who), "%s (pid %u) on %s", f->procs[0].comm, f->procs[0].pid,
+			 ep);
 	else
 		snprintf(who, sizeof(who), "the listener on %s", ep);
 	switch (f->kind) {
@@ -140,11 +142,12 @@ void findings_listen_summary(const struct tw_finding *f, const struct tw_finding
 			 cfg->accept_queue_pct);
 		break;
 	case TW_FINDING_LISTEN_OVERFLOWS:
-		snprintf(out, len,
-			 "%s dropped %llu SYNs or ACKs for full queues in the last %u s (%llu final "
-			 "ACKs overflowed, %llu listen drops in all)",
-			 who, (unsigned long long)f->delta, window_s, (unsigned long long)f->value,
-			 (unsigned long long)f->limit);
+		snprintf(
+			out, len,
+			"%s dropped %llu SYNs or ACKs for full queues in the last %u s (%llu final "
+			"ACKs overflowed, %llu listen drops in all)",
+			who, (unsigned long long)f->delta, window_s, (unsigned long long)f->value,
+			(unsigned long long)f->limit);
 		break;
 	case TW_FINDING_SYN_COOKIES:
 		snprintf(out, len,

@@ -254,13 +254,24 @@ static uint64_t field_of(const struct tw_depth_sample *d, size_t field)
 
 uint64_t listener_growth(const struct tw_listener *l, size_t field, uint64_t since_ns)
 {
-	const struct tw_depth_sample *newest = listener_depth(l, 0), *oldest = NULL;
+	const struct tw_depth_sample *newest = listener_depth(l, 0), *base = NULL, *d;
+	uint64_t from = 0;
 
-	for (unsigned k = 1; listener_depth(l, k) && listener_depth(l, k)->time_ns >= since_ns; k++)
-		oldest = listener_depth(l, k);
-	if (!newest || !oldest || field_of(newest, field) < field_of(oldest, field))
+	if (!newest)
 		return 0;
-	return field_of(newest, field) - field_of(oldest, field);
+	/* The baseline is the last sample before the window; a listener
+	 * made within the window started from nothing; without either, the
+	 * oldest sample there is. */
+	for (unsigned k = 1; (d = listener_depth(l, k)); k++) {
+		base = d;
+		if (d->time_ns < since_ns)
+			break;
+	}
+	if (base && base->time_ns < since_ns)
+		from = field_of(base, field);
+	else if (l->created_ns < since_ns && base)
+		from = field_of(base, field);
+	return field_of(newest, field) > from ? field_of(newest, field) - from : 0;
 }
 
 int listener_add_halfopen(struct tw_listener *l, const struct tw_halfopen *h)

@@ -5,15 +5,24 @@
 #include "nsstat.h"
 
 const char *const tw_nsstat_group[TW_NS_KEYS] = {
-	[TW_NS_LISTEN_OVERFLOWS] = "TcpExt",  [TW_NS_LISTEN_DROPS] = "TcpExt",
-	[TW_NS_REQQ_FULL_DROP] = "TcpExt",    [TW_NS_REQQ_FULL_DO_COOKIES] = "TcpExt",
-	[TW_NS_SYNCOOKIES_SENT] = "TcpExt",   [TW_NS_SYNCOOKIES_RECV] = "TcpExt",
-	[TW_NS_SYNCOOKIES_FAILED] = "TcpExt", [TW_NS_SYN_RETRANS] = "TcpExt",
-	[TW_NS_EMBRYONIC_RSTS] = "TcpExt",    [TW_NS_ABORT_ON_DATA] = "TcpExt",
-	[TW_NS_ACTIVE_OPENS] = "Tcp",         [TW_NS_PASSIVE_OPENS] = "Tcp",
-	[TW_NS_ATTEMPT_FAILS] = "Tcp",        [TW_NS_ESTAB_RESETS] = "Tcp",
-	[TW_NS_CURR_ESTAB] = "Tcp",           [TW_NS_RETRANS_SEGS] = "Tcp",
-	[TW_NS_IN_ERRS] = "Tcp",              [TW_NS_OUT_RSTS] = "Tcp",
+	[TW_NS_LISTEN_OVERFLOWS] = "TcpExt",
+	[TW_NS_LISTEN_DROPS] = "TcpExt",
+	[TW_NS_REQQ_FULL_DROP] = "TcpExt",
+	[TW_NS_REQQ_FULL_DO_COOKIES] = "TcpExt",
+	[TW_NS_SYNCOOKIES_SENT] = "TcpExt",
+	[TW_NS_SYNCOOKIES_RECV] = "TcpExt",
+	[TW_NS_SYNCOOKIES_FAILED] = "TcpExt",
+	[TW_NS_SYN_RETRANS] = "TcpExt",
+	[TW_NS_EMBRYONIC_RSTS] = "TcpExt",
+	[TW_NS_ABORT_ON_DATA] = "TcpExt",
+	[TW_NS_ACTIVE_OPENS] = "Tcp",
+	[TW_NS_PASSIVE_OPENS] = "Tcp",
+	[TW_NS_ATTEMPT_FAILS] = "Tcp",
+	[TW_NS_ESTAB_RESETS] = "Tcp",
+	[TW_NS_CURR_ESTAB] = "Tcp",
+	[TW_NS_RETRANS_SEGS] = "Tcp",
+	[TW_NS_IN_ERRS] = "Tcp",
+	[TW_NS_OUT_RSTS] = "Tcp",
 };
 
 const char *const tw_nsstat_name[TW_NS_KEYS] = {

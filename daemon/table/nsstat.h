@@ -39,13 +39,13 @@ extern const char *const tw_nsstat_name[TW_NS_KEYS];
 
 struct tw_nsstat {
 	uint32_t netns;
-	bool valid;      /* read at least once */
-	uint64_t now_ns; /* the last read */
+	bool valid;       /* read at least once */
+	uint64_t now_ns;  /* the last read */
 	uint64_t prev_ns; /* the read before (0: none) */
 	uint64_t v[TW_NS_KEYS];
 	uint64_t prev[TW_NS_KEYS];
-	uint64_t grew_ns[TW_NS_KEYS];   /* the last read that found it grown */
-	uint64_t grew_by[TW_NS_KEYS];   /* by how much, then */
+	uint64_t grew_ns[TW_NS_KEYS]; /* the last read that found it grown */
+	uint64_t grew_by[TW_NS_KEYS]; /* by how much, then */
 };
 
 struct tw_nsstat_set {

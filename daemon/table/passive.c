@@ -153,7 +153,8 @@ void passive_on_established(struct tw_conntable *t, struct tw_conn *child, uint6
 	depth = (int64_t)l->accept_queue + ++l->accept_queue_events;
 	if (depth > (int64_t)l->accept_queue_max_seen)
 		l->accept_queue_max_seen = (uint32_t)depth;
-	child->syn_retransmits = (uint16_t)(total_retrans < UINT16_MAX ? total_retrans : UINT16_MAX);
+	child->syn_retransmits =
+		(uint16_t)(total_retrans < UINT16_MAX ? total_retrans : UINT16_MAX);
 	/* Its request, if a retransmit or a dump made one (a lookup in an
 	 * empty index when none did: the usual case). */
 	req = conntable_find_request(t, child->netns, child->family, child->local_addr,
@@ -224,10 +225,10 @@ void passive_on_drop(struct tw_listener *l, unsigned reason)
 void passive_on_request_seen(struct tw_conntable *t, struct tw_conn *req, uint32_t gen,
 			     uint64_t now_ns)
 {
-	struct tw_conn *lc = req->listener_cookie ? NULL
-						  : conntable_find_listener(t, req->netns, req->family,
-									    req->local_addr,
-									    req->local_port);
+	struct tw_conn *lc = req->listener_cookie
+				     ? NULL
+				     : conntable_find_listener(t, req->netns, req->family,
+							       req->local_addr, req->local_port);
 	struct tw_listener *l;
 
 	(void)now_ns;
@@ -244,8 +245,8 @@ void passive_on_request_seen(struct tw_conntable *t, struct tw_conn *req, uint32
 	l->syn_queue_counting++;
 }
 
-void passive_on_listener_seen(struct tw_conntable *t, struct tw_conn *c,
-			      const struct tw_ksock *s, uint64_t now_ns)
+void passive_on_listener_seen(struct tw_conntable *t, struct tw_conn *c, const struct tw_ksock *s,
+			      uint64_t now_ns)
 {
 	struct tw_listener *l = conntable_listener(t, c->cookie);
 
@@ -302,8 +303,8 @@ static void pass_one(struct tw_listener *l, void *data)
 void passive_pass_done(struct tw_conntable *t, uint32_t gen, uint64_t now_ns,
 		       bool (*in_scope)(uint32_t netns, void *data), void *data)
 {
-	struct pass_ctx p = { .gen = gen, .now_ns = now_ns, .in_scope = in_scope, .data = data,
-			      .t = t };
+	struct pass_ctx p = {
+		.gen = gen, .now_ns = now_ns, .in_scope = in_scope, .data = data, .t = t};
 
 	conntable_foreach_listener(t, pass_one, &p);
 }

@@ -55,8 +55,8 @@ void passive_set_overflow_reason(int reason);
 void passive_on_request_seen(struct tw_conntable *t, struct tw_conn *req, uint32_t gen,
 			     uint64_t now_ns);
 /* A listening socket seen by a dump: its queues now. */
-void passive_on_listener_seen(struct tw_conntable *t, struct tw_conn *c,
-			      const struct tw_ksock *s, uint64_t now_ns);
+void passive_on_listener_seen(struct tw_conntable *t, struct tw_conn *c, const struct tw_ksock *s,
+			      uint64_t now_ns);
 /* A request socket the dumps no longer show, and no child came: it
  * expired (its last timer ran out) or was reset. Leaves the table. */
 void passive_request_gone(struct tw_conntable *t, struct tw_conn *req, uint64_t now_ns);

@@ -27,6 +27,12 @@ MODE:
 ``rst-after-data``
     Completes the handshake and answers the first data segment with a RST
     (the local side's recv() fails with ECONNRESET).
+``bad-csum``
+    Answers each SYN with a SYN-ACK whose TCP checksum is wrong: the local
+    kernel drops it (TCP_CSUM) and connect() keeps retransmitting its SYN.
+``bad-ipcsum``
+    The same with the IP header's checksum wrong: the kernel drops the
+    SYN-ACK (IP_CSUM) before any socket is looked up.
 
 It prints ``ready`` on stdout (flushed) once the device is up, and exits 0 on
 SIGTERM/SIGINT or after --timeout seconds.  Diagnostics go to stderr.
@@ -46,7 +52,8 @@ import subprocess
 import sys
 import time
 
-MODES = ("blackhole", "echo", "simultaneous-close", "rst-after-data")
+MODES = ("blackhole", "echo", "simultaneous-close", "rst-after-data", "bad-csum",
+         "bad-ipcsum")
 
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
@@ -217,6 +224,15 @@ class TunPeer:
         pkt = build(c.peer_ip, c.local_ip, c.peer_port, c.local_port,
                     c.snd_nxt if seq is None else seq,
                     c.rcv_nxt if ack is None else ack, flags, payload, options)
+        if self.mode == "bad-csum" and flags & SYN:
+            # The TCP checksum (bytes 16-17 of the TCP header), off by one.
+            ihl = (pkt[0] & 0x0F) * 4
+            csum = (struct.unpack("!H", pkt[ihl + 16:ihl + 18])[0] + 1) & 0xFFFF
+            pkt = pkt[:ihl + 16] + struct.pack("!H", csum) + pkt[ihl + 18:]
+        elif self.mode == "bad-ipcsum" and flags & SYN:
+            # The IP header checksum (bytes 10-11), off by one.
+            csum = (struct.unpack("!H", pkt[10:12])[0] + 1) & 0xFFFF
+            pkt = pkt[:10] + struct.pack("!H", csum) + pkt[12:]
         self.log("send %r" % parse(pkt))
         os.write(self.fd, pkt)
 
