@@ -462,89 +462,116 @@ static __always_inline int is_tcp_sock(const struct sock *sk)
 	return sk->sk_protocol == IPPROTO_TCP;
 }
 
-/* Addresses, ports and TCP flags from the packet's headers, as seen from
- * this host (its destination is the local end). Returns 0 if it is not
- * a TCP packet over IPv4 or IPv6. */
-static __always_inline int fill_from_packet(struct wire *w, const struct sk_buff *skb)
+/* A dropped packet's IP header, read once the packet is known to carry
+ * TCP (the filter a drop of any other protocol stops at). */
+struct pkt_hdr {
+	__u32 th; /* offset of the TCP header from skb->head */
+	__u16 family;
+	union {
+		struct iphdr ip;
+		struct ipv6hdr ip6;
+	};
+};
+
+/* 1 if the packet is TCP over IPv4 or IPv6, its IP header in *h. */
+static __always_inline int packet_is_tcp(const struct sk_buff *skb, struct pkt_hdr *h)
 {
 	unsigned char *head = skb->head;
 	__u16 nh = skb->network_header, proto = bpf_ntohs(skb->protocol);
-	__u32 th;
+
+	if (proto == ETH_P_IP) {
+		if (bpf_probe_read_kernel(&h->ip, sizeof(h->ip), head + nh) ||
+		    h->ip.protocol != IPPROTO_TCP)
+			return 0;
+		h->family = AF_INET;
+		h->th = nh + h->ip.ihl * 4;
+		return 1;
+	}
+	if (proto == ETH_P_IPV6) {
+		if (bpf_probe_read_kernel(&h->ip6, sizeof(h->ip6), head + nh) ||
+		    h->ip6.nexthdr != IPPROTO_TCP)
+			return 0;
+		h->family = AF_INET6;
+		h->th = nh + sizeof(h->ip6);
+		return 1;
+	}
+	return 0;
+}
+
+/* Addresses, ports and TCP flags from the packet's headers, as seen from
+ * this host (its destination is the local end). */
+static __always_inline void fill_from_packet(struct wire *w, const struct sk_buff *skb,
+					     const struct pkt_hdr *h)
+{
+	unsigned char *head = skb->head;
 	struct tcphdr tcp;
 	__u8 flags;
 
-	if (proto == ETH_P_IP) {
-		struct iphdr ip;
-
-		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh) || ip.protocol != IPPROTO_TCP)
-			return 0;
-		w->v4.a.saddr = ip.daddr;
-		w->v4.a.daddr = ip.saddr;
-		w->r.family = AF_INET;
-		th = nh + ip.ihl * 4;
-	} else if (proto == ETH_P_IPV6) {
-		struct ipv6hdr ip6;
-
-		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) ||
-		    ip6.nexthdr != IPPROTO_TCP)
-			return 0;
-		__builtin_memcpy(w->v6.a.saddr, &ip6.daddr, 16);
-		__builtin_memcpy(w->v6.a.daddr, &ip6.saddr, 16);
-		w->r.family = AF_INET6;
-		th = nh + sizeof(ip6);
+	if (h->family == AF_INET) {
+		w->v4.a.saddr = h->ip.daddr;
+		w->v4.a.daddr = h->ip.saddr;
 	} else {
-		return 0;
+		__builtin_memcpy(w->v6.a.saddr, &h->ip6.daddr, 16);
+		__builtin_memcpy(w->v6.a.daddr, &h->ip6.saddr, 16);
 	}
-	if (bpf_probe_read_kernel(&tcp, sizeof(tcp), head + th))
-		return 1;
+	w->r.family = h->family;
+	if (bpf_probe_read_kernel(&tcp, sizeof(tcp), head + h->th))
+		return;
 	w->r.sport = bpf_ntohs(tcp.dest);
 	w->r.dport = bpf_ntohs(tcp.source);
-	bpf_probe_read_kernel(&flags, 1, (unsigned char *)head + th + 13);
+	bpf_probe_read_kernel(&flags, 1, (unsigned char *)head + h->th + 13);
 	w->r.sk_err = flags;
-	return 1;
 }
 
+/* Every filter runs before the record is begun: a drop that is not TCP's
+ * (most of a host's) costs a few loads and at most one header read. */
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(handle_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason,
 	     struct sock *rx_sk)
 {
 	const struct sock *sk = rx_sk;
+	struct pkt_hdr h;
 	struct wire w;
-	__u32 key;
+	__u32 key, netns;
+	__u16 tx = 0;
 	__u64 *n;
 
 	/* Not a drop (consumed), or no skb: nothing to say. */
 	if (reason <= SKB_CONSUMED || !skb)
 		return 0;
-	start(&w, TCPWATCH_EV_DROP);
-	w.r.value = reason;
-	w.r.sk_err = -1;
 	if (!sk) {
 		/* The sending socket of a packet on its way out; a received
 		 * packet can still be owned by another kind (a TUN device's
 		 * writer), which is no TCP socket: its headers speak. */
 		sk = skb->sk;
 		if (sk && is_tcp_sock(sk))
-			w.r.flags |= TCPWATCH_EVF_TX;
+			tx = TCPWATCH_EVF_TX;
 		else
 			sk = NULL;
 	}
 	if (sk) {
 		if (!is_tcp_sock(sk) || !netns_wanted(&sk->__sk_common))
 			return 0;
+		start(&w, TCPWATCH_EV_DROP);
 		fill_common(&w, &sk->__sk_common);
 		/* 0 if no program of ours ever made it: a socket we know
 		 * has one (skb->sk is not a pointer the cookie helper takes). */
 		w.r.cookie = sk->__sk_common.skc_cookie.counter;
 		w.r.oldstate = sk->__sk_common.skc_state;
-		w.r.flags |= TCPWATCH_EVF_SOCK;
+		w.r.flags |= TCPWATCH_EVF_SOCK | tx;
+		w.r.sk_err = -1;
 	} else {
-		if (!fill_from_packet(&w, skb))
+		if (!packet_is_tcp(skb, &h))
 			return 0;
-		w.r.netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
-		if (filter_netns && w.r.netns != filter_netns)
+		netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+		if (filter_netns && netns != filter_netns)
 			return 0;
+		start(&w, TCPWATCH_EV_DROP);
+		w.r.sk_err = -1;
+		w.r.netns = netns;
+		fill_from_packet(&w, skb, &h);
 	}
+	w.r.value = reason;
 	key = reason < TCPWATCH_DROP_REASONS ? reason : TCPWATCH_DROP_REASONS - 1;
 	n = bpf_map_lookup_elem(&drops_by_reason, &key);
 	if (n)

@@ -53,6 +53,15 @@ def main():
         for q in ("state=BOGUS", "local_port=99999", "limit=-1",
                   "local_addr=1.2.3.999"):
             expect_error(d, "/api/v1/connections?" + q, {400})
+        # The listeners: the same parameters, the same errors.
+        status, body = d.http_get("/api/v1/listeners")
+        check(status == 200 and isinstance(body, list), "GET /api/v1/listeners: %d" % status)
+        expect_error(d, "/api/v1/listeners/notanumber", {400})
+        expect_error(d, "/api/v1/listeners/18446744073709551616", {400})
+        expect_error(d, "/api/v1/listeners/999999999999", {404})
+        for q in ("state=BOGUS", "local_port=99999", "bogus=1", "filter=sport%20%3D"):
+            expect_error(d, "/api/v1/listeners?" + q, {400})
+        expect_error(d, "/api/v1/listeners/1?bogus=1", {400})
 
         # A 16 KiB query string.
         long_path = "/api/v1/connections?local_addr=" + "a" * 16384

@@ -69,6 +69,15 @@ def main():
             for got, theirs in zip(after, [x - t[0] for x in t[1:]]):
                 check(abs(got - theirs) < 0.01, "%s: retransmit at +%.4f s, the client saw "
                       "it at +%.4f s" % (what, got, theirs))
+        # The queue's past: a sample per reconcile, oldest first, that saw
+        # the half-opens queued and then gone.
+        dh = detail["depth_history"]
+        times = [x["time_ns"] for x in dh]
+        check(0 < len(dh) <= 120 and times == sorted(times), "depth_history %s" % pretty(dh))
+        full = [i for i, x in enumerate(dh) if x["syn_queue"] == CLIENTS]
+        check(full and dh[-1]["syn_queue"] == 0 and full[0] < len(dh) - 1,
+              "depth_history does not show the SYN queue fill and drain: %s"
+              % [x["syn_queue"] for x in dh])
         lt = detail["half_open_lifetime_us"]
         check_eq(lt["count"], CLIENTS, "half-open lifetimes recorded")
         near(lt["p50"] / 1e6, LIFETIME_S, "half-open lifetime p50")

@@ -77,6 +77,13 @@ def main():
         check(f and f[0]["processes"] and f[0]["processes"][0]["pid"] == srv.pid,
               "no accept_queue_full finding naming the listener's process: %s" % pretty(f))
         check("accept queue 5 of 4" in f[0]["summary"], "summary: %r" % f[0]["summary"])
+        # Overflows and drops by reason rising, each naming the listener.
+        for kind, words in (("listen_overflows", "for full queues"),
+                            ("listener_drops", "mostly TCP_LISTEN_OVERFLOW")):
+            f = findings(d, kind, l["cookie"])
+            check(f and f[0]["processes"] and f[0]["processes"][0]["pid"] == srv.pid
+                  and words in f[0]["summary"],
+                  "no %s finding naming the listener's process: %s" % (kind, pretty(f)))
 
         # Once the kernel gave up on the requests (1 + 2 + 4 s) nothing moves:
         # the namespace's counters then equal nstat's.
