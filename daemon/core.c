@@ -67,6 +67,7 @@ int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t e
 {
 	const struct tw_conntable_limits limits = {
 		.max_live = d->cfg.max_connections,
+		.max_requests = d->cfg.max_half_opens,
 		.retain_count = d->cfg.retain_count,
 		.retain_age_ns = (uint64_t)d->cfg.retain_age_s * NSEC_PER_SEC,
 		.history_max = (uint16_t)d->cfg.history_max,

@@ -27,6 +27,8 @@ const struct tw_config_key tw_config_keys[] = {
 	 "seconds a closed connection is kept", NULL},
 	{"max-connections", 0, TW_CFG_UINT, false, false, FIELD(max_connections), 16, 50000000,
 	 "1000000", "N", "live connections tracked", NULL},
+	{"max-half-opens", 0, TW_CFG_UINT, false, false, FIELD(max_half_opens), 16, 10000000,
+	 "65536", "N", "half-open connections (SYN queue entries) tracked", NULL},
 	{"history-max", 0, TW_CFG_UINT, false, false, FIELD(history_max), 8, 4096, "32", "N",
 	 "history entries per connection", NULL},
 	{"ringbuf-kb", 0, TW_CFG_UINT, false, false, FIELD(ringbuf_kb), 64, 1048576, "16384", "N",

@@ -27,6 +27,7 @@ struct tw_config {
 	uint32_t retain_count;
 	uint32_t retain_age_s;
 	uint32_t max_connections; /* live connections tracked */
+	uint32_t max_half_opens;  /* request sockets tracked, part of them */
 	uint32_t history_max;
 	uint32_t ringbuf_kb;
 	uint32_t max_netns;

@@ -47,6 +47,8 @@ struct tw_conntable {
 	struct tw_lookups lookups;
 	struct tw_nsstat_set nsstat;
 	uint64_t refused_full;
+	uint64_t requests_live;    /* records with TW_CONN_REQUEST */
+	uint64_t requests_refused; /* over max_requests */
 	uint64_t evicted;
 	uint64_t history_dropped;
 	uint64_t drop_entries_elided; /* drops counted but not in a history */
@@ -218,6 +220,27 @@ struct tw_conn *conntable_get_or_add(struct tw_conntable *t, uint64_t cookie, bo
 	t->count++;
 	t->live++;
 	*ret_created = true;
+	return c;
+}
+
+struct tw_conn *conntable_add_request(struct tw_conntable *t, uint64_t cookie, bool *ret_created)
+{
+	struct tw_conn *c = conntable_get(t, cookie);
+
+	*ret_created = false;
+	if (c)
+		return c;
+	/* A SYN flood is the outside's to grow: the kernel bounds each SYN
+	 * queue, we bound them all. */
+	if (t->limits.max_requests && t->requests_live >= t->limits.max_requests) {
+		t->requests_refused++;
+		return NULL;
+	}
+	c = conntable_get_or_add(t, cookie, ret_created);
+	if (c) {
+		c->flags |= TW_CONN_REQUEST;
+		t->requests_live++;
+	}
 	return c;
 }
 
@@ -505,6 +528,8 @@ void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
 	} else {
 		t->live--;
 	}
+	if (c->flags & TW_CONN_REQUEST)
+		t->requests_live--;
 	t->count--;
 	if (c->hist != c->hist_inline)
 		t->hist_bytes -= (size_t)c->hist_cap * sizeof(*c->hist);
@@ -603,6 +628,8 @@ void conntable_get_stats(struct tw_conntable *t, struct tw_conntable_stats *ret)
 	ret->retained = t->retained.count;
 	ret->listeners = t->listeners.keyed;
 	ret->refused_full = t->refused_full;
+	ret->requests = t->requests_live;
+	ret->requests_refused = t->requests_refused;
 	ret->evicted = t->evicted;
 	ret->history_dropped = t->history_dropped;
 	ret->drop_entries_elided = t->drop_entries_elided;
@@ -638,6 +665,8 @@ void conntable_report(struct tw_conntable *t, struct tw_stats *s)
 	stats_gauge(s, "connections_retained", ts.retained);
 	stats_gauge(s, "listeners", ts.listeners);
 	stats_counter(s, "connections_refused", ts.refused_full);
+	stats_gauge(s, "half_opens", ts.requests);
+	stats_counter(s, "half_opens_refused", ts.requests_refused);
 	stats_counter(s, "connections_evicted", ts.evicted);
 	stats_counter(s, "history_dropped", ts.history_dropped);
 	stats_counter(s, "drop_entries_elided", ts.drop_entries_elided);

@@ -159,6 +159,7 @@ struct tw_conn {
 
 struct tw_conntable_limits {
 	uint32_t max_live;      /* live connections; more are refused and counted */
+	uint32_t max_requests;  /* of them request sockets (0: no bound of their own) */
 	uint32_t retain_count;  /* closed connections kept */
 	uint64_t retain_age_ns; /* closed connections older than this are dropped */
 	uint16_t history_max;   /* history entries per connection */
@@ -168,8 +169,10 @@ struct tw_conntable_stats {
 	uint64_t live;
 	uint64_t retained;
 	uint64_t listeners;
-	uint64_t refused_full; /* creations refused by max_live */
-	uint64_t evicted;      /* closed connections dropped from retention */
+	uint64_t refused_full;     /* creations refused by max_live */
+	uint64_t requests;         /* request sockets (half-opens) now */
+	uint64_t requests_refused; /* refused by max_requests */
+	uint64_t evicted;          /* closed connections dropped from retention */
 	uint64_t history_dropped;
 	uint64_t drop_entries_elided;
 	uint64_t alloc_failures; /* records, histories, buckets, retention or listener
@@ -183,6 +186,12 @@ struct tw_conntable;
 
 /* A new empty table; NULL on allocation failure. */
 struct tw_conntable *conntable_new(const struct tw_conntable_limits *limits);
+
+/* A new request socket's record: the connection with this cookie, made a
+ * request (TW_CONN_REQUEST), unless max_requests of them are tracked
+ * (then NULL, counted) or the table is full. An existing record is
+ * returned as it is (*ret_created = false). */
+struct tw_conn *conntable_add_request(struct tw_conntable *t, uint64_t cookie, bool *ret_created);
 void conntable_free(struct tw_conntable *t);
 
 struct tw_conn *conntable_get(struct tw_conntable *t, uint64_t cookie);

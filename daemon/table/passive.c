@@ -46,11 +46,10 @@ void passive_on_synack(struct tw_conntable *t, const struct tw_synack *s)
 		l->synack_retransmits++;
 	if (!s->request_cookie)
 		return;
-	req = conntable_get_or_add(t, s->request_cookie, &created);
+	req = conntable_add_request(t, s->request_cookie, &created);
 	if (!req)
-		return; /* table full or out of memory: counted there */
+		return; /* too many, table full or out of memory: counted there */
 	if (created) {
-		req->flags |= TW_CONN_REQUEST;
 		req->state = TW_TCP_SYN_RECV;
 		req->role = TW_ROLE_PASSIVE;
 		req->netns = s->netns;
@@ -222,6 +221,26 @@ void passive_on_drop(struct tw_listener *l, unsigned reason)
 		l->overflows++;
 }
 
+static void count_in_syn_queue(struct tw_listener *l, uint32_t gen)
+{
+	if (l->syn_queue_gen != gen) {
+		l->syn_queue_gen = gen;
+		l->syn_queue_counting = 0;
+	}
+	l->syn_queue_counting++;
+}
+
+void passive_on_request_untracked(struct tw_conntable *t, uint32_t netns, const struct tw_ksock *s,
+				  uint32_t gen)
+{
+	struct tw_conn *lc =
+		conntable_find_listener(t, netns, s->family, s->local_addr, s->local_port);
+	struct tw_listener *l = lc ? conntable_listener(t, lc->cookie) : NULL;
+
+	if (l)
+		count_in_syn_queue(l, gen);
+}
+
 void passive_on_request_seen(struct tw_conntable *t, struct tw_conn *req, uint32_t gen,
 			     uint64_t now_ns)
 {
@@ -236,13 +255,8 @@ void passive_on_request_seen(struct tw_conntable *t, struct tw_conn *req, uint32
 		req->listener_cookie = lc->cookie;
 	l = listener_of(t, req);
 	conntable_index_request(t, req);
-	if (!l)
-		return;
-	if (l->syn_queue_gen != gen) {
-		l->syn_queue_gen = gen;
-		l->syn_queue_counting = 0;
-	}
-	l->syn_queue_counting++;
+	if (l)
+		count_in_syn_queue(l, gen);
 }
 
 void passive_on_listener_seen(struct tw_conntable *t, struct tw_conn *c, const struct tw_ksock *s,

@@ -54,6 +54,10 @@ void passive_set_overflow_reason(int reason);
  * pass gen, and indexed for its child. */
 void passive_on_request_seen(struct tw_conntable *t, struct tw_conn *req, uint32_t gen,
 			     uint64_t now_ns);
+/* A request socket a dump showed but the table could not take (over
+ * max_requests): counted in its listener's SYN queue all the same. */
+void passive_on_request_untracked(struct tw_conntable *t, uint32_t netns, const struct tw_ksock *s,
+				  uint32_t gen);
 /* A listening socket seen by a dump: its queues now. */
 void passive_on_listener_seen(struct tw_conntable *t, struct tw_conn *c, const struct tw_ksock *s,
 			      uint64_t now_ns);

@@ -205,7 +205,16 @@ void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_ksoc
 
 	if (!s->cookie || state == 0 || state >= TW_TCP_MAX_STATES)
 		return;
-	c = conntable_get_or_add(t, s->cookie, &created);
+	if (s->state == TW_TCP_NEW_SYN_RECV) {
+		c = conntable_add_request(t, s->cookie, &created);
+		if (!c) {
+			/* Over max-half-opens: still in its listener's SYN queue. */
+			passive_on_request_untracked(t, netns, s, r->gen);
+			return;
+		}
+	} else {
+		c = conntable_get_or_add(t, s->cookie, &created);
+	}
 	if (!c)
 		return; /* table full (counted) or out of memory (counted) */
 	c->seen_gen = r->gen;
@@ -227,8 +236,6 @@ void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_ksoc
 		c->first_seen_ns = now_ns;
 		c->last_change_ns = now_ns;
 		c->flags |= TW_CONN_FROM_SNAPSHOT;
-		if (s->state == TW_TCP_NEW_SYN_RECV)
-			c->flags |= TW_CONN_REQUEST;
 		guess_role(t, c);
 		conntable_update_listener(t, c);
 		/* The first pass finds what existed before us: that is no

@@ -8,5 +8,6 @@ list(APPEND TCPWATCH_INTEGRATION_TESTS
 	listener_backlog
 	half_open_schedule
 	syn_cookies
+	half_open_limit
 	drop_active
 	accept_wait)

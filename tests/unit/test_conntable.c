@@ -252,6 +252,49 @@ static void test_history_max_floor(void **state)
 	conntable_free(t);
 }
 
+/* Request sockets have their own bound (a SYN flood is the outside's to
+ * grow): over it they are refused and counted, ordinary connections are
+ * not, and a removed request makes room again. */
+static void test_max_requests(void **state)
+{
+	struct tw_conntable_limits l = default_limits;
+	struct tw_conntable_stats st;
+	struct tw_conntable *t;
+	struct tw_conn *c, *reqs[4];
+	bool created;
+
+	(void)state;
+	l.max_requests = 4;
+	t = conntable_new(&l);
+	assert_non_null(t);
+	for (uint64_t i = 0; i < 4; i++) {
+		reqs[i] = conntable_add_request(t, 100 + i, &created);
+		assert_non_null(reqs[i]);
+		assert_true(created);
+		assert_true(reqs[i]->flags & TW_CONN_REQUEST);
+	}
+	/* An existing one is returned, not counted again. */
+	assert_ptr_equal(conntable_add_request(t, 101, &created), reqs[1]);
+	assert_false(created);
+	assert_null(conntable_add_request(t, 200, &created));
+	assert_null(conntable_get(t, 200));
+	/* Ordinary connections are not held back. */
+	c = add(t, 300);
+	assert_false(c->flags & TW_CONN_REQUEST);
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.requests, 4);
+	assert_int_equal(st.requests_refused, 1);
+	assert_int_equal(st.live, 5);
+	conntable_remove(t, reqs[0]);
+	c = conntable_add_request(t, 200, &created);
+	assert_non_null(c);
+	assert_true(created);
+	conntable_get_stats(t, &st);
+	assert_int_equal(st.requests, 4);
+	assert_int_equal(st.requests_refused, 1);
+	conntable_free(t);
+}
+
 /* history_max is a uint16_t: every value it can hold must work. The
  * capacity doubling must not wrap at 32768 * 2. */
 static void test_history_max_large(void **state)
@@ -739,6 +782,7 @@ int main(void)
 		cmocka_unit_test(test_retention_holes),
 		cmocka_unit_test(test_retention_grows_and_compacts),
 		cmocka_unit_test(test_max_live),
+		cmocka_unit_test(test_max_requests),
 		cmocka_unit_test(test_listener_exact_beats_wildcard),
 		cmocka_unit_test(test_listener_ipv6),
 		cmocka_unit_test(test_listener_unindexed),
