@@ -35,8 +35,16 @@ static int group_pair(const char *group, char *names, char *values, uint64_t v[T
 
 			if (strcmp(tw_nsstat_group[k], group) || strcmp(tw_nsstat_name[k], nf[i]))
 				continue;
-			/* CurrEstab and MaxConn may print as signed. */
-			x = vf[i][0] == '-' ? 0 : strtoull(vf[i], &end, 10);
+			/* CurrEstab and MaxConn may print as signed; a value
+			 * that is no number is not stored. */
+			if (vf[i][0] == '-') {
+				x = 0;
+			} else {
+				errno = 0;
+				x = strtoull(vf[i], &end, 10);
+				if (end == vf[i] || *end || errno)
+					continue;
+			}
 			v[k] = x;
 			set++;
 		}

@@ -63,7 +63,11 @@ static void one(struct tw_listener *l, void *data)
 		f->value = f->count = l->accept_queue;
 		f->limit = l->accept_queue_limit;
 	}
-	g = GROWTH(l, overflows, x->since_ns) + GROWTH(l, listen_drops, x->since_ns);
+	/* The kernel's listen_drops (sampled) counts the overflowed ACKs
+	 * (events, live) among the SYNs it refused: the larger is nearer. */
+	g = GROWTH(l, overflows, x->since_ns);
+	if (GROWTH(l, listen_drops, x->since_ns) > g)
+		g = GROWTH(l, listen_drops, x->since_ns);
 	if (g && (f = emit(x, l, TW_FINDING_LISTEN_OVERFLOWS))) {
 		f->delta = f->count = (uint32_t)g;
 		f->value = l->overflows;

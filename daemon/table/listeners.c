@@ -255,13 +255,19 @@ static uint64_t field_of(const struct tw_depth_sample *d, size_t field)
 uint64_t listener_growth(const struct tw_listener *l, size_t field, uint64_t since_ns)
 {
 	const struct tw_depth_sample *newest = listener_depth(l, 0), *base = NULL, *d;
-	uint64_t from = 0;
+	/* listen_drops is the kernel's count since the socket was made; a
+	 * listener first found by a dump had it before we did. Our own
+	 * counters start with the record. */
+	bool kernels = field == offsetof(struct tw_depth_sample, listen_drops);
+	bool from_nothing = l->created_ns >= since_ns &&
+			    !(kernels && l->conn && l->conn->flags & TW_CONN_FROM_SNAPSHOT);
+	uint64_t from;
 
 	if (!newest)
 		return 0;
-	/* The baseline is the last sample before the window; a listener
-	 * made within the window started from nothing; without either, the
-	 * oldest sample there is. */
+	/* The baseline is the last sample before the window; else, for a
+	 * record made within the window, nothing; else the oldest sample
+	 * there is (none but the newest: no growth seen). */
 	for (unsigned k = 1; (d = listener_depth(l, k)); k++) {
 		base = d;
 		if (d->time_ns < since_ns)
@@ -269,8 +275,12 @@ uint64_t listener_growth(const struct tw_listener *l, size_t field, uint64_t sin
 	}
 	if (base && base->time_ns < since_ns)
 		from = field_of(base, field);
-	else if (l->created_ns < since_ns && base)
+	else if (from_nothing)
+		from = 0;
+	else if (base)
 		from = field_of(base, field);
+	else
+		return 0;
 	return field_of(newest, field) > from ? field_of(newest, field) - from : 0;
 }
 

@@ -141,9 +141,12 @@ size_t listen_index_bytes(const struct tw_listen_index *x);
  * for a ring or histogram cannot be had (counted by the caller). */
 int listener_sample(struct tw_listener *l, uint64_t now_ns);
 int listener_add_halfopen(struct tw_listener *l, const struct tw_halfopen *h);
-/* How much a sample's counter grew from the oldest sample at or after
- * since_ns to the newest (0 with fewer than two). field: offsetof into
- * struct tw_depth_sample of a uint64_t counter. */
+/* How much a sample's counter grew within the window from since_ns to
+ * the newest sample: from the last sample before the window; for a record
+ * made within it, from 0 (but listen_drops of a listener a dump found:
+ * the kernel counted before we saw it); else from the oldest sample (0
+ * with only one). field: offsetof into struct tw_depth_sample of a
+ * uint64_t counter. */
 uint64_t listener_growth(const struct tw_listener *l, size_t field, uint64_t since_ns);
 /* The k-th sample / half-open, newest first; NULL past the end. */
 const struct tw_depth_sample *listener_depth(const struct tw_listener *l, unsigned k);

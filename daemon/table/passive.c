@@ -198,18 +198,22 @@ void passive_on_accept(struct tw_conntable *t, struct tw_conn *child, uint64_t t
 	if (child->flags & TW_CONN_ACCEPTED)
 		return; /* a descriptor passed on and accepted again? once is the truth */
 	child->flags |= TW_CONN_ACCEPTED;
+	if (l) {
+		/* It left the queue, whether or not its wait is known. */
+		l->accepted++;
+		l->accept_queue_events--;
+	}
 	if (!est || time_ns < est) {
+		/* Its ESTABLISHED was not seen (found by a dump, or the
+		 * history lost it): no wait to tell. */
 		child->accept_wait_us = 0;
 		return;
 	}
 	wait_us = (time_ns - est) / NSEC_PER_USEC;
 	child->accept_wait_us = (uint32_t)(wait_us < UINT32_MAX ? wait_us : UINT32_MAX);
 	hist_add(t, child, TW_HIST_ACCEPT, time_ns, 0, (uint32_t)(wait_us / 1000));
-	if (!l)
-		return;
-	l->accepted++;
-	l->accept_queue_events--;
-	histo_count(t, &l->accept_wait, wait_us);
+	if (l)
+		histo_count(t, &l->accept_wait, wait_us);
 }
 
 void passive_on_drop(struct tw_listener *l, unsigned reason)
@@ -253,6 +257,10 @@ void passive_on_request_seen(struct tw_conntable *t, struct tw_conn *req, uint32
 	(void)now_ns;
 	if (lc)
 		req->listener_cookie = lc->cookie;
+	/* The dump's idiag_retrans: its SYN-ACKs resent, some perhaps
+	 * before we saw it. */
+	if (req->info.timer_retrans > req->syn_retransmits)
+		req->syn_retransmits = req->info.timer_retrans;
 	l = listener_of(t, req);
 	conntable_index_request(t, req);
 	if (l)
