@@ -129,7 +129,8 @@ static int worker(const char *mode, uint16_t port, int index, double deadline,
 
 			if (tcp) {
 				build_ack(&th, (uint16_t)(20000 + index), port, seq += 1000);
-				n = sendto(fd, &th, sizeof(th), 0, (struct sockaddr *)&to, sizeof(to));
+				n = sendto(fd, &th, sizeof(th), 0, (struct sockaddr *)&to,
+					   sizeof(to));
 			} else {
 				n = sendto(fd, payload, sizeof(payload), 0, (struct sockaddr *)&to,
 					   sizeof(to));
