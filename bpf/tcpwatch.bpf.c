@@ -448,6 +448,15 @@ struct {
 	__type(value, __u64);
 } drops_by_reason SEC(".maps");
 
+static __always_inline void count_drop(__u32 reason)
+{
+	__u32 key = reason < TCPWATCH_DROP_REASONS ? reason : TCPWATCH_DROP_REASONS - 1;
+	__u64 *n = bpf_map_lookup_elem(&drops_by_reason, &key);
+
+	if (n)
+		*n += 1;
+}
+
 static __always_inline int is_tcp_sock(const struct sock *sk)
 {
 	__u8 state = sk->__sk_common.skc_state;
@@ -462,37 +471,37 @@ static __always_inline int is_tcp_sock(const struct sock *sk)
 	return sk->sk_protocol == IPPROTO_TCP;
 }
 
-/* A dropped packet's IP header, read once the packet is known to carry
- * TCP (the filter a drop of any other protocol stops at). */
+/* A dropped packet's headers, read in place: the kernel's memory cast to
+ * its header types (bpf_rdonly_cast), each field a plain load the
+ * verifier makes fault-safe, instead of a probe-read call per header. */
 struct pkt_hdr {
-	__u32 th; /* offset of the TCP header from skb->head */
-	__u16 family;
-	union {
-		struct iphdr ip;
-		struct ipv6hdr ip6;
-	};
+	const struct iphdr *ip;
+	const struct ipv6hdr *ip6;
+	const struct tcphdr *tcp;
 };
 
-/* 1 if the packet is TCP over IPv4 or IPv6, its IP header in *h. */
+/* 1 if the packet is TCP over IPv4 or IPv6 (the filter a drop of any
+ * other protocol stops at), its headers in *h. */
 static __always_inline int packet_is_tcp(const struct sk_buff *skb, struct pkt_hdr *h)
 {
-	unsigned char *head = skb->head;
-	__u16 nh = skb->network_header, proto = bpf_ntohs(skb->protocol);
+	unsigned char *nh = skb->head + skb->network_header;
+	__u16 proto = bpf_ntohs(skb->protocol);
 
+	h->ip = NULL;
+	h->ip6 = NULL;
 	if (proto == ETH_P_IP) {
-		if (bpf_probe_read_kernel(&h->ip, sizeof(h->ip), head + nh) ||
-		    h->ip.protocol != IPPROTO_TCP)
+		h->ip = bpf_rdonly_cast(nh, bpf_core_type_id_kernel(struct iphdr));
+		if (h->ip->protocol != IPPROTO_TCP)
 			return 0;
-		h->family = AF_INET;
-		h->th = nh + h->ip.ihl * 4;
+		h->tcp = bpf_rdonly_cast(nh + h->ip->ihl * 4, bpf_core_type_id_kernel(struct tcphdr));
 		return 1;
 	}
 	if (proto == ETH_P_IPV6) {
-		if (bpf_probe_read_kernel(&h->ip6, sizeof(h->ip6), head + nh) ||
-		    h->ip6.nexthdr != IPPROTO_TCP)
+		h->ip6 = bpf_rdonly_cast(nh, bpf_core_type_id_kernel(struct ipv6hdr));
+		if (h->ip6->nexthdr != IPPROTO_TCP)
 			return 0;
-		h->family = AF_INET6;
-		h->th = nh + sizeof(h->ip6);
+		h->tcp = bpf_rdonly_cast(nh + sizeof(struct ipv6hdr),
+					 bpf_core_type_id_kernel(struct tcphdr));
 		return 1;
 	}
 	return 0;
@@ -500,27 +509,23 @@ static __always_inline int packet_is_tcp(const struct sk_buff *skb, struct pkt_h
 
 /* Addresses, ports and TCP flags from the packet's headers, as seen from
  * this host (its destination is the local end). */
-static __always_inline void fill_from_packet(struct wire *w, const struct sk_buff *skb,
-					     const struct pkt_hdr *h)
+static __always_inline void fill_from_packet(struct wire *w, const struct pkt_hdr *h)
 {
-	unsigned char *head = skb->head;
-	struct tcphdr tcp;
-	__u8 flags;
+	const struct tcphdr *tcp = h->tcp;
 
-	if (h->family == AF_INET) {
-		w->v4.a.saddr = h->ip.daddr;
-		w->v4.a.daddr = h->ip.saddr;
-	} else {
-		__builtin_memcpy(w->v6.a.saddr, &h->ip6.daddr, 16);
-		__builtin_memcpy(w->v6.a.daddr, &h->ip6.saddr, 16);
+	if (h->ip) {
+		w->v4.a.saddr = h->ip->daddr;
+		w->v4.a.daddr = h->ip->saddr;
+		w->r.family = AF_INET;
+	} else if (h->ip6) {
+		__builtin_memcpy(w->v6.a.saddr, &h->ip6->daddr, 16);
+		__builtin_memcpy(w->v6.a.daddr, &h->ip6->saddr, 16);
+		w->r.family = AF_INET6;
 	}
-	w->r.family = h->family;
-	if (bpf_probe_read_kernel(&tcp, sizeof(tcp), head + h->th))
-		return;
-	w->r.sport = bpf_ntohs(tcp.dest);
-	w->r.dport = bpf_ntohs(tcp.source);
-	bpf_probe_read_kernel(&flags, 1, (unsigned char *)head + h->th + 13);
-	w->r.sk_err = flags;
+	w->r.sport = bpf_ntohs(tcp->dest);
+	w->r.dport = bpf_ntohs(tcp->source);
+	w->r.sk_err = tcp->fin | tcp->syn << 1 | tcp->rst << 2 | tcp->psh << 3 | tcp->ack << 4 |
+		      tcp->urg << 5;
 }
 
 /* Every filter runs before the record is begun: a drop that is not TCP's
@@ -532,13 +537,21 @@ int BPF_PROG(handle_kfree_skb, struct sk_buff *skb, void *location, enum skb_dro
 	const struct sock *sk = rx_sk;
 	struct pkt_hdr h;
 	struct wire w;
-	__u32 key, netns;
+	__u32 netns;
 	__u16 tx = 0;
-	__u64 *n;
 
 	/* Not a drop (consumed), or no skb: nothing to say. */
 	if (reason <= SKB_CONSUMED || !skb)
 		return 0;
+	/* A dying socket's queues freed in bulk (a close with data still
+	 * queued, every connection of a busy server): counted, not told. */
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_QUEUE_PURGE) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_QUEUE_PURGE)) {
+		sk = rx_sk ? rx_sk : skb->sk;
+		if (sk && is_tcp_sock(sk) && netns_wanted(&sk->__sk_common))
+			count_drop(reason);
+		return 0;
+	}
 	if (!sk) {
 		/* The sending socket of a packet on its way out; a received
 		 * packet can still be owned by another kind (a TUN device's
@@ -563,19 +576,15 @@ int BPF_PROG(handle_kfree_skb, struct sk_buff *skb, void *location, enum skb_dro
 	} else {
 		if (!packet_is_tcp(skb, &h))
 			return 0;
-		netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+		netns = skb->dev ? skb->dev->nd_net.net->ns.inum : 0;
 		if (filter_netns && netns != filter_netns)
 			return 0;
 		start(&w, TCPWATCH_EV_DROP);
-		w.r.sk_err = -1;
 		w.r.netns = netns;
-		fill_from_packet(&w, skb, &h);
+		fill_from_packet(&w, &h);
 	}
 	w.r.value = reason;
-	key = reason < TCPWATCH_DROP_REASONS ? reason : TCPWATCH_DROP_REASONS - 1;
-	n = bpf_map_lookup_elem(&drops_by_reason, &key);
-	if (n)
-		*n += 1;
+	count_drop(reason);
 	emit(&w);
 	return 0;
 }
@@ -591,34 +600,41 @@ int BPF_PROG(handle_kfree_skb, struct sk_buff *skb, void *location, enum skb_dro
 static __always_inline int on_accept(long fd)
 {
 	struct task_struct *task;
-	struct file **fds, *f, *back;
+	struct fdtable *fdt;
+	struct file *f;
 	struct socket *sock;
 	struct sock *sk;
-	unsigned int max;
 	struct wire w;
+	void *slot;
 
 	if (fd < 0)
 		return 0;
+	/* Plain loads through the task's BTF pointers; only the descriptor
+	 * array, indexed by a variable, is read with a helper. */
 	task = bpf_get_current_task_btf();
-	fds = BPF_CORE_READ(task, files, fdt, fd);
-	max = BPF_CORE_READ(task, files, fdt, max_fds);
-	if ((unsigned long)fd >= max || bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+	fdt = task->files->fdt;
+	if ((unsigned long)fd >= fdt->max_fds ||
+	    bpf_probe_read_kernel(&slot, sizeof(slot), &fdt->fd[fd]) || !slot)
 		return 0;
-	sock = BPF_CORE_READ(f, private_data);
-	back = BPF_CORE_READ(sock, file);
-	if (back != f)
+	f = bpf_rdonly_cast(slot, bpf_core_type_id_kernel(struct file));
+	sock = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
+	/* The socket's file must point back at the file: else the
+	 * descriptor is no (longer the accepted) socket. */
+	if ((void *)sock->file != slot)
 		return 0;
-	sk = BPF_CORE_READ(sock, sk);
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	sk = sock->sk;
+	if (!sk || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	if (filter_netns && common_netns(&sk->__sk_common) != filter_netns)
 		return 0;
 	start(&w, TCPWATCH_EV_ACCEPT);
-	w.r.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	w.r.cookie = sk->__sk_common.skc_cookie.counter;
 	if (!w.r.cookie)
 		return 0; /* never seen by handle_set_state: not ours to time */
-	w.r.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	if (filter_netns && w.r.netns != filter_netns)
-		return 0;
-	w.r.oldstate = BPF_CORE_READ(sk, __sk_common.skc_state);
+	/* The namespace is the connection's, known by its cookie: not read
+	 * here (a cache miss: it shares a line with the namespace's
+	 * reference count). */
+	w.r.oldstate = sk->__sk_common.skc_state;
 	fill_task(&w);
 	emit(&w);
 	return 0;
