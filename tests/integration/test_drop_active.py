@@ -6,7 +6,8 @@ the drop to the connecting socket (the kernel names it), and with the IP
 header's checksum wrong (IP_CSUM, dropped before any socket is looked up) by
 the 4-tuple the packet carried (a sock_diag lookup). The connection's history
 shows the drop and its reason, in `tcpwatch show` too; the host-wide count by
-reason is in the stats."""
+reason is in the stats. Ordinary closes that free a queue in bulk
+(QUEUE_PURGE) are counted host-wide and tied to no connection."""
 
 import os
 import sys
@@ -63,7 +64,40 @@ def one(mode, reason):
         return st, drops_st
 
 
+CLOSE_WITH_DATA = r'''
+import socket
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(16)
+for i in range(20):
+    c = socket.create_connection(ls.getsockname()); a, _ = ls.accept()
+    c.send(b"tw-churn"); c.close()
+    while a.recv(100):
+        pass
+    a.close()
+print(ls.getsockname()[1], flush=True)
+'''
+
+
+def queue_purge():
+    """Ordinary closes free a queue in bulk (QUEUE_PURGE, one a
+    connection): counted host-wide, never a drop of the connection."""
+    with twtest.Netns() as ns, twtest.Daemon() as d:
+        before = d.stats()
+        p = ns.spawn_python(CLOSE_WITH_DATA)
+        port = int(twtest.read_line(p))
+        twtest.finish_child(p, what="connections")
+        st = d.stats()
+        check(st.get("drop_QUEUE_PURGE", 0) - before.get("drop_QUEUE_PURGE", 0) >= 20,
+              "drop_QUEUE_PURGE %s: one a connection expected" % st.get("drop_QUEUE_PURGE"))
+        check_eq(st["events_drop"], before["events_drop"], "drop events sent")
+        conns = [c for c in twtest.list_conns(d, "-a") if c["netns"] == ns.inode
+                 and port in (c["local_port"], c["remote_port"])]
+        check(len(conns) >= 20, "the connections: %d" % len(conns))
+        check(all(c["drops"] == 0 for c in conns),
+              "closed connections show drops: %s" % [c["drops"] for c in conns])
+
+
 def main():
+    queue_purge()
     # TCP_CSUM: the kernel finds the socket first and names it (rx_sk).
     st, drops_st = one("bad-csum", "TCP_CSUM")
     check(st["drops_to_connection"] >= 1, "TCP_CSUM not tied by its socket: %s" % drops_st)
