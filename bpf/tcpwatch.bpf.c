@@ -493,7 +493,8 @@ static __always_inline int packet_is_tcp(const struct sk_buff *skb, struct pkt_h
 		h->ip = bpf_rdonly_cast(nh, bpf_core_type_id_kernel(struct iphdr));
 		if (h->ip->protocol != IPPROTO_TCP)
 			return 0;
-		h->tcp = bpf_rdonly_cast(nh + h->ip->ihl * 4, bpf_core_type_id_kernel(struct tcphdr));
+		h->tcp = bpf_rdonly_cast(nh + h->ip->ihl * 4,
+					 bpf_core_type_id_kernel(struct tcphdr));
 		return 1;
 	}
 	if (proto == ETH_P_IPV6) {

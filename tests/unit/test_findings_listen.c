@@ -582,8 +582,7 @@ static void test_single_sample_is_no_growth(void **state)
 	l->half_open[TW_HALFOPEN_EXPIRED] = 5;
 	sample(l, INSIDE);
 	assert_int_equal(
-		listener_growth(l, offsetof(struct tw_depth_sample, drops), NOW - 60 * SEC),
-		0);
+		listener_growth(l, offsetof(struct tw_depth_sample, drops), NOW - 60 * SEC), 0);
 	collect(f);
 	assert_null(find(f, TW_FINDING_LISTENER_DROPS, 1));
 	assert_null(find(f, TW_FINDING_HALF_OPEN_EXPIRING, 1));
