@@ -11,5 +11,6 @@ int cmd_stats(const struct cli_opts *o, int argc, char **argv);
 int cmd_watch(const struct cli_opts *o, int argc, char **argv);
 int cmd_findings(const struct cli_opts *o, int argc, char **argv);
 int cmd_listeners(const struct cli_opts *o, int argc, char **argv);
+int cmd_probe(const struct cli_opts *o, int argc, char **argv);
 
 #endif

@@ -110,6 +110,12 @@ static size_t on_body(char *p, size_t size, size_t n, void *data)
 int client_get(const char *socket_path, const char *path, struct tw_reply *ret, char *err,
 	       size_t err_len)
 {
+	return client_request(socket_path, "GET", path, NULL, ret, err, err_len);
+}
+
+int client_request(const char *socket_path, const char *method, const char *path, const char *body,
+		   struct tw_reply *ret, char *err, size_t err_len)
+{
 	struct curl_slist *headers = NULL;
 	struct body b = {.max = REPLY_MAX_BYTES};
 	CURL *c = open_get(socket_path, path, &headers, "application/json", err, err_len);
@@ -119,6 +125,13 @@ int client_get(const char *socket_path, const char *path, struct tw_reply *ret, 
 
 	if (!c)
 		return -ENOMEM;
+	if (strcmp(method, "GET"))
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (body) {
+		headers = curl_slist_append(headers, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	code = curl_easy_perform(c);

@@ -14,6 +14,9 @@ struct tw_reply {
  * 0, or negative errno with a message for the user in err. */
 int client_get(const char *socket_path, const char *path, struct tw_reply *ret, char *err,
 	       size_t err_len);
+/* The same with another method and a body (NULL: none). */
+int client_request(const char *socket_path, const char *method, const char *path, const char *body,
+		   struct tw_reply *ret, char *err, size_t err_len);
 void reply_free(struct tw_reply *r);
 
 /* Appends key=value to a query string, percent-encoding the value. */

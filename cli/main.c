@@ -28,6 +28,11 @@ static void usage(FILE *out)
 		"                      drops, accept wait; show COOKIE draws their half-opens\n"
 		"  findings            connections stuck in CLOSE_WAIT, TIME_WAIT/FIN_WAIT2\n"
 		"                      pile-ups, failing connects, resetting peers, full queues\n"
+		"  probe HOST:PORT [-c COUNT] [-i INTERVAL] [-w TIMEOUT] [-4|-6]\n"
+		"        [--netns PATH|INODE] [--trace]\n"
+		"                      SYN probes from the daemon's raw socket: open (SYN-ACK),\n"
+		"                      closed (RST), filtered; RTT from the kernel's timestamps;\n"
+		"                      --trace: a TCP traceroute (TTL 1, 2, ...)\n"
 		"  stats               the daemon's own counters\n\n"
 		"Options (anywhere on the line):\n"
 		"  -S, --socket PATH   tcpwatchd's API socket (default " DEFAULT_SOCKET
@@ -45,6 +50,7 @@ static const struct command commands[] = {
 	{"list", "ls", cmd_list},           {"show", "history", cmd_show},
 	{"watch", NULL, cmd_watch},         {"findings", NULL, cmd_findings},
 	{"listeners", "ll", cmd_listeners}, {"stats", NULL, cmd_stats},
+	{"probe", NULL, cmd_probe},
 };
 
 static const struct command *find_command(const char *name)

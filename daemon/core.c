@@ -63,6 +63,13 @@ void daemon_check_lost(struct tw_daemon *d)
 	}
 }
 
+static bool netns_followed(uint32_t inode, void *data)
+{
+	struct tw_daemon *d = data;
+
+	return sync_netns_followed(d->sync, inode);
+}
+
 int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t err_len)
 {
 	const struct tw_conntable_limits limits = {
@@ -79,6 +86,7 @@ int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t e
 		.run_netns = "/run/netns",
 	};
 	const struct tw_sync_hooks sh = {.drain = daemon_drain, .lost = events_lost, .data = d};
+	const struct tw_prober_hooks ph = {.netns_followed = netns_followed, .data = d};
 	int r;
 
 	d->start_mono_ns = clock_mono_ns();
@@ -103,11 +111,15 @@ int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t e
 	    loop_add_fd(d->loop, bpfload_epoll_fd(d->bpf), EPOLLIN, on_ringbuf, d) < 0 ||
 	    loop_add_timer(d->loop, BPFLOAD_DRAIN_MS, BPFLOAD_DRAIN_MS, on_drain_timer, d) < 0)
 		return snprintf(err, err_len, "cannot set up the event loop"), -EINVAL;
+	d->prober = prober_new(d->loop, &d->cfg, &ph, err, err_len);
+	if (!d->prober)
+		return -EINVAL;
 	return 0;
 }
 
 void daemon_close(struct tw_daemon *d)
 {
+	prober_free(d->prober);
 	bpfload_close(d->bpf);
 	sync_free(d->sync);
 	conntable_free(d->table);

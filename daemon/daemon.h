@@ -14,6 +14,7 @@
 #include "events.h"
 #include "findings.h"
 #include "loop.h"
+#include "probe.h"
 #include "stats.h"
 #include "sync.h"
 
@@ -28,6 +29,7 @@ struct tw_daemon {
 	struct tw_bpf *bpf;
 	struct tw_sync *sync;
 	struct tw_http *http;
+	struct tw_prober *prober;
 	struct tw_event_stats ev;
 	struct tw_findings_config findings;
 	int reconcile_timer;

@@ -71,6 +71,7 @@ static int start(struct tw_daemon *d, char *err, size_t err_len)
 	if (r < 0)
 		return r;
 	hh.table = d->table;
+	hh.prober = d->prober;
 	d->http = http_new(d->loop, &d->cfg, &hh, err, err_len);
 	if (!d->http)
 		return -EINVAL;

@@ -59,6 +59,8 @@ void daemon_collect_stats(struct tw_stats *s, void *daemon)
 	stats_counter(s, "loop_iterations", ls.iterations);
 	stats_real(s, "loop_max_ms", (double)ls.busy_max_ns / 1e6);
 	drop_stats(d, s);
+	if (d->prober)
+		prober_report(d->prober, s);
 	stats_gauge(s, "drop_reason_names", d->drop_reasons > 0 ? (uint64_t)d->drop_reasons : 0);
 	stats_counter(s, "config_reloads", d->reloads);
 	stats_counter(s, "config_reload_failures", d->reload_failures);

@@ -57,6 +57,34 @@ const struct tw_config_key tw_config_keys[] = {
 	 1, 3600 * 1000, "1", "S", "accept wait p99 over this is slow", NULL},
 	{"findings-window", 0, TW_CFG_SECONDS, true, false, FIELD(findings_window_ms), 1000,
 	 86400 * 1000, "60", "S", "counters grown within this are rising", NULL},
+	{"probe", 0, TW_CFG_LIST, false, false, FIELD(probe_targets), 0, 0, "",
+	 "'ADDR:PORT [interval=S] [timeout=S] [netns=PATH|INODE]'",
+	 "a target probed for ever (repeatable)", "Prober"},
+	{"probe-allow", 0, TW_CFG_LIST, false, false, FIELD(probe_allow), 0, 0, "",
+	 "PREFIX[:PORT[-PORT]],...",
+	 "what on-demand probes may reach, besides loopback and "
+	 "the namespace's own addresses (repeatable)",
+	 NULL},
+	{"probe-token", 0, TW_CFG_TEXT, false, false, FIELD(probe_token), 0, 0, "", "TOKEN",
+	 "on-demand probes over TCP need it (Authorization: Bearer); set it in the file", NULL},
+	{"probe-port-base", 0, TW_CFG_UINT, false, false, FIELD(probe_port_base), 1024, 65535,
+	 "61000", "PORT", "first source port the prober reserves", NULL},
+	{"probe-port-count", 0, TW_CFG_UINT, false, false, FIELD(probe_port_count), 1, 16384, "512",
+	 "N", "source ports reserved (probes in flight at most)", NULL},
+	{"probe-rate", 0, TW_CFG_UINT, false, false, FIELD(probe_rate), 1, 1000000, "1000", "N",
+	 "probes per second, all targets", NULL},
+	{"probe-min-interval", 0, TW_CFG_SECONDS, false, false, FIELD(probe_min_interval_ms), 1,
+	 3600 * 1000, "0.01", "S", "shortest interval between probes of one target", NULL},
+	{"probe-max-jobs", 0, TW_CFG_UINT, false, false, FIELD(probe_max_jobs), 1, 1024, "16", "N",
+	 "on-demand probe jobs running at once", NULL},
+	{"probe-max-targets", 0, TW_CFG_UINT, false, false, FIELD(probe_max_targets), 0, 4096,
+	 "256", "N", "configured probe targets", NULL},
+	{"probe-max-count", 0, TW_CFG_UINT, false, false, FIELD(probe_max_count), 1, 1000000,
+	 "10000", "N", "probes in one on-demand job", NULL},
+	{"probe-history", 0, TW_CFG_UINT, false, false, FIELD(probe_history), 1, 100000, "1000",
+	 "N", "results kept per configured target (the summary's window)", NULL},
+	{"probe-max-netns", 0, TW_CFG_UINT, false, false, FIELD(probe_max_netns), 1, 256, "8", "N",
+	 "namespaces probed from", NULL},
 	{.name = NULL},
 };
 
@@ -134,10 +162,27 @@ static int set_key(struct tw_config *c, const struct tw_config_key *k, const cha
 
 	switch (k->type) {
 	case TW_CFG_STRING:
-		if (!*value || strlen(value) >= k->size)
+	case TW_CFG_TEXT:
+		if ((!*value && k->type == TW_CFG_STRING) || strlen(value) >= k->size)
 			break;
 		memcpy(field(c, k), value, strlen(value) + 1);
 		return 0;
+	case TW_CFG_LIST: {
+		char *f = field(c, k);
+		size_t used = strlen(f), n = strlen(value);
+
+		if (!n)
+			return 0;
+		if (strchr(value, '\n') || used + n + 2 > k->size) {
+			snprintf(err, err_len, "%s: the entries exceed %zu bytes", k->name,
+				 k->size - 1);
+			return -EINVAL;
+		}
+		if (used)
+			f[used++] = '\n';
+		memcpy(f + used, value, n + 1);
+		return 0;
+	}
 	case TW_CFG_FLAG:
 		if (parse_bool(value, &b) < 0)
 			break;

@@ -43,6 +43,15 @@ struct tw_config {
 	uint32_t accept_queue_pct;
 	uint32_t accept_wait_threshold_ms;
 	uint32_t findings_window_ms;
+	/* the prober */
+	char probe_targets[16384]; /* one "ADDR:PORT [interval=S] ..." a line */
+	char probe_allow[2048];
+	char probe_token[128];
+	uint32_t probe_port_base, probe_port_count;
+	uint32_t probe_rate;
+	uint32_t probe_min_interval_ms;
+	uint32_t probe_max_jobs, probe_max_targets, probe_max_count, probe_history;
+	uint32_t probe_max_netns;
 };
 
 enum tw_config_type {
@@ -50,6 +59,8 @@ enum tw_config_type {
 	TW_CFG_SECONDS, /* seconds, fractions allowed, stored as uint32 ms in [min, max] ms */
 	TW_CFG_STRING,  /* a non-empty string shorter than its field */
 	TW_CFG_FLAG,    /* a flag without a value; in the file: true/false, yes/no, 1/0 */
+	TW_CFG_TEXT,    /* a string shorter than its field, "" allowed */
+	TW_CFG_LIST,    /* every occurrence adds a line (the field bounds the total) */
 };
 
 struct tw_config_key {

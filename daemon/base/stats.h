@@ -27,7 +27,7 @@ struct tw_stat {
 	};
 };
 
-#define TW_STATS_MAX 160
+#define TW_STATS_MAX 256
 
 struct tw_stats {
 	struct tw_stat v[TW_STATS_MAX];

@@ -12,6 +12,7 @@
 #include "conntable.h"
 #include "findings.h"
 #include "loop.h"
+#include "probe.h"
 #include "stats.h"
 
 struct tw_http;
@@ -25,6 +26,7 @@ struct tw_http_hooks {
 	void (*sync)(void *data);
 	void *data;
 	const struct tw_findings_config *findings;
+	struct tw_prober *prober; /* NULL: no /api/v1/probes */
 };
 
 /* Binds the Unix socket (replacing a stale one) and the TCP listener

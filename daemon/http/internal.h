@@ -13,6 +13,17 @@
 #include "http.h"
 #include "sse.h"
 
+#define HTTP_BODY_MAX 4096
+
+/* The request being answered (handlers run one at a time). */
+struct http_req {
+	const char *method;
+	bool via_unix; /* on the Unix socket (else TCP) */
+	char *body;    /* what came, up to HTTP_BODY_MAX, NUL-terminated */
+	size_t len;
+	bool too_big;
+};
+
 struct tw_http {
 	struct tw_loop *loop;
 	struct tw_http_hooks hooks;
@@ -21,6 +32,8 @@ struct tw_http {
 	int unix_epfd, tcp_epfd;
 	char socket_path[108];
 	uint64_t requests, errors;
+	uint64_t bodies_too_big, probe_token_refused;
+	struct http_req req;
 	struct tw_sse sse;
 };
 
@@ -45,6 +58,11 @@ enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, cons
 /* GET /api/v1/listeners, and one of them (listeners.c). */
 enum MHD_Result listeners_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);
 enum MHD_Result listener_handle(struct tw_http *h, struct MHD_Connection *conn, const char *id);
+/* GET and POST /api/v1/probes; GET and DELETE one of them (probes.c). */
+enum MHD_Result probes_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);
+enum MHD_Result probe_handle(struct tw_http *h, struct MHD_Connection *conn, const char *id);
+/* The methods a path takes, for a 405's Allow header ("GET, HEAD"). */
+const char *routes_allowed(const char *url);
 /* A socket cookie in decimal: 0, or -EINVAL / -ERANGE. */
 int http_parse_cookie(const char *s, uint64_t *ret);
 

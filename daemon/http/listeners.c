@@ -256,7 +256,8 @@ enum MHD_Result listeners_handle(struct tw_http *h, struct MHD_Connection *conn,
 		free(x.v);
 		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	}
-	qsort(x.v, x.n, sizeof(*x.v), by_cookie);
+	if (x.n)
+		qsort(x.v, x.n, sizeof(*x.v), by_cookie);
 	buf_init(&b);
 	buf_puts(&b, "[");
 	for (size_t i = 0; i < x.n && i < filter.limit; i++) {

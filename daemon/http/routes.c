@@ -156,12 +156,41 @@ static const struct route routes[] = {
 	{"GET", "/api/v1/events", false, sse_handle},
 	{"GET", "/api/v1/listeners", false, listeners_handle},
 	{"GET", "/api/v1/listeners/", true, listener_handle},
+	{"GET", "/api/v1/probes", false, probes_handle},
+	{"POST", "/api/v1/probes", false, probes_handle},
+	{"GET", "/api/v1/probes/", true, probe_handle},
+	{"DELETE", "/api/v1/probes/", true, probe_handle},
 	{"GET", "/api/v1/findings", false, handle_findings},
 	{"GET", "/api/v1/stats", false, handle_stats},
 	{"GET", "/healthz", false, handle_healthz},
 	{"GET", "/", false, handle_index},
 	{"GET", "/index.html", false, handle_index},
 };
+
+static bool path_matches(const struct route *r, const char *url)
+{
+	size_t n = strlen(r->path);
+
+	return r->prefix ? !strncmp(url, r->path, n) : !strcmp(url, r->path);
+}
+
+const char *routes_allowed(const char *url)
+{
+	bool get = false, post = false, del = false;
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!path_matches(&routes[i], url))
+			continue;
+		get |= !strcmp(routes[i].method, "GET");
+		post |= !strcmp(routes[i].method, "POST");
+		del |= !strcmp(routes[i].method, "DELETE");
+	}
+	if (post)
+		return get ? "GET, HEAD, POST" : "POST";
+	if (del)
+		return get ? "GET, HEAD, DELETE" : "DELETE";
+	return "GET, HEAD";
+}
 
 static bool method_ok(const char *want, const char *method)
 {
@@ -175,14 +204,13 @@ http_handler routes_find(const char *method, const char *url, const char **ret_r
 
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		const struct route *r = &routes[i];
-		size_t n = strlen(r->path);
 
-		if (r->prefix ? strncmp(url, r->path, n) : strcmp(url, r->path))
+		if (!path_matches(r, url))
 			continue;
 		path_known = true;
 		if (!method_ok(r->method, method))
 			continue;
-		*ret_rest = r->prefix ? url + n : "";
+		*ret_rest = r->prefix ? url + strlen(r->path) : "";
 		return r->handler;
 	}
 	*ret_status = path_known ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND;

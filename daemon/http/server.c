@@ -22,6 +22,8 @@
 #define HTTP_CONNECTION_TIMEOUT_S 30u
 #define HTTP_CONNECTION_MEMORY    (32 * 1024)
 
+static const char *allow_header; /* the 405 being answered's Allow */
+
 enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, struct tw_buf *b)
 {
 	struct MHD_Response *r;
@@ -39,7 +41,8 @@ enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, str
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
+					allow_header ? allow_header : "GET, HEAD");
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -65,33 +68,83 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 				      void **req_cls)
 {
 	struct tw_http *h = cls;
+	struct http_req *req = *req_cls;
 	const char *rest = "";
 	http_handler handler;
 	unsigned status = 0;
+	enum MHD_Result ret;
+	char msg[96];
 
 	(void)version;
-	(void)upload_data;
-	if (!*req_cls) {
-		/* First call: headers only. Answer once the body (if any)
-		 * is in, which for the methods we serve means now. */
-		*req_cls = h;
-		if (*upload_data_size)
-			return MHD_YES;
+	if (!req) {
+		/* First call: headers only. The body (bounded) comes next. */
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		*req_cls = req;
+		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		*upload_data_size = 0; /* bodies are ignored */
+		size_t n = *upload_data_size;
+
+		if (req->too_big || req->len + n > HTTP_BODY_MAX) {
+			if (!req->too_big)
+				h->bodies_too_big++;
+			req->too_big = true;
+		} else {
+			char *grown = realloc(req->body, req->len + n + 1);
+
+			if (!grown)
+				return MHD_NO;
+			memcpy(grown + req->len, upload_data, n);
+			req->body = grown;
+			req->len += n;
+			req->body[req->len] = '\0';
+		}
+		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	h->requests++;
 	if (h->hooks.sync)
 		h->hooks.sync(h->hooks.data);
 	handler = routes_find(method, url, &rest, &status);
-	if (!handler)
-		return http_reply_error(h, conn, status,
-					status == MHD_HTTP_METHOD_NOT_ALLOWED
-						? "method not allowed (GET or HEAD)"
-						: "no such endpoint");
-	return handler(h, conn, rest);
+	if (!handler) {
+		allow_header = routes_allowed(url);
+		snprintf(msg, sizeof(msg), "method not allowed (%s)", allow_header);
+		ret = http_reply_error(h, conn, status,
+				       status == MHD_HTTP_METHOD_NOT_ALLOWED ? msg
+									     : "no such endpoint");
+		allow_header = NULL;
+		return ret;
+	}
+	{
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
+
+		h->req = *req;
+		h->req.method = method;
+		h->req.via_unix = ci && ci->daemon == h->unix_daemon;
+		if (!h->req.body)
+			h->req.body = (char *)"";
+	}
+	ret = handler(h, conn, rest);
+	memset(&h->req, 0, sizeof(h->req));
+	return ret;
+}
+
+static void request_done(void *cls, struct MHD_Connection *conn, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_req *req = *req_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (req) {
+		free(req->body);
+		free(req);
+		*req_cls = NULL;
+	}
 }
 
 static void on_epoll(struct tw_loop *l, int fd, uint32_t events, void *data)
@@ -128,13 +181,15 @@ static struct MHD_Daemon *start(struct tw_http *h, const struct tw_config *cfg, 
 			listen_fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
 			MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONNECTION_TIMEOUT_S,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
-			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+			request_done, NULL, MHD_OPTION_END);
 	return MHD_start_daemon(flags, 0, NULL, NULL, handle_request, h, MHD_OPTION_SOCK_ADDR, addr,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
 				MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONNECTION_TIMEOUT_S,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL, MHD_OPTION_END);
 }
 
 static int mkdir_parent(const char *path)
@@ -376,5 +431,7 @@ void http_report(const struct tw_http *h, struct tw_stats *s)
 {
 	stats_counter(s, "http_requests", h->requests);
 	stats_counter(s, "http_errors", h->errors);
+	stats_counter(s, "http_bodies_too_big", h->bodies_too_big);
+	stats_counter(s, "http_probe_token_refused", h->probe_token_refused);
 	sse_report(&h->sse, s);
 }

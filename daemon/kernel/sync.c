@@ -468,6 +468,14 @@ size_t sync_netns_count(const struct tw_sync *s)
 	return s->netns.n;
 }
 
+bool sync_netns_followed(const struct tw_sync *s, uint32_t inode)
+{
+	for (size_t i = 0; i < s->netns.n; i++)
+		if (s->netns.v[i].inode == inode)
+			return true;
+	return false;
+}
+
 struct tw_sync *sync_new(struct tw_loop *loop, struct tw_conntable *table,
 			 const struct tw_sync_config *cfg, const struct tw_sync_hooks *hooks,
 			 int *ret_err)

@@ -53,6 +53,8 @@ void sync_start_early(struct tw_sync *s);
 bool sync_running(const struct tw_sync *s);
 /* Namespaces followed now. */
 size_t sync_netns_count(const struct tw_sync *s);
+/* True if the namespace of inode is one followed now. */
+bool sync_netns_followed(const struct tw_sync *s, uint32_t inode);
 /* Adds the reconcile_*, diag_*, netns* and owner figures to st. */
 void sync_report(const struct tw_sync *s, struct tw_stats *st);
 

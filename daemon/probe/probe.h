@@ -1,0 +1,108 @@
+/*
+ * The embedded TCP prober: crafted SYNs from raw sockets, timed by the
+ * kernel's own software timestamps, answered by SYN-ACK (open), RST
+ * (closed), an ICMP error or silence (filtered). Targets come from the
+ * config (probed for ever, on a schedule) and from the API (jobs of a
+ * count); both live in the daemon's event loop.
+ */
+#ifndef TCPWATCH_PROBE_H
+#define TCPWATCH_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "loop.h"
+#include "results.h"
+#include "stats.h"
+
+enum tw_probe_mode {
+	TW_PROBE_MODE_SYN,       /* SYN, answer, the kernel resets */
+	TW_PROBE_MODE_TRACE,     /* SYNs with TTL 1, 2, 3 ... */
+	TW_PROBE_MODE_HALF_OPEN, /* one SYN left half-open: the SYN-ACKs resent */
+};
+const char *probe_mode_name(unsigned mode);
+
+#define TW_PROBE_TRACE_HOPS_MAX 30
+
+struct tw_probe_target {
+	uint32_t id;
+	bool configured; /* from the config: for ever; else a job of count probes */
+	bool done;       /* a job that ended (kept for a while to be read) */
+	uint8_t mode;    /* enum tw_probe_mode */
+	uint8_t family;
+	uint8_t addr[16];
+	uint16_t port;
+	uint32_t netns; /* inode of the namespace probed from */
+	uint32_t count; /* probes (a trace: attempts per hop) */
+	uint32_t next_seq;
+	uint32_t in_flight;
+	uint64_t interval_ns, timeout_ns;
+	uint64_t created_ns, ended_ns; /* CLOCK_MONOTONIC */
+	uint64_t next_ns;              /* the next send */
+	uint8_t trace_ttl;             /* the hop being probed */
+	bool trace_reached;            /* the target answered */
+	struct tw_results results;
+	/* private */
+	uint8_t src[16];
+	uint16_t mss;
+	uint64_t src_until_ns;
+	void *ctx;
+	struct tw_probe_target *next;
+};
+
+/* An on-demand probe, as POST /api/v1/probes asks for it. */
+struct tw_probe_request {
+	int family;
+	uint8_t addr[16];
+	uint16_t port;
+	uint32_t count;
+	uint64_t interval_ns, timeout_ns;
+	uint8_t mode;
+	char netns[256]; /* "", a path or an inode number */
+};
+
+/* Why a request was refused (the API turns these into statuses). */
+enum tw_probe_refusal {
+	TW_REFUSE_NONE,
+	TW_REFUSE_INVALID,     /* 400 */
+	TW_REFUSE_NOT_ALLOWED, /* 403: the allow-list */
+	TW_REFUSE_NO_NETNS,    /* 404: not a namespace the daemon follows */
+	TW_REFUSE_LIMIT,       /* 429: concurrency, rate, interval */
+	TW_REFUSE_UNAVAILABLE, /* 503: no raw socket, out of memory */
+	TW_REFUSE_UNSUPPORTED, /* 501 */
+};
+
+/* ADDR:PORT or [ADDR6]:PORT (literal addresses). 0 or -EINVAL. */
+int probe_parse_endpoint(const char *s, int *family, uint8_t addr[16], uint16_t *port);
+
+struct tw_prober;
+
+/* Hooks the wiring gives: is a namespace inode one the daemon follows. */
+struct tw_prober_hooks {
+	bool (*netns_followed)(uint32_t inode, void *data);
+	void *data;
+};
+
+/* Sets up from cfg (the probe-* keys; targets are opened and scheduled).
+ * NULL with a message in err on a bad configuration. */
+struct tw_prober *prober_new(struct tw_loop *loop, const struct tw_config *cfg,
+			     const struct tw_prober_hooks *hooks, char *err, size_t err_len);
+void prober_free(struct tw_prober *p);
+
+/* Starts a job. Its id in *ret_id; or a refusal with its message in err. */
+enum tw_probe_refusal prober_submit(struct tw_prober *p, const struct tw_probe_request *req,
+				    uint32_t *ret_id, char *err, size_t err_len);
+/* Ends a job now (its probes in flight are dropped). 0 or -ENOENT. */
+int prober_cancel(struct tw_prober *p, uint32_t id);
+/* Targets and jobs, configured ones first. */
+struct tw_probe_target *prober_first(const struct tw_prober *p);
+struct tw_probe_target *prober_find(const struct tw_prober *p, uint32_t id);
+/* Whether a probe token is set, and if text is it (constant time). */
+bool prober_token_set(const struct tw_prober *p);
+bool prober_token_ok(const struct tw_prober *p, const char *text);
+
+void prober_report(const struct tw_prober *p, struct tw_stats *s);
+
+#endif
