@@ -205,6 +205,34 @@ static void print_hops(const cJSON *job)
 	}
 }
 
+/* A half-open probe's SYN-ACKs: when each came, then the lifetime. */
+static void print_half_open(const cJSON *job)
+{
+	const cJSON *h = cJSON_GetObjectItem(job, "half_open"), *v;
+	double prev = 0;
+	int i = 0;
+
+	if (!cJSON_IsObject(h))
+		return;
+	cJSON_ArrayForEach (v, cJSON_GetObjectItem(h, "synack_after_first_us")) {
+		double t = cJSON_IsNumber(v) ? v->valuedouble : 0;
+
+		if (i == 0)
+			printf("SYN-ACK 1 at +0.000 s (the first)\n");
+		else
+			printf("SYN-ACK %d at +%.3f s (resent %.3f s after the last)\n", i + 1,
+			       t / 1e6, (t - prev) / 1e6);
+		prev = t;
+		i++;
+	}
+	if (json_num(h, "lifetime_estimate_us", -1) >= 0)
+		printf("the server gave up: %.0f SYN-ACKs resent, half-open lifetime %.3f s "
+		       "(the last wait doubled)\n",
+		       json_num(h, "retransmits", 0), json_num(h, "lifetime_estimate_us", 0) / 1e6);
+	else
+		printf("%.0f SYN-ACKs resent\n", json_num(h, "retransmits", 0));
+}
+
 static int run(const struct cli_opts *o, const char *body, bool trace, double interval)
 {
 	char path[64];
@@ -260,6 +288,7 @@ static int run(const struct cli_opts *o, const char *body, bool trace, double in
 	} else if (last) {
 		if (trace)
 			print_hops(last);
+		print_half_open(last);
 		print_summary(target, cJSON_GetObjectItem(last, "summary"));
 		if (json_num(cJSON_GetObjectItem(last, "summary"), "received", 0) < 1)
 			rc = 1;
@@ -329,7 +358,7 @@ int cmd_probe(const struct cli_opts *o, int argc, char **argv)
 		return 1;
 	req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "target", resolved);
-	cJSON_AddNumberToObject(req, "count", count > 0 ? count : trace ? 3 : 5);
+	cJSON_AddNumberToObject(req, "count", count > 0 ? count : trace ? 3 : half_open ? 1 : 5);
 	cJSON_AddNumberToObject(req, "interval", interval);
 	if (timeout > 0)
 		cJSON_AddNumberToObject(req, "timeout", timeout);

@@ -16,6 +16,7 @@ void daemon_apply_limits(struct tw_daemon *d)
 		.accept_queue_pct = d->cfg.accept_queue_pct,
 		.accept_wait_ms = d->cfg.accept_wait_threshold_ms,
 		.window_ms = d->cfg.findings_window_ms,
+		.handshake_ratio = d->cfg.handshake_slow_ratio,
 	};
 	if (d->table)
 		conntable_set_retention(d->table, d->cfg.retain_count,

@@ -57,6 +57,8 @@ const struct tw_config_key tw_config_keys[] = {
 	 1, 3600 * 1000, "1", "S", "accept wait p99 over this is slow", NULL},
 	{"findings-window", 0, TW_CFG_SECONDS, true, false, FIELD(findings_window_ms), 1000,
 	 86400 * 1000, "60", "S", "counters grown within this are rising", NULL},
+	{"handshake-slow-ratio", 0, TW_CFG_UINT, true, false, FIELD(handshake_slow_ratio), 2, 1000,
+	 "4", "N", "handshakes N times the probe RTT to the same endpoint are slow", NULL},
 	{"probe", 0, TW_CFG_LIST, false, false, FIELD(probe_targets), 0, 0, "",
 	 "'ADDR:PORT [interval=S] [timeout=S] [netns=PATH|INODE]'",
 	 "a target probed for ever (repeatable)", "Prober"},

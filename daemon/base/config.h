@@ -43,6 +43,7 @@ struct tw_config {
 	uint32_t accept_queue_pct;
 	uint32_t accept_wait_threshold_ms;
 	uint32_t findings_window_ms;
+	uint32_t handshake_slow_ratio;
 	/* the prober */
 	char probe_targets[16384]; /* one "ADDR:PORT [interval=S] ..." a line */
 	char probe_allow[2048];

@@ -402,6 +402,13 @@ void json_findings(struct tw_buf *b, const struct tw_findings *f,
 			buf_printf(b,
 				   ",\"family\":\"%s\",\"remote_addr\":\"%s\",\"remote_port\":%u",
 				   grp->family == AF_INET6 ? "inet6" : "inet", addr, grp->port);
+			if (grp->kind == TW_FINDING_HANDSHAKE_SLOW)
+				buf_printf(b,
+					   ",\"probe_id\":%llu,\"handshake_p50_us\":%llu,"
+					   "\"probe_rtt_p50_us\":%llu",
+					   (unsigned long long)grp->listener_cookie,
+					   (unsigned long long)grp->value,
+					   (unsigned long long)grp->limit);
 		}
 		buf_printf(b, ",\"count\":%u,\"oldest_ms\":%llu,\"connections\":[", grp->count,
 			   (unsigned long long)(grp->oldest_ns / NSEC_PER_MSEC));
@@ -419,10 +426,12 @@ void json_findings(struct tw_buf *b, const struct tw_findings *f,
 		b,
 		"],\"truncated\":%s,\"thresholds\":{\"close_wait_ms\":%u,\"time_wait_pileup\":%u,"
 		"\"fin_wait2_pileup\":%u,\"connect_failures\":%u,\"peer_resets\":%u,"
-		"\"accept_queue_pct\":%u,\"accept_wait_ms\":%u,\"window_ms\":%u}}",
+		"\"accept_queue_pct\":%u,\"accept_wait_ms\":%u,\"window_ms\":%u,"
+		"\"handshake_ratio\":%u}}",
 		f->truncated ? "true" : "false", cfg->close_wait_threshold_ms,
 		cfg->time_wait_pileup, cfg->fin_wait2_pileup, cfg->connect_failures,
-		cfg->peer_resets, cfg->accept_queue_pct, cfg->accept_wait_ms, cfg->window_ms);
+		cfg->peer_resets, cfg->accept_queue_pct, cfg->accept_wait_ms, cfg->window_ms,
+		cfg->handshake_ratio);
 }
 
 void json_stats(struct tw_buf *b, const struct tw_stats *s)

@@ -128,6 +128,32 @@ static void json_hops(struct tw_buf *b, const struct tw_probe_target *t)
 	buf_puts(b, "]");
 }
 
+/* The target's SYN-ACKs after a half-open probe: when each came, the waits
+ * between them, and the lifetime the doubling schedule gives. */
+static void json_half_open(struct tw_buf *b, const struct tw_probe_target *t)
+{
+	uint32_t n =
+		t->ho_synacks < TW_HALFOPEN_SYNACKS_MAX ? t->ho_synacks : TW_HALFOPEN_SYNACKS_MAX;
+	const uint64_t *v = t->ho_rx_ns;
+
+	buf_printf(b, ",\"half_open\":{\"synacks\":%u,\"retransmits\":%u", t->ho_synacks,
+		   t->ho_synacks ? t->ho_synacks - 1 : 0);
+	buf_puts(b, ",\"synack_after_first_us\":[");
+	for (uint32_t i = 0; i < n; i++)
+		buf_printf(b, "%s%.3f", i ? "," : "", (double)(v[i] - v[0]) / 1e3);
+	buf_puts(b, "],\"intervals_us\":[");
+	for (uint32_t i = 1; i < n; i++)
+		buf_printf(b, "%s%.3f", i > 1 ? "," : "", (double)(v[i] - v[i - 1]) / 1e3);
+	buf_puts(b, "]");
+	/* The request expires one doubled wait after its last SYN-ACK. */
+	if (n >= 2 && t->done)
+		buf_printf(b, ",\"lifetime_estimate_us\":%.3f",
+			   (double)(v[n - 1] - v[0] + 2 * (v[n - 1] - v[n - 2])) / 1e3);
+	else
+		buf_puts(b, ",\"lifetime_estimate_us\":null");
+	buf_puts(b, "}");
+}
+
 static void json_target(struct tw_buf *b, const struct tw_probe_target *t,
 			const struct tw_clock *clk, bool detail, uint32_t after)
 {
@@ -155,8 +181,15 @@ static void json_target(struct tw_buf *b, const struct tw_probe_target *t,
 		json_time_fields(b, "ended", clk, t->ended_ns);
 	results_summary(&t->results, &s);
 	json_summary(b, &s);
+	if (t->mode == TW_PROBE_MODE_HALF_OPEN)
+		json_half_open(b, t);
 	json_histo(b, "rtt_histogram", t->results.histo);
 	if (!detail) {
+		if (t->hs_count)
+			buf_printf(b, ",\"handshakes\":{\"count\":%u,\"p50_us\":%u,\"max_us\":%u}",
+				   t->hs_count, t->hs_p50_us, t->hs_max_us);
+		else
+			buf_puts(b, ",\"handshakes\":null");
 		if (n) {
 			buf_puts(b, ",\"last\":");
 			json_result(b, results_at(&t->results, n - 1));
@@ -198,6 +231,8 @@ static enum MHD_Result list_probes(struct tw_http *h, struct MHD_Connection *con
 	struct tw_buf b;
 	bool first = true;
 
+	prober_handshakes(h->hooks.prober, h->hooks.table, h->hooks.findings->handshake_ratio, NULL,
+			  0);
 	clock_sample(&clk);
 	buf_init(&b);
 	buf_puts(&b, "{\"probes\":[");

@@ -78,6 +78,17 @@ static enum MHD_Result handle_findings(struct tw_http *h, struct MHD_Connection 
 		return http_reply_error(h, conn, qe.status, qe.message);
 	if (findings_collect(h->hooks.table, h->hooks.findings, clock_mono_ns(), &f) < 0)
 		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	if (h->hooks.prober) {
+		struct tw_finding extra[16];
+		size_t n = prober_handshakes(h->hooks.prober, h->hooks.table,
+					     h->hooks.findings->handshake_ratio, extra, 16);
+
+		if (findings_add(&f, extra, n) < 0) {
+			findings_free(&f);
+			return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+						"out of memory");
+		}
+	}
 	buf_init(&b);
 	json_findings(&b, &f, h->hooks.findings);
 	findings_free(&f);

@@ -37,6 +37,10 @@ struct probe_ctx {
 	/* The namespace's own interface addresses (the default allow-list). */
 	uint8_t (*own)[17]; /* family, then the address */
 	uint32_t n_own;
+	char ns_path[256]; /* "" our own namespace */
+	int *links;        /* half-open mode: tcx links, one per interface */
+	uint32_t n_links;
+	uint32_t halfopen_users; /* half-open probes in flight */
 	struct probe_ctx *next;
 };
 
@@ -65,6 +69,17 @@ int ctx_route(struct probe_ctx *c, int family, const uint8_t dst[16], uint16_t p
 /* Sends seg to dst with ttl and the timestamp key. 0 or negative errno. */
 int ctx_send(struct probe_ctx *c, int family, const uint8_t dst[16], const uint8_t *seg, size_t len,
 	     uint8_t ttl, uint32_t key);
+
+/* The half-open mode's BPF program (halfopen.c). */
+struct probe_halfopen;
+int halfopen_load(struct probe_halfopen **ret, char *err, size_t err_len);
+void halfopen_unload(struct probe_halfopen *h);
+/* Drops (on) or passes our RSTs from port. 0 or negative errno. */
+int halfopen_mark(struct probe_halfopen *h, uint16_t port, bool on);
+uint64_t halfopen_dropped(const struct probe_halfopen *h);
+/* Attaches the program to every interface of c's namespace (once). */
+int halfopen_attach(struct probe_halfopen *h, struct probe_ctx *c);
+void halfopen_detach(struct probe_ctx *c);
 
 /* What a socket read gave, for the engine to judge. */
 struct ctx_event {

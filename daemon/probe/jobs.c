@@ -341,6 +341,7 @@ void prober_free(struct tw_prober *p)
 		target_free(p, t);
 	}
 	prober_close_ctxs(p);
+	halfopen_unload(p->halfopen);
 	free(p);
 }
 
@@ -418,9 +419,13 @@ enum tw_probe_refusal prober_submit(struct tw_prober *p, const struct tw_probe_r
 	double rate;
 
 	tw_endpoint_format(req->family, req->addr, req->port, ep, sizeof(ep));
-	if (req->mode == TW_PROBE_MODE_HALF_OPEN)
+	if (req->mode == TW_PROBE_MODE_HALF_OPEN && req->count != 1)
+		return refuse(p, TW_REFUSE_INVALID, &p->n.refused_invalid, err, err_len,
+			      "the half-open mode sends one SYN: count must be 1");
+	if (req->mode == TW_PROBE_MODE_HALF_OPEN && !p->halfopen &&
+	    halfopen_load(&p->halfopen, msg, sizeof(msg)) < 0)
 		return refuse(p, TW_REFUSE_UNSUPPORTED, &p->n.refused_invalid, err, err_len,
-			      "the half-open mode is not available yet");
+			      "the half-open mode is not available here: %s", msg);
 	if (req->mode == TW_PROBE_MODE_TRACE ? req->count < 1 || req->count > 10
 					     : req->count < 1 || req->count > p->max_count)
 		return refuse(p, TW_REFUSE_INVALID, &p->n.refused_invalid, err, err_len,
@@ -577,4 +582,5 @@ void prober_report(const struct tw_prober *p, struct tw_stats *s)
 	stats_counter(s, "probe_refused_invalid", p->n.refused_invalid);
 	stats_counter(s, "probe_refused_netns", p->n.refused_netns);
 	stats_counter(s, "probe_netns_failures", p->n.ctx_failures);
+	stats_counter(s, "probe_halfopen_rsts_dropped", halfopen_dropped(p->halfopen));
 }

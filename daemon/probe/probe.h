@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "conntable.h"
+#include "findings.h"
 #include "loop.h"
 #include "results.h"
 #include "stats.h"
@@ -25,6 +27,8 @@ enum tw_probe_mode {
 const char *probe_mode_name(unsigned mode);
 
 #define TW_PROBE_TRACE_HOPS_MAX 30
+#define TW_HALFOPEN_SYNACKS_MAX 16  /* SYN-ACK times kept (tcp_synack_retries <= 15 fits) */
+#define TW_HALFOPEN_MAX_S       300 /* a half-open probe waits at most this long */
 
 struct tw_probe_target {
 	uint32_t id;
@@ -45,6 +49,12 @@ struct tw_probe_target {
 	bool trace_reached;            /* the target answered */
 	struct tw_results results;
 	/* private */
+	/* half-open mode: the kernel's arrival time of each SYN-ACK
+	 * (CLOCK_REALTIME), the first one first */
+	uint64_t ho_rx_ns[TW_HALFOPEN_SYNACKS_MAX];
+	uint32_t ho_synacks; /* SYN-ACKs seen (more than kept possible) */
+	/* real connections to it (prober_handshakes) */
+	uint32_t hs_count, hs_p50_us, hs_max_us;
 	uint8_t src[16];
 	uint16_t mss;
 	uint64_t src_until_ns;
@@ -102,6 +112,15 @@ struct tw_probe_target *prober_find(const struct tw_prober *p, uint32_t id);
 /* Whether a probe token is set, and if text is it (constant time). */
 bool prober_token_set(const struct tw_prober *p);
 bool prober_token_ok(const struct tw_prober *p, const char *text);
+
+/*
+ * One pass over the table: the handshakes of connections this host opened
+ * to each target (hs_* of every target), and a finding (at most max, into
+ * out) for each target whose handshakes' median is over ratio times the
+ * probes' median RTT and 1 ms more. Returns the findings written.
+ */
+size_t prober_handshakes(struct tw_prober *p, struct tw_conntable *t, uint32_t ratio,
+			 struct tw_finding *out, size_t max);
 
 void prober_report(const struct tw_prober *p, struct tw_stats *s);
 

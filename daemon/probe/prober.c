@@ -69,6 +69,41 @@ static void job_check_done(struct tw_probe_target *t, uint64_t now)
 	t->ended_ns = now;
 }
 
+/* A half-open probe's port passes our RSTs again; the last one's links go. */
+static void halfopen_release(struct tw_prober *p, struct probe_ctx *c, uint16_t port)
+{
+	if (p->halfopen)
+		halfopen_mark(p->halfopen, port, false);
+	if (c->halfopen_users && !--c->halfopen_users)
+		halfopen_detach(c);
+}
+
+/* The quiet after a half-open probe's last SYN-ACK that means the server
+ * gave up: twice the next wait of its doubling schedule, 3 s at least. */
+static uint64_t halfopen_quiet_ns(const struct tw_probe_target *t)
+{
+	uint64_t last = 0, q;
+	uint32_t n =
+		t->ho_synacks < TW_HALFOPEN_SYNACKS_MAX ? t->ho_synacks : TW_HALFOPEN_SYNACKS_MAX;
+
+	if (n >= 2)
+		last = t->ho_rx_ns[n - 1] - t->ho_rx_ns[n - 2];
+	q = 4 * last;
+	return q > 3 * NSEC_PER_SEC ? q : 3 * NSEC_PER_SEC;
+}
+
+static void halfopen_synack(struct tw_probe_target *t, struct probe_flight *f, uint64_t stamp)
+{
+	uint64_t now = clock_mono_ns(), end = t->created_ns + TW_HALFOPEN_MAX_S * NSEC_PER_SEC;
+
+	if (t->ho_synacks < TW_HALFOPEN_SYNACKS_MAX)
+		t->ho_rx_ns[t->ho_synacks] = stamp;
+	t->ho_synacks++;
+	f->deadline_ns = now + halfopen_quiet_ns(t);
+	if (f->deadline_ns > end)
+		f->deadline_ns = end;
+}
+
 /* The probe of slot i ends with what res holds. */
 static void flight_end(struct tw_prober *p, struct probe_ctx *c, uint32_t i, uint64_t now)
 {
@@ -79,6 +114,8 @@ static void flight_end(struct tw_prober *p, struct probe_ctx *c, uint32_t i, uin
 
 	s->live = false;
 	live_unlink(p, f);
+	if (t && t->mode == TW_PROBE_MODE_HALF_OPEN)
+		halfopen_release(p, c, (uint16_t)(c->slots.port_min + i));
 	if (!f->tx_ns) {
 		r->flags |= TW_RESULT_NO_TX_STAMP;
 		p->n.no_tx_stamp++;
@@ -174,6 +211,12 @@ static void on_event(struct probe_ctx *c, const struct ctx_event *e, void *data)
 		p->n.foreign++;
 		return;
 	case TW_VERDICT_DUPLICATE:
+		f = &c->flights[s - c->slots.v];
+		if (s->live && f->t && f->t->mode == TW_PROBE_MODE_HALF_OPEN &&
+		    e->kind == CTX_SEGMENT && (e->seg.flags & TW_TCP_SYN)) {
+			halfopen_synack(f->t, f, e->stamp_ns); /* a retransmission */
+			return;
+		}
 		p->n.duplicates++;
 		return;
 	default:
@@ -207,6 +250,11 @@ static void on_event(struct probe_ctx *c, const struct ctx_event *e, void *data)
 		f->res.icmp_code = e->icmp_code;
 		f->res.from_family = (uint8_t)e->family;
 		memcpy(f->res.from, e->from, 16);
+	}
+	if (f->t && f->t->mode == TW_PROBE_MODE_HALF_OPEN && v == TW_VERDICT_OPEN) {
+		/* The half-open lives on: wait for the retransmissions. */
+		halfopen_synack(f->t, f, e->stamp_ns);
+		return;
 	}
 	if (f->tx_ns)
 		flight_end(p, c, i, clock_mono_ns());
@@ -318,6 +366,24 @@ static int send_probe(struct tw_prober *p, struct tw_probe_target *t, uint64_t n
 	syn.checksum = t->family == AF_INET;
 	packet_build_syn(&syn, seg);
 	*f = (struct probe_flight){.t = t, .res = res, .deadline_ns = now + t->timeout_ns};
+	if (t->mode == TW_PROBE_MODE_HALF_OPEN) {
+		/* Before the send: the SYN-ACK, and our RST, may come within it. */
+		r = halfopen_attach(p->halfopen, c);
+		if (r == 0)
+			r = halfopen_mark(p->halfopen, res.sport, true);
+		if (r < 0) {
+			res.state = TW_PROBE_ERROR;
+			res.errno_ = -r;
+			res.sent_ns = wall_ns();
+			s->live = false;
+			t->next_seq++;
+			results_add(&t->results, &res);
+			p->n.send_errors++;
+			job_check_done(t, now);
+			return 0;
+		}
+		c->halfopen_users++;
+	}
 	f->res.sent_ns = wall_ns();
 	live_link(p, f);
 	t->in_flight++;
@@ -502,6 +568,9 @@ void prober_drop_flights(struct tw_prober *p, struct tw_probe_target *t)
 
 			c->slots.v[f - c->flights].live = false;
 			live_unlink(p, f);
+			if (t->mode == TW_PROBE_MODE_HALF_OPEN)
+				halfopen_release(p, c,
+						 (uint16_t)(c->slots.port_min + (f - c->flights)));
 			f->t = NULL;
 		}
 	}

@@ -31,6 +31,7 @@ struct tw_prober {
 	struct tw_allow allow;
 	char token[128];
 	struct probe_counters n;
+	struct probe_halfopen *halfopen; /* loaded at the first half-open job */
 	uint64_t jobs_started;
 };
 

@@ -321,6 +321,7 @@ int ctx_open(struct probe_ctx *c, uint32_t netns, const char *ns_path, uint16_t 
 	c->fd[0] = c->fd[1] = c->udp[0] = c->udp[1] = -1;
 	if (!ns_path)
 		return open_here(&j);
+	snprintf(c->ns_path, sizeof(c->ns_path), "%s", ns_path);
 	j.ns_fd = open(ns_path, O_RDONLY | O_CLOEXEC);
 	if (j.ns_fd < 0) {
 		e = -errno;
@@ -348,6 +349,7 @@ void ctx_close(struct probe_ctx *c)
 	}
 	for (uint32_t i = 0; i < c->n_reserve; i++)
 		close(c->reserve[i]);
+	halfopen_detach(c);
 	free(c->reserve);
 	free(c->flights);
 	free(c->usable);

@@ -84,6 +84,14 @@ static const struct kind_text kinds[K_MAX] = {
 				       "The kernel dropped packets for this listener, for the "
 				       "reason named. Each reason points at a cause: a full queue, "
 				       "a checksum, a firewall rule (NETFILTER_DROP), memory."},
+	[TW_FINDING_HANDSHAKE_SLOW] =
+		{"handshake_slow", NULL,
+		 "Connections to this endpoint take much longer to complete "
+		 "their handshake than the prober's SYN takes to be answered "
+		 "from the same endpoint: the network is fast, the time goes "
+		 "in the server's accept path (a full SYN queue, SYN cookies, "
+		 "a slow firewall on the connection path) or in this host's "
+		 "stack."},
 };
 
 struct gather {
@@ -240,6 +248,14 @@ void findings_summary(const struct tw_finding *grp, const struct tw_findings_con
 
 	if (findings_kind_listener(grp->kind)) {
 		findings_listen_summary(grp, cfg, out, len);
+	} else if (grp->kind == TW_FINDING_HANDSHAKE_SLOW) {
+		tw_endpoint_format(grp->family, grp->addr, grp->port, endpoint, sizeof(endpoint));
+		snprintf(out, len,
+			 "handshakes with %s take %.3f ms (median of %u), %llux the prober's "
+			 "SYN-ACK RTT of %.3f ms (threshold %ux)",
+			 endpoint, (double)grp->value / 1000, grp->count,
+			 (unsigned long long)(grp->limit ? grp->value / grp->limit : 0),
+			 (double)grp->limit / 1000, cfg->handshake_ratio);
 	} else if (grp->kind != K_CLOSE_WAIT) {
 		tw_endpoint_format(grp->family, grp->addr, grp->port, endpoint, sizeof(endpoint));
 		snprintf(out, len, kinds[grp->kind].summary, grp->count, endpoint,
@@ -261,7 +277,35 @@ void findings_free(struct tw_findings *f)
 	free(f->list);
 	free(f->groups);
 	free(f->listener_findings);
+	free(f->extra);
 	memset(f, 0, sizeof(*f));
+}
+
+int findings_add(struct tw_findings *f, const struct tw_finding *v, size_t n)
+{
+	struct tw_finding **list, *copy;
+
+	if (f->n + n > TW_FINDINGS_MAX) {
+		n = TW_FINDINGS_MAX - f->n;
+		f->truncated = true;
+	}
+	if (!n || f->extra)
+		return 0;
+	copy = malloc(n * sizeof(*copy));
+	list = realloc(f->list, (f->n + n) * sizeof(*list) + 1);
+	if (!copy || !list) {
+		free(copy);
+		if (list)
+			f->list = list;
+		return -ENOMEM;
+	}
+	memcpy(copy, v, n * sizeof(*copy));
+	for (size_t i = 0; i < n; i++)
+		list[f->n + i] = &copy[i];
+	f->list = list;
+	f->n += n;
+	f->extra = copy;
+	return 0;
 }
 
 int findings_collect(struct tw_conntable *t, const struct tw_findings_config *cfg, uint64_t now_ns,

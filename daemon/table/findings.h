@@ -24,6 +24,7 @@ struct tw_findings_config {
 	uint32_t accept_queue_pct;        /* accept queue at this share of its limit */
 	uint32_t accept_wait_ms;          /* accept wait p99 over this */
 	uint32_t window_ms;               /* "rising": grew within this window */
+	uint32_t handshake_ratio;         /* handshakes this many times the probe RTT */
 };
 
 #define TW_FINDINGS_MAX        1000 /* findings in one reply */
@@ -42,6 +43,7 @@ enum tw_finding_kind {
 	TW_FINDING_HALF_OPEN_EXPIRING,
 	TW_FINDING_ACCEPT_SLOW,
 	TW_FINDING_LISTENER_DROPS,
+	TW_FINDING_HANDSHAKE_SLOW, /* from the prober: a remote endpoint */
 	TW_FINDING_KINDS,
 };
 
@@ -75,7 +77,7 @@ struct tw_finding {
 /* Whether a kind is about a listener. */
 static inline bool findings_kind_listener(uint8_t kind)
 {
-	return kind >= TW_FINDING_ACCEPT_QUEUE && kind < TW_FINDING_KINDS;
+	return kind >= TW_FINDING_ACCEPT_QUEUE && kind <= TW_FINDING_LISTENER_DROPS;
 }
 
 struct tw_findings {
@@ -84,6 +86,7 @@ struct tw_findings {
 	bool truncated;                       /* more than TW_FINDINGS_MAX, or too many groups */
 	struct tw_finding *groups;            /* the storage list points into */
 	struct tw_finding *listener_findings; /* and the listeners' */
+	struct tw_finding *extra;             /* and findings_add's */
 };
 
 /* The listener findings, appended to list (at most max); returns how many
@@ -96,6 +99,9 @@ size_t findings_listeners(struct tw_conntable *t, const struct tw_findings_confi
 int findings_collect(struct tw_conntable *t, const struct tw_findings_config *cfg, uint64_t now_ns,
 		     struct tw_findings *ret);
 void findings_free(struct tw_findings *f);
+/* Adds n findings made elsewhere (the prober's), copied, after the rest
+ * (within TW_FINDINGS_MAX). 0 or -ENOMEM. */
+int findings_add(struct tw_findings *f, const struct tw_finding *v, size_t n);
 
 const char *findings_kind_name(uint8_t kind);
 const char *findings_explanation(uint8_t kind);
