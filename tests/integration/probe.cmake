@@ -7,4 +7,5 @@
 list(APPEND TCPWATCH_INTEGRATION_TESTS
 	probe_loopback
 	probe_limits
-	probe_half_open)
+	probe_half_open
+	probe_configured)
