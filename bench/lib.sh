@@ -19,6 +19,8 @@ TCPWATCH=$BIN/tcpwatch
 BENCH_PIDS=()
 BENCH_WORK=
 BENCH_TRACEFS_MOUNTED=
+BENCH_NETNS=()
+BENCH_APT_UPDATED=
 
 bench_log() {
 	printf '# %s\n' "$*" >&2
@@ -65,10 +67,13 @@ bench_stop() {
 }
 
 bench_cleanup() {
-	local pid
+	local pid ns
 	trap - EXIT INT TERM
 	for pid in "${BENCH_PIDS[@]}"; do
 		bench_stop "$pid" TERM 20
+	done
+	for ns in "${BENCH_NETNS[@]}"; do
+		bench_netns_del "$ns"
 	done
 	if [[ -n $BENCH_TRACEFS_MOUNTED ]]; then
 		umount /sys/kernel/tracing 2>/dev/null || true
@@ -104,6 +109,43 @@ bench_need_tracefs() {
 	BENCH_TRACEFS_MOUNTED=1
 }
 
+# bench_netns_add NAME: a network namespace of our own (lo up), deleted by
+# the EXIT trap. NAME must not exist yet.
+bench_netns_add() {
+	ip netns add "$1" || bench_die "cannot create network namespace $1"
+	BENCH_NETNS+=("$1")
+	ip -n "$1" link set lo up
+}
+
+# bench_netns_del NAME: stop what still runs inside our namespace NAME
+# (only this script's children can be there), then delete it.
+bench_netns_del() {
+	local pids i sig=TERM
+	[[ -e /run/netns/$1 ]] || return 0
+	for ((i = 0; i < 50; i++)); do
+		mapfile -t pids < <(ip netns pids "$1" 2>/dev/null || true)
+		((${#pids[@]} == 0)) && break
+		((i >= 20)) && sig=KILL
+		kill -s "$sig" "${pids[@]}" 2>/dev/null || true
+		sleep 0.1
+	done
+	ip netns del "$1" 2>/dev/null || bench_log "could not delete network namespace $1"
+}
+
+# bench_need_cmd COMMAND PACKAGE: install the Debian PACKAGE (apt-get
+# update once per run first) if COMMAND is not there; 1 if it still is not.
+bench_need_cmd() {
+	command -v "$1" >/dev/null && return 0
+	bench_log "$1 not found: apt-get install $2"
+	export DEBIAN_FRONTEND=noninteractive
+	if [[ -z $BENCH_APT_UPDATED ]]; then
+		apt-get update -q >&2 || true
+		BENCH_APT_UPDATED=1
+	fi
+	apt-get install -y -q --no-install-recommends "$2" >&2 || true
+	command -v "$1" >/dev/null
+}
+
 # bench_stats SOCK: the daemon's stats JSON on stdout (bounded in time:
 # a daemon that stops answering must not hang the benchmark).
 bench_stats() {
@@ -115,12 +157,14 @@ bench_stat() {
 	bench_stats "$1" | jq -r --arg f "$2" '.[$f] // 0'
 }
 
-# bench_daemon_start SOCK LOG: start tcpwatchd, wait until it answers
-# (at most DAEMON_START_TIMEOUT s); sets DAEMON_PID.
+# bench_daemon_start SOCK LOG [ARG...]: start tcpwatchd (with the extra
+# ARGs, if any), wait until it answers (at most DAEMON_START_TIMEOUT s);
+# sets DAEMON_PID.
 bench_daemon_start() {
 	local sock=$1 log=$2 i
+	shift 2
 	rm -f -- "$sock"
-	"$TCPWATCHD" --socket "$sock" --listen none --foreground >"$log" 2>&1 &
+	"$TCPWATCHD" --socket "$sock" --listen none --foreground "$@" >"$log" 2>&1 &
 	DAEMON_PID=$!
 	bench_track "$DAEMON_PID"
 	for ((i = 0; i < ${DAEMON_START_TIMEOUT:-30} * 10; i++)); do
@@ -205,9 +249,18 @@ bench_median() {
 }
 
 # bench_calc EXPRESSION [FORMAT]: floating-point arithmetic through awk,
-# printed with FORMAT (default %.3f).
+# printed with FORMAT (default %.3f). Parenthesize a comparison
+# ("($a > 0 ? $b / $a : 0)"): a bare > would be printf's redirection to a
+# file.
 bench_calc() {
 	awk -v fmt="${2:-%.3f}" "BEGIN { printf fmt \"\\n\", $1 }"
+}
+
+# bench_sleep SECONDS: sleep, but let a signal's trap run at once (bash
+# runs traps only once a foreground command has ended; wait returns early).
+bench_sleep() {
+	sleep "$1" &
+	wait $! || true
 }
 
 # bench_cpu_ticks PID: user + system clock ticks used so far.

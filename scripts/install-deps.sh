@@ -11,7 +11,7 @@ packages=(
 )
 if [ "${1:-}" = "--bench" ]; then
 	# The peers benchmarks compare against, and their tools.
-	packages+=(libbpf-tools hyperfine jq linux-perf)
+	packages+=(libbpf-tools hyperfine jq linux-perf nmap hping3)
 fi
 
 missing=()

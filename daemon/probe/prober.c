@@ -319,8 +319,14 @@ static int send_probe(struct tw_prober *p, struct tw_probe_target *t, uint64_t n
 	int r;
 
 	if (free_slot(c, &i) < 0) {
-		p->n.ports_busy++;
-		return -EBUSY;
+		/* After a stall the answers that free ports may be waiting
+		 * unread: read them, then look again. */
+		for (int fam = 0; fam < 2; fam++)
+			ctx_read(c, fam, on_event, p, &p->n, 4096);
+		if (free_slot(c, &i) < 0) {
+			p->n.ports_busy++;
+			return -EBUSY;
+		}
 	}
 	if (!take_token(p, now)) {
 		p->n.rate_delayed++;
