@@ -85,16 +85,18 @@ static void rtt_figures(uint64_t *v, size_t n, struct tw_probe_summary *s)
 	if (!n)
 		return;
 	qsort(v, n, sizeof(*v), cmp_u64);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		sum += (double)v[i];
-		sq += (double)v[i] * (double)v[i];
-	}
 	mean = sum / (double)n;
+	/* Two passes: the squares of RTTs near a second in ns (1e18) leave
+	 * a double no digits for their difference. */
+	for (size_t i = 0; i < n; i++)
+		sq += ((double)v[i] - mean) * ((double)v[i] - mean);
 	s->min_ns = v[0];
 	s->max_ns = v[n - 1];
 	s->avg_ns = (uint64_t)(mean + 0.5);
 	/* ping's mdev: the standard deviation */
-	s->mdev_ns = (uint64_t)(sqrt(fmax(sq / (double)n - mean * mean, 0)) + 0.5);
+	s->mdev_ns = (uint64_t)(sqrt(sq / (double)n) + 0.5);
 	s->p50_ns = rank(v, n, 50);
 	s->p90_ns = rank(v, n, 90);
 	s->p99_ns = rank(v, n, 99);
