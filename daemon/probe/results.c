@@ -46,7 +46,7 @@ void results_add(struct tw_results *r, const struct tw_probe_result *res)
 		r->received++;
 	else
 		r->lost++;
-	if (res->rtt_ns >= 0)
+	if (res->rtt_ns >= 0 && res->state != TW_PROBE_HOP)
 		histo_add_lazy(&r->histo, (uint64_t)res->rtt_ns / 1000);
 }
 
@@ -122,7 +122,7 @@ void summary_of(const struct tw_probe_result *res, size_t n, struct tw_probe_sum
 			s->lost++;
 		else
 			s->received++;
-		if (v && x->rtt_ns >= 0)
+		if (v && x->rtt_ns >= 0 && x->state != TW_PROBE_HOP)
 			v[k++] = (uint64_t)x->rtt_ns;
 	}
 	if (v)
@@ -147,7 +147,7 @@ void results_summary(const struct tw_results *r, struct tw_probe_summary *s)
 	for (uint32_t i = 0; i < n; i++) {
 		const struct tw_probe_result *x = results_at(r, i);
 
-		if (x->rtt_ns >= 0)
+		if (x->rtt_ns >= 0 && x->state != TW_PROBE_HOP)
 			v[k++] = (uint64_t)x->rtt_ns;
 	}
 	rtt_figures(v, k, s);

@@ -75,7 +75,8 @@ void results_add(struct tw_results *r, const struct tw_probe_result *res);
 /* The i-th result kept, oldest first (i < results_count). */
 uint32_t results_count(const struct tw_results *r);
 const struct tw_probe_result *results_at(const struct tw_results *r, uint32_t i);
-/* Totals, and the RTT figures over the window. */
+/* Totals, and the RTT figures over the window: the target's answers (a
+ * trace's routers have their RTTs in their hops, not here). */
 void results_summary(const struct tw_results *r, struct tw_probe_summary *s);
 /* The same over an array of results (the CLI's view of one run). */
 void summary_of(const struct tw_probe_result *v, size_t n, struct tw_probe_summary *s);

@@ -11,4 +11,5 @@ list(APPEND TCPWATCH_INTEGRATION_TESTS
 	probe_half_open
 	probe_configured
 	probe_emulated
-	probe_trace)
+	probe_trace
+	probe_handshake_slow)

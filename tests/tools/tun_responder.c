@@ -16,7 +16,8 @@
  *              the first Q (8 or more) bytes of its TCP header
  *
  * per destination port (--port P=MODE), else --mode. Every reply leaves
- * --delay-us after the SYN was read; the hold is timed on CLOCK_MONOTONIC:
+ * --delay-us after the SYN was read (--sport-delay LO-HI=US: SYNs from
+ * those source ports after US instead); the hold is timed on CLOCK_MONOTONIC:
  * the device is busy-polled (non-blocking reads in a loop, never a sleep)
  * so a SYN's arrival is seen within a read's time, and the reply is
  * written once the clock reaches arrival + delay. Replies wait in a heap
@@ -105,6 +106,11 @@ static struct {
 	struct port_mode ports[MAX_PORTS];
 	unsigned n_ports;
 	uint64_t delay_ns;
+	/* --sport-delay LO-HI=US: SYNs from these source ports wait this
+	 * long instead (a server slow for some clients: the prober's finding
+	 * that handshakes are slower than its probes) */
+	uint16_t slow_lo, slow_hi;
+	uint64_t slow_delay_ns;
 	int code4, code6;
 	int mss;    /* 0: the MTU's (1460 IPv4, 1440 IPv6) */
 	int window; /* 0: Linux's for the MSS */
@@ -562,6 +568,8 @@ static void on_packet(const uint8_t *pkt, size_t len, uint64_t now, uint64_t see
 	p->arrival_ns = now;
 	p->seen_ns = seen_ns;
 	p->due_ns = now + opt.delay_ns;
+	if (opt.slow_hi && get16(tcp) >= opt.slow_lo && get16(tcp) <= opt.slow_hi)
+		p->due_ns = now + opt.slow_delay_ns;
 	p->order = (*order)++;
 	p->family = family;
 	memset(p->src, 0, 16);
@@ -674,7 +682,8 @@ static int usage(const char *msg, const char *arg)
 	fprintf(stderr,
 		"usage: tw-tun-responder [--dev NAME] [--v4 198.18.X.Y] [--v6 fd00::...]\n"
 		"         [--mode open|closed|silent|unreach[:C4[,C6]][/Q]] [--port P=MODE]...\n"
-		"         [--delay-us N] [--icmp-code4 C] [--icmp-code6 C] [--mss N]\n"
+		"         [--delay-us N] [--sport-delay LO-HI=US] [--icmp-code4 C] [--icmp-code6 "
+		"C] [--mss N]\n"
 		"         [--window N] [--wscale N] [--ttl N] [--timeout S] [--cpu N]\n"
 		"         [--rt PRIO]\n");
 	return 2;
@@ -792,6 +801,16 @@ int main(int argc, char **argv)
 			    parse_mode(eq + 1, &opt.ports[opt.n_ports].spec) < 0)
 				return usage("--port takes PORT=MODE", v);
 			opt.ports[opt.n_ports++].port = (uint16_t)x;
+		} else if (!strcmp(a, "--sport-delay")) {
+			unsigned lo, hi, us;
+			char end;
+
+			if (sscanf(v, "%u-%u=%u%c", &lo, &hi, &us, &end) != 3 || !lo || lo > hi ||
+			    hi > 65535 || us > 60000000)
+				return usage("--sport-delay takes LO-HI=MICROSECONDS", v);
+			opt.slow_lo = (uint16_t)lo;
+			opt.slow_hi = (uint16_t)hi;
+			opt.slow_delay_ns = (uint64_t)us * 1000;
 		} else if (!strcmp(a, "--delay-us")) {
 			if (parse_uint(v, 60000000, &x) < 0)
 				return usage("--delay-us takes microseconds", v);
