@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "allow.h"
 #include "internal.h"
 #include "json.h"
 #include "probe.h"

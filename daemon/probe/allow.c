@@ -126,3 +126,38 @@ bool allow_match(const struct tw_allow *a, int family, const uint8_t addr[16], u
 	}
 	return false;
 }
+
+/* ADDR:PORT or [ADDR6]:PORT. 0 or -EINVAL. */
+int probe_parse_endpoint(const char *s, int *family, uint8_t addr[16], uint16_t *port)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	size_t n;
+	unsigned long v;
+	char *end;
+	bool bracketed = s[0] == '[';
+
+	if (!colon || colon == s || !colon[1])
+		return -EINVAL;
+	n = (size_t)(colon - s);
+	if (bracketed) {
+		if (n < 3 || s[n - 1] != ']')
+			return -EINVAL;
+		s++, n -= 2;
+	}
+	if (n >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	v = strtoul(colon + 1, &end, 10);
+	if (*end || v < 1 || v > 65535)
+		return -EINVAL;
+	if (tw_addr_parse(host, family, addr) < 0)
+		return -EINVAL;
+	if ((*family == AF_INET6) != bracketed)
+		return -EINVAL; /* brackets for IPv6, and only for it */
+	*port = (uint16_t)v;
+	return 0;
+}

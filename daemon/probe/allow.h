@@ -29,6 +29,9 @@ struct tw_allow {
 int allow_parse(struct tw_allow *a, const char *text, char *err, size_t err_len);
 /* True if a rule (or loopback) takes the target. */
 bool allow_match(const struct tw_allow *a, int family, const uint8_t addr[16], uint16_t port);
+/* ADDR:PORT or [ADDR6]:PORT (literal addresses; the port 1-65535). 0 or
+ * -EINVAL (the outputs may be written then). */
+int probe_parse_endpoint(const char *s, int *family, uint8_t addr[16], uint16_t *port);
 /* True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
 bool addr_is_loopback(int family, const uint8_t addr[16]);
 

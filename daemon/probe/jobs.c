@@ -40,40 +40,6 @@ static int parse_duration(const char *s, uint64_t *ret)
 	return 0;
 }
 
-/* ADDR:PORT or [ADDR6]:PORT. 0 or -EINVAL. */
-int probe_parse_endpoint(const char *s, int *family, uint8_t addr[16], uint16_t *port)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-	size_t n;
-	unsigned long v;
-	char *end;
-
-	if (!colon || colon == s || !colon[1])
-		return -EINVAL;
-	n = (size_t)(colon - s);
-	if (s[0] == '[') {
-		if (n < 3 || s[n - 1] != ']')
-			return -EINVAL;
-		s++, n -= 2;
-	}
-	if (n >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, n);
-	host[n] = '\0';
-	if (colon[1] < '0' || colon[1] > '9')
-		return -EINVAL;
-	v = strtoul(colon + 1, &end, 10);
-	if (*end || v < 1 || v > 65535)
-		return -EINVAL;
-	if (tw_addr_parse(host, family, addr) < 0)
-		return -EINVAL;
-	if (*family == AF_INET6 && s[-1] != '[')
-		return -EINVAL; /* IPv6 needs brackets before a port */
-	*port = (uint16_t)v;
-	return 0;
-}
-
 static uint32_t inode_of(const char *path)
 {
 	struct stat st;

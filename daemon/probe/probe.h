@@ -84,9 +84,6 @@ enum tw_probe_refusal {
 	TW_REFUSE_UNSUPPORTED, /* 501 */
 };
 
-/* ADDR:PORT or [ADDR6]:PORT (literal addresses). 0 or -EINVAL. */
-int probe_parse_endpoint(const char *s, int *family, uint8_t addr[16], uint16_t *port);
-
 struct tw_prober;
 
 /* Hooks the wiring gives: is a namespace inode one the daemon follows. */

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "allow.h"
 #include "match.h"
 #include "packet.h"
 
@@ -241,6 +242,36 @@ static void do_quote(const uint8_t *d, size_t n, int family, const uint8_t *dst)
 	judge_icmp(family, dst, sport, dport, seq);
 }
 
+/* The API's and the config's target text and allow-list, as C strings
+ * (the daemon gets them NUL-terminated from cJSON and the INI reader). */
+static void do_text(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1), err[128];
+	struct tw_allow a;
+	uint8_t addr[16];
+	uint16_t port = 0;
+	int family = 0;
+
+	if (!s)
+		return;
+	memcpy(s, data, size);
+	s[size] = '\0';
+	if (probe_parse_endpoint(s, &family, addr, &port) == 0 &&
+	    (port == 0 || (family != AF_INET && family != AF_INET6)))
+		abort();
+	if (allow_parse(&a, s, err, sizeof(err)) == 0) {
+		if (a.n > TW_ALLOW_MAX)
+			abort();
+		for (size_t i = 0; i < a.n; i++)
+			if (a.v[i].port_lo > a.v[i].port_hi || !a.v[i].port_lo ||
+			    a.v[i].prefix_len > (a.v[i].family == AF_INET ? 32 : 128))
+				abort();
+	} else if (!memchr(err, '\0', sizeof(err))) {
+		abort();
+	}
+	free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t fixed6[32], fixed4[32];
@@ -270,6 +301,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		do_quote(data + 16, size - 16, family, data);
 		break;
 	default:
+		if (sel & 0x40) {
+			do_text(data, size);
+			break;
+		}
 		do_ipv4(data, size);
 		do_tcp(data, size, AF_INET6, fixed6, 1);
 		do_tcp(data, size, AF_INET, fixed4, sel & 0x10);
