@@ -480,6 +480,7 @@ int prober_cancel(struct tw_prober *p, uint32_t id)
 		t->done = true;
 		t->ended_ns = clock_mono_ns();
 	}
+	prober_close_idle(p);
 	return 0;
 }
 

@@ -475,7 +475,16 @@ void prober_reschedule(struct tw_prober *p)
 	b = run_targets(p, now);
 	next = a < b ? a : b;
 	if (next == UINT64_MAX) {
-		loop_timer_stop(p->loop, p->timer);
+		bool foreign = false;
+
+		for (struct probe_ctx *c = p->ctxs; c; c = c->next)
+			foreign |= c->netns != p->self_netns;
+		/* Nothing to send: the timer only comes back to close what
+		 * other namespaces no longer use. */
+		if (foreign)
+			loop_timer_set(p->loop, p->timer, 1000, 0);
+		else
+			loop_timer_stop(p->loop, p->timer);
 		return;
 	}
 	now = clock_mono_ns();
@@ -487,10 +496,52 @@ void prober_reschedule(struct tw_prober *p)
 void prober_on_timer(struct tw_loop *l, void *data)
 {
 	(void)l;
+	prober_close_idle(data);
 	prober_reschedule(data);
 }
 
 /* --- namespaces --- */
+
+static void ctx_free(struct tw_prober *p, struct probe_ctx *c)
+{
+	for (int fam = 0; fam < 2; fam++)
+		if (c->fd[fam] >= 0)
+			loop_del_fd(p->loop, c->fd[fam]);
+	ctx_close(c);
+	free(c);
+}
+
+/*
+ * Closes the sockets of other namespaces that no running target or job
+ * uses: they would keep a namespace alive after its container went (its
+ * sockets hold a reference), and take a slot of probe-max-netns. Ended
+ * jobs keep their results, not their namespace. Not while sockets are
+ * being read (called from the timer and the API).
+ */
+void prober_close_idle(struct tw_prober *p)
+{
+	struct probe_ctx **pp = &p->ctxs;
+
+	while (*pp) {
+		struct probe_ctx *c = *pp;
+		bool used = c->netns == p->self_netns || c->halfopen_users;
+
+		for (struct tw_probe_target *t = p->targets; t && !used; t = t->next)
+			used = t->ctx == c && !t->done;
+		if (used) {
+			pp = &c->next;
+			continue;
+		}
+		for (struct tw_probe_target *t = p->targets; t; t = t->next)
+			if (t->ctx == c) {
+				prober_drop_flights(p, t);
+				t->ctx = NULL;
+			}
+		*pp = c->next;
+		p->n_ctxs--;
+		ctx_free(p, c);
+	}
+}
 
 struct probe_ctx *prober_ctx(struct tw_prober *p, uint32_t netns, const char *path, char *err,
 			     size_t err_len)
@@ -501,6 +552,8 @@ struct probe_ctx *prober_ctx(struct tw_prober *p, uint32_t netns, const char *pa
 	for (c = p->ctxs; c; c = c->next)
 		if (c->netns == netns)
 			return c;
+	if (p->n_ctxs >= p->max_ctxs)
+		prober_close_idle(p);
 	if (p->n_ctxs >= p->max_ctxs) {
 		snprintf(err, err_len, "probing from more than %u namespaces (probe-max-netns)",
 			 p->max_ctxs);
@@ -540,11 +593,7 @@ void prober_close_ctxs(struct tw_prober *p)
 
 	for (c = p->ctxs; c; c = nx) {
 		nx = c->next;
-		for (int fam = 0; fam < 2; fam++)
-			if (c->fd[fam] >= 0)
-				loop_del_fd(p->loop, c->fd[fam]);
-		ctx_close(c);
-		free(c);
+		ctx_free(p, c);
 	}
 	p->ctxs = NULL;
 	p->n_ctxs = 0;

@@ -40,6 +40,7 @@ void prober_on_timer(struct tw_loop *l, void *data);
 struct probe_ctx *prober_ctx(struct tw_prober *p, uint32_t netns, const char *path, char *err,
 			     size_t err_len);
 void prober_close_ctxs(struct tw_prober *p);
+void prober_close_idle(struct tw_prober *p);
 void prober_init_secrets(struct tw_prober *p);
 void prober_drop_flights(struct tw_prober *p, struct tw_probe_target *t);
 

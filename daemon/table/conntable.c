@@ -396,6 +396,21 @@ static void forget_side_entries(struct tw_conntable *t, struct tw_conn *c)
 	}
 }
 
+void conntable_request_became_child(struct tw_conntable *t, struct tw_conn *c)
+{
+	if (c->flags & TW_CONN_TUPLE_INDEXED) {
+		uint64_t key = conn_tuple_key(c), *v = u64map_get(&t->requests, key);
+
+		if (v && *v == c->cookie)
+			u64map_del(&t->requests, key);
+		c->flags &= ~TW_CONN_TUPLE_INDEXED;
+	}
+	if (c->flags & TW_CONN_REQUEST) {
+		c->flags &= ~TW_CONN_REQUEST;
+		t->requests_live--;
+	}
+}
+
 void conntable_index_request(struct tw_conntable *t, struct tw_conn *c)
 {
 	if (c->flags & TW_CONN_TUPLE_INDEXED)

@@ -264,6 +264,11 @@ void conntable_count_alloc_failure(struct tw_conntable *t);
 /* Request sockets by their 4-tuple, so that the child a request becomes
  * finds it: c must be a request (TW_CONN_REQUEST) with its endpoints set. */
 void conntable_index_request(struct tw_conntable *t, struct tw_conn *c);
+/* A request's record that its child took over: the kernel gives the child
+ * the request's cookie once the request has one (inet_csk_clone_lock), so
+ * the child's events find the request's record. It leaves the 4-tuple
+ * index and stops being a request; the record stays. */
+void conntable_request_became_child(struct tw_conntable *t, struct tw_conn *c);
 /* Calls fn for every request socket in the 4-tuple index. */
 void conntable_foreach_request(struct tw_conntable *t, void (*fn)(struct tw_conn *req, void *data),
 			       void *data);

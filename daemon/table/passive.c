@@ -118,6 +118,7 @@ static void summarize(const struct tw_conn *req, uint8_t end, uint64_t end_ns, u
 static void request_end(struct tw_conntable *t, struct tw_conn *req, uint8_t end, uint64_t end_ns,
 			uint8_t flags, uint64_t child_cookie, uint32_t known_life_us)
 {
+	bool became_child = req->cookie == child_cookie;
 	struct tw_listener *l = listener_of(t, req);
 	struct tw_halfopen h;
 
@@ -136,7 +137,10 @@ static void request_end(struct tw_conntable *t, struct tw_conn *req, uint8_t end
 		if (listener_add_halfopen(l, &h) < 0)
 			conntable_count_alloc_failure(t);
 	}
-	conntable_remove(t, req);
+	if (became_child)
+		conntable_request_became_child(t, req); /* the record lives on as it */
+	else
+		conntable_remove(t, req);
 }
 
 void passive_on_established(struct tw_conntable *t, struct tw_conn *child, uint64_t time_ns,

@@ -6,7 +6,8 @@ apart (its doubling schedule), and a lifetime of 7 s (the last wait
 doubled), which the daemon's own record of that listener's half-open
 (traced from the listener's side: expired, 2 SYN-ACKs resent) confirms.
 Afterwards nothing stays attached, and an ordinary probe is reset again
-(the listener's SYN queue empties at once)."""
+(the listener's SYN queue empties at once), and the prober's sockets in
+the namespace are closed once no job uses them."""
 
 import os
 import socket
@@ -77,6 +78,10 @@ def main():
             s, v = d.http_get("/api/v1/listeners?local_port=%d" % PORT)
             return s == 200 and v and v[0]["syn_queue"] == 0
         twtest.wait_for(queue_empty, timeout=5)
+        # Nothing probes from the namespace any more: its sockets go (they
+        # would keep it alive after its container went).
+        check(d.stats()["probe_netns"] >= 1, "the namespace's sockets while in use")
+        twtest.wait_for(lambda: d.stats()["probe_netns"] == 0, timeout=5)
 
 
 if __name__ == "__main__":

@@ -457,6 +457,31 @@ static void test_established_dumped_request(void **state)
 	assert_int_equal(f->l->half_open_lifetime->max_us, 3000);
 }
 
+/* The kernel gives a child its request's cookie once the request has one
+ * (a dump or a SYN-ACK event made it): the child's ESTABLISHED then lands
+ * on the request's own record. It completes the half-open and the record
+ * lives on as the child (it was removed, and the caller read freed
+ * memory: ASan under churn). */
+static void test_child_takes_request_cookie(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_conn *req = dumped_request(f, 5003, 5, 40005, T0, 900);
+	const struct tw_halfopen *h;
+
+	passive_on_request_seen(f->t, req, 1, T0);
+	assert_ptr_equal(find_request(f, 5, 40005), req);
+	transition(f->t, req, TW_TCP_ESTABLISHED, T0 + 100 * MS, 2000);
+	passive_on_established(f->t, req, T0 + 100 * MS, 0);
+	assert_ptr_equal(conntable_get(f->t, 5003), req);
+	assert_int_equal(req->state, TW_TCP_ESTABLISHED);
+	assert_int_equal(req->flags & (TW_CONN_REQUEST | TW_CONN_TUPLE_INDEXED), 0);
+	assert_null(find_request(f, 5, 40005));
+	h = listener_recent(f->l, 0);
+	assert_non_null(h);
+	assert_int_equal(h->end, TW_HALFOPEN_COMPLETED);
+	assert_int_equal(h->child_cookie, 5003);
+}
+
 /* A dumped request, then its SYN-ACK event: the event knows the first
  * SYN-ACK's time, which replaces the dump's guess. */
 static void test_synack_after_dump(void **state)
@@ -807,6 +832,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_established_without_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_established_no_listener, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_established_dumped_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_child_takes_request_cookie, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_synack_after_dump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_accept_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_accept_without_established_time, setup,
