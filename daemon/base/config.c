@@ -65,7 +65,7 @@ const struct tw_config_key tw_config_keys[] = {
 	{"probe-allow", 0, TW_CFG_LIST, false, false, FIELD(probe_allow), 0, 0, "",
 	 "PREFIX[:PORT[-PORT]],...",
 	 "what on-demand probes may reach, besides loopback and "
-	 "the namespace's own addresses (repeatable)",
+	 "followed namespaces' interface addresses (repeatable)",
 	 NULL},
 	{"probe-token", 0, TW_CFG_TEXT, false, false, FIELD(probe_token), 0, 0, "", "TOKEN",
 	 "on-demand probes over TCP need it (Authorization: Bearer); set it in the file", NULL},

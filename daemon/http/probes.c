@@ -280,7 +280,7 @@ static const char *parse_request(const char *body, size_t len, struct tw_probe_r
 {
 	cJSON *j = cJSON_ParseWithLength(body, len), *v;
 	const char *bad = NULL;
-	int family;
+	int family = 0;
 
 	if (!j || !cJSON_IsObject(j)) {
 		cJSON_Delete(j);

@@ -76,6 +76,52 @@ static int path_of_inode(uint32_t inode, char *out, size_t len)
 	return -ENOENT;
 }
 
+#define OWN_ADDR_NS_MAX 1024 /* namespaces searched for an address */
+
+/*
+ * The default allow-list's second half: an address of an interface of any
+ * namespace the daemon follows (its own, a container's). Asked only when a
+ * target is outside the configured list, so a refusal may cost a walk of
+ * /run/netns and /proc (a thread per namespace, each once).
+ */
+static bool addr_of_followed_ns(struct tw_prober *p, int family, const uint8_t addr[16])
+{
+	const char *dirs[] = {"/run/netns", "/proc"};
+	uint32_t *seen = calloc(OWN_ADDR_NS_MAX, sizeof(*seen)), n = 0;
+	bool found = ns_has_addr(NULL, family, addr);
+
+	if (!seen)
+		return found;
+	seen[n++] = p->self_netns;
+	for (int k = 0; k < 2 && !found; k++) {
+		DIR *d = opendir(dirs[k]);
+		struct dirent *e;
+
+		while (d && !found && n < OWN_ADDR_NS_MAX && (e = readdir(d))) {
+			char path[300];
+			uint32_t ino, i;
+
+			if (e->d_name[0] == '.' ||
+			    (k == 1 && !isdigit((unsigned char)e->d_name[0])))
+				continue;
+			snprintf(path, sizeof(path), k ? "/proc/%s/ns/net" : "/run/netns/%s",
+				 e->d_name);
+			ino = inode_of(path);
+			for (i = 0; i < n && seen[i] != ino; i++)
+				;
+			if (!ino || i < n)
+				continue;
+			seen[n++] = ino;
+			if (p->hooks.netns_followed && p->hooks.netns_followed(ino, p->hooks.data))
+				found = ns_has_addr(path, family, addr);
+		}
+		if (d)
+			closedir(d);
+	}
+	free(seen);
+	return found;
+}
+
 /* The namespace of text ("", a path, an inode): its inode and a path. */
 static enum tw_probe_refusal resolve_netns(struct tw_prober *p, const char *text,
 					   uint32_t *ret_inode, char *path, size_t path_len,
@@ -436,10 +482,12 @@ enum tw_probe_refusal prober_submit(struct tw_prober *p, const struct tw_probe_r
 		return refuse(p, TW_REFUSE_UNAVAILABLE, &p->n.refused_invalid, err, err_len,
 			      "cannot probe from namespace %u: %s", netns, msg);
 	if (!allow_match(&p->allow, req->family, req->addr, req->port) &&
-	    !ctx_own_addr(c, req->family, req->addr))
+	    !ctx_own_addr(c, req->family, req->addr) &&
+	    !addr_of_followed_ns(p, req->family, req->addr))
 		return refuse(p, TW_REFUSE_NOT_ALLOWED, &p->n.refused_allow, err, err_len,
 			      "%s is not in the allow-list (probe-allow; loopback and the "
-			      "namespace's own addresses are allowed by default)",
+			      "interface addresses of the namespaces tcpwatchd follows are "
+			      "allowed by default)",
 			      ep);
 	if (c->fd[req->family == AF_INET6] < 0)
 		return refuse(p, TW_REFUSE_UNAVAILABLE, &p->n.refused_invalid, err, err_len,

@@ -597,3 +597,54 @@ void ctx_read(struct probe_ctx *c, int fam, ctx_event_cb cb, void *data, struct 
 	read_errqueue(c, fam, cb, data, n, &budget);
 	read_segments(c, fam, cb, data, n, &budget);
 }
+
+struct addr_job {
+	int ns_fd;
+	int family;
+	const uint8_t *addr;
+	bool found;
+};
+
+static bool have_addr_here(int family, const uint8_t addr[16])
+{
+	struct ifaddrs *ifa, *i;
+	bool found = false;
+
+	if (getifaddrs(&ifa) < 0)
+		return false;
+	for (i = ifa; i && !found; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != family)
+			continue;
+		if (family == AF_INET)
+			found = !memcmp(&((struct sockaddr_in *)i->ifa_addr)->sin_addr, addr, 4);
+		else
+			found = !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, addr, 16);
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
+static void *addr_in_ns(void *arg)
+{
+	struct addr_job *j = arg;
+
+	if (setns(j->ns_fd, CLONE_NEWNET) == 0)
+		j->found = have_addr_here(j->family, j->addr);
+	return NULL;
+}
+
+bool ns_has_addr(const char *ns_path, int family, const uint8_t addr[16])
+{
+	struct addr_job j = {.family = family, .addr = addr};
+	pthread_t th;
+
+	if (!ns_path)
+		return have_addr_here(family, addr);
+	j.ns_fd = open(ns_path, O_RDONLY | O_CLOEXEC);
+	if (j.ns_fd < 0)
+		return false;
+	if (pthread_create(&th, NULL, addr_in_ns, &j) == 0)
+		pthread_join(th, NULL);
+	close(j.ns_fd);
+	return j.found;
+}

@@ -70,8 +70,10 @@ def main():
         check(abs(h["lifetime_us"] - ho["lifetime_estimate_us"]) < 3e5,
               "lifetime seen by the prober %.0f us, by the listener's tracing %.0f us"
               % (ho["lifetime_estimate_us"], h["lifetime_us"]))
-        # An ordinary probe is reset by our kernel again: no half-open stays.
-        job = probeapi.run_job(d, target="127.0.0.1:%d" % PORT, netns=path, count=1)
+        # An ordinary probe (the namespace named by its inode this time) is
+        # reset by our kernel again: no half-open stays.
+        job = probeapi.run_job(d, target="127.0.0.1:%d" % PORT, netns=ns.inode, count=1)
+        check_eq(job["netns"], ns.inode, "the job's namespace, given as an inode")
         check_eq(job["probes"][0]["state"], "open", "an ordinary probe")
 
         def queue_empty():
@@ -82,6 +84,18 @@ def main():
         # would keep it alive after its container went).
         check(d.stats()["probe_netns"] >= 1, "the namespace's sockets while in use")
         twtest.wait_for(lambda: d.stats()["probe_netns"] == 0, timeout=5)
+        # The default allow-list takes the interface addresses of every
+        # namespace the daemon follows: one of another namespace's, probed
+        # from this one (which has no route to it: the probe is an error,
+        # nothing is sent), against an address no namespace has (refused).
+        with twtest.Netns() as other:
+            other.run(["ip", "addr", "add", "198.18.77.1/32", "dev", "lo"])
+            job = {"target": "198.18.77.1:80", "netns": path}
+            twtest.wait_for(lambda: probeapi.request(d, "POST", "/api/v1/probes", job)[0]
+                            == 201, timeout=10)
+            st, j, raw = probeapi.request(d, "POST", "/api/v1/probes",
+                                          {"target": "198.18.77.2:80", "netns": path})
+            check_eq(st, 403, "an address of no namespace (%s)" % raw[:300])
 
 
 if __name__ == "__main__":
