@@ -8,6 +8,7 @@ packages=(
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	libmnl-dev libcjson-dev libmicrohttpd-dev libcmocka-dev libcurl4-openssl-dev
 	iproute2 python3 clang-format
+	prometheus
 )
 if [ "${1:-}" = "--bench" ]; then
 	# The peers benchmarks compare against, and their tools.

@@ -61,6 +61,8 @@ enum MHD_Result listener_handle(struct tw_http *h, struct MHD_Connection *conn, 
 /* GET and POST /api/v1/probes; GET and DELETE one of them (probes.c). */
 enum MHD_Result probes_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);
 enum MHD_Result probe_handle(struct tw_http *h, struct MHD_Connection *conn, const char *id);
+/* GET /metrics: Prometheus text or OpenMetrics (metrics.c). */
+enum MHD_Result metrics_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);
 /* The methods a path takes, for a 405's Allow header ("GET, HEAD"). */
 const char *routes_allowed(const char *url);
 /* A socket cookie in decimal: 0, or -EINVAL / -ERANGE. */

@@ -174,6 +174,7 @@ static const struct route routes[] = {
 	{"GET", "/api/v1/findings", false, handle_findings},
 	{"GET", "/api/v1/stats", false, handle_stats},
 	{"GET", "/healthz", false, handle_healthz},
+	{"GET", "/metrics", false, metrics_handle},
 	{"GET", "/", false, handle_index},
 	{"GET", "/index.html", false, handle_index},
 };

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "conntable.h"
+#include "histo.h"
+#include "lifecycle.h"
 #include "listeners.h"
 #include "lookups.h"
 #include "nsstat.h"
@@ -52,6 +54,7 @@ struct tw_conntable {
 	uint64_t evicted;
 	uint64_t history_dropped;
 	uint64_t drop_entries_elided; /* drops counted but not in a history */
+	struct tw_totals totals;      /* since start: closes, histograms */
 	uint64_t alloc_failures;
 	uint64_t hist_bytes;
 	struct tw_slab *records;
@@ -133,6 +136,8 @@ void conntable_free(struct tw_conntable *t)
 			if (c->hist != c->hist_inline)
 				free(c->hist);
 	slab_free(t->records);
+	for (unsigned i = 0; i < TW_TOTAL_HISTOS; i++)
+		free(t->totals.h[i]);
 	listen_index_fini(&t->listeners);
 	free(t->buckets);
 	retain_fini(&t->retained);
@@ -457,6 +462,11 @@ struct tw_lookups *conntable_lookups(struct tw_conntable *t)
 	return &t->lookups;
 }
 
+struct tw_totals *conntable_totals(struct tw_conntable *t)
+{
+	return &t->totals;
+}
+
 struct tw_nsstat_set *conntable_nsstat(struct tw_conntable *t)
 {
 	return &t->nsstat;
@@ -539,6 +549,13 @@ void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
 	if (c->flags & (TW_CONN_TUPLE_INDEXED | TW_CONN_HAS_DROPS))
 		forget_side_entries(t, c);
 	if (c->flags & TW_CONN_CLOSED) {
+		/* Counted as it leaves retention: its end reason is final by
+		 * then (a RST event may correct it just after the close). */
+		t->totals.closed[c->role < TW_TOTAL_ROLES ? c->role : 0]
+				[c->end_reason < TW_TOTAL_ENDS ? c->end_reason : 0]++;
+		if (c->handshake_us && c->role != TW_ROLE_LISTENER &&
+		    histo_add_lazy(&t->totals.h[TW_TOTAL_HANDSHAKE], c->handshake_us) < 0)
+			t->alloc_failures++;
 		retain_unlink(&t->retained, c);
 	} else {
 		t->live--;

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "histo.h"
+
 #include "drops.h"
 #include "listeners.h"
 #include "stats.h"
@@ -280,6 +282,24 @@ struct tw_conn *conntable_find_request(struct tw_conntable *t, uint32_t netns, i
 struct tw_lookups *conntable_lookups(struct tw_conntable *t);
 /* The namespaces' own TCP counters (nsstat.h). */
 struct tw_nsstat_set *conntable_nsstat(struct tw_conntable *t);
+
+/* What the table saw since it began, for counters that only grow
+ * (/metrics): connections that left retention by role and end reason and
+ * their handshakes (us), and every accept wait and half-open lifetime.
+ * Live and retained connections are the caller's to add. */
+enum tw_total_histo {
+	TW_TOTAL_HANDSHAKE,
+	TW_TOTAL_ACCEPT_WAIT,
+	TW_TOTAL_HALF_OPEN,
+	TW_TOTAL_HISTOS
+};
+#define TW_TOTAL_ROLES 4  /* enum tw_role */
+#define TW_TOTAL_ENDS  16 /* enum tw_end_reason, with room */
+struct tw_totals {
+	uint64_t closed[TW_TOTAL_ROLES][TW_TOTAL_ENDS];
+	struct tw_histo *h[TW_TOTAL_HISTOS]; /* allocated on first use */
+};
+struct tw_totals *conntable_totals(struct tw_conntable *t);
 
 /* Drops of a connection by reason (NULL if none). */
 const struct tw_drop_counts *conntable_drops(struct tw_conntable *t, const struct tw_conn *c);

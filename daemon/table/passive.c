@@ -25,9 +25,10 @@ static void hist_add(struct tw_conntable *t, struct tw_conn *c, uint8_t kind, ui
 	conntable_hist_append(t, c, &h);
 }
 
-static void histo_count(struct tw_conntable *t, struct tw_histo **h, uint64_t us)
+/* Into a listener's histogram and the table's total of the same kind. */
+static void histo_count(struct tw_conntable *t, struct tw_histo **h, unsigned total, uint64_t us)
 {
-	if (histo_add_lazy(h, us) < 0)
+	if (histo_add_lazy(h, us) < 0 || histo_add_lazy(&conntable_totals(t)->h[total], us) < 0)
 		conntable_count_alloc_failure(t);
 }
 
@@ -132,7 +133,7 @@ static void request_end(struct tw_conntable *t, struct tw_conn *req, uint8_t end
 		}
 		l->half_open[end]++;
 		if (!(h.flags & TW_HALFOPEN_FIRST_DERIVED) && end_ns >= h.first_synack_ns)
-			histo_count(t, &l->half_open_lifetime,
+			histo_count(t, &l->half_open_lifetime, TW_TOTAL_HALF_OPEN,
 				    (end_ns - h.first_synack_ns) / NSEC_PER_USEC);
 		if (listener_add_halfopen(l, &h) < 0)
 			conntable_count_alloc_failure(t);
@@ -181,7 +182,7 @@ void passive_on_established(struct tw_conntable *t, struct tw_conn *child, uint6
 	 * its whole half-open life (lifecycle.c set handshake_us from it). */
 	l->half_open[TW_HALFOPEN_COMPLETED]++;
 	if (!total_retrans && child->flags & TW_CONN_HANDSHAKE_SRTT)
-		histo_count(t, &l->half_open_lifetime, child->handshake_us);
+		histo_count(t, &l->half_open_lifetime, TW_TOTAL_HALF_OPEN, child->handshake_us);
 }
 
 /* The time a child reached ESTABLISHED (its first such entry, among the
@@ -217,7 +218,7 @@ void passive_on_accept(struct tw_conntable *t, struct tw_conn *child, uint64_t t
 	child->accept_wait_us = (uint32_t)(wait_us < UINT32_MAX ? wait_us : UINT32_MAX);
 	hist_add(t, child, TW_HIST_ACCEPT, time_ns, 0, (uint32_t)(wait_us / 1000));
 	if (l)
-		histo_count(t, &l->accept_wait, wait_us);
+		histo_count(t, &l->accept_wait, TW_TOTAL_ACCEPT_WAIT, wait_us);
 }
 
 void passive_on_drop(struct tw_listener *l, unsigned reason)
