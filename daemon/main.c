@@ -35,6 +35,22 @@ static void on_record(const void *data, size_t len, void *ctx)
 	}
 }
 
+/* The service manager's status line, every 5 s under systemd. */
+static void notify_status(struct tw_daemon *d)
+{
+	struct tw_conntable_stats st;
+	char msg[256];
+
+	conntable_get_stats(d->table, &st);
+	snprintf(msg, sizeof(msg),
+		 "STATUS=tracking %llu connections (%llu listeners, %llu half-open) in %zu "
+		 "network namespaces; %llu closed kept",
+		 (unsigned long long)st.live, (unsigned long long)st.listeners,
+		 (unsigned long long)st.requests, sync_netns_count(d->sync),
+		 (unsigned long long)st.retained);
+	service_notify(msg);
+}
+
 /* Once a second: HTTP timeouts, event-stream pings, and an early
  * reconcile when events were lost (the snapshot repairs what they missed). */
 static void on_tick(struct tw_loop *l, void *data)
@@ -45,7 +61,18 @@ static void on_tick(struct tw_loop *l, void *data)
 	http_tick(d->http);
 	if (++d->ticks % 15 == 0)
 		http_ping_watchers(d->http);
+	if (d->ticks % 5 == 0 && getenv("NOTIFY_SOCKET"))
+		notify_status(d);
 	daemon_check_lost(d);
+}
+
+/* systemd's watchdog, fed from the loop: a stalled loop stops feeding it
+ * and is restarted. */
+static void on_watchdog(struct tw_loop *l, void *data)
+{
+	(void)l;
+	(void)data;
+	service_notify("WATCHDOG=1");
 }
 
 static void on_signal(struct tw_loop *l, int signo, void *data)
@@ -79,6 +106,9 @@ static int start(struct tw_daemon *d, char *err, size_t err_len)
 		    0 ||
 	    loop_add_timer(d->loop, 1000, 1000, on_tick, d) < 0)
 		return snprintf(err, err_len, "cannot set up the event loop"), -EINVAL;
+	if (service_watchdog_ms() && loop_add_timer(d->loop, service_watchdog_ms() / 2,
+						    service_watchdog_ms() / 2, on_watchdog, d) < 0)
+		return snprintf(err, err_len, "cannot set up the watchdog timer"), -EINVAL;
 	return 0;
 }
 
@@ -121,6 +151,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	service_notify("READY=1");
+	if (getenv("NOTIFY_SOCKET"))
+		notify_status(&d);
 	r = loop_run(d.loop);
 	service_notify("STOPPING=1");
 	if (r < 0)

@@ -33,6 +33,20 @@ int service_notify(const char *state)
 	return r;
 }
 
+unsigned service_watchdog_ms(void)
+{
+	const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	unsigned long long v;
+	char *end;
+
+	if (!usec || !*usec || (pid && *pid && strtol(pid, NULL, 10) != (long)getpid()))
+		return 0;
+	v = strtoull(usec, &end, 10);
+	if (*end || v < 1000 || v > 3600ull * 1000000)
+		return 0;
+	return (unsigned)(v / 1000);
+}
+
 int service_daemonize(void)
 {
 	pid_t pid = fork();
