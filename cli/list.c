@@ -10,7 +10,7 @@
 #include "tcpstate.h"
 
 struct list_args {
-	bool listening, all, v4, v6, process, no_header;
+	bool listening, all, v4, v6, process, no_header, timers, ext, info;
 	struct filter_args filter;
 };
 
@@ -54,9 +54,21 @@ static int parse_args(struct list_args *a, int argc, char **argv)
 					break;
 				case 't':
 				case 'n':
+					break; /* always TCP and numeric */
+				case 'o':
+					a->timers = true;
+					break;
 				case 'e':
+					a->ext = true;
+					break;
 				case 'i':
-					break; /* always TCP, numeric, detailed */
+					a->info = true;
+					break;
+				case 'm':
+					return usage_error(
+						"-m (socket memory) is not available: the "
+						"daemon does not sample skmeminfo",
+						NULL);
 				default: {
 					char flag[3] = {'-', *f, 0};
 
@@ -72,6 +84,12 @@ static int parse_args(struct list_args *a, int argc, char **argv)
 			a->process = true;
 		} else if (!strcmp(s, "--no-header")) {
 			a->no_header = true;
+		} else if (!strcmp(s, "--options")) {
+			a->timers = true;
+		} else if (!strcmp(s, "--extended")) {
+			a->ext = true;
+		} else if (!strcmp(s, "--info")) {
+			a->info = true;
 		} else {
 			return usage_error("unknown option", s);
 		}
@@ -105,15 +123,25 @@ static int build_query(const struct list_args *a, char *q, size_t len)
  * for its columns, and no parsing here. */
 static void add_view(const struct list_args *a, bool json, char *q, size_t len)
 {
-	char cols[32] = "";
+	char cols[64] = "";
+	const struct {
+		bool on;
+		const char *name;
+	} opt[] = {{a->process, "process"},
+		   {a->all, "end"},
+		   {a->timers, "timer"},
+		   {a->ext, "ext"},
+		   {a->info, "info"}};
 
 	if (json)
 		return;
 	query_add(q, len, "format", "text");
-	if (a->process)
-		strcat(cols, "process");
-	if (a->all)
-		strcat(cols, *cols ? ",end" : "end");
+	for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
+		if (opt[i].on) {
+			if (*cols)
+				strcat(cols, ",");
+			strcat(cols, opt[i].name);
+		}
 	if (*cols)
 		query_add(q, len, "columns", cols);
 	if (a->no_header)

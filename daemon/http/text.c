@@ -76,6 +76,51 @@ void text_header(struct tw_buf *b, unsigned columns)
 	buf_printf(b, " %*s%s\n", W_COOKIE, "Cookie", columns & TEXT_COL_PROCESS ? " Process" : "");
 }
 
+/* ss's print_ms_timer: 1min25sec, 45sec, 200ms. */
+static void put_timer_ms(struct tw_buf *b, uint64_t ms)
+{
+	uint64_t secs = ms / 1000, mins = secs / 60;
+
+	ms %= 1000;
+	if (mins)
+		buf_printf(b, "%llumin", (unsigned long long)mins);
+	if (secs % 60 || (!mins && !ms))
+		buf_printf(b, "%llusec", (unsigned long long)(secs % 60));
+	if (ms && !mins)
+		buf_printf(b, "%llums", (unsigned long long)ms);
+}
+
+/* The optional columns, as ss -o, -e and -i print them (from the last
+ * sock_diag sample: a reconcile's). Not the fast path: printf is fine. */
+static void text_extra(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk,
+		       unsigned columns)
+{
+	static const char *const timers[] = {"off", "on", "keepalive", "timewait", "persist"};
+	const struct tw_tcpinfo *ti = &c->info;
+
+	if (columns & TEXT_COL_TIMER && ti->sample_ns && ti->timer && ti->timer < TW_TIMER_KINDS) {
+		uint64_t since = clk->now_mono_ns > ti->sample_ns
+					 ? (clk->now_mono_ns - ti->sample_ns) / NSEC_PER_MSEC
+					 : 0;
+
+		buf_printf(b, " timer:(%s,", timers[ti->timer]);
+		put_timer_ms(b, ti->timer_expires_ms > since ? ti->timer_expires_ms - since : 0);
+		buf_printf(b, ",%u)", ti->timer_retrans);
+	}
+	if (columns & TEXT_COL_EXT)
+		buf_printf(b, " uid:%u ino:%u sk:%llx", c->uid, c->inode,
+			   (unsigned long long)c->cookie);
+	if (columns & TEXT_COL_INFO && ti->has_info)
+		buf_printf(b,
+			   "\n\t rtt:%.3f/%.3f cwnd:%u bytes_acked:%llu bytes_received:%llu "
+			   "retrans:0/%u lost:%u delivery_rate:%llubps lastsnd:%u lastrcv:%u",
+			   ti->rtt_us / 1000.0, ti->rttvar_us / 1000.0, ti->snd_cwnd,
+			   (unsigned long long)ti->bytes_acked,
+			   (unsigned long long)ti->bytes_received, ti->total_retrans, ti->lost,
+			   (unsigned long long)ti->delivery_rate_bps * 8, ti->last_data_sent_ms,
+			   ti->last_data_recv_ms);
+}
+
 void text_row(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk,
 	      unsigned columns)
 {
@@ -122,8 +167,10 @@ void text_row(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *
 		n += tw_fmt_u64(row + n, c->pid);
 		n += put_str(row + n, "))");
 	}
-	row[n++] = '\n';
 	buf_put(b, row, n);
+	if (columns & (TEXT_COL_TIMER | TEXT_COL_EXT | TEXT_COL_INFO))
+		text_extra(b, c, clk, columns);
+	buf_put(b, "\n", 1);
 }
 
 int text_parse_columns(const char *text, unsigned *ret)
@@ -138,6 +185,12 @@ int text_parse_columns(const char *text, unsigned *ret)
 			cols |= TEXT_COL_PROCESS;
 		else if (len == 3 && !strncmp(p, "end", 3))
 			cols |= TEXT_COL_END;
+		else if (len == 5 && !strncmp(p, "timer", 5))
+			cols |= TEXT_COL_TIMER;
+		else if (len == 3 && !strncmp(p, "ext", 3))
+			cols |= TEXT_COL_EXT;
+		else if (len == 4 && !strncmp(p, "info", 4))
+			cols |= TEXT_COL_INFO;
 		else if (len)
 			return -EINVAL;
 		p += len;

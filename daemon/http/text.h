@@ -16,12 +16,15 @@
 enum text_column {
 	TEXT_COL_PROCESS = 1 << 0, /* users:(("comm",pid=N)) */
 	TEXT_COL_END = 1 << 1,     /* end reason */
+	TEXT_COL_TIMER = 1 << 2,   /* timer:(keepalive,45sec,0), as ss -o */
+	TEXT_COL_EXT = 1 << 3,     /* uid:U ino:I sk:COOKIE, as ss -e */
+	TEXT_COL_INFO = 1 << 4,    /* a second line of tcp_info, as ss -i */
 };
 
 void text_header(struct tw_buf *b, unsigned columns);
 void text_row(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk,
 	      unsigned columns);
-/* Parses "process,end" into TEXT_COL_* bits; -EINVAL on an unknown name. */
+/* Parses "process,end,timer,ext,info" into TEXT_COL_* bits; -EINVAL on an unknown name. */
 int text_parse_columns(const char *text, unsigned *ret);
 
 #endif
