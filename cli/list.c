@@ -1,7 +1,9 @@
 /* tcpwatch list: connections as a table, like ss -tan, or as JSON. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "fetch.h"
@@ -11,6 +13,7 @@
 
 struct list_args {
 	bool listening, all, v4, v6, process, no_header, timers, ext, info;
+	char netns[16]; /* -N: an inode in decimal, "" all */
 	struct filter_args filter;
 };
 
@@ -18,6 +21,27 @@ static int usage_error(const char *msg, const char *arg)
 {
 	fprintf(stderr, "tcpwatch list: %s%s%s\n", msg, arg ? " " : "", arg ? arg : "");
 	return 2;
+}
+
+/* -N NAME (of /run/netns, as ss -N), a path, or an inode: the inode. */
+static int netns_arg(const char *v, char *out, size_t len)
+{
+	char path[300];
+	struct stat st;
+	char *end;
+	unsigned long ino = strtoul(v, &end, 10);
+
+	if (*v >= '0' && *v <= '9' && !*end && ino && ino <= UINT32_MAX) {
+		snprintf(out, len, "%lu", ino);
+		return 0;
+	}
+	snprintf(path, sizeof(path), v[0] == '/' ? "%s" : "/run/netns/%s", v);
+	if (strchr(v, '/') && v[0] != '/')
+		return -1;
+	if (stat(path, &st) < 0)
+		return -1;
+	snprintf(out, len, "%lu", (unsigned long)st.st_ino);
+	return 0;
 }
 
 static int parse_args(struct list_args *a, int argc, char **argv)
@@ -30,6 +54,17 @@ static int parse_args(struct list_args *a, int argc, char **argv)
 			return 2;
 		if (r > 0)
 			continue;
+		if (!strcmp(s, "-N") || !strcmp(s, "--net") || !strncmp(s, "--net=", 6)) {
+			const char *v =
+				s[1] == 'N' || !s[5] ? (i + 1 < argc ? argv[++i] : NULL) : s + 6;
+
+			if (!v || netns_arg(v, a->netns, sizeof(a->netns)) < 0)
+				return usage_error(
+					"-N takes a namespace name (/run/netns), a path or an "
+					"inode:",
+					v ? v : "(none)");
+			continue;
+		}
 		if (s[0] == '-' && s[1] && s[1] != '-') {
 			/* Bundled short flags, as in ss -tanp. */
 			for (const char *f = s + 1; *f; f++) {
@@ -112,6 +147,8 @@ static int build_query(const struct list_args *a, char *q, size_t len)
 	q[0] = '\0';
 	if (filter_args_query(&a->filter, def, q, len, "list") < 0)
 		return -1;
+	if (a->netns[0])
+		query_add(q, len, "netns", a->netns);
 	if (a->v4)
 		query_add(q, len, "family", "inet");
 	if (a->v6)

@@ -13,7 +13,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: tcpwatch [--socket PATH] [--json] COMMAND [ARGS]\n\n"
 		"Commands:\n"
-		"  list, ls [-l|-a] [-4|-6] [-p] [-o] [-e] [-i] [-H] [state NAME]... [exclude "
+		"  list, ls [-l|-a] [-4|-6] [-p] [-o] [-e] [-i] [-N NS] [-H] [state NAME]... "
+		"[exclude "
 		"NAME]... [EXPR]\n"
 		"                      connections, like ss -tan. NAME: established, syn-sent,\n"
 		"                      ..., or the groups all, connected, synchronized, bucket, "

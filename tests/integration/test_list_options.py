@@ -4,7 +4,8 @@
 timer:(keepalive,...)), -e its uid, inode and cookie (sk:), equal to what
 ss -e prints for the same socket, -i a second line of tcp_info (rtt, cwnd,
 bytes acked); -m, which the daemon cannot answer, is refused with a
-message instead of ignored."""
+message instead of ignored; -N NAME|INODE lists one namespace's
+connections."""
 
 import os
 import re
@@ -59,6 +60,26 @@ def main():
         plain = d.cli("list", expr)
         check("timer:" not in plain and "ino:" not in plain and "\t rtt" not in plain,
               "without the options, the table is unchanged: %r" % plain)
+
+        # -N NAME: one namespace's connections, as ss -N shows them.
+        with twtest.Netns() as ns:
+            p = ns.spawn_python(
+                "import socket,time\n"
+                "l=socket.socket(); l.bind(('127.0.0.1', 18777)); l.listen(4)\n"
+                "c=socket.create_connection(('127.0.0.1', 18777)); a=l.accept()\n"
+                "print('up', flush=True); time.sleep(60)\n")
+            check_eq(twtest.read_line(p), "up", "a connection in the namespace")
+
+            def listed():
+                out = d.cli("list", "-N", ns.name)
+                return [x for x in out.splitlines()[1:] if x.strip()]
+            twtest.wait_for(lambda: len(listed()) == 2, timeout=10)
+            rows = listed()
+            check(all(":18777" in x for x in rows), "only the namespace's: %r" % rows)
+            check_eq(len([x for x in d.cli("list", "-N", str(ns.inode)).splitlines()[1:]
+                          if x.strip()]), 2, "-N INODE")
+            r = d.cli_run("list", "-N", "no-such-ns")
+            check(r.returncode == 2 and "-N" in r.stderr, "-N of no namespace: %r" % r.stderr)
 
 
 if __name__ == "__main__":
