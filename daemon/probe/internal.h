@@ -60,6 +60,9 @@ int ctx_open(struct probe_ctx *c, uint32_t netns, const char *ns_path, uint16_t 
 void ctx_close(struct probe_ctx *c);
 /* Returns once the kernel stamps received packets (100 ms at most). */
 void ctx_wait_rx_stamps(void);
+/* Reads the interface addresses of the calling thread's namespace into c
+ * (ifaddr.c). */
+void ctx_read_own_addrs(struct probe_ctx *c);
 /* True if addr is an interface address of the namespace at ns_path (NULL:
  * ours), looked up by a thread inside it. */
 bool ns_has_addr(const char *ns_path, int family, const uint8_t addr[16]);

@@ -37,6 +37,8 @@ struct tw_prober {
 
 void prober_reschedule(struct tw_prober *p);
 void prober_on_timer(struct tw_loop *l, void *data);
+/* A raw socket is readable (prober.c). */
+void prober_on_readable(struct tw_loop *l, int fd, uint32_t events, void *data);
 struct probe_ctx *prober_ctx(struct tw_prober *p, uint32_t netns, const char *path, char *err,
 			     size_t err_len);
 void prober_close_ctxs(struct tw_prober *p);
