@@ -1,0 +1,51 @@
+/*
+ * The connection table's record, shared by conntable.c (the chains,
+ * retention, listeners) and sidemap.c (the side indexes: request sockets
+ * by 4-tuple, drop counts by cookie). Not for other modules: they use
+ * conntable.h.
+ */
+#ifndef TCPWATCH_CONNTABLE_INT_H
+#define TCPWATCH_CONNTABLE_INT_H
+
+#include "conntable.h"
+#include "listeners.h"
+#include "lookups.h"
+#include "nsstat.h"
+#include "retain.h"
+#include "slab.h"
+#include "u64map.h"
+
+/* Request sockets in the 4-tuple index, and connections with drop counts,
+ * at most (both are a few unless something is wrong; then bounded). */
+#define REQUESTS_MAX    (1u << 20)
+#define DROP_COUNTS_MAX 65536
+
+struct tw_conntable {
+	struct tw_conntable_limits limits;
+	struct tw_link *buckets; /* chains, newest first */
+	size_t cap;              /* buckets, a power of two */
+	size_t count;
+	size_t live;
+	struct tw_retain retained; /* closed connections, oldest first */
+	struct tw_listen_index listeners;
+	struct tw_u64map requests; /* 4-tuple hash -> request socket's cookie */
+	struct tw_u64map drop_map; /* cookie -> struct tw_drop_counts * */
+	struct tw_lookups lookups;
+	struct tw_nsstat_set nsstat;
+	uint64_t refused_full;
+	uint64_t requests_live;    /* records with TW_CONN_REQUEST */
+	uint64_t requests_refused; /* over max_requests */
+	uint64_t evicted;
+	uint64_t history_dropped;
+	uint64_t drop_entries_elided; /* drops counted but not in a history */
+	struct tw_totals totals;      /* since start: closes, histograms */
+	uint64_t alloc_failures;
+	uint64_t hist_bytes;
+	struct tw_slab *records;
+};
+
+/* A request's tuple entry and a connection's drop counts leave with it
+ * (sidemap.c). */
+void conntable_forget_side_entries(struct tw_conntable *t, struct tw_conn *c);
+
+#endif
