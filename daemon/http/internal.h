@@ -63,6 +63,9 @@ enum MHD_Result probes_handle(struct tw_http *h, struct MHD_Connection *conn, co
 enum MHD_Result probe_handle(struct tw_http *h, struct MHD_Connection *conn, const char *id);
 /* GET /metrics: Prometheus text or OpenMetrics (metrics.c). */
 enum MHD_Result metrics_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);
+/* Every figure of the daemon and of HTTP, in a new list (free it); NULL
+ * when out of memory. */
+struct tw_stats *http_collect_stats(struct tw_http *h);
 /* The methods a path takes, for a 405's Allow header ("GET, HEAD"). */
 const char *routes_allowed(const char *url);
 /* A socket cookie in decimal: 0, or -EINVAL / -ERANGE. */

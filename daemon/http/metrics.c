@@ -404,12 +404,9 @@ enum MHD_Result metrics_handle(struct tw_http *h, struct MHD_Connection *conn, c
 	if (MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0)
 		return http_reply_error(h, conn, MHD_HTTP_BAD_REQUEST,
 					"this endpoint takes no parameters");
-	s = malloc(sizeof(*s));
+	s = http_collect_stats(h);
 	if (!s)
 		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-	stats_init(s);
-	h->hooks.collect_stats(s, h->hooks.data);
-	http_report(h, s);
 	buf_init(&b);
 	connections(&w, h->hooks.table);
 	listeners(&w, h->hooks.table);

@@ -95,6 +95,18 @@ static enum MHD_Result handle_findings(struct tw_http *h, struct MHD_Connection 
 	return reply_json(conn, &b);
 }
 
+struct tw_stats *http_collect_stats(struct tw_http *h)
+{
+	struct tw_stats *s = malloc(sizeof(*s));
+
+	if (!s)
+		return NULL;
+	stats_init(s);
+	h->hooks.collect_stats(s, h->hooks.data);
+	http_report(h, s);
+	return s;
+}
+
 static enum MHD_Result handle_stats(struct tw_http *h, struct MHD_Connection *conn,
 				    const char *rest)
 {
@@ -105,12 +117,9 @@ static enum MHD_Result handle_stats(struct tw_http *h, struct MHD_Connection *co
 	(void)rest;
 	if (no_query(h, conn, &qe))
 		return http_reply_error(h, conn, qe.status, qe.message);
-	s = malloc(sizeof(*s));
+	s = http_collect_stats(h);
 	if (!s)
 		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-	stats_init(s);
-	h->hooks.collect_stats(s, h->hooks.data);
-	http_report(h, s);
 	buf_init(&b);
 	json_stats(&b, s);
 	free(s);

@@ -31,15 +31,23 @@ static uint64_t conn_tuple_key(const struct tw_conn *c)
 			 c->remote_port);
 }
 
+/* A request leaves the 4-tuple index (if the entry is still its own). */
+static void unindex_tuple(struct tw_conntable *t, struct tw_conn *c)
+{
+	uint64_t key, *v;
+
+	if (!(c->flags & TW_CONN_TUPLE_INDEXED))
+		return;
+	key = conn_tuple_key(c);
+	v = u64map_get(&t->requests, key);
+	if (v && *v == c->cookie)
+		u64map_del(&t->requests, key);
+	c->flags &= ~TW_CONN_TUPLE_INDEXED;
+}
+
 void conntable_forget_side_entries(struct tw_conntable *t, struct tw_conn *c)
 {
-	if (c->flags & TW_CONN_TUPLE_INDEXED) {
-		uint64_t key = conn_tuple_key(c), *v = u64map_get(&t->requests, key);
-
-		if (v && *v == c->cookie)
-			u64map_del(&t->requests, key);
-		c->flags &= ~TW_CONN_TUPLE_INDEXED;
-	}
+	unindex_tuple(t, c);
 	if (c->flags & TW_CONN_HAS_DROPS) {
 		uint64_t *v = u64map_get(&t->drop_map, c->cookie);
 
@@ -53,13 +61,7 @@ void conntable_forget_side_entries(struct tw_conntable *t, struct tw_conn *c)
 
 void conntable_request_became_child(struct tw_conntable *t, struct tw_conn *c)
 {
-	if (c->flags & TW_CONN_TUPLE_INDEXED) {
-		uint64_t key = conn_tuple_key(c), *v = u64map_get(&t->requests, key);
-
-		if (v && *v == c->cookie)
-			u64map_del(&t->requests, key);
-		c->flags &= ~TW_CONN_TUPLE_INDEXED;
-	}
+	unindex_tuple(t, c);
 	if (c->flags & TW_CONN_REQUEST) {
 		c->flags &= ~TW_CONN_REQUEST;
 		t->requests_live--;
