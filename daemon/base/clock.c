@@ -11,14 +11,19 @@ uint64_t clock_mono_ns(void)
 	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t clock_wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
 void clock_sample(struct tw_clock *clk)
 {
-	struct timespec rt;
-	uint64_t wall;
+	uint64_t wall = clock_wall_ns();
 
-	clock_gettime(CLOCK_REALTIME, &rt);
 	clk->now_mono_ns = clock_mono_ns();
-	wall = (uint64_t)rt.tv_sec * NSEC_PER_SEC + (uint64_t)rt.tv_nsec;
 	clk->mono_to_wall_ns = (int64_t)(wall - clk->now_mono_ns);
 }
 

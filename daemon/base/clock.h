@@ -18,6 +18,9 @@
 
 /* CLOCK_MONOTONIC now, in nanoseconds. */
 uint64_t clock_mono_ns(void);
+/* CLOCK_REALTIME now, in nanoseconds (the clock of the kernel's socket
+ * timestamps: the prober's send times when the kernel gave none). */
+uint64_t clock_wall_ns(void);
 
 /* The offset between CLOCK_MONOTONIC and wall-clock time, sampled once per
  * reply so every time in it converts the same way. */

@@ -13,14 +13,6 @@
 #include "log.h"
 #include "prober_int.h"
 
-static uint64_t wall_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (uint64_t)t.tv_sec * NSEC_PER_SEC + (uint64_t)t.tv_nsec;
-}
-
 static void ctx_free(struct tw_prober *p, struct probe_ctx *c)
 {
 	for (int fam = 0; fam < 2; fam++)
@@ -121,11 +113,11 @@ void prober_close_ctxs(struct tw_prober *p)
 void prober_init_secrets(struct tw_prober *p)
 {
 	if (getrandom(p->key, sizeof(p->key), 0) != sizeof(p->key)) {
-		uint64_t x = wall_ns() ^ clock_mono_ns();
+		uint64_t x = clock_wall_ns() ^ clock_mono_ns();
 
 		for (size_t i = 0; i < sizeof(p->key); i++)
 			p->key[i] = (uint8_t)(x >> (8 * (i % 8))) ^ (uint8_t)i;
 	}
 	if (getrandom(&p->ts_offset, sizeof(p->ts_offset), 0) != sizeof(p->ts_offset))
-		p->ts_offset = (uint32_t)wall_ns();
+		p->ts_offset = (uint32_t)clock_wall_ns();
 }

@@ -47,33 +47,58 @@ static uint32_t inode_of(const char *path)
 	return stat(path, &st) == 0 ? (uint32_t)st.st_ino : 0;
 }
 
-/* A path of the namespace inode: a name in /run/netns, else a process's. */
-static int path_of_inode(uint32_t inode, char *out, size_t len)
+/* Calls fn with each namespace path (/run/netns names first, then every
+ * process's /proc/PID/ns/net) and its inode until fn returns true; true
+ * then. */
+static bool walk_ns_paths(bool (*fn)(const char *path, uint32_t ino, void *data), void *data)
 {
 	const char *dirs[] = {"/run/netns", "/proc"};
 
 	for (int k = 0; k < 2; k++) {
 		DIR *d = opendir(dirs[k]);
 		struct dirent *e;
+		bool done = false;
 
-		if (!d)
-			continue;
-		while ((e = readdir(d))) {
+		while (d && !done && (e = readdir(d))) {
+			char path[300];
+
 			if (e->d_name[0] == '.' ||
 			    (k == 1 && !isdigit((unsigned char)e->d_name[0])))
 				continue;
-			if (k)
-				snprintf(out, len, "/proc/%s/ns/net", e->d_name);
-			else
-				snprintf(out, len, "/run/netns/%s", e->d_name);
-			if (inode_of(out) == inode) {
-				closedir(d);
-				return 0;
-			}
+			snprintf(path, sizeof(path), k ? "/proc/%s/ns/net" : "/run/netns/%s",
+				 e->d_name);
+			done = fn(path, inode_of(path), data);
 		}
-		closedir(d);
+		if (d)
+			closedir(d);
+		if (done)
+			return true;
 	}
-	return -ENOENT;
+	return false;
+}
+
+struct path_search {
+	uint32_t inode;
+	char *out;
+	size_t len;
+};
+
+static bool path_is(const char *path, uint32_t ino, void *data)
+{
+	struct path_search *q = data;
+
+	if (ino != q->inode)
+		return false;
+	snprintf(q->out, q->len, "%s", path);
+	return true;
+}
+
+/* A path of the namespace inode: a name in /run/netns, else a process's. */
+static int path_of_inode(uint32_t inode, char *out, size_t len)
+{
+	struct path_search q = {.inode = inode, .out = out, .len = len};
+
+	return walk_ns_paths(path_is, &q) ? 0 : -ENOENT;
 }
 
 #define OWN_ADDR_NS_MAX 1024 /* namespaces searched for an address */
@@ -84,42 +109,44 @@ static int path_of_inode(uint32_t inode, char *out, size_t len)
  * target is outside the configured list, so a refusal may cost a walk of
  * /run/netns and /proc (a thread per namespace, each once).
  */
+struct addr_search {
+	struct tw_prober *p;
+	int family;
+	const uint8_t *addr;
+	uint32_t *seen, n;
+	bool found;
+};
+
+static bool has_addr(const char *path, uint32_t ino, void *data)
+{
+	struct addr_search *q = data;
+	uint32_t i;
+
+	if (q->n == OWN_ADDR_NS_MAX)
+		return true; /* searched enough: stop, not found */
+	for (i = 0; i < q->n && q->seen[i] != ino; i++)
+		;
+	if (!ino || i < q->n)
+		return false;
+	q->seen[q->n++] = ino;
+	q->found = q->p->hooks.netns_followed &&
+		   q->p->hooks.netns_followed(ino, q->p->hooks.data) &&
+		   ns_has_addr(path, q->family, q->addr);
+	return q->found;
+}
+
 static bool addr_of_followed_ns(struct tw_prober *p, int family, const uint8_t addr[16])
 {
-	const char *dirs[] = {"/run/netns", "/proc"};
-	uint32_t *seen = calloc(OWN_ADDR_NS_MAX, sizeof(*seen)), n = 0;
-	bool found = ns_has_addr(NULL, family, addr);
-
-	if (!seen)
-		return found;
-	seen[n++] = p->self_netns;
-	for (int k = 0; k < 2 && !found; k++) {
-		DIR *d = opendir(dirs[k]);
-		struct dirent *e;
-
-		while (d && !found && n < OWN_ADDR_NS_MAX && (e = readdir(d))) {
-			char path[300];
-			uint32_t ino, i;
-
-			if (e->d_name[0] == '.' ||
-			    (k == 1 && !isdigit((unsigned char)e->d_name[0])))
-				continue;
-			snprintf(path, sizeof(path), k ? "/proc/%s/ns/net" : "/run/netns/%s",
-				 e->d_name);
-			ino = inode_of(path);
-			for (i = 0; i < n && seen[i] != ino; i++)
-				;
-			if (!ino || i < n)
-				continue;
-			seen[n++] = ino;
-			if (p->hooks.netns_followed && p->hooks.netns_followed(ino, p->hooks.data))
-				found = ns_has_addr(path, family, addr);
-		}
-		if (d)
-			closedir(d);
-	}
-	free(seen);
-	return found;
+	struct addr_search q = {.p = p, .family = family, .addr = addr};
+	if (ns_has_addr(NULL, family, addr))
+		return true;
+	q.seen = calloc(OWN_ADDR_NS_MAX, sizeof(*q.seen));
+	if (!q.seen)
+		return false;
+	q.seen[q.n++] = p->self_netns;
+	walk_ns_paths(has_addr, &q);
+	free(q.seen);
+	return q.found;
 }
 
 /* The namespace of text ("", a path, an inode): its inode and a path. */

@@ -17,14 +17,6 @@
 #include "log.h"
 #include "prober_int.h"
 
-static uint64_t wall_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (uint64_t)t.tv_sec * NSEC_PER_SEC + (uint64_t)t.tv_nsec;
-}
-
 const char *probe_mode_name(unsigned mode)
 {
 	static const char *const names[] = {"syn", "trace", "half-open"};
@@ -339,7 +331,7 @@ static int send_probe(struct tw_prober *p, struct tw_probe_target *t, uint64_t n
 		if (r < 0) {
 			res.state = TW_PROBE_ERROR;
 			res.errno_ = -r;
-			res.sent_ns = wall_ns();
+			res.sent_ns = clock_wall_ns();
 			t->next_seq++;
 			results_add(&t->results, &res);
 			p->n.send_errors++;
@@ -380,7 +372,7 @@ static int send_probe(struct tw_prober *p, struct tw_probe_target *t, uint64_t n
 		if (r < 0) {
 			res.state = TW_PROBE_ERROR;
 			res.errno_ = -r;
-			res.sent_ns = wall_ns();
+			res.sent_ns = clock_wall_ns();
 			s->live = false;
 			t->next_seq++;
 			results_add(&t->results, &res);
@@ -390,7 +382,7 @@ static int send_probe(struct tw_prober *p, struct tw_probe_target *t, uint64_t n
 		}
 		c->halfopen_users++;
 	}
-	f->res.sent_ns = wall_ns();
+	f->res.sent_ns = clock_wall_ns();
 	live_link(p, f);
 	t->in_flight++;
 	t->next_seq++;
