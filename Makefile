@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 SOCKET ?= /run/tcpwatch/tcpwatchd.sock
 LISTEN ?= 127.0.0.1:9466
 
-.PHONY: all deps build run test test-unit test-sanitize release-builds bench clean format format-check
+.PHONY: all deps build run test test-unit test-sanitize release-builds bench clean format format-check install deb
 
 all: build
 
@@ -55,6 +55,16 @@ bench:
 	BUILD=$(BUILD) bench/run-churn.sh
 	BUILD=$(BUILD) bench/run-listing.sh
 	BUILD=$(BUILD) bench/run-rss.sh
+
+# Installs what packaging/install.cmake lists: binaries, the unit, the
+# config (kept if it exists), man pages, bash completion. PREFIX (default
+# /usr/local) and DESTDIR as usual: make install PREFIX=/usr DESTDIR=/tmp/root
+install: build
+	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
+
+# The .deb of the same files: $(BUILD)/deb/tcpwatch_VERSION-1_ARCH.deb
+deb: build
+	cd $(BUILD) && cpack -G DEB
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD) build-release-gcc build-release-clang

@@ -12,5 +12,6 @@ int cmd_watch(const struct cli_opts *o, int argc, char **argv);
 int cmd_findings(const struct cli_opts *o, int argc, char **argv);
 int cmd_listeners(const struct cli_opts *o, int argc, char **argv);
 int cmd_probe(const struct cli_opts *o, int argc, char **argv);
+int cmd_top(const struct cli_opts *o, int argc, char **argv);
 
 #endif

@@ -13,9 +13,11 @@
 #include "client.h"
 #include "fmt.h"
 
-#define REPLY_MAX_BYTES (1ull << 31) /* refuse replies over 2 GiB */
-#define ERROR_BODY_MAX  (4 * 1024)   /* of an error reply, what is kept */
-#define LINE_MAX_BYTES  (64 * 1024)  /* a longer event line is cut */
+#define REPLY_MAX_BYTES   (1ull << 31) /* refuse replies over 2 GiB */
+#define ERROR_BODY_MAX    (4 * 1024)   /* of an error reply, what is kept */
+#define LINE_MAX_BYTES    (64 * 1024)  /* a longer event line is cut */
+#define CONNECT_TIMEOUT_S 10L          /* a daemon that does not accept */
+#define STALL_TIMEOUT_S   60L          /* a reply (not a stream) silent this long */
 
 static bool curl_ready;
 
@@ -51,42 +53,68 @@ static CURL *open_get(const char *socket_path, const char *path, struct curl_sli
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "tcpwatch/" TCPWATCH_VERSION);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
 	return c;
 }
 
-/* What a failed transfer means for a user. */
-static int transfer_error(CURL *c, CURLcode code, const char *socket_path, char *err,
-			  size_t err_len)
+/* A reply's body, bounded. */
+struct body {
+	char *data;
+	size_t len, cap;
+	size_t max;
+	bool too_large; /* the reply went past max */
+};
+
+/* What a failed transfer means for a user; b: the reply's body, if kept. */
+static int transfer_error(CURL *c, CURLcode code, const struct body *b, const char *socket_path,
+			  char *err, size_t err_len)
 {
+	curl_off_t connected_us = 0;
 	long os_errno = 0;
+	const char *why;
 
 	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
-	if (code == CURLE_COULDNT_CONNECT) {
+	curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connected_us);
+	if (code == CURLE_COULDNT_CONNECT || (code == CURLE_OPERATION_TIMEDOUT && !connected_us)) {
+		if (code == CURLE_OPERATION_TIMEDOUT)
+			why = "timed out";
+		else
+			why = os_errno ? strerror((int)os_errno) : "connection refused";
 		snprintf(err, err_len,
 			 "cannot reach tcpwatchd at %s: %s (is it running? try --socket)",
-			 socket_path, os_errno ? strerror((int)os_errno) : "connection refused");
+			 socket_path, why);
+		if (code == CURLE_OPERATION_TIMEDOUT)
+			return -ETIMEDOUT;
 		return os_errno ? -(int)os_errno : -ECONNREFUSED;
 	}
-	if (code == CURLE_WRITE_ERROR) {
-		snprintf(err, err_len, "reply too large or out of memory");
+	if (code == CURLE_OPERATION_TIMEDOUT) {
+		snprintf(err, err_len, "tcpwatchd at %s stopped answering (nothing for %ld s)",
+			 socket_path, STALL_TIMEOUT_S);
+		return -ETIMEDOUT;
+	}
+	if (code == CURLE_WRITE_ERROR && b && b->too_large) {
+		snprintf(err, err_len, "the reply of tcpwatchd at %s is over %llu GiB", socket_path,
+			 (unsigned long long)(b->max >> 30));
 		return -EFBIG;
+	}
+	if (code == CURLE_WRITE_ERROR || code == CURLE_OUT_OF_MEMORY) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
 	}
 	snprintf(err, err_len, "talking to tcpwatchd at %s: %s", socket_path,
 		 curl_easy_strerror(code));
 	return -EPROTO;
 }
 
-struct body {
-	char *data;
-	size_t len, cap;
-	size_t max;
-};
-
 static size_t on_body(char *p, size_t size, size_t n, void *data)
 {
 	struct body *b = data;
 	size_t len = size * n;
 
+	if (len > b->max - b->len) {
+		b->too_large = true;
+		return 0; /* curl fails the transfer: CURLE_WRITE_ERROR */
+	}
 	if (b->len + len + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 1 << 16;
 		char *d;
@@ -94,7 +122,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *data)
 		while (cap < b->len + len + 1)
 			cap *= 2;
 		if (cap > b->max + 1)
-			return 0; /* curl fails the transfer: CURLE_WRITE_ERROR */
+			cap = b->max + 1;
 		d = realloc(b->data, cap);
 		if (!d)
 			return 0;
@@ -134,9 +162,12 @@ int client_request(const char *socket_path, const char *method, const char *path
 	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	/* A reply comes at once; a daemon silent this long is stuck. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, STALL_TIMEOUT_S);
 	code = curl_easy_perform(c);
 	if (code != CURLE_OK) {
-		r = transfer_error(c, code, socket_path, err, err_len);
+		r = transfer_error(c, code, &b, socket_path, err, err_len);
 		free(b.data);
 	} else {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -202,8 +233,10 @@ static size_t on_stream(char *p, size_t size, size_t n, void *data)
 	if (!s->status)
 		curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
 	if (s->status < 200 || s->status > 299) {
-		if (s->error.len + len <= ERROR_BODY_MAX)
-			on_body(p, 1, len, &s->error);
+		size_t room = s->error.max - s->error.len; /* the head is kept */
+
+		if (room)
+			on_body(p, 1, len < room ? len : room, &s->error);
 		return len;
 	}
 	for (size_t i = 0; i < len; i++) {
@@ -254,7 +287,7 @@ int client_stream(const char *socket_path, const char *path, client_line_cb line
 				       s->error.data ? s->error.data : "", 0);
 		r = -EPROTO;
 	} else if (code != CURLE_OK && !s->stopped) {
-		r = transfer_error(s->curl, code, socket_path, err, err_len);
+		r = transfer_error(s->curl, code, NULL, socket_path, err, err_len);
 	}
 	free(s->error.data);
 	curl_slist_free_all(headers);

@@ -13,15 +13,23 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: tcpwatch [--socket PATH] [--json] COMMAND [ARGS]\n\n"
 		"Commands:\n"
-		"  list, ls [-l|-a] [-4|-6] [-p] [-o] [-e] [-i] [-N NS] [-H] [state NAME]... "
-		"[exclude "
-		"NAME]... [EXPR]\n"
+		"  list, ls [-l|-a] [-4|-6] [-p] [-o] [-e] [-i] [-m] [-s] [-N NS] [-H]\n"
+		"        [--sort [-]KEY] [--reverse] [--kernel] [state NAME]... [exclude NAME]...\n"
+		"        [EXPR]\n"
 		"                      connections, like ss -tan. NAME: established, syn-sent,\n"
 		"                      ..., or the groups all, connected, synchronized, bucket, "
 		"big.\n"
 		"                      EXPR in ss's grammar: '( dport = :443 or sport = :443 )'\n"
 		"                      src 127.0.0.0/8 ...; -a adds retained closed connections\n"
-		"  show COOKIE         one connection's life as a ladder diagram\n"
+		"                      -m socket memory (skmem), -s counts by state (ss -s);\n"
+		"                      --sort state|local|remote|rtt|bytes|age|cookie (-KEY or\n"
+		"                      --reverse: descending); --kernel, or no daemon running:\n"
+		"                      straight from sock_diag (no histories or end reasons)\n"
+		"  top [-d SECONDS] [-n COUNT] [-4|-6] [-p] [-N NS] [state NAME]... [EXPR]\n"
+		"                      connections by throughput (tcp_info bytes acked and\n"
+		"                      received, between sock_diag dumps), refreshed like top\n"
+		"  show, history COOKIE\n"
+		"                      one connection's life as a ladder diagram\n"
 		"  watch [state NAME]... [EXPR]\n"
 		"                      live transitions, one line each (like tcpstates)\n"
 		"  listeners, ll [-a] [-p] [EXPR]\n"
@@ -31,10 +39,11 @@ static void usage(FILE *out)
 		"  findings            connections stuck in CLOSE_WAIT, TIME_WAIT/FIN_WAIT2\n"
 		"                      pile-ups, failing connects, resetting peers, full queues\n"
 		"  probe HOST:PORT [-c COUNT] [-i INTERVAL] [-w TIMEOUT] [-4|-6]\n"
-		"        [--netns PATH|INODE] [--trace]\n"
+		"        [--netns PATH|INODE] [--trace] [--half-open]\n"
 		"                      SYN probes from the daemon's raw socket: open (SYN-ACK),\n"
 		"                      closed (RST), filtered; RTT from the kernel's timestamps;\n"
-		"                      --trace: a TCP traceroute (TTL 1, 2, ...)\n"
+		"                      --trace: a TCP traceroute (TTL 1, 2, ...); --half-open:\n"
+		"                      one SYN whose SYN-ACK is not reset (the peer's SYN queue)\n"
 		"  stats               the daemon's own counters\n\n"
 		"Options (anywhere on the line):\n"
 		"  -S, --socket PATH   tcpwatchd's API socket (default " DEFAULT_SOCKET
@@ -52,7 +61,7 @@ static const struct command commands[] = {
 	{"list", "ls", cmd_list},           {"show", "history", cmd_show},
 	{"watch", NULL, cmd_watch},         {"findings", NULL, cmd_findings},
 	{"listeners", "ll", cmd_listeners}, {"stats", NULL, cmd_stats},
-	{"probe", NULL, cmd_probe},
+	{"probe", NULL, cmd_probe},         {"top", NULL, cmd_top},
 };
 
 static const struct command *find_command(const char *name)

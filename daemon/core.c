@@ -4,6 +4,7 @@
  * API on top.
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -11,6 +12,8 @@
 #include "clock.h"
 #include "daemon.h"
 #include "dropreason.h"
+#include "log.h"
+#include "privs.h"
 
 void daemon_drain(void *data)
 {
@@ -124,4 +127,43 @@ void daemon_close(struct tw_daemon *d)
 	sync_free(d->sync);
 	conntable_free(d->table);
 	loop_free(d->loop);
+}
+
+/*
+ * What the daemon still needs once BPF is loaded and its sockets are open
+ * (README.md, "Security", has the same list):
+ *   CAP_SYS_ADMIN        setns(): a diag socket in each namespace that
+ *                        appears later, probes from other namespaces
+ *   CAP_NET_RAW          the prober's raw sockets, opened per namespace
+ *                        when a probe needs them
+ *   CAP_NET_ADMIN        attaching the half-open program (tcx) there
+ *   CAP_SYS_PTRACE       /proc/PID/fd and /proc/PID/ns/net of other
+ *                        users' processes (owners, namespaces)
+ *   CAP_DAC_READ_SEARCH  listing those directories, opening /run/netns
+ * Gone after start-up: CAP_BPF and CAP_PERFMON (programs loaded and
+ * attached), CAP_SYS_RESOURCE and every other capability. sock_diag
+ * dumps, tcp_info and the ring buffers need none.
+ */
+int daemon_drop_privileges(struct tw_daemon *d, char *err, size_t err_len)
+{
+	uint64_t keep =
+		PRIV_BIT(CAP_NET_RAW) | PRIV_BIT(CAP_SYS_PTRACE) | PRIV_BIT(CAP_DAC_READ_SEARCH);
+	char names[256];
+	int r;
+
+	if (d->cfg.max_netns > 1 || d->cfg.probe_max_netns > 1)
+		keep |= PRIV_BIT(CAP_SYS_ADMIN);
+	if (prober_half_open_ready(d->prober))
+		keep |= PRIV_BIT(CAP_NET_ADMIN);
+	r = privs_drop(keep, d->cfg.user, err, err_len);
+	if (r < 0)
+		return r;
+	if (prober_half_open_ready(d->prober) && !(privs_effective() & PRIV_BIT(CAP_NET_ADMIN)))
+		prober_half_open_disable(d->prober,
+					 "it needs CAP_NET_ADMIN, which tcpwatchd does not have "
+					 "(README.md, Security)");
+	privs_format(privs_effective(), names, sizeof(names));
+	log_info("capabilities after start-up: %s%s%s", names, d->cfg.user[0] ? "; user " : "",
+		 d->cfg.user);
+	return 0;
 }

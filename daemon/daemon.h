@@ -46,6 +46,9 @@ struct tw_daemon {
  * daemon_close() undoes what was done either way. */
 int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t err_len);
 void daemon_close(struct tw_daemon *d);
+/* Keeps only the capabilities still used (and becomes cfg.user if set);
+ * after daemon_open and the API's sockets. 0 or negative errno. */
+int daemon_drop_privileges(struct tw_daemon *d, char *err, size_t err_len);
 /* Applies the events waiting in the ring buffers (a hook for the API:
  * answers include everything before the request). */
 void daemon_drain(void *daemon);

@@ -136,7 +136,7 @@ int main(int argc, char **argv)
 	log_set_journal(getenv("JOURNAL_STREAM") != NULL);
 	if (geteuid() != 0)
 		log_warn("not running as root: loading BPF needs CAP_BPF and CAP_PERFMON");
-	if (start(&d, err, sizeof(err)) < 0) {
+	if (start(&d, err, sizeof(err)) < 0 || daemon_drop_privileges(&d, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		stop(&d);
 		return 1;

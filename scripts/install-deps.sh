@@ -6,9 +6,11 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config clang llvm
 	libbpf-dev bpftool libelf-dev zlib1g-dev
-	libmnl-dev libcjson-dev libmicrohttpd-dev libcmocka-dev libcurl4-openssl-dev
+	libmnl-dev libcjson-dev libmicrohttpd-dev libcmocka-dev libcurl4-openssl-dev libinih-dev
 	iproute2 python3 clang-format
 	prometheus
+	lintian groff-base man-db bash-completion # the packaging tests (tests/packaging)
+	libseccomp-dev util-linux # the sandbox tests (tests/tools/tw_sandbox.c, setpriv)
 )
 if [ "${1:-}" = "--bench" ]; then
 	# The peers benchmarks compare against, and their tools.
@@ -44,4 +46,31 @@ fi
 
 if [ ! -r /sys/kernel/btf/vmlinux ]; then
 	echo "install-deps: warning: /sys/kernel/btf/vmlinux is missing: this kernel has no BTF, tcpwatchd will not load" >&2
+fi
+
+# The dashboard (web/): uPlot, embedded in the daemon at build time, and
+# playwright-core, which drives Debian's Chromium in the browser test, both
+# pinned in web/package-lock.json. npm ci runs only when web/node_modules is
+# missing or older than the lock file, so builds after it need no network.
+web_dir="$(cd "$(dirname "$0")/.." && pwd)/web"
+if [ -f "$web_dir/package-lock.json" ]; then
+	if ! command -v npm >/dev/null 2>&1; then
+		echo "install-deps: npm (Node.js 20 or later) is missing: the dashboard's assets need it" >&2
+		exit 1
+	fi
+	if [ ! -x /usr/bin/chromium ]; then
+		if [ "$(id -u)" -ne 0 ]; then
+			echo "install-deps: chromium is missing (the dashboard's browser test); run as root to install it" >&2
+			exit 1
+		fi
+		echo "install-deps: installing chromium"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -q
+		apt-get install -y -q --no-install-recommends chromium
+	fi
+	if [ ! -d "$web_dir/node_modules" ] || [ "$web_dir/package-lock.json" -nt "$web_dir/node_modules" ]; then
+		echo "install-deps: npm ci in web/"
+		(cd "$web_dir" && npm ci --no-audit --no-fund)
+		touch "$web_dir/node_modules"
+	fi
 fi

@@ -7,6 +7,9 @@
 
 #include "config.h"
 
+#define INI_HANDLER_LINENO 1 /* as Debian builds libinih: the handler gets it */
+#include <ini.h>
+
 #define FIELD(f) offsetof(struct tw_config, f), sizeof(((struct tw_config *)0)->f)
 #define DAY_S    86400u
 
@@ -15,6 +18,12 @@ const struct tw_config_key tw_config_keys[] = {
 	 "PATH", "API Unix socket", NULL},
 	{"listen", 'l', TW_CFG_STRING, false, false, FIELD(listen), 0, 0, TW_DEFAULT_LISTEN,
 	 "ADDR:PORT|none", "API on loopback TCP", NULL},
+	{"allowed-hosts", 0, TW_CFG_TEXT, false, false, FIELD(allowed_hosts), 0, 0, "", "NAME,...",
+	 "Host names the TCP API answers besides loopback ones and the listen address", NULL},
+	{"token", 0, TW_CFG_TEXT, false, false, FIELD(token), 0, 0, "", "TOKEN",
+	 "the TCP API wants it (Authorization: Bearer) but for /healthz and /metrics; "
+	 "needed to listen beyond loopback; set it in the file",
+	 NULL},
 	{"foreground", 'f', TW_CFG_FLAG, false, true, FIELD(foreground), 0, 1, "false", NULL,
 	 "stay in the foreground (systemd runs it so)", NULL},
 	{"debug", 'd', TW_CFG_FLAG, true, false, FIELD(debug), 0, 1, "false", NULL,
@@ -35,6 +44,12 @@ const struct tw_config_key tw_config_keys[] = {
 	 "BPF ring buffers in KiB, all CPUs", NULL},
 	{"max-netns", 0, TW_CFG_UINT, false, false, FIELD(max_netns), 1, 65536, "256", "N",
 	 "network namespaces followed", NULL},
+	{"user", 0, TW_CFG_TEXT, false, false, FIELD(user), 0, 0, "", "NAME",
+	 "started as root: run as this user after start-up, keeping only the "
+	 "capabilities still used",
+	 NULL},
+	{"socket-group", 0, TW_CFG_TEXT, false, false, FIELD(socket_group), 0, 0, "tcpwatch",
+	 "GROUP", "group of the API socket (mode 0660): its members use the CLI", NULL},
 	{"max-clients", 0, TW_CFG_UINT, false, false, FIELD(max_clients), 1, 4096, "64", "N",
 	 "concurrent API connections", NULL},
 	{"netns-filter", 0, TW_CFG_UINT, false, false, FIELD(netns_filter), 0, UINT32_MAX, "0",
@@ -235,70 +250,124 @@ bool config_differs(const struct tw_config *a, const struct tw_config *b,
 	return memcmp((const char *)a + key->offset, (const char *)b + key->offset, key->size) != 0;
 }
 
-static char *trim(char *s)
-{
-	char *e;
+/*
+ * The file is read by libinih, as Debian builds it: the handler gets the
+ * line number, and the compile-time options of ini.h are run-time
+ * variables, which ini_options() sets to the syntax the file has always
+ * had. Load on one thread at a time (they are the library's globals).
+ */
+#define INI_LINE_MAX_BYTES 1022 /* a line's text, its '\n' not counted */
 
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
+static void ini_options(void)
+{
+	ini_max_line = INI_LINE_MAX_BYTES + 1; /* ini_parse_stream's buffer, on its stack */
+	ini_use_stack = true;
+	ini_allow_multiline = false;       /* an indented line is a line of its own */
+	ini_allow_inline_comments = false; /* "a ;b" is a value: a token may hold ';' */
+	ini_allow_no_value = true;         /* a line without '=' reaches on_key, which judges */
+	ini_stop_on_first_error = true;
+}
+
+/* One load: where the values go, and the first error. */
+struct ini_load {
+	struct tw_config *config;
+	FILE *file;
+	const char *path;
+	int lines_read; /* by read_line: inih counts the same lines */
+	bool failed;    /* err holds the first error */
+	char *err;
+	size_t err_len;
+};
+
+static void load_error(struct ini_load *l, int lineno, const char *what)
+{
+	if (!l->failed)
+		snprintf(l->err, l->err_len, "%s:%d: %s", l->path, lineno, what);
+	l->failed = true;
+}
+
+/*
+ * inih's reader. The stock one (fgets) cuts a line longer than inih's
+ * buffer and hands the rest on as the next line: the value is applied cut
+ * short and the line numbers after it are off. Here such a line ends the
+ * parse with an error, and so does a NUL byte, which would cut it as
+ * silently; a comment may be longer or hold anything (inih sees its head).
+ */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct ini_load *l = stream;
+	size_t n = 0, room = (size_t)num - 1;
+	bool too_long = false, nul = false;
+	int ch, first = 0; /* the line's first non-space byte, 0 if none yet */
+
+	while ((ch = getc(l->file)) != EOF && ch != '\n') {
+		if (!first && !isspace(ch))
+			first = ch ? ch : -1;
+		nul |= !ch;
+		if (n < room)
+			str[n++] = (char)ch;
+		else
+			too_long = true;
+	}
+	if (ch == EOF && !n)
+		return NULL; /* the end, or a read error (config_load_file asks) */
+	str[n] = '\0';
+	l->lines_read++;
+	if (first == '#' || first == ';' || !first)
+		return str; /* a comment, or blank */
+	if (too_long || nul) {
+		char msg[64] = "NUL byte in the line";
+
+		if (too_long)
+			snprintf(msg, sizeof(msg), "line longer than %zu bytes", room);
+		load_error(l, l->lines_read, msg);
+		return NULL;
+	}
+	return str;
+}
+
+static int on_key(void *data, const char *section, const char *name, const char *value, int lineno)
+{
+	struct ini_load *l = data;
+	char msg[256];
+
+	if (*section && strcmp(section, "tcpwatchd"))
+		return 1; /* another program's section: not ours to check */
+	if (!value) {
+		load_error(l, lineno, "expected key = value");
+		return 0;
+	}
+	if (config_set(l->config, name, value, msg, sizeof(msg)) < 0) {
+		load_error(l, lineno, msg);
+		return 0;
+	}
+	return 1;
 }
 
 int config_load_file(struct tw_config *c, const char *path, char *err, size_t err_len)
 {
-	FILE *f = fopen(path, "re");
-	char line[1024];
-	unsigned lineno = 0;
-	bool ours = true;
-	int r = 0;
+	struct ini_load l = {.config = c, .path = path, .err = err, .err_len = err_len};
+	int r;
 
-	if (!f) {
+	l.file = fopen(path, "re");
+	if (!l.file) {
 		r = -errno;
 		if (r != -ENOENT)
 			snprintf(err, err_len, "%s: %s", path, strerror(-r));
 		return r;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		bool too_long = !strchr(line, '\n') && !feof(f);
-		char *s = trim(line), *eq, msg[256];
-		int ch;
-
-		lineno++;
-		if (too_long) /* drop the rest of the line */
-			while ((ch = fgetc(f)) != EOF && ch != '\n')
-				;
-		if (!*s || *s == '#' || *s == ';')
-			continue;
-		if (too_long) {
-			snprintf(err, err_len, "%s:%u: line longer than %zu bytes", path, lineno,
-				 sizeof(line) - 2);
-			r = -EINVAL;
-			break;
-		}
-		if (*s == '[') {
-			ours = !strcmp(s, "[tcpwatchd]");
-			continue;
-		}
-		if (!ours)
-			continue;
-		eq = strchr(s, '=');
-		if (!eq) {
-			snprintf(err, err_len, "%s:%u: expected key = value", path, lineno);
-			r = -EINVAL;
-			break;
-		}
-		*eq = '\0';
-		if (config_set(c, trim(s), trim(eq + 1), msg, sizeof(msg)) < 0) {
-			snprintf(err, err_len, "%s:%u: %s", path, lineno, msg);
-			r = -EINVAL;
-			break;
-		}
+	ini_options();
+	r = ini_parse_stream(read_line, &l, on_key, &l);
+	if (r > 0) /* inih's own refusal, a "[section" without its ']' */
+		load_error(&l, r, "expected [section] or key = value");
+	if (!l.failed && (r < 0 || ferror(l.file))) {
+		r = r < 0 ? -ENOMEM : -EIO;
+		snprintf(err, err_len, "%s: %s", path, strerror(-r));
+		fclose(l.file);
+		return r;
 	}
-	fclose(f);
-	return r;
+	fclose(l.file);
+	return l.failed ? -EINVAL : 0;
 }
 
 static void print_default(FILE *out, const struct tw_config_key *k)

@@ -18,9 +18,13 @@
 #define TW_DEFAULT_CONFIG "/etc/tcpwatch/tcpwatchd.conf"
 
 struct tw_config {
-	char socket_path[108]; /* sun_path */
-	char listen[64];       /* ADDR:PORT, or "none" */
-	char config_path[256]; /* the file read, "" if none */
+	char socket_path[108];    /* sun_path */
+	char listen[64];          /* ADDR:PORT, or "none" */
+	char config_path[256];    /* the file read, "" if none */
+	char allowed_hosts[1024]; /* Host names the TCP API answers, besides loopback */
+	char token[128];          /* the TCP API's bearer token, "" none */
+	char user[64];            /* run as this user after start-up, "" stay */
+	char socket_group[64];    /* the API socket's group, "" the daemon's */
 	bool foreground;
 	bool debug;
 	uint32_t reconcile_interval_ms;
@@ -94,8 +98,10 @@ int config_parse_args(struct tw_config *c, int argc, char **argv, char *err, siz
 /* Applies one key = value, as from the INI file. On failure *c is left
  * as it was. 0 or -EINVAL with a message in err. */
 int config_set(struct tw_config *c, const char *key, const char *value, char *err, size_t err_len);
-/* Loads an INI file ([tcpwatchd] section or none). -ENOENT if missing,
- * -EINVAL (or another negative errno) with a message in err. */
+/* Loads an INI file ([tcpwatchd] section or none; lines of at most 1022
+ * bytes but comments) through libinih. -ENOENT if missing, -EINVAL (or
+ * another negative errno) with a message "FILE:LINE: ..." in err. Not
+ * thread-safe: it sets libinih's options, which are globals. */
 int config_load_file(struct tw_config *c, const char *path, char *err, size_t err_len);
 /* The --help text, generated from the table. */
 void config_usage(FILE *out);

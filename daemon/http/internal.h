@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "filter.h"
 #include "http.h"
+#include "query.h"
 #include "sse.h"
 
 #define HTTP_BODY_MAX 4096
@@ -19,6 +20,7 @@
 struct http_req {
 	const char *method;
 	bool via_unix; /* on the Unix socket (else TCP) */
+	bool token_ok; /* over TCP with the configured token */
 	char *body;    /* what came, up to HTTP_BODY_MAX, NUL-terminated */
 	size_t len;
 	bool too_big;
@@ -31,8 +33,14 @@ struct tw_http {
 	struct MHD_Daemon *tcp_daemon;
 	int unix_epfd, tcp_epfd;
 	char socket_path[108];
+	/* TCP: the listen address's host, the names allowed in Host, the
+	 * token (http/access.c) */
+	char listen_host[64];
+	char allowed_hosts[1024];
+	char token[128];
 	uint64_t requests, errors;
 	uint64_t bodies_too_big, probe_token_refused;
+	uint64_t host_refused, token_refused;
 	struct http_req req;
 	struct tw_sse sse;
 };
@@ -43,6 +51,10 @@ enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, str
 /* {"error": message, "status": status}, counted. */
 enum MHD_Result http_reply_error(struct tw_http *h, struct MHD_Connection *conn, unsigned status,
 				 const char *message);
+
+/* A refused query: http_reply_error, with "offset" for a filter error. */
+enum MHD_Result http_reply_query_error(struct tw_http *h, struct MHD_Connection *conn,
+				       const struct query_error *qe);
 
 /* Handlers: each answers the request on conn. rest is what follows a
  * route's prefix (the cookie of /api/v1/connections/{cookie}), else "". */
@@ -55,6 +67,8 @@ http_handler routes_find(const char *method, const char *url, const char **ret_r
 
 /* GET /api/v1/connections: streamed (list.c). */
 enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);
+/* GET /api/v1/summary: counts by family and state, as ss -s (list.c). */
+enum MHD_Result summary_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);
 /* GET /api/v1/listeners, and one of them (listeners.c). */
 enum MHD_Result listeners_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);
 enum MHD_Result listener_handle(struct tw_http *h, struct MHD_Connection *conn, const char *id);

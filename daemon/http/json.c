@@ -202,6 +202,17 @@ static void json_tcpinfo(struct tw_buf *b, const struct tw_tcpinfo *ti, const st
 			   timer_name(ti->timer), ti->timer_expires_ms, ti->timer_retrans);
 	else
 		buf_puts(b, ",\"timer\":null");
+	if (ti->has_mem)
+		buf_printf(b,
+			   ",\"skmem\":{\"rmem_alloc_bytes\":%u,\"rcvbuf_bytes\":%u,"
+			   "\"wmem_alloc_bytes\":%u,\"sndbuf_bytes\":%u,\"fwd_alloc_bytes\":%u,"
+			   "\"wmem_queued_bytes\":%u,\"optmem_bytes\":%u,\"backlog_bytes\":%u,"
+			   "\"drops\":%u}",
+			   ti->mem.rmem_alloc_bytes, ti->mem.rcvbuf_bytes, ti->mem.wmem_alloc_bytes,
+			   ti->mem.sndbuf_bytes, ti->mem.fwd_alloc_bytes, ti->mem.wmem_queued_bytes,
+			   ti->mem.optmem_bytes, ti->mem.backlog_bytes, ti->mem.drops);
+	else
+		buf_puts(b, ",\"skmem\":null");
 	if (!ti->has_info) {
 		buf_puts(b, ",\"tcp_info\":null");
 		return;
@@ -368,9 +379,17 @@ void json_event(struct tw_buf *b, const struct tw_conn *c, const struct tw_hist 
 
 void json_error(struct tw_buf *b, int status, const char *message)
 {
+	json_error_at(b, status, message, -1);
+}
+
+void json_error_at(struct tw_buf *b, int status, const char *message, int offset)
+{
 	buf_puts(b, "{\"error\":");
 	json_string(b, message);
-	buf_printf(b, ",\"status\":%d}", status);
+	buf_printf(b, ",\"status\":%d", status);
+	if (offset >= 0)
+		buf_printf(b, ",\"offset\":%d", offset);
+	buf_puts(b, "}");
 }
 
 void json_findings(struct tw_buf *b, const struct tw_findings *f,

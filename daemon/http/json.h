@@ -39,6 +39,9 @@ void json_event(struct tw_buf *b, const struct tw_conn *c, const struct tw_hist 
 
 /* {"error": message, "status": status} */
 void json_error(struct tw_buf *b, int status, const char *message);
+/* The same, with the byte offset of a filter expression's bad token
+ * ("offset"), when offset >= 0. */
+void json_error_at(struct tw_buf *b, int status, const char *message, int offset);
 
 /* {"findings":[...],"truncated":...,"thresholds":{...}} */
 void json_findings(struct tw_buf *b, const struct tw_findings *f,

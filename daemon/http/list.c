@@ -1,13 +1,16 @@
 /*
  * GET /api/v1/connections, streamed: the handler snapshots the sorted
- * cookies, and each block of the reply looks its connections up again
- * (gone ones are skipped), so the loop never stalls for a whole listing.
+ * cookies (or, with sort=, the matching ones in that order), and each block of the reply looks its
+ * connections up again (gone ones are skipped), so the loop never stalls for a whole listing.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "internal.h"
 #include "json.h"
+#include "listsort.h"
 #include "query.h"
 #include "text.h"
 
@@ -131,6 +134,30 @@ static size_t after_cursor(const uint64_t *cookies, size_t n, uint64_t after)
 	return lo;
 }
 
+/* sort=: the matching connections' cookies, in the order asked, replace
+ * the snapshot. Keys are computed once, at the handler's clock, so the
+ * order is one instant's even though rows are written later. */
+static int sort_cookies(struct list_stream *s)
+{
+	struct listsort_entry *e = malloc((s->n ? s->n : 1) * sizeof(*e));
+	size_t m = 0;
+
+	if (!e)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		struct tw_conn *c = conntable_get(s->table, s->cookies[i]);
+
+		if (c && filter_match(&s->filter, c))
+			listsort_entry_of(&s->view.sort, c, &s->clk, &e[m++]);
+	}
+	qsort(e, m, sizeof(*e), listsort_cmp);
+	for (size_t i = 0; i < m; i++)
+		s->cookies[i] = e[i].cookie;
+	s->n = m;
+	free(e);
+	return 0;
+}
+
 enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest)
 {
 	struct list_stream *s = calloc(1, sizeof(*s));
@@ -144,7 +171,7 @@ enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, cons
 	filter_init(&s->filter);
 	if (query_parse(conn, &s->filter, &s->view, &qe)) {
 		free(s);
-		return http_reply_error(h, conn, qe.status, qe.message);
+		return http_reply_query_error(h, conn, &qe);
 	}
 	s->table = h->hooks.table;
 	clock_sample(&s->clk);
@@ -152,6 +179,18 @@ enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, cons
 	if (!s->cookies) {
 		free(s);
 		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	}
+	if (s->view.sort.key) {
+		if (s->filter.after) {
+			list_free(s);
+			return http_reply_error(h, conn, MHD_HTTP_BAD_REQUEST,
+						"after= pages in cookie order: not with sort=");
+		}
+		if (sort_cookies(s) < 0) {
+			list_free(s);
+			return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+						"out of memory");
+		}
 	}
 	if (s->filter.after)
 		s->pos = after_cursor(s->cookies, s->n, s->filter.after);
@@ -166,5 +205,75 @@ enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, cons
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
+	return ret;
+}
+
+/* GET /api/v1/summary: what ss -s prints, for the connections the filter
+ * matches (every one by default): counts by family and state, and the
+ * retained closed ones. One pass over the table, nothing formatted per
+ * connection. NEW_SYN_RECV is counted as SYN_RECV, as ss shows it. */
+struct summary {
+	const struct tw_filter *filter;
+	uint64_t states[2][TW_TCP_MAX_STATES]; /* [0] inet, [1] inet6 */
+	uint64_t closed[2];
+};
+
+static void summary_one(struct tw_conn *c, void *data)
+{
+	struct summary *s = data;
+	int fam = c->family == AF_INET6;
+
+	if (!filter_match(s->filter, c))
+		return;
+	if (c->flags & TW_CONN_CLOSED)
+		s->closed[fam]++;
+	else if (c->state < TW_TCP_MAX_STATES)
+		s->states[fam][c->state == TW_TCP_NEW_SYN_RECV ? TW_TCP_SYN_RECV : c->state]++;
+}
+
+enum MHD_Result summary_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest)
+{
+	static const char *const fams[2] = {"inet", "inet6"};
+	struct tw_filter filter;
+	struct summary s = {.filter = &filter};
+	struct query_error qe;
+	uint64_t open = 0, closed;
+	enum MHD_Result ret;
+	struct tw_buf b;
+
+	(void)rest;
+	filter_init(&filter);
+	filter.states = TW_STATES_ALL; /* state= narrows it */
+	if (query_parse(conn, &filter, NULL, &qe))
+		return http_reply_query_error(h, conn, &qe);
+	conntable_foreach(h->hooks.table, summary_one, &s);
+	for (int f = 0; f < 2; f++)
+		for (int st = 0; st < TW_TCP_MAX_STATES; st++)
+			open += s.states[f][st];
+	closed = s.closed[0] + s.closed[1];
+	buf_init(&b);
+	buf_printf(&b, "{\"total\":%llu,\"open\":%llu,\"closed\":%llu",
+		   (unsigned long long)(open + closed), (unsigned long long)open,
+		   (unsigned long long)closed);
+	for (int f = 0; f < 2; f++) {
+		uint64_t total = s.closed[f];
+		bool first = true;
+
+		for (int st = 0; st < TW_TCP_MAX_STATES; st++)
+			total += s.states[f][st];
+		buf_printf(&b, ",\"%s\":{\"total\":%llu,\"closed\":%llu,\"states\":{", fams[f],
+			   (unsigned long long)total, (unsigned long long)s.closed[f]);
+		for (int st = 1; st < TW_TCP_MAX_STATES; st++) {
+			if (!s.states[f][st])
+				continue;
+			buf_printf(&b, "%s\"%s\":%llu", first ? "" : ",", tcpstate_name(st),
+				   (unsigned long long)s.states[f][st]);
+			first = false;
+		}
+		buf_puts(&b, "}}");
+	}
+	buf_puts(&b, "}");
+	ret = http_reply_buf(conn, MHD_HTTP_OK, &b);
+	buf_free(&b);
 	return ret;
 }

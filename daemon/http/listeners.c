@@ -247,7 +247,7 @@ enum MHD_Result listeners_handle(struct tw_http *h, struct MHD_Connection *conn,
 	filter_init(&filter);
 	filter.states = TW_STATE_BIT(TW_TCP_LISTEN); /* ?state=listening,closed adds closed ones */
 	if (query_parse(conn, &filter, NULL, &qe))
-		return http_reply_error(h, conn, qe.status, qe.message);
+		return http_reply_query_error(h, conn, &qe);
 	clock_sample(&clk);
 	x.t = t;
 	x.filter = &filter;
@@ -283,7 +283,7 @@ enum MHD_Result listener_handle(struct tw_http *h, struct MHD_Connection *conn, 
 	uint64_t cookie;
 
 	if (query_parse(conn, NULL, NULL, &qe))
-		return http_reply_error(h, conn, qe.status, qe.message);
+		return http_reply_query_error(h, conn, &qe);
 	if (http_parse_cookie(id, &cookie) < 0)
 		return http_reply_error(h, conn, MHD_HTTP_BAD_REQUEST,
 					"listener id must be a socket cookie (a decimal number)");

@@ -247,16 +247,17 @@ static enum MHD_Result list_probes(struct tw_http *h, struct MHD_Connection *con
 }
 
 /* POST and DELETE change what the daemon sends: over TCP only with the
- * token (the Unix socket's permissions guard it otherwise). */
+ * token or the probe token (the Unix socket's permissions guard it
+ * otherwise). */
 static const char *authorize(struct tw_http *h, struct MHD_Connection *conn)
 {
 	const char *a;
 
-	if (h->req.via_unix)
+	if (h->req.via_unix || h->req.token_ok)
 		return NULL;
 	if (!prober_token_set(h->hooks.prober))
-		return "on-demand probes over TCP need a probe-token in the configuration; "
-		       "use the Unix socket";
+		return "on-demand probes over TCP need the token or a probe-token in the "
+		       "configuration; or use the Unix socket";
 	a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!a || strncmp(a, "Bearer ", 7) || !prober_token_ok(h->hooks.prober, a + 7)) {
 		h->probe_token_refused++;

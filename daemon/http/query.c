@@ -18,7 +18,7 @@ static unsigned bad(struct query_error *err, const char *key, const char *value)
 	return err->status;
 }
 
-/* format=, columns=, header=. Returns 1 if key was one of them (0 or an
+/* format=, columns=, sort=, header=. Returns 1 if key was one of them (0 or an
  * error status in err), 0 if not. */
 static int view_set(struct list_view *v, const char *key, const char *value,
 		    struct query_error *err)
@@ -33,6 +33,15 @@ static int view_set(struct list_view *v, const char *key, const char *value,
 	if (!strcmp(key, "columns")) {
 		if (text_parse_columns(value, &v->columns) < 0)
 			bad(err, key, value);
+		return 1;
+	}
+	if (!strcmp(key, "sort")) {
+		if (listsort_parse(value, &v->sort) < 0) {
+			err->status = MHD_HTTP_BAD_REQUEST;
+			snprintf(err->message, sizeof(err->message),
+				 "sort: unknown key '%.64s' (one of %s; -KEY for descending)",
+				 value, listsort_keys_text);
+		}
 		return 1;
 	}
 	if (!strcmp(key, "header")) {
@@ -57,8 +66,11 @@ unsigned query_apply(struct tw_filter *filter, struct list_view *view, const cha
 		snprintf(err->message, sizeof(err->message), "unknown parameter '%.64s'", key);
 		return err->status;
 	}
-	if (filter_set(filter, key, value, err->message, sizeof(err->message)) < 0)
+	if (filter_set(filter, key, value, err->message, sizeof(err->message)) < 0) {
 		err->status = MHD_HTTP_BAD_REQUEST;
+		err->has_offset = filter->error_offset >= 0;
+		err->offset = filter->error_offset;
+	}
 	return err->status;
 }
 

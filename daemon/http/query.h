@@ -1,6 +1,6 @@
 /*
  * Query strings: the connection filter (filter.h) and, for listings, how
- * they are written (format=, columns=, header=). Bounded in size.
+ * they are written (format=, columns=, header=, sort=). Bounded in size.
  */
 #ifndef TCPWATCH_QUERY_H
 #define TCPWATCH_QUERY_H
@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "filter.h"
+#include "listsort.h"
 
 #define HTTP_MAX_QUERY_BYTES 4096 /* all query keys and values together */
 
@@ -17,12 +18,15 @@
 struct list_view {
 	bool text;
 	bool no_header;
-	unsigned columns; /* TEXT_COL_* */
+	unsigned columns;     /* TEXT_COL_* */
+	struct listsort sort; /* sort=: the rows' order (default: by cookie) */
 };
 
 struct query_error {
 	unsigned status; /* 0: fine; else the HTTP status to answer */
 	char message[256];
+	bool has_offset; /* a filter= expression's error: offset of its bad token */
+	int offset;
 };
 
 /* Applies conn's query string to filter and view. With filter NULL no

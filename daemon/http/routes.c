@@ -2,15 +2,14 @@
  * The API's endpoints, as a table: method, path (or prefix), handler.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "assets.h" /* web/: the dashboard's files (web_assets.c, generated) */
 #include "internal.h"
 #include "json.h"
 #include "query.h"
-
-extern const unsigned char web_index_html[]; /* web_assets.c, generated */
-extern const size_t web_index_html_len;
 
 /* Endpoints without parameters refuse any. */
 static unsigned no_query(struct tw_http *h, struct MHD_Connection *conn, struct query_error *qe)
@@ -53,7 +52,7 @@ static enum MHD_Result handle_one(struct tw_http *h, struct MHD_Connection *conn
 	uint64_t cookie;
 
 	if (no_query(h, conn, &qe))
-		return http_reply_error(h, conn, qe.status, qe.message);
+		return http_reply_query_error(h, conn, &qe);
 	if (http_parse_cookie(id, &cookie) < 0)
 		return http_reply_error(h, conn, MHD_HTTP_BAD_REQUEST,
 					"connection id must be a socket cookie (a decimal number)");
@@ -75,7 +74,7 @@ static enum MHD_Result handle_findings(struct tw_http *h, struct MHD_Connection 
 
 	(void)rest;
 	if (no_query(h, conn, &qe))
-		return http_reply_error(h, conn, qe.status, qe.message);
+		return http_reply_query_error(h, conn, &qe);
 	if (findings_collect(h->hooks.table, h->hooks.findings, clock_mono_ns(), &f) < 0)
 		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	if (h->hooks.prober) {
@@ -116,7 +115,7 @@ static enum MHD_Result handle_stats(struct tw_http *h, struct MHD_Connection *co
 
 	(void)rest;
 	if (no_query(h, conn, &qe))
-		return http_reply_error(h, conn, qe.status, qe.message);
+		return http_reply_query_error(h, conn, &qe);
 	s = http_collect_stats(h);
 	if (!s)
 		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
@@ -134,33 +133,77 @@ static enum MHD_Result handle_healthz(struct tw_http *h, struct MHD_Connection *
 
 	(void)rest;
 	if (no_query(h, conn, &qe))
-		return http_reply_error(h, conn, qe.status, qe.message);
+		return http_reply_query_error(h, conn, &qe);
 	buf_init(&b);
 	buf_puts(&b, "{\"status\":\"ok\"}");
 	return reply_json(conn, &b);
 }
 
-static enum MHD_Result handle_index(struct tw_http *h, struct MHD_Connection *conn,
-				    const char *rest)
+/* The dashboard's pages load scripts and styles from files only: no inline
+ * code, nothing from elsewhere, API calls to this origin alone. */
+#define WEB_CSP                                                                                    \
+	"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "            \
+	"img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+static const struct web_asset *asset_find(const char *path)
 {
+	for (size_t i = 0; i < web_assets_count; i++)
+		if (!strcmp(web_assets[i].path, path))
+			return &web_assets[i];
+	return NULL;
+}
+
+/* One embedded file, revalidated by its ETag (the browser asks each load;
+ * an unchanged file is a 304 without a body). */
+static enum MHD_Result reply_asset(struct tw_http *h, struct MHD_Connection *conn,
+				   const struct web_asset *a)
+{
+	const char *inm =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	bool same = inm && !strcmp(inm, a->etag);
 	struct MHD_Response *r;
 	struct query_error qe;
 	enum MHD_Result ret;
 
-	(void)rest;
 	if (no_query(h, conn, &qe))
-		return http_reply_error(h, conn, qe.status, qe.message);
-	r = MHD_create_response_from_buffer(web_index_html_len, (void *)web_index_html,
+		return http_reply_query_error(h, conn, &qe);
+	r = MHD_create_response_from_buffer(same ? 0 : a->len_bytes, (void *)a->data,
 					    MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
-	MHD_add_response_header(r, "Content-Security-Policy",
-				"default-src 'self'; script-src 'unsafe-inline' 'self'; "
-				"style-src 'unsafe-inline'");
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, a->etag);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Content-Security-Policy", WEB_CSP);
+	ret = MHD_queue_response(conn, same ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static enum MHD_Result handle_index(struct tw_http *h, struct MHD_Connection *conn,
+				    const char *rest)
+{
+	const struct web_asset *a = asset_find("/index.html");
+
+	(void)rest;
+	if (!a)
+		return http_reply_error(h, conn, MHD_HTTP_NOT_FOUND, "no dashboard in this build");
+	return reply_asset(h, conn, a);
+}
+
+/* GET /assets/NAME: rest is NAME. */
+static enum MHD_Result handle_asset(struct tw_http *h, struct MHD_Connection *conn,
+				    const char *rest)
+{
+	char path[128];
+	const struct web_asset *a = NULL;
+
+	if (snprintf(path, sizeof(path), "/assets/%s", rest) < (int)sizeof(path))
+		a = asset_find(path);
+	if (!a)
+		return http_reply_error(h, conn, MHD_HTTP_NOT_FOUND, "no such asset");
+	return reply_asset(h, conn, a);
 }
 
 struct route {
@@ -181,11 +224,13 @@ static const struct route routes[] = {
 	{"GET", "/api/v1/probes/", true, probe_handle},
 	{"DELETE", "/api/v1/probes/", true, probe_handle},
 	{"GET", "/api/v1/findings", false, handle_findings},
+	{"GET", "/api/v1/summary", false, summary_handle},
 	{"GET", "/api/v1/stats", false, handle_stats},
 	{"GET", "/healthz", false, handle_healthz},
 	{"GET", "/metrics", false, metrics_handle},
 	{"GET", "/", false, handle_index},
 	{"GET", "/index.html", false, handle_index},
+	{"GET", "/assets/", true, handle_asset},
 };
 
 static bool path_matches(const struct route *r, const char *url)

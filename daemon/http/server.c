@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "internal.h"
 #include "json.h"
 #include "log.h"
@@ -43,8 +45,25 @@ enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, str
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
 					allow_header ? allow_header : "GET, HEAD");
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"tcpwatchd\"");
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
+	return ret;
+}
+
+enum MHD_Result http_reply_query_error(struct tw_http *h, struct MHD_Connection *conn,
+				       const struct query_error *qe)
+{
+	struct tw_buf b;
+	enum MHD_Result ret;
+
+	h->errors++;
+	buf_init(&b);
+	json_error_at(&b, (int)qe->status, qe->message, qe->has_offset ? qe->offset : -1);
+	ret = http_reply_buf(conn, qe->status, &b);
+	buf_free(&b);
 	return ret;
 }
 
@@ -60,6 +79,41 @@ enum MHD_Result http_reply_error(struct tw_http *h, struct MHD_Connection *conn,
 	ret = http_reply_buf(conn, status, &b);
 	buf_free(&b);
 	return ret;
+}
+
+/*
+ * TCP requests: a Host that names this daemon (DNS rebinding otherwise
+ * lets any web page read it), and the token where one is configured
+ * (except /healthz and /metrics). True if refused, with the refusal's
+ * result in *ret.
+ */
+static bool access_refused(struct tw_http *h, struct MHD_Connection *conn, const char *url,
+			   bool *token_ok, enum MHD_Result *ret)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
+	const char *host, *auth;
+
+	*token_ok = false;
+	if (ci && ci->daemon == h->unix_daemon)
+		return false;
+	host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	if (!access_host_ok(host, h->listen_host, h->allowed_hosts)) {
+		h->host_refused++;
+		*ret = http_reply_error(h, conn, MHD_HTTP_MISDIRECTED_REQUEST,
+					"this Host is not tcpwatchd's: a loopback name or "
+					"address, the listen address, or one of allowed-hosts");
+		return true;
+	}
+	auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	*token_ok = access_bearer_ok(auth, h->token);
+	if (h->token[0] && !*token_ok && !access_path_public(url)) {
+		h->token_refused++;
+		*ret = http_reply_error(h, conn, MHD_HTTP_UNAUTHORIZED,
+					"a missing or wrong token (Authorization: Bearer TOKEN)");
+		return true;
+	}
+	return false;
 }
 
 static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -105,6 +159,8 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 		return MHD_YES;
 	}
 	h->requests++;
+	if (access_refused(h, conn, url, &req->token_ok, &ret))
+		return ret;
 	if (h->hooks.sync)
 		h->hooks.sync(h->hooks.data);
 	handler = routes_find(method, url, &rest, &status);
@@ -253,6 +309,52 @@ static int bind_unix(const char *path, char *err, size_t err_len)
 	return fd;
 }
 
+/* The socket's group: its members use the CLI without root. The default
+ * group (tcpwatch) may be missing, then only root (and the daemon's own
+ * group) can connect; a group named in the configuration must exist. */
+static int set_socket_group(const char *path, const char *group, char *err, size_t err_len)
+{
+	struct group *g;
+
+	if (!*group)
+		return 0;
+	g = getgrnam(group);
+	if (!g) {
+		if (!strcmp(group, "tcpwatch")) {
+			log_info("no group tcpwatch: the API socket %s serves root and the "
+				 "daemon's own group only",
+				 path);
+			return 0;
+		}
+		snprintf(err, err_len, "socket-group %s: no such group", group);
+		return -ENOENT;
+	}
+	if (chown(path, (uid_t)-1, g->gr_gid) < 0) {
+		int e = errno;
+
+		snprintf(err, err_len, "cannot give %s to group %s: %s", path, group, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+/* The host of ADDR:PORT or [ADDR6]:PORT, without brackets. */
+static int listen_host(const char *text, char *out, size_t len)
+{
+	const char *colon = strrchr(text, ':');
+	size_t n = colon ? (size_t)(colon - text) : 0;
+
+	if (n >= 2 && text[0] == '[' && text[n - 1] == ']') {
+		text++;
+		n -= 2;
+	}
+	if (!n || n >= len)
+		return -EINVAL;
+	memcpy(out, text, n);
+	out[n] = '\0';
+	return 0;
+}
+
 static int parse_listen(const char *text, struct sockaddr_storage *ss)
 {
 	char host[64];
@@ -316,6 +418,8 @@ static int http_timeout(void *data)
 	struct tw_http *h = data;
 	int a = mhd_timeout(h->unix_daemon), b = mhd_timeout(h->tcp_daemon);
 
+	if (h->sse.resumed)
+		return 0; /* events wait in a resumed stream */
 	if (a < 0)
 		return b;
 	if (b < 0)
@@ -330,6 +434,7 @@ static void http_due(void *data)
 
 void http_tick(struct tw_http *h)
 {
+	h->sse.resumed = false;
 	if (h->unix_daemon)
 		MHD_run(h->unix_daemon);
 	if (h->tcp_daemon)
@@ -351,6 +456,11 @@ struct tw_http *http_new(struct tw_loop *loop, const struct tw_config *cfg,
 	sse_init(&h->sse, cfg->max_watchers);
 	h->unix_epfd = h->tcp_epfd = -1;
 	fd = bind_unix(cfg->socket_path, err, err_len);
+	if (fd >= 0 && set_socket_group(cfg->socket_path, cfg->socket_group, err, err_len) < 0) {
+		close(fd);
+		unlink(cfg->socket_path);
+		fd = -1;
+	}
 	if (fd < 0) {
 		free(h);
 		return NULL;
@@ -374,6 +484,16 @@ struct tw_http *http_new(struct tw_loop *loop, const struct tw_config *cfg,
 				 cfg->listen);
 			goto fail;
 		}
+		if (listen_host(cfg->listen, h->listen_host, sizeof(h->listen_host)) < 0 ||
+		    (!access_addr_is_loopback(h->listen_host) && !cfg->token[0])) {
+			snprintf(err, err_len,
+				 "listen: %s is not a loopback address: set a token (every "
+				 "request but /healthz and /metrics then needs it)",
+				 cfg->listen);
+			goto fail;
+		}
+		snprintf(h->allowed_hosts, sizeof(h->allowed_hosts), "%s", cfg->allowed_hosts);
+		snprintf(h->token, sizeof(h->token), "%s", cfg->token);
 		h->tcp_daemon = start(h, cfg, -1, (struct sockaddr *)&ss);
 		if (!h->tcp_daemon) {
 			snprintf(err, err_len, "cannot listen on %s (in use?)", cfg->listen);
@@ -433,5 +553,7 @@ void http_report(const struct tw_http *h, struct tw_stats *s)
 	stats_counter(s, "http_errors", h->errors);
 	stats_counter(s, "http_bodies_too_big", h->bodies_too_big);
 	stats_counter(s, "http_probe_token_refused", h->probe_token_refused);
+	stats_counter(s, "http_host_refused", h->host_refused);
+	stats_counter(s, "http_token_refused", h->token_refused);
 	sse_report(&h->sse, s);
 }

@@ -57,6 +57,7 @@ static void watcher_push(struct sse_watcher *w, const char *data, size_t len)
 	buf_put(&w->queue, data, len);
 	if (w->suspended) {
 		w->suspended = false;
+		w->sse->resumed = true;
 		MHD_resume_connection(w->conn);
 	}
 }
@@ -120,7 +121,7 @@ enum MHD_Result sse_handle(struct tw_http *h, struct MHD_Connection *conn, const
 	w->filter.states = TW_STATES_ALL; /* every transition, CLOSE included */
 	if (query_parse(conn, &w->filter, NULL, &qe)) {
 		free(w);
-		return http_reply_error(h, conn, qe.status, qe.message);
+		return http_reply_query_error(h, conn, &qe);
 	}
 	w->sse = s;
 	w->conn = conn;

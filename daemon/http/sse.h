@@ -26,6 +26,9 @@ struct tw_sse {
 	uint64_t dropped; /* events readers missed, all streams, all time */
 	uint64_t opened;  /* streams opened, all time */
 	uint64_t refused; /* streams refused by max-watchers */
+	/* A stream was resumed since MHD last ran: MHD_get_timeout() does not
+	 * count resumed connections, so the loop must run it at once. */
+	bool resumed;
 };
 
 struct tw_http;

@@ -15,6 +15,7 @@
 #define W_HSHAKE 8
 #define W_END    18
 #define W_COOKIE 12
+#define W_QUEUE  6
 
 static size_t put_str(char *out, const char *s)
 {
@@ -69,8 +70,11 @@ static size_t pad_right(char *out, size_t have, size_t width)
 
 void text_header(struct tw_buf *b, unsigned columns)
 {
-	buf_printf(b, "%-*s %-*s %-*s %*s %*s", W_STATE, "State", W_ADDR, "Local Address:Port",
-		   W_ADDR, "Peer Address:Port", W_AGE, "Age", W_HSHAKE, "Hshake");
+	buf_printf(b, "%-*s ", W_STATE, "State");
+	if (columns & TEXT_COL_QUEUES)
+		buf_printf(b, "%*s %*s ", W_QUEUE, "Recv-Q", W_QUEUE, "Send-Q");
+	buf_printf(b, "%-*s %-*s %*s %*s", W_ADDR, "Local Address:Port", W_ADDR,
+		   "Peer Address:Port", W_AGE, "Age", W_HSHAKE, "Hshake");
 	if (columns & TEXT_COL_END)
 		buf_printf(b, " %-*s", W_END, "End");
 	buf_printf(b, " %*s%s\n", W_COOKIE, "Cookie", columns & TEXT_COL_PROCESS ? " Process" : "");
@@ -110,9 +114,18 @@ static void text_extra(struct tw_buf *b, const struct tw_conn *c, const struct t
 	if (columns & TEXT_COL_EXT)
 		buf_printf(b, " uid:%u ino:%u sk:%llx", c->uid, c->inode,
 			   (unsigned long long)c->cookie);
+	if (!(columns & TEXT_COL_MEM && ti->has_mem) && !(columns & TEXT_COL_INFO && ti->has_info))
+		return;
+	/* ss's second line: memory first, then tcp_info. */
+	buf_put(b, "\n\t", 2);
+	if (columns & TEXT_COL_MEM && ti->has_mem)
+		buf_printf(b, " skmem:(r%u,rb%u,t%u,tb%u,f%u,w%u,o%u,bl%u,d%u)",
+			   ti->mem.rmem_alloc_bytes, ti->mem.rcvbuf_bytes, ti->mem.wmem_alloc_bytes,
+			   ti->mem.sndbuf_bytes, ti->mem.fwd_alloc_bytes, ti->mem.wmem_queued_bytes,
+			   ti->mem.optmem_bytes, ti->mem.backlog_bytes, ti->mem.drops);
 	if (columns & TEXT_COL_INFO && ti->has_info)
 		buf_printf(b,
-			   "\n\t rtt:%.3f/%.3f cwnd:%u bytes_acked:%llu bytes_received:%llu "
+			   " rtt:%.3f/%.3f cwnd:%u bytes_acked:%llu bytes_received:%llu "
 			   "retrans:0/%u lost:%u delivery_rate:%llubps lastsnd:%u lastrcv:%u",
 			   ti->rtt_us / 1000.0, ti->rttvar_us / 1000.0, ti->snd_cwnd,
 			   (unsigned long long)ti->bytes_acked,
@@ -124,6 +137,12 @@ static void text_extra(struct tw_buf *b, const struct tw_conn *c, const struct t
 void text_row(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk,
 	      unsigned columns)
 {
+	text_row_queues(b, c, clk, columns & ~(unsigned)TEXT_COL_QUEUES, 0, 0);
+}
+
+void text_row_queues(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk,
+		     unsigned columns, uint32_t rqueue, uint32_t wqueue)
+{
 	char row[640];
 	size_t n = 0, k;
 	uint64_t end_ns = c->flags & TW_CONN_CLOSED ? c->closed_ns : clk->now_mono_ns;
@@ -132,14 +151,26 @@ void text_row(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *
 	k = put_str(row, c->flags & TW_CONN_CLOSED ? "CLOSED" : tcpstate_ss_name(c->state));
 	n = pad_right(row, k, W_STATE);
 	row[n++] = ' ';
+	if (columns & TEXT_COL_QUEUES) {
+		k = tw_fmt_u64(row + n, rqueue);
+		n += pad_left(row + n, k, W_QUEUE);
+		row[n++] = ' ';
+		k = tw_fmt_u64(row + n, wqueue);
+		n += pad_left(row + n, k, W_QUEUE);
+		row[n++] = ' ';
+	}
 	k = tw_endpoint_put(row + n, c->family, c->local_addr, c->local_port, false);
 	n += pad_right(row + n, k, W_ADDR);
 	row[n++] = ' ';
 	k = tw_endpoint_put(row + n, c->family, c->remote_addr, c->remote_port, !c->remote_port);
 	n += pad_right(row + n, k, W_ADDR);
 	row[n++] = ' ';
-	k = tw_fmt_age(row + n,
-		       end_ns > c->first_seen_ns ? (end_ns - c->first_seen_ns) / NSEC_PER_MSEC : 0);
+	if (!c->first_seen_ns)
+		k = put_str(row + n, "-");
+	else
+		k = tw_fmt_age(row + n, end_ns > c->first_seen_ns
+						? (end_ns - c->first_seen_ns) / NSEC_PER_MSEC
+						: 0);
 	n += pad_left(row + n, k, W_AGE);
 	row[n++] = ' ';
 	k = c->handshake_us ? put_us(row + n, c->handshake_us) : put_str(row + n, "-");
@@ -168,7 +199,7 @@ void text_row(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *
 		n += put_str(row + n, "))");
 	}
 	buf_put(b, row, n);
-	if (columns & (TEXT_COL_TIMER | TEXT_COL_EXT | TEXT_COL_INFO))
+	if (columns & (TEXT_COL_TIMER | TEXT_COL_EXT | TEXT_COL_INFO | TEXT_COL_MEM))
 		text_extra(b, c, clk, columns);
 	buf_put(b, "\n", 1);
 }
@@ -191,6 +222,9 @@ int text_parse_columns(const char *text, unsigned *ret)
 			cols |= TEXT_COL_EXT;
 		else if (len == 4 && !strncmp(p, "info", 4))
 			cols |= TEXT_COL_INFO;
+		else if (len == 3 && !strncmp(p, "mem", 3))
+			cols |= TEXT_COL_MEM;
+
 		else if (len)
 			return -EINVAL;
 		p += len;

@@ -67,6 +67,11 @@ long diag_recv(int fd, void *buf, size_t len, struct tw_diag_counters *counts)
 
 int diag_request_dump(int fd, int family, uint32_t states, uint32_t seq)
 {
+	return diag_request_dump_ext(fd, family, states, DIAG_EXT_INFO | DIAG_EXT_MEM, seq);
+}
+
+int diag_request_dump_ext(int fd, int family, uint32_t states, unsigned ext, uint32_t seq)
+{
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct inet_diag_req_v2 *req;
@@ -79,7 +84,11 @@ int diag_request_dump(int fd, int family, uint32_t states, uint32_t seq)
 	req->sdiag_family = (uint8_t)family;
 	req->sdiag_protocol = IPPROTO_TCP;
 	req->idiag_states = states;
-	req->idiag_ext = 1u << (INET_DIAG_INFO - 1) | 1u << (INET_DIAG_SKMEMINFO - 1);
+	req->idiag_ext = 0;
+	if (ext & DIAG_EXT_INFO)
+		req->idiag_ext |= 1u << (INET_DIAG_INFO - 1);
+	if (ext & DIAG_EXT_MEM)
+		req->idiag_ext |= 1u << (INET_DIAG_SKMEMINFO - 1);
 	if (sendto(fd, nlh, nlh->nlmsg_len, 0, (struct sockaddr *)&nladdr, sizeof(nladdr)) < 0)
 		return -errno;
 	return 0;
@@ -176,6 +185,18 @@ int diag_parse_msg(const struct nlmsghdr *nlh, struct tw_ksock *ret)
 		memcpy(mem, mnl_attr_get_payload(tb[INET_DIAG_SKMEMINFO]), sizeof(mem));
 		s.has_mem = true;
 		s.sk_drops = mem[SK_MEMINFO_DROPS];
+		s.info.has_mem = 1;
+		s.info.mem = (struct tw_skmem){
+			.rmem_alloc_bytes = mem[SK_MEMINFO_RMEM_ALLOC],
+			.rcvbuf_bytes = mem[SK_MEMINFO_RCVBUF],
+			.wmem_alloc_bytes = mem[SK_MEMINFO_WMEM_ALLOC],
+			.sndbuf_bytes = mem[SK_MEMINFO_SNDBUF],
+			.fwd_alloc_bytes = mem[SK_MEMINFO_FWD_ALLOC],
+			.wmem_queued_bytes = mem[SK_MEMINFO_WMEM_QUEUED],
+			.optmem_bytes = mem[SK_MEMINFO_OPTMEM],
+			.backlog_bytes = mem[SK_MEMINFO_BACKLOG],
+			.drops = mem[SK_MEMINFO_DROPS],
+		};
 	}
 	/* A request socket of a SYN queue is reported as SYN_RECV
 	 * (inet_req_diag_fill) and, unlike a full socket, without tcp_info

@@ -31,6 +31,13 @@ uint32_t diag_portid(int fd);
  * the mask (1 << state), with tcp_info. seq identifies the replies. 0 or
  * negative errno. */
 int diag_request_dump(int fd, int family, uint32_t states, uint32_t seq);
+/* The same with the extensions asked for chosen (DIAG_EXT_* bits): tcp_info
+ * is the costly part of a dump (tcp_get_info per socket), memory is not.
+ * Without DIAG_EXT_MEM nor DIAG_EXT_INFO a full SYN_RECV socket cannot be
+ * told from a request socket. */
+#define DIAG_EXT_INFO (1u << 0)
+#define DIAG_EXT_MEM  (1u << 1)
+int diag_request_dump_ext(int fd, int family, uint32_t states, unsigned ext, uint32_t seq);
 
 /* Asks for the one TCP socket with this 4-tuple (ports in host order,
  * addresses of family in 16 bytes). The reply is a single socket message

@@ -355,6 +355,8 @@ struct tw_prober *prober_new(struct tw_loop *loop, const struct tw_config *cfg,
 	p->history = cfg->probe_history;
 	snprintf(p->token, sizeof(p->token), "%s", cfg->probe_token);
 	prober_init_secrets(p);
+	if (halfopen_load(&p->halfopen, p->halfopen_err, sizeof(p->halfopen_err)) < 0)
+		p->halfopen = NULL;
 	p->timer = loop_add_timer(loop, 0, 0, prober_on_timer, p);
 	if (p->timer >= 0)
 		loop_timer_stop(loop, p->timer);
@@ -367,6 +369,18 @@ struct tw_prober *prober_new(struct tw_loop *loop, const struct tw_config *cfg,
 	}
 	prober_reschedule(p);
 	return p;
+}
+
+bool prober_half_open_ready(const struct tw_prober *p)
+{
+	return p->halfopen != NULL;
+}
+
+void prober_half_open_disable(struct tw_prober *p, const char *why)
+{
+	halfopen_unload(p->halfopen);
+	p->halfopen = NULL;
+	snprintf(p->halfopen_err, sizeof(p->halfopen_err), "%s", why);
 }
 
 void prober_free(struct tw_prober *p)
@@ -461,10 +475,9 @@ enum tw_probe_refusal prober_submit(struct tw_prober *p, const struct tw_probe_r
 	if (req->mode == TW_PROBE_MODE_HALF_OPEN && req->count != 1)
 		return refuse(p, TW_REFUSE_INVALID, &p->n.refused_invalid, err, err_len,
 			      "the half-open mode sends one SYN: count must be 1");
-	if (req->mode == TW_PROBE_MODE_HALF_OPEN && !p->halfopen &&
-	    halfopen_load(&p->halfopen, msg, sizeof(msg)) < 0)
+	if (req->mode == TW_PROBE_MODE_HALF_OPEN && !p->halfopen)
 		return refuse(p, TW_REFUSE_UNSUPPORTED, &p->n.refused_invalid, err, err_len,
-			      "the half-open mode is not available here: %s", msg);
+			      "the half-open mode is not available here: %s", p->halfopen_err);
 	if (req->mode == TW_PROBE_MODE_TRACE ? req->count < 1 || req->count > 10
 					     : req->count < 1 || req->count > p->max_count)
 		return refuse(p, TW_REFUSE_INVALID, &p->n.refused_invalid, err, err_len,

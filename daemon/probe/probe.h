@@ -107,6 +107,10 @@ int prober_cancel(struct tw_prober *p, uint32_t id);
 struct tw_probe_target *prober_first(const struct tw_prober *p);
 struct tw_probe_target *prober_find(const struct tw_prober *p, uint32_t id);
 /* Whether a probe token is set, and if text is it (constant time). */
+/* The half-open mode's program was loaded at start-up. */
+bool prober_half_open_ready(const struct tw_prober *p);
+/* Unloads it: half-open jobs are refused with why. */
+void prober_half_open_disable(struct tw_prober *p, const char *why);
 bool prober_token_set(const struct tw_prober *p);
 bool prober_token_ok(const struct tw_prober *p, const char *text);
 

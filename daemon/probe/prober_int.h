@@ -31,7 +31,11 @@ struct tw_prober {
 	struct tw_allow allow;
 	char token[128];
 	struct probe_counters n;
-	struct probe_halfopen *halfopen; /* loaded at the first half-open job */
+	/* Loaded at start-up, while the daemon may still load BPF (its
+	 * capabilities drop after start-up); NULL with the reason in
+	 * halfopen_err where it cannot be. */
+	struct probe_halfopen *halfopen;
+	char halfopen_err[160];
 	uint64_t jobs_started;
 };
 

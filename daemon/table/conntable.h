@@ -52,6 +52,21 @@ struct tw_hist {
 _Static_assert(TW_HIST_KINDS <= 16, "a kind fits in tw_hist's 4 bits");
 _Static_assert(TW_TCP_MAX_STATES <= 16, "a state fits in tw_hist's 4 bits");
 
+/* The socket's memory (sock_diag INET_DIAG_SKMEMINFO, what ss -m prints
+ * as skmem:(r,rb,t,tb,f,w,o,bl,d)): 36 bytes in the record, since a listing
+ * shows the last sample, not a live query. */
+struct tw_skmem {
+	uint32_t rmem_alloc_bytes;  /* r: receive queue memory allocated */
+	uint32_t rcvbuf_bytes;      /* rb: receive buffer limit */
+	uint32_t wmem_alloc_bytes;  /* t: transmit memory allocated (in flight) */
+	uint32_t sndbuf_bytes;      /* tb: send buffer limit */
+	uint32_t fwd_alloc_bytes;   /* f: reserved, not yet used */
+	uint32_t wmem_queued_bytes; /* w: send queue memory (written, not freed) */
+	uint32_t optmem_bytes;      /* o: options and filters */
+	uint32_t backlog_bytes;     /* bl: the backlog queue (while the socket was locked) */
+	uint32_t drops;             /* d: packets dropped (sk_drops) */
+};
+
 /* The latest tcp_info sample sock_diag gave for the socket. */
 struct tw_tcpinfo {
 	uint64_t sample_ns; /* CLOCK_MONOTONIC; 0 = never sampled */
@@ -66,9 +81,11 @@ struct tw_tcpinfo {
 	uint32_t last_data_sent_ms;
 	uint32_t last_data_recv_ms;
 	uint32_t timer_expires_ms; /* sock_diag idiag_expires */
+	struct tw_skmem mem;       /* valid with has_mem */
 	uint8_t timer;             /* enum tw_timer_kind */
 	uint8_t timer_retrans;     /* idiag_retrans: unanswered probes/retransmits */
 	uint8_t has_info;          /* the tcp_info fields are valid */
+	uint8_t has_mem;           /* the mem fields are valid */
 };
 
 enum tw_conn_flag {

@@ -16,6 +16,7 @@ void filter_init(struct tw_filter *f)
 	f->pid = f->netns = -1;
 	f->limit = TW_FILTER_DEFAULT_LIMIT;
 	f->expr.root = -1;
+	f->error_offset = -1;
 }
 
 static int parse_u64(const char *v, uint64_t max, uint64_t *ret)
@@ -68,6 +69,7 @@ int filter_set(struct tw_filter *f, const char *key, const char *value, char *er
 
 		if (ssfilter_parse(&f->expr, value, &e) < 0) {
 			snprintf(err, err_len, "filter: %s (at offset %d)", e.message, e.offset);
+			f->error_offset = e.offset;
 			return -EINVAL;
 		}
 		return 0;

@@ -32,6 +32,7 @@ struct tw_filter {
 	uint64_t limit;          /* rows at most */
 	uint64_t after;          /* cursor: only cookies greater than this */
 	struct tw_ssfilter expr; /* filter=: an ss(8) expression */
+	int error_offset;        /* a refused filter=: its bad token's offset, else -1 */
 };
 
 #define TW_FILTER_DEFAULT_LIMIT 1000000ull

@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "bpfload.h"
@@ -78,10 +79,28 @@ static int make_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t er
  * argument, the syscall tracepoints): the state-change tracing is what
  * must load.
  */
+static bool kconfig_readable(void)
+{
+	struct utsname u;
+	char path[128];
+
+	if (access("/proc/config.gz", R_OK) == 0)
+		return true;
+	if (uname(&u) < 0)
+		return false;
+	snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+	return access(path, R_OK) == 0;
+}
+
 static int open_skel(struct tw_bpf *b, uint32_t netns_filter, uint32_t ring_size,
 		     bool with_optional)
 {
-	struct tcpwatch_bpf *skel = tcpwatch_bpf__open();
+	/* CONFIG_HZ comes from the kernel's configuration, which libbpf reads
+	 * from /boot or /proc/config.gz; where neither can be read (a custom
+	 * kernel, a container) it is 0 (timers unknown), not a failed load. */
+	LIBBPF_OPTS(bpf_object_open_opts, opts,
+		    .kconfig = kconfig_readable() ? NULL : "CONFIG_HZ=0");
+	struct tcpwatch_bpf *skel = tcpwatch_bpf__open_opts(&opts);
 
 	if (!skel)
 		return -errno;

@@ -14,9 +14,10 @@
 #include "config.h"
 
 #define ARGC(v) ((int)(sizeof(v) / sizeof((v)[0])))
+#define LIT(s)  s, sizeof(s) - 1 /* a literal and its length, NUL bytes included */
 
-/* Writes text to a new temporary file; its path goes into path. */
-static void write_temp(char path[64], const char *text)
+/* Writes len bytes to a new temporary file; its path goes into path. */
+static void write_temp_bytes(char path[64], const char *data, size_t len)
 {
 	FILE *f;
 	int fd;
@@ -26,8 +27,43 @@ static void write_temp(char path[64], const char *text)
 	assert_true(fd >= 0);
 	f = fdopen(fd, "w");
 	assert_non_null(f);
-	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fwrite(data, 1, len, f), len);
 	assert_int_equal(fclose(f), 0);
+}
+
+static void write_temp(char path[64], const char *text)
+{
+	write_temp_bytes(path, text, strlen(text));
+}
+
+/* Loads text: config_load_file's result, the error in err. */
+static int load_text(struct tw_config *c, const char *text, size_t len, char *err, size_t err_len)
+{
+	char path[64];
+	int r;
+
+	write_temp_bytes(path, text, len);
+	err[0] = '\0';
+	r = config_load_file(c, path, err, err_len);
+	/* The message starts with the file's name: drop it, keep ":LINE: ..." */
+	if (r < 0 && !strncmp(err, path, strlen(path)))
+		memmove(err, err + strlen(path), strlen(err + strlen(path)) + 1);
+	unlink(path);
+	return r;
+}
+
+/* Refused, with the error at that line, mentioning what. */
+static void load_bad(const char *text, size_t len, int lineno, const char *what)
+{
+	char err[512], want[32];
+	struct tw_config c;
+
+	config_defaults(&c);
+	if (load_text(&c, text, len, err, sizeof(err)) != -EINVAL)
+		fail_msg("accepted: '%.60s'", text);
+	snprintf(want, sizeof(want), ":%d: ", lineno);
+	if (strncmp(err, want, strlen(want)) || !strstr(err, what))
+		fail_msg("error '%s', wanted line %d and '%s'", err, lineno, what);
 }
 
 static void set_ok(struct tw_config *c, const char *key, const char *value)
@@ -287,6 +323,104 @@ static void test_load_file_long_comment(void **state)
 	assert_int_equal(c.retain_count, 42);
 }
 
+/* A line over 1022 bytes is refused, not cut: libinih's own reader would
+ * apply the head and take the rest for the next line. */
+static void test_load_file_long_line(void **state)
+{
+	static const char key[] = "[tcpwatchd]\nprobe-allow = ";
+	size_t head = strlen(key) - strlen("[tcpwatchd]\n");
+	char *text = malloc(4096), err[512];
+	struct tw_config c;
+	int r;
+
+	(void)state;
+	assert_non_null(text);
+	/* 1022 bytes: taken whole. */
+	strcpy(text, key);
+	memset(text + strlen(key), 'a', 1022 - head);
+	strcpy(text + strlen(key) + 1022 - head, "\nretain-count = 42\n");
+	config_defaults(&c);
+	r = load_text(&c, text, strlen(text), err, sizeof(err));
+	if (r != 0)
+		fail_msg("a 1022-byte line refused: %s", err);
+	assert_int_equal(strlen(c.probe_allow), 1022 - head);
+	assert_int_equal(c.retain_count, 42);
+	/* 1023 bytes, and with CRLF the '\r' counts: refused at line 2, and
+	 * nothing after it applied. */
+	strcpy(text, key);
+	memset(text + strlen(key), 'a', 1023 - head);
+	strcpy(text + strlen(key) + 1023 - head, "\nretain-count = 42\n");
+	load_bad(text, strlen(text), 2, "line longer than 1022 bytes");
+	config_defaults(&c);
+	assert_int_equal(load_text(&c, text, strlen(text), err, sizeof(err)), -EINVAL);
+	assert_int_equal(c.retain_count, 10000);
+	assert_int_equal(c.probe_allow[0], '\0');
+	strcpy(text + strlen(key) + 1022 - head, "\r\n");
+	load_bad(text, strlen(text), 2, "longer than");
+	/* Also in another program's section, and as the file's last line. */
+	strcpy(text, "[other]\nk = ");
+	memset(text + strlen(text), 'x', 2000 - strlen(text));
+	text[2000] = '\0';
+	load_bad(text, strlen(text), 2, "longer than");
+	free(text);
+}
+
+/* Errors name the line they are on, counted as the file has them: after
+ * long comments, blank and CRLF lines; the first error is the one told. */
+static void test_load_file_error_lines(void **state)
+{
+	char *text = malloc(4096), err[512];
+	struct tw_config c;
+
+	(void)state;
+	assert_non_null(text);
+	strcpy(text, "# ");
+	memset(text + 2, 'c', 3000);
+	strcpy(text + 3002, "\n\r\n[tcpwatchd]\r\nretain-count = 7\r\n"
+			    "max-clients = 0\nmystery = 1\n");
+	load_bad(text, strlen(text), 5, "max-clients");
+	strcpy(text + 3002, "\n  ; indented comment\nhistory-max = 9\nretain_cnt = 5\n");
+	load_bad(text, strlen(text), 4, "unknown setting 'retain_cnt'");
+	load_bad(LIT("retain-age = 1\nsocket =\nretain-age = x\n"), 2, "socket");
+	load_bad(LIT("[tcpwatchd\nretain-count = 1\n"), 1, "expected [section]");
+	load_bad(LIT("retain-count\n"), 1, "expected key = value");
+	/* A NUL byte would cut the line as silently; in a comment it is nothing. */
+	load_bad(LIT("retain-count = 1\nsocket = /tmp/a\0b\n"), 2, "NUL byte");
+	config_defaults(&c);
+	assert_int_equal(load_text(&c, LIT("# a\0b\nretain-count = 3\n"), err, sizeof(err)), 0);
+	assert_int_equal(c.retain_count, 3);
+	free(text);
+}
+
+/* What the file meant before libinih: a value keeps its ';' and '#', an
+ * indented line is a key of its own, a key given twice takes the last
+ * value (a list: both), "[tcpwatchd]" may come and go. */
+static void test_load_file_syntax(void **state)
+{
+	static const char text[] = "\xef\xbb\xbfprobe-token = a ;b #c\n"
+				   "retain-count = 1\n"
+				   "\tretain-count = 2\n"
+				   "probe = 127.0.0.1:1\n"
+				   "[other]\n"
+				   "probe = 127.0.0.1:9\n"
+				   "[tcpwatchd]\n"
+				   "probe = 127.0.0.1:2\n"
+				   "listen : none\n";
+	char err[512];
+	struct tw_config c;
+	int r;
+
+	(void)state;
+	config_defaults(&c);
+	r = load_text(&c, text, strlen(text), err, sizeof(err));
+	if (r != 0)
+		fail_msg("refused: %s", err);
+	assert_string_equal(c.probe_token, "a ;b #c");
+	assert_int_equal(c.retain_count, 2);
+	assert_string_equal(c.probe_targets, "127.0.0.1:1\n127.0.0.1:2");
+	assert_string_equal(c.listen, "none"); /* libinih takes ':' for '=' too */
+}
+
 static void test_args_override_file(void **state)
 {
 	char path[64], err[512] = "";
@@ -507,6 +641,9 @@ int main(void)
 		cmocka_unit_test(test_load_file_without_section),
 		cmocka_unit_test(test_load_file_errors),
 		cmocka_unit_test(test_load_file_long_comment),
+		cmocka_unit_test(test_load_file_long_line),
+		cmocka_unit_test(test_load_file_error_lines),
+		cmocka_unit_test(test_load_file_syntax),
 		cmocka_unit_test(test_args_override_file),
 		cmocka_unit_test(test_args_errors),
 		cmocka_unit_test(test_args_version),

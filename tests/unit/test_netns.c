@@ -52,8 +52,8 @@ static pid_t ns_child(void)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		/* Not holding the test's output open. */
-		freopen("/dev/null", "w", stdout);
-		freopen("/dev/null", "w", stderr);
+		if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+			_exit(1);
 		if (unshare(CLONE_NEWNET) < 0)
 			_exit(1);
 		if (write(p[1], "x", 1) != 1)

@@ -134,6 +134,76 @@ static void test_process_column_escaped(void **state)
 	assert_non_null(strstr(out, "\",pid=4242))"));
 }
 
+/* -m: skmem on the second line, as ss -m prints it, before -i's fields;
+ * nothing when the record has no memory sample. */
+static void test_mem_line(void **state)
+{
+	struct tw_conn *c = conn(AF_INET, "127.0.0.1", 40000, "127.0.0.1", 80, TW_TCP_ESTABLISHED);
+	struct tw_clock clk = {.now_mono_ns = 1001500 * NSEC_PER_MSEC};
+	struct tw_buf b;
+
+	(void)state;
+	buf_init(&b);
+	text_row(&b, c, &clk, TEXT_COL_MEM);
+	assert_null(memchr(b.data, '\t', b.len));
+	buf_reset(&b);
+	c->info.has_mem = 1;
+	c->info.mem = (struct tw_skmem){.rmem_alloc_bytes = 2304,
+					.rcvbuf_bytes = 131072,
+					.wmem_alloc_bytes = 0,
+					.sndbuf_bytes = 2626560,
+					.fwd_alloc_bytes = 1792,
+					.wmem_queued_bytes = 5,
+					.optmem_bytes = 6,
+					.backlog_bytes = 7,
+					.drops = 8};
+	c->info.has_info = 1;
+	c->info.rtt_us = 1500;
+	text_row(&b, c, &clk, TEXT_COL_MEM | TEXT_COL_INFO);
+	buf_put(&b, "", 1);
+	assert_non_null(strstr(b.data,
+			       "\n\t skmem:(r2304,rb131072,t0,tb2626560,f1792,w5,o6,bl7,d8) "
+			       "rtt:1.500/"));
+	buf_reset(&b);
+	text_row(&b, c, &clk, TEXT_COL_INFO);
+	buf_put(&b, "", 1);
+	assert_non_null(strstr(b.data, "\n\t rtt:1.500/"));
+	assert_null(strstr(b.data, "skmem"));
+	buf_free(&b);
+}
+
+/* The sock_diag view (daemon-less list): queues after the state, and an
+ * age nobody knows printed as "-". */
+static void test_queues_and_unknown_age(void **state)
+{
+	struct tw_conn *c = conn(AF_INET, "127.0.0.1", 40000, "127.0.0.1", 80, TW_TCP_ESTABLISHED);
+	struct tw_clock clk = {.now_mono_ns = 1001500 * NSEC_PER_MSEC};
+	struct tw_buf b;
+	char f[8][64];
+
+	(void)state;
+	c->first_seen_ns = 0;
+	buf_init(&b);
+	text_header(&b, TEXT_COL_QUEUES);
+	text_row_queues(&b, c, &clk, TEXT_COL_QUEUES, 12, 345);
+	buf_put(&b, "", 1);
+	assert_non_null(strstr(b.data, "State       Recv-Q Send-Q Local Address:Port"));
+	assert_int_equal(sscanf(strchr(b.data, '\n') + 1, "%63s %63s %63s %63s %63s %63s %63s",
+				f[0], f[1], f[2], f[3], f[4], f[5], f[6]),
+			 7);
+	assert_string_equal(f[0], "ESTAB");
+	assert_string_equal(f[1], "12");
+	assert_string_equal(f[2], "345");
+	assert_string_equal(f[3], "127.0.0.1:40000");
+	assert_string_equal(f[5], "-");
+	/* text_row never shows queues it does not have. */
+	buf_reset(&b);
+	text_row(&b, c, &clk, TEXT_COL_QUEUES);
+	buf_put(&b, "", 1);
+	assert_int_equal(strncmp(b.data, "ESTAB       127.0.0.1:40000", 27), 0);
+	buf_free(&b);
+}
+
 static void test_parse_columns(void **state)
 {
 	unsigned cols = 99;
@@ -146,6 +216,9 @@ static void test_parse_columns(void **state)
 	assert_int_equal(text_parse_columns("end,,process", &cols), 0);
 	assert_int_equal(text_parse_columns("bogus", &cols), -EINVAL);
 	assert_int_equal(text_parse_columns("processx", &cols), -EINVAL);
+	assert_int_equal(text_parse_columns("mem,info", &cols), 0);
+	assert_int_equal(cols, TEXT_COL_MEM | TEXT_COL_INFO);
+	assert_int_equal(text_parse_columns("queues", &cols), -EINVAL);
 }
 
 int main(void)
@@ -154,6 +227,8 @@ int main(void)
 		cmocka_unit_test(test_ipv4_row),
 		cmocka_unit_test(test_ipv6_listener_and_closed),
 		cmocka_unit_test(test_process_column_escaped),
+		cmocka_unit_test(test_mem_line),
+		cmocka_unit_test(test_queues_and_unknown_age),
 		cmocka_unit_test(test_parse_columns),
 	};
 

@@ -33,8 +33,13 @@ def bin_dir():
 class Daemon:
     """Runs tcpwatchd for the duration of a ``with`` block."""
 
-    def __init__(self, extra_args=()):
+    def __init__(self, extra_args=(), sandbox=None):
         self.bin = bin_dir()
+        # As the systemd unit runs it (twtest/unit.py): its user,
+        # capabilities, system calls and /proc. TCPWATCH_SANDBOX=1 turns
+        # it on for every test.
+        self.sandbox = (os.environ.get("TCPWATCH_SANDBOX") == "1"
+                        if sandbox is None else sandbox)
         self.daemon_path = os.path.join(self.bin, "tcpwatchd")
         self.cli_path = os.path.join(self.bin, "tcpwatch")
         self.extra_args = list(extra_args)
@@ -57,6 +62,9 @@ class Daemon:
         self.stdout_path = os.path.join(self.tmpdir, "tcpwatchd.stdout")
         args = [self.daemon_path, "--socket", self.sock, "--listen", "none",
                 "--foreground", "--reconcile-interval", "1"] + self.extra_args
+        if self.sandbox:
+            from .unit import sandbox_prefix
+            args = sandbox_prefix(self.bin, self.tmpdir) + args
         log("starting %s" % " ".join(args))
         with open(self.stderr_path, "wb") as err, \
                 open(self.stdout_path, "wb") as out:
