@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -85,6 +86,26 @@ static void on_signal(struct tw_loop *l, int signo, void *data)
 	loop_stop(l);
 }
 
+/* Each door may hold max-clients (and HTTP_CLIENTS_MARGIN more, to be told 503):
+ * the soft descriptor limit is raised to the hard one, and a hard limit
+ * too low for the configuration is said at start-up. */
+static void raise_fd_limit(const struct tw_config *cfg)
+{
+	rlim_t want = 2 * ((rlim_t)cfg->max_clients + HTTP_CLIENTS_MARGIN) + 1024;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < want)
+		log_warn("max-clients %u on two doors wants %llu descriptors; the limit is %llu",
+			 cfg->max_clients, (unsigned long long)want,
+			 (unsigned long long)rl.rlim_cur);
+}
+
 static int start(struct tw_daemon *d, char *err, size_t err_len)
 {
 	struct tw_http_hooks hh = {
@@ -93,8 +114,10 @@ static int start(struct tw_daemon *d, char *err, size_t err_len)
 		.data = d,
 		.findings = &d->findings,
 	};
-	int r = daemon_open(d, on_record, err, err_len);
+	int r;
 
+	raise_fd_limit(&d->cfg);
+	r = daemon_open(d, on_record, err, err_len);
 	if (r < 0)
 		return r;
 	hh.table = d->table;

@@ -35,9 +35,11 @@ struct tw_config {
 	uint32_t history_max;
 	uint32_t ringbuf_kb;
 	uint32_t max_netns;
-	uint32_t max_clients;  /* concurrent HTTP connections */
-	uint32_t netns_filter; /* 0 = every namespace */
-	uint32_t max_watchers; /* concurrent /api/v1/events streams */
+	uint32_t max_clients; /* concurrent HTTP connections, per door */
+	uint32_t max_clients_per_peer;
+	uint32_t request_timeout_ms; /* a request's whole time */
+	uint32_t netns_filter;       /* 0 = every namespace */
+	uint32_t max_watchers;       /* concurrent /api/v1/events streams */
 	/* findings thresholds */
 	uint32_t close_wait_threshold_ms;
 	uint32_t time_wait_pileup;

@@ -17,6 +17,10 @@
 
 struct tw_http;
 
+/* Connections each door accepts beyond max-clients, only to answer them
+ * 503: the descriptors the daemon may need are 2 * (max-clients + this). */
+#define HTTP_CLIENTS_MARGIN 64u
+
 struct tw_http_hooks {
 	struct tw_conntable *table;
 	/* Adds the daemon's figures for /api/v1/stats. */

@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "filter.h"
 #include "http.h"
+#include "peers.h"
 #include "query.h"
 #include "sse.h"
 
@@ -43,6 +44,8 @@ struct tw_http {
 	uint64_t host_refused, token_refused;
 	struct http_req req;
 	struct tw_sse sse;
+	struct http_peers peers;
+	uint64_t peers_ticked_ns;
 };
 
 /* Sends b (a JSON body; a newline is added) with status; a buffer that ran

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "clock.h"
 #include "internal.h"
 #include "json.h"
 #include "log.h"
@@ -131,6 +132,10 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 
 	(void)version;
 	if (!req) {
+		const char *refused = peers_refusal(conn);
+
+		if (*refused) /* over a connection limit: told so, then closed */
+			return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, refused);
 		/* First call: headers only. The body (bounded) comes next. */
 		req = calloc(1, sizeof(*req));
 		if (!req)
@@ -194,13 +199,21 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct http_req *req = *req_cls;
 
 	(void)cls;
-	(void)conn;
 	(void)toe;
+	peers_request_done(conn);
 	if (req) {
 		free(req->body);
 		free(req);
 		*req_cls = NULL;
 	}
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct tw_http *h = cls;
+
+	peers_notify(&h->peers, h->unix_daemon, conn, socket_context, toe);
 }
 
 static void on_epoll(struct tw_loop *l, int fd, uint32_t events, void *data)
@@ -231,21 +244,25 @@ static struct MHD_Daemon *start(struct tw_http *h, const struct tw_config *cfg, 
 
 	if (addr && addr->sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* MHD takes PEERS_MARGIN more than max-clients: those are answered
+	 * 503 (peers.c) instead of being closed unanswered. */
+	unsigned limit = cfg->max_clients + PEERS_MARGIN;
+
 	if (listen_fd >= 0)
 		return MHD_start_daemon(
 			flags, 0, NULL, NULL, handle_request, h, MHD_OPTION_LISTEN_SOCKET,
-			listen_fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
+			listen_fd, MHD_OPTION_CONNECTION_LIMIT, limit,
 			MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONNECTION_TIMEOUT_S,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
 			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-			request_done, NULL, MHD_OPTION_END);
+			request_done, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+			MHD_OPTION_END);
 	return MHD_start_daemon(flags, 0, NULL, NULL, handle_request, h, MHD_OPTION_SOCK_ADDR, addr,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
-				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
-				MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONNECTION_TIMEOUT_S,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-				MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL, MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT,
+				HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+				(size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+				NULL, MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
 }
 
 static int mkdir_parent(const char *path)
@@ -434,6 +451,12 @@ static void http_due(void *data)
 
 void http_tick(struct tw_http *h)
 {
+	uint64_t now = clock_mono_ns();
+
+	if (now - h->peers_ticked_ns >= NSEC_PER_SEC) {
+		h->peers_ticked_ns = now;
+		peers_tick(&h->peers, now);
+	}
 	h->sse.resumed = false;
 	if (h->unix_daemon)
 		MHD_run(h->unix_daemon);
@@ -454,6 +477,8 @@ struct tw_http *http_new(struct tw_loop *loop, const struct tw_config *cfg,
 	h->loop = loop;
 	h->hooks = *hooks;
 	sse_init(&h->sse, cfg->max_watchers);
+	peers_init(&h->peers, cfg->max_clients, cfg->max_clients_per_peer,
+		   (uint64_t)cfg->request_timeout_ms * NSEC_PER_MSEC);
 	h->unix_epfd = h->tcp_epfd = -1;
 	fd = bind_unix(cfg->socket_path, err, err_len);
 	if (fd >= 0 && set_socket_group(cfg->socket_path, cfg->socket_group, err, err_len) < 0) {
@@ -550,6 +575,7 @@ void http_ping_watchers(struct tw_http *h)
 void http_report(const struct tw_http *h, struct tw_stats *s)
 {
 	stats_counter(s, "http_requests", h->requests);
+	peers_report(&h->peers, s);
 	stats_counter(s, "http_errors", h->errors);
 	stats_counter(s, "http_bodies_too_big", h->bodies_too_big);
 	stats_counter(s, "http_probe_token_refused", h->probe_token_refused);

@@ -19,6 +19,7 @@ struct sse_watcher {
 	struct tw_buf queue;
 	size_t off;
 	bool suspended;
+	bool via_unix;           /* its slot: the Unix socket's or TCP's */
 	uint64_t dropped;        /* events this reader missed, all told */
 	uint64_t dropped_unsaid; /* not yet reported to it */
 	struct sse_watcher *prev, *next;
@@ -96,6 +97,7 @@ static void watch_free(void *cls)
 	if (w->next)
 		w->next->prev = w->prev;
 	s->n--;
+	s->n_door[w->via_unix]--;
 	buf_free(&w->queue);
 	free(w);
 }
@@ -109,7 +111,9 @@ enum MHD_Result sse_handle(struct tw_http *h, struct MHD_Connection *conn, const
 	enum MHD_Result ret;
 
 	(void)rest;
-	if (s->n >= s->max) {
+	/* Each door has its own max-watchers slots: TCP clients cannot take
+	 * the Unix socket's. */
+	if (s->n_door[h->req.via_unix] >= s->max) {
 		s->refused++;
 		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
 					"too many event streams open (max-watchers)");
@@ -139,7 +143,10 @@ enum MHD_Result sse_handle(struct tw_http *h, struct MHD_Connection *conn, const
 		s->watchers->prev = w;
 	s->watchers = w;
 	s->n++;
+	s->n_door[h->req.via_unix]++;
+	w->via_unix = h->req.via_unix;
 	s->opened++;
+	peers_mark_stream(conn);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);

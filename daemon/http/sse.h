@@ -22,10 +22,11 @@ struct sse_watcher;
 
 struct tw_sse {
 	struct sse_watcher *watchers;
-	uint32_t n, max;
-	uint64_t dropped; /* events readers missed, all streams, all time */
-	uint64_t opened;  /* streams opened, all time */
-	uint64_t refused; /* streams refused by max-watchers */
+	uint32_t n, max;    /* streams open; max-watchers, per door */
+	uint32_t n_door[2]; /* of them on TCP [0] and on the Unix socket [1] */
+	uint64_t dropped;   /* events readers missed, all streams, all time */
+	uint64_t opened;    /* streams opened, all time */
+	uint64_t refused;   /* streams refused by max-watchers */
 	/* A stream was resumed since MHD last ran: MHD_get_timeout() does not
 	 * count resumed connections, so the loop must run it at once. */
 	bool resumed;

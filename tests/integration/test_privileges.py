@@ -36,16 +36,6 @@ def names(mask):
     return sorted(n for n, b in unit.CAP_NUMBERS.items() if mask >> b & 1)
 
 
-def ensure_member():
-    try:
-        grp.getgrnam(MEMBER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
-                        "/usr/sbin/nologin", "-U", MEMBER], check=True)
-    subprocess.run(["usermod", "-a", "-G", unit.one("Group"), MEMBER],
-                   check=True)
-
-
 def cli_as(d, user, *args):
     gid = pwd.getpwnam(user).pw_gid
     return subprocess.run(
@@ -58,7 +48,7 @@ def check_socket(d):
     st = os.stat(d.sock)
     check_eq(grp.getgrgid(st.st_gid).gr_name, "tcpwatch", "the socket's group")
     check_eq(oct(st.st_mode & 0o777), oct(0o660), "the socket's mode")
-    ensure_member()
+    unit.ensure_member(MEMBER)
     r = cli_as(d, MEMBER, "stats", "--json")
     check(r.returncode == 0, "a member of tcpwatch runs `tcpwatch stats`: "
           "exit %d, %s" % (r.returncode, r.stderr.strip()))

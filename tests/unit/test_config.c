@@ -106,7 +106,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.history_max, 32);
 	assert_int_equal(c.ringbuf_kb, 16384);
 	assert_int_equal(c.max_netns, 256);
-	assert_int_equal(c.max_clients, 64);
+	assert_int_equal(c.max_clients, 1024);
 	assert_int_equal(c.netns_filter, 0);
 }
 
@@ -156,7 +156,7 @@ static void test_bounds(void **state)
 		{"history-max", "8", "4096", "7", "4097"},
 		{"ringbuf-kb", "64", "1048576", "63", "1048577"},
 		{"max-netns", "1", "65536", "0", "65537"},
-		{"max-clients", "1", "4096", "0", "4097"},
+		{"max-clients", "1", "65536", "0", "65537"},
 		{"netns-filter", "0", "4294967295", NULL, "4294967296"},
 		{"reconcile-interval", "0.1", "3600", "0.09", "3600.5"},
 	};

@@ -218,9 +218,9 @@ async function main() {
 		// 6. Cleared: every connection again, the error gone.
 		await page.fill("#filter", "");
 		await page.press("#filter", "Enter");
-		await page.waitForSelector("#filter-error", { state: "hidden", timeout: 3000 });
+		await page.waitForSelector("#filter-error", { state: "hidden", timeout: 10000 });
 		await page.waitForFunction((l4) => [...document.querySelectorAll("#conns tr")].some((tr) =>
-			tr.children[1].textContent === l4), `127.0.0.1:${client3.localPort}`, { timeout: 3000 });
+			tr.children[1].textContent === l4), `127.0.0.1:${client3.localPort}`, { timeout: 10000 });
 		allowBadFilter400 = false;
 
 		// 7. Listeners, the probe target's RTT chart, the histograms.

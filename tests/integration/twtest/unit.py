@@ -125,6 +125,18 @@ def ensure_user():
     return pwd.getpwnam(user)
 
 
+def ensure_member(name):
+    """A user (made if missing) in the unit's Group=, which owns the API
+    socket."""
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                        "/usr/sbin/nologin", "-U", name], check=True)
+    subprocess.run(["usermod", "-a", "-G", one("Group"), name], check=True)
+    return pwd.getpwnam(name)
+
+
 def sandbox_prefix(bin_dir, workdir):
     """The command prefix that runs a program as the unit would."""
     pw = ensure_user()
