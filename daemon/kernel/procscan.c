@@ -127,7 +127,8 @@ static int add_proc(struct tw_procscan *p, int pid_dir, uint32_t pid)
 	return (int)p->n_procs++;
 }
 
-static void scan_pid(struct tw_procscan *p, int proc_fd, const char *name)
+static void scan_pid(struct tw_procscan *p, int proc_fd, const char *name,
+		     bool (*want)(uint32_t, void *), void *ctx)
 {
 	char link[64];
 	int pid_dir, fd_dir, proc_index = -1;
@@ -156,7 +157,7 @@ static void scan_pid(struct tw_procscan *p, int proc_fd, const char *name)
 			continue;
 		link[n] = '\0';
 		inode = strtoul(link + 8, NULL, 10);
-		if (!inode || inode > UINT32_MAX)
+		if (!inode || inode > UINT32_MAX || (want && !want((uint32_t)inode, ctx)))
 			continue;
 		if (proc_index < 0) {
 			proc_index = add_proc(p, pid_dir, (uint32_t)strtoul(name, NULL, 10));
@@ -171,6 +172,11 @@ out:
 }
 
 int procscan_scan(struct tw_procscan *p)
+{
+	return procscan_scan_only(p, NULL, NULL);
+}
+
+int procscan_scan_only(struct tw_procscan *p, bool (*want)(uint32_t inode, void *ctx), void *ctx)
 {
 	int proc_fd = open(p->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d;
@@ -192,7 +198,7 @@ int procscan_scan(struct tw_procscan *p)
 	while ((de = readdir(d))) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
-		scan_pid(p, proc_fd, de->d_name);
+		scan_pid(p, proc_fd, de->d_name, want, ctx);
 	}
 	closedir(d);
 	return (int)p->count;

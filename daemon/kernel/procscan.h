@@ -6,6 +6,7 @@
 #ifndef TCPWATCH_PROCSCAN_H
 #define TCPWATCH_PROCSCAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,10 @@ void procscan_free(struct tw_procscan *p);
 /* Rescans every process. Returns the number of sockets found, or a
  * negative errno if /proc could not be read. */
 int procscan_scan(struct tw_procscan *p);
+/* The same, keeping only the sockets want() accepts: the daemon asks only
+ * for the TCP sockets it misses an owner for, so no number of other
+ * sockets (Unix sockets, socketpairs) can fill the map before them. */
+int procscan_scan_only(struct tw_procscan *p, bool (*want)(uint32_t inode, void *ctx), void *ctx);
 /* Owner of a socket inode from the last scan; 0 and *ret filled, or -ENOENT. */
 int procscan_lookup(struct tw_procscan *p, uint32_t inode, struct tw_proc_owner *ret);
 /* Adds procscan_sockets (mapped by the last scan), procscan_refused

@@ -17,7 +17,8 @@
 #include "sync.h"
 
 #define PROCSCAN_MIN_INTERVAL_NS  (2 * NSEC_PER_SEC)
-#define RECONCILE_TIME_WAIT_EVERY 6 /* passes; 30 s at the default interval */
+#define PROCSCAN_RETRY_NS         (60 * NSEC_PER_SEC) /* owners not found, again */
+#define RECONCILE_TIME_WAIT_EVERY 6                   /* passes; 30 s at the default interval */
 #define DIAG_DUMP_TIMEOUT_MS      2000
 #define DIAG_BUF_SIZE             (32 * 1024) /* netlink dumps send at most this per recv */
 /* Datagrams one turn of the loop reads (about 2,000 sockets) before it
@@ -241,10 +242,12 @@ static void pass_begin(struct tw_sync *s)
  * a few out of a hundred thousand TIME_WAIT sockets.
  *
  * One pass over the noted cookies: those resolved or no longer wanting an
- * owner leave the list; returns how many of the rest arrived after the last
- * scan (a scan could name them).
+ * owner leave the list; returns how many of the rest a scan could name:
+ * those never scanned for. One a scan did not find (its only descriptor in
+ * flight in SCM_RIGHTS, say) is searched for again only with the next
+ * new one, or every PROCSCAN_RETRY_NS: it does not make every pass scan.
  */
-static size_t owners_pass(struct tw_sync *s)
+static size_t owners_pass(struct tw_sync *s, bool after_scan, uint64_t now_ns)
 {
 	struct tw_reconcile *r = &s->rec;
 	size_t kept = 0, missing = 0;
@@ -267,8 +270,11 @@ static size_t owners_pass(struct tw_sync *s)
 			s->owners_found++;
 			continue;
 		}
-		/* Rescan for owners never scanned for: new since the last scan. */
-		if (!(c->flags & TW_CONN_OWNER_LISTENER) || c->first_seen_ns > s->procscan_last_ns)
+		if (after_scan)
+			c->flags |= TW_CONN_OWNER_SEARCHED;
+		else if (!(c->flags & (TW_CONN_OWNER_LISTENER | TW_CONN_OWNER_SEARCHED)) ||
+			 c->first_seen_ns > s->procscan_last_ns ||
+			 now_ns - s->procscan_last_ns >= PROCSCAN_RETRY_NS)
 			missing++;
 		r->owner_wanted[kept++] = r->owner_wanted[i];
 	}
@@ -276,15 +282,58 @@ static size_t owners_pass(struct tw_sync *s)
 	return missing;
 }
 
+static int cmp_u32(const void *a, const void *b);
+
+struct wanted {
+	uint32_t *inodes; /* sorted */
+	size_t n;
+};
+
+static bool inode_wanted(uint32_t inode, void *ctx)
+{
+	const struct wanted *w = ctx;
+
+	return bsearch(&inode, w->inodes, w->n, sizeof(*w->inodes), cmp_u32) != NULL;
+}
+
+/* The inodes of the noted connections, sorted; false if out of memory. */
+static bool wanted_inodes(struct tw_sync *s, struct wanted *w)
+{
+	const struct tw_reconcile *r = &s->rec;
+
+	w->n = 0;
+	w->inodes = malloc((r->n_owner_wanted ? r->n_owner_wanted : 1) * sizeof(*w->inodes));
+	if (!w->inodes)
+		return false;
+	for (size_t i = 0; i < r->n_owner_wanted; i++) {
+		const struct tw_conn *c = conntable_get(s->table, r->owner_wanted[i]);
+
+		if (c && c->inode)
+			w->inodes[w->n++] = c->inode;
+	}
+	qsort(w->inodes, w->n, sizeof(*w->inodes), cmp_u32);
+	return true;
+}
+
 static void attribute_owners(struct tw_sync *s, uint64_t now_ns)
 {
-	if (!owners_pass(s) || now_ns - s->procscan_last_ns < PROCSCAN_MIN_INTERVAL_NS)
+	struct wanted w;
+	int r;
+
+	if (!owners_pass(s, false, now_ns) ||
+	    now_ns - s->procscan_last_ns < PROCSCAN_MIN_INTERVAL_NS)
 		return;
-	if (procscan_scan(s->procs) < 0)
+	if (!wanted_inodes(s, &w)) {
+		s->rec.stats.alloc_failures++; /* counted as the reconcile's */
+		return;
+	}
+	r = procscan_scan_only(s->procs, inode_wanted, &w);
+	free(w.inodes);
+	if (r < 0)
 		return;
 	s->procscans++;
 	s->procscan_last_ns = now_ns;
-	owners_pass(s);
+	owners_pass(s, true, now_ns);
 }
 
 static int cmp_u32(const void *a, const void *b)

@@ -107,6 +107,8 @@ enum tw_conn_flag {
 	TW_CONN_ACCEPTED = 1 << 13,        /* accept() returned it (accept_wait_us set) */
 	TW_CONN_HALF_OPEN_TIMED = 1 << 14, /* handshake_us is its request's life, first
 					    * SYN-ACK to ESTABLISHED (SYN-ACKs resent) */
+	TW_CONN_OWNER_SEARCHED = 1 << 15,  /* a /proc scan did not find its owner (a
+					    * descriptor in flight, a kernel socket) */
 };
 
 /* sock_diag's idiag_timer: what the socket's timer is waiting for. */
