@@ -164,7 +164,8 @@ bench_daemon_start() {
 	local sock=$1 log=$2 i
 	shift 2
 	rm -f -- "$sock"
-	"$TCPWATCHD" --socket "$sock" --listen none --foreground "$@" >"$log" 2>&1 &
+	# --state-dir none: no run restores the last one's table.
+	"$TCPWATCHD" --socket "$sock" --listen none --foreground --state-dir none "$@" >"$log" 2>&1 &
 	DAEMON_PID=$!
 	bench_track "$DAEMON_PID"
 	for ((i = 0; i < ${DAEMON_START_TIMEOUT:-30} * 10; i++)); do

@@ -77,6 +77,15 @@ double json_num(const cJSON *obj, const char *key, double fallback)
 	return cJSON_IsNumber(v) ? v->valuedouble : fallback;
 }
 
+uint64_t json_u64(const cJSON *obj, const char *key, uint64_t fallback)
+{
+	double v = json_num(obj, key, -1);
+
+	/* Converting a double outside the type's range is undefined: a
+	 * negative or huge count from the wire is the fallback instead. */
+	return v >= 0 && v < 18446744073709551616.0 ? (uint64_t)v : fallback;
+}
+
 const char *json_str_safe(const cJSON *obj, const char *key, const char *fallback, char *out,
 			  size_t len)
 {

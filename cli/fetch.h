@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -24,6 +25,8 @@ bool cli_fetch_quiet_ok(const struct cli_opts *o, const char *path);
 /* Field accessors tolerant of missing or null fields. */
 const char *json_str(const cJSON *obj, const char *key, const char *fallback);
 double json_num(const cJSON *obj, const char *key, double fallback);
+/* A count: a number in 0..UINT64_MAX (fraction dropped), else fallback. */
+uint64_t json_u64(const cJSON *obj, const char *key, uint64_t fallback);
 
 /* A string field from the daemon made safe for a terminal (controls
  * escaped as \xHH), in out; fallback when missing. Returns out. */

@@ -4,21 +4,11 @@
 #include "cli.h"
 #include "fetch.h"
 
-int cmd_findings(const struct cli_opts *o, int argc, char **argv)
+void findings_print(const cJSON *root)
 {
-	const cJSON *list, *f;
-	cJSON *root;
-	int n = 0, r;
+	const cJSON *list = cJSON_GetObjectItem(root, "findings"), *f;
+	int n = 0;
 
-	(void)argv;
-	if (argc != 1) {
-		fprintf(stderr, "tcpwatch findings: takes no arguments\n");
-		return 2;
-	}
-	r = cli_fetch_json(o, "/api/v1/findings", "findings", &root);
-	if (r <= 0)
-		return r < 0 ? 1 : 0;
-	list = cJSON_GetObjectItem(root, "findings");
 	cJSON_ArrayForEach (f, list) {
 		const cJSON *procs = cJSON_GetObjectItem(f, "processes"), *p;
 		const cJSON *conns = cJSON_GetObjectItem(f, "connections"), *c;
@@ -47,6 +37,22 @@ int cmd_findings(const struct cli_opts *o, int argc, char **argv)
 	}
 	if (!n)
 		printf("no findings\n");
+}
+
+int cmd_findings(const struct cli_opts *o, int argc, char **argv)
+{
+	cJSON *root;
+	int r;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "tcpwatch findings: takes no arguments\n");
+		return 2;
+	}
+	r = cli_fetch_json(o, "/api/v1/findings", "findings", &root);
+	if (r <= 0)
+		return r < 0 ? 1 : 0;
+	findings_print(root);
 	cJSON_Delete(root);
 	return 0;
 }

@@ -56,12 +56,24 @@ static void print_row(const cJSON *l, bool process)
 	putchar('\n');
 }
 
+void listeners_print(const cJSON *v, bool process, bool no_header)
+{
+	const cJSON *l;
+
+	if (!no_header)
+		printf("%-7s %6s %6s %-27s %5s %5s %7s %12s %6s %7s %7s %7s %12s%s\n", "State",
+		       "Recv-Q", "Send-Q", "Local Address:Port", "MaxQ", "SynQ", "SAKrtx",
+		       "HalfOpen ok/exp", "Ovfl", "Drops", "AccW50", "AccW99", "Cookie",
+		       process ? " Process" : "");
+	cJSON_ArrayForEach (l, v)
+		print_row(l, process);
+}
+
 int cmd_listeners(const struct cli_opts *o, int argc, char **argv)
 {
 	struct filter_args fa = {0};
 	char path[4096] = "/api/v1/listeners", query[3800] = "";
 	bool all = false, process = false, no_header = false;
-	const cJSON *l;
 	cJSON *v;
 	int r;
 
@@ -95,13 +107,7 @@ int cmd_listeners(const struct cli_opts *o, int argc, char **argv)
 	r = cli_fetch_json(o, path, "listeners", &v);
 	if (r <= 0)
 		return r < 0 ? 1 : 0;
-	if (!no_header)
-		printf("%-7s %6s %6s %-27s %5s %5s %7s %12s %6s %7s %7s %7s %12s%s\n", "State",
-		       "Recv-Q", "Send-Q", "Local Address:Port", "MaxQ", "SynQ", "SAKrtx",
-		       "HalfOpen ok/exp", "Ovfl", "Drops", "AccW50", "AccW99", "Cookie",
-		       process ? " Process" : "");
-	cJSON_ArrayForEach (l, v)
-		print_row(l, process);
+	listeners_print(v, process, no_header);
 	cJSON_Delete(v);
 	return 0;
 }
@@ -196,17 +202,12 @@ static void print_halfopen(const cJSON *h, const char *local)
 	}
 }
 
-int listener_show(const struct cli_opts *o, const char *cookie)
+void listener_print(const cJSON *l)
 {
-	char path[128], local[TW_ENDPOINT_STRLEN * 2];
+	char local[TW_ENDPOINT_STRLEN * 2];
 	const cJSON *h, *d;
-	cJSON *l;
-	int r, n = 0;
+	int n = 0;
 
-	snprintf(path, sizeof(path), "/api/v1/listeners/%s", cookie);
-	r = cli_fetch_json(o, path, "show", &l);
-	if (r <= 0)
-		return r < 0 ? 1 : 0;
 	print_counters(l);
 	d = cJSON_GetObjectItem(l, "depth_history");
 	if (cJSON_GetArraySize(d)) {
@@ -220,6 +221,19 @@ int listener_show(const struct cli_opts *o, const char *cookie)
 	json_endpoint(l, "local_addr", "local_port", local, sizeof(local));
 	cJSON_ArrayForEach (h, cJSON_GetObjectItem(l, "half_opens"))
 		print_halfopen(h, local);
+}
+
+int listener_show(const struct cli_opts *o, const char *cookie)
+{
+	char path[128];
+	cJSON *l;
+	int r;
+
+	snprintf(path, sizeof(path), "/api/v1/listeners/%s", cookie);
+	r = cli_fetch_json(o, path, "show", &l);
+	if (r <= 0)
+		return r < 0 ? 1 : 0;
+	listener_print(l);
 	cJSON_Delete(l);
 	return 0;
 }

@@ -233,6 +233,26 @@ static void print_half_open(const cJSON *job)
 		printf("%.0f SYN-ACKs resent\n", json_num(h, "retransmits", 0));
 }
 
+/* What a finished job ends with: its hops (trace), its SYN-ACKs
+ * (half-open), its statistics. */
+static void print_result(const char *target, const cJSON *job, bool trace)
+{
+	if (trace)
+		print_hops(job);
+	print_half_open(job);
+	print_summary(target, cJSON_GetObjectItem(job, "summary"));
+}
+
+void probe_print(const char *target, const cJSON *job, bool trace)
+{
+	const cJSON *p;
+
+	if (!trace)
+		cJSON_ArrayForEach (p, cJSON_GetObjectItem(job, "probes"))
+			print_probe(target, p);
+	print_result(target, job, trace);
+}
+
 static int run(const struct cli_opts *o, const char *body, bool trace, double interval)
 {
 	char path[64];
@@ -286,10 +306,7 @@ static int run(const struct cli_opts *o, const char *body, bool trace, double in
 	if (last && o->json && raw) {
 		fputs(raw, stdout);
 	} else if (last) {
-		if (trace)
-			print_hops(last);
-		print_half_open(last);
-		print_summary(target, cJSON_GetObjectItem(last, "summary"));
+		print_result(target, last, trace);
 		if (json_num(cJSON_GetObjectItem(last, "summary"), "received", 0) < 1)
 			rc = 1;
 	}

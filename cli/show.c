@@ -17,7 +17,7 @@ static void print_header(const cJSON *c)
 	     remote[TW_ENDPOINT_STRLEN * 2], comm[80];
 
 	if (json_num(c, "age_ms", -1) >= 0)
-		tw_fmt_age(age, (uint64_t)json_num(c, "age_ms", 0));
+		tw_fmt_age(age, json_u64(c, "age_ms", 0));
 	printf("connection %.0f  %s  %s -> %s  netns %.0f\n", json_num(c, "cookie", 0),
 	       json_str_safe(c, "family", "inet", fam, sizeof(fam)),
 	       json_endpoint(c, "local_addr", "local_port", local, sizeof(local)),
@@ -62,6 +62,9 @@ static void print_header(const cJSON *c)
 	}
 	if (!strcmp(json_str(c, "source", ""), "snapshot"))
 		printf("  (found by a sock_diag snapshot: its life before that is unknown)\n");
+	if (cJSON_IsTrue(cJSON_GetObjectItem(c, "history_gap")))
+		printf("  (history gap: events were lost while it lived, its history may lack "
+		       "entries)\n");
 	if (cJSON_IsFalse(cJSON_GetObjectItem(c, "reconciled")))
 		printf("  (not reconciled: its namespace was not dumped, over max-netns or "
 		       "failed)\n");
@@ -174,6 +177,12 @@ static void print_ladder(const cJSON *c)
 	}
 }
 
+void show_print(const cJSON *c)
+{
+	print_header(c);
+	print_ladder(c);
+}
+
 int cmd_show(const struct cli_opts *o, int argc, char **argv)
 {
 	char path[128];
@@ -207,8 +216,7 @@ int cmd_show(const struct cli_opts *o, int argc, char **argv)
 		r = cli_fetch_json(o, path, "show", &c);
 		return r < 0 ? 1 : 0;
 	}
-	print_header(c);
-	print_ladder(c);
+	show_print(c);
 	cJSON_Delete(c);
 	return 0;
 }

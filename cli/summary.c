@@ -54,11 +54,26 @@ void summary_print(const struct summary_counts *c, bool colour)
 	       fam[0] + c->closed[0], fam[1] + c->closed[1]);
 }
 
-int summary_from_daemon(const struct cli_opts *o, const char *query, bool colour)
+void summary_from_json(const cJSON *root, struct summary_counts *ret)
 {
 	static const char *const fams[2] = {"inet", "inet6"};
+
+	memset(ret, 0, sizeof(*ret));
+	ret->has_closed = true;
+	for (int f = 0; f < 2; f++) {
+		const cJSON *fo = cJSON_GetObjectItemCaseSensitive(root, fams[f]);
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(fo, "states");
+
+		ret->closed[f] = json_u64(fo, "closed", 0);
+		for (int s = 1; s < TW_TCP_MAX_STATES; s++)
+			ret->states[f][s] = json_u64(st, tcpstate_name(s), 0);
+	}
+}
+
+int summary_from_daemon(const struct cli_opts *o, const char *query, bool colour)
+{
 	char path[4096];
-	struct summary_counts c = {.has_closed = true};
+	struct summary_counts c;
 	cJSON *root;
 	int r;
 
@@ -66,14 +81,7 @@ int summary_from_daemon(const struct cli_opts *o, const char *query, bool colour
 	r = cli_fetch_json(o, path, "list", &root);
 	if (r <= 0)
 		return r < 0 ? 1 : 0;
-	for (int f = 0; f < 2; f++) {
-		const cJSON *fo = cJSON_GetObjectItemCaseSensitive(root, fams[f]);
-		const cJSON *st = cJSON_GetObjectItemCaseSensitive(fo, "states");
-
-		c.closed[f] = (uint64_t)json_num(fo, "closed", 0);
-		for (int s = 1; s < TW_TCP_MAX_STATES; s++)
-			c.states[f][s] = (uint64_t)json_num(st, tcpstate_name(s), 0);
-	}
+	summary_from_json(root, &c);
 	cJSON_Delete(root);
 	summary_print(&c, colour);
 	return 0;

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "opts.h"
 #include "tcpstate.h"
 
@@ -19,6 +21,8 @@ struct summary_counts {
 /* From the daemon's GET /api/v1/summary (query: state=, filter=,
  * family=, netns=). With --json the body is printed as is. Exit code. */
 int summary_from_daemon(const struct cli_opts *o, const char *query, bool colour);
+/* The counts of a GET /api/v1/summary body into *ret. */
+void summary_from_json(const cJSON *root, struct summary_counts *ret);
 /* From sock_diag (the calling namespace). Exit code. */
 int summary_from_kernel(const struct cli_opts *o, const char *query, bool colour);
 /* Prints counts as ss -s does, then one row per state. */

@@ -72,6 +72,14 @@ static int on_line(const char *line, size_t len, void *data)
 	return 0;
 }
 
+void watch_print_line(const char *line, size_t len, bool json, bool *header_done)
+{
+	struct watch_ctx w = {.json = json, .header_done = *header_done};
+
+	on_line(line, len, &w);
+	*header_done = w.header_done;
+}
+
 int cmd_watch(const struct cli_opts *o, int argc, char **argv)
 {
 	struct filter_args fa = {0};

@@ -377,8 +377,10 @@ int ssfilter_parse(struct tw_ssfilter *f, const char *text, struct tw_ssf_error 
 		return -EINVAL;
 	}
 	p = calloc(1, sizeof(*p));
-	if (!p)
+	if (!p) {
+		snprintf(err->message, sizeof(err->message), "out of memory");
 		return -ENOMEM;
+	}
 	p->text = text;
 	p->f = f;
 	p->err = err;

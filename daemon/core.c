@@ -56,14 +56,53 @@ static void on_drain_timer(struct tw_loop *l, void *data)
 	conntable_expire(d->table, clock_mono_ns());
 }
 
+/*
+ * Once a second. Events lost since the last look: the table is told when
+ * (connections alive then are marked history_gap), and an early reconcile
+ * repairs what they missed. Under a lasting overload the early reconciles
+ * back off (1 s, 2 s, 4 s, ... up to reconcile-interval), so a loss does
+ * not make the daemon dump every socket every second for ever; a quiet
+ * spell resets it.
+ */
 void daemon_check_lost(struct tw_daemon *d)
 {
-	uint64_t lost = bpfload_lost(d->bpf);
+	uint64_t lost = bpfload_lost(d->bpf), now = clock_mono_ns();
+	uint64_t max = (uint64_t)d->cfg.reconcile_interval_ms * NSEC_PER_MSEC;
 
-	if (lost != d->lost_seen) {
-		d->lost_seen = lost;
-		sync_start_early(d->sync);
+	if (lost == d->lost_seen) {
+		if (d->early_backoff_ns && now - d->lost_last_ns > 4 * d->early_backoff_ns)
+			d->early_backoff_ns = 0;
+		d->lost_checked_ns = now;
+		return;
 	}
+	conntable_note_gap(d->table, d->lost_checked_ns ? d->lost_checked_ns : d->start_mono_ns,
+			   now);
+	d->lost_seen = lost;
+	d->lost_last_ns = d->lost_checked_ns = now;
+	if (now < d->early_next_ns) {
+		d->early_deferred++;
+		return;
+	}
+	sync_start_early(d->sync);
+	d->early_backoff_ns = !d->early_backoff_ns ? NSEC_PER_SEC : 2 * d->early_backoff_ns;
+	if (d->early_backoff_ns > max)
+		d->early_backoff_ns = max;
+	d->early_next_ns = now + d->early_backoff_ns;
+}
+
+void daemon_save_state(struct tw_daemon *d)
+{
+	if (!d->state.enabled)
+		return;
+	daemon_drain(d); /* what happened until now, in the file */
+	statefile_save(&d->state, d->table);
+}
+
+/* A crash (kill -9, OOM) loses at most what happened since the last one. */
+static void on_checkpoint_timer(struct tw_loop *l, void *data)
+{
+	(void)l;
+	daemon_save_state(data);
 }
 
 static bool netns_followed(uint32_t inode, void *data)
@@ -98,6 +137,9 @@ int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t e
 	if (!d->loop || !d->table)
 		return snprintf(err, err_len, "out of memory"), -ENOMEM;
 	daemon_apply_limits(d);
+	/* The last run's table, before the first pass judges it. */
+	statefile_init(&d->state, d->cfg.state_dir);
+	statefile_load(&d->state, d->table);
 	d->sync = sync_new(d->loop, d->table, &sc, &sh, &r);
 	if (!d->sync)
 		return snprintf(err, err_len, "cannot open sock_diag: %s", strerror(-r)), r;
@@ -108,8 +150,17 @@ int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t e
 	d->drop_reasons = dropreason_load();
 	/* Tracing first, then the snapshot: nothing falls between them. */
 	sync_run_now(d->sync);
+	/* A restored connection the kernel no longer has ended while we were
+	 * down; a pass calls a socket gone only on a second miss (a dump
+	 * under churn can skip one), so a second pass tells before READY. */
+	if (d->state.restored_live)
+		sync_run_now(d->sync);
 	d->reconcile_timer = loop_add_timer(d->loop, d->cfg.reconcile_interval_ms,
 					    d->cfg.reconcile_interval_ms, on_reconcile_timer, d);
+	if (d->state.enabled && d->cfg.checkpoint_interval_ms &&
+	    loop_add_timer(d->loop, d->cfg.checkpoint_interval_ms, d->cfg.checkpoint_interval_ms,
+			   on_checkpoint_timer, d) < 0)
+		return snprintf(err, err_len, "cannot set up the checkpoint timer"), -EINVAL;
 	if (d->reconcile_timer < 0 ||
 	    loop_add_fd(d->loop, bpfload_epoll_fd(d->bpf), EPOLLIN, on_ringbuf, d) < 0 ||
 	    loop_add_timer(d->loop, BPFLOAD_DRAIN_MS, BPFLOAD_DRAIN_MS, on_drain_timer, d) < 0)

@@ -15,6 +15,7 @@
 #include "findings.h"
 #include "loop.h"
 #include "probe.h"
+#include "statefile.h"
 #include "stats.h"
 #include "sync.h"
 
@@ -33,9 +34,15 @@ struct tw_daemon {
 	struct tw_event_stats ev;
 	struct tw_findings_config findings;
 	int reconcile_timer;
+	struct tw_statefile state; /* the table across restarts */
 	uint64_t start_mono_ns;
 	uint32_t ticks;
-	uint64_t lost_seen; /* events lost when the last early reconcile began */
+	uint64_t lost_seen;       /* events lost at the last look (daemon_check_lost) */
+	uint64_t lost_checked_ns; /* that look */
+	uint64_t lost_last_ns;    /* the last look that found new losses */
+	uint64_t early_backoff_ns, early_next_ns; /* early reconciles after losses */
+	uint64_t early_deferred;                  /* losses whose early reconcile waited */
+	char loss_text[512];                      /* /api/v1/stats' events_loss */
 	uint64_t reloads, reload_failures;
 	int drop_reasons; /* names read from BTF, or a negative errno */
 };
@@ -52,6 +59,9 @@ int daemon_drop_privileges(struct tw_daemon *d, char *err, size_t err_len);
 /* Applies the events waiting in the ring buffers (a hook for the API:
  * answers include everything before the request). */
 void daemon_drain(void *daemon);
+/* Saves the table to the state file (state-dir), events drained first;
+ * at stop and every checkpoint-interval. Failures are logged, counted. */
+void daemon_save_state(struct tw_daemon *d);
 /* Starts an early reconcile if events were lost since the last look. */
 void daemon_check_lost(struct tw_daemon *d);
 

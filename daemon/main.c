@@ -180,6 +180,7 @@ int main(int argc, char **argv)
 	service_notify("STOPPING=1");
 	if (r < 0)
 		log_err("event loop failed: %s", strerror(-r));
+	daemon_save_state(&d);
 	stop(&d);
 	return r < 0 ? 1 : 0;
 }

@@ -22,6 +22,28 @@ static uint64_t rss_bytes(void)
 /* drop_<REASON>: drops of TCP packets by reason, host-wide, from the BPF
  * side's per-CPU counters (exact even when the ring overflows); the
  * reasons seen so far only. The names live as long as the process. */
+/* "12 lost of 345678 (cpu0 12, cpu1 0; 0 nested)": the ring overflows of
+ * each CPU, and the kernel's recursion misses (a program already running
+ * on that CPU), against the events received. */
+static void loss_text(struct tw_daemon *d, struct tw_stats *s)
+{
+	uint64_t cpu[256], nested = bpfload_lost(d->bpf);
+	int n = bpfload_lost_per_cpu(d->bpf, cpu, 256);
+	size_t len = sizeof(d->loss_text), k;
+
+	for (int i = 0; i < n; i++)
+		nested -= cpu[i] <= nested ? cpu[i] : nested;
+	k = (size_t)snprintf(d->loss_text, len, "%llu lost of %llu (",
+			     (unsigned long long)bpfload_lost(d->bpf),
+			     (unsigned long long)d->ev.received);
+	for (int i = 0; i < n && k < len; i++)
+		k += (size_t)snprintf(d->loss_text + k, len - k, "%scpu%d %llu", i ? ", " : "", i,
+				      (unsigned long long)cpu[i]);
+	if (k < len)
+		snprintf(d->loss_text + k, len - k, "; %llu nested)", (unsigned long long)nested);
+	stats_text(s, "events_loss", d->loss_text);
+}
+
 static void drop_stats(struct tw_daemon *d, struct tw_stats *s)
 {
 	static char names[TW_DROP_REASONS][48];
@@ -52,8 +74,10 @@ void daemon_collect_stats(struct tw_stats *s, void *daemon)
 	stats_gauge(s, "uptime_s", (clock_mono_ns() - d->start_mono_ns) / NSEC_PER_SEC);
 	events_report(&d->ev, s);
 	bpfload_report(d->bpf, s);
+	loss_text(d, s);
 	sync_report(d->sync, s);
 	conntable_report(d->table, s);
+	statefile_report(&d->state, s);
 	stats_gauge(s, "rss_bytes", rss_bytes());
 	loop_get_stats(d->loop, &ls);
 	stats_counter(s, "loop_iterations", ls.iterations);
@@ -62,6 +86,7 @@ void daemon_collect_stats(struct tw_stats *s, void *daemon)
 	if (d->prober)
 		prober_report(d->prober, s);
 	stats_gauge(s, "drop_reason_names", d->drop_reasons > 0 ? (uint64_t)d->drop_reasons : 0);
+	stats_counter(s, "reconcile_early_deferred", d->early_deferred);
 	stats_counter(s, "config_reloads", d->reloads);
 	stats_counter(s, "config_reload_failures", d->reload_failures);
 }

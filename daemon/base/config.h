@@ -40,6 +40,9 @@ struct tw_config {
 	uint32_t request_timeout_ms; /* a request's whole time */
 	uint32_t netns_filter;       /* 0 = every namespace */
 	uint32_t max_watchers;       /* concurrent /api/v1/events streams */
+	/* the table across restarts */
+	char state_dir[256];             /* "" or "none": not kept */
+	uint32_t checkpoint_interval_ms; /* saves while running, 0: only at stop */
 	/* findings thresholds */
 	uint32_t close_wait_threshold_ms;
 	uint32_t time_wait_pileup;

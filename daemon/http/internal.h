@@ -42,6 +42,7 @@ struct tw_http {
 	uint64_t requests, errors;
 	uint64_t bodies_too_big, probe_token_refused;
 	uint64_t host_refused, token_refused;
+	uint64_t alloc_failures; /* requests dropped for want of memory */
 	struct http_req req;
 	struct tw_sse sse;
 	struct http_peers peers;

@@ -291,6 +291,12 @@ static void json_state_times(struct tw_buf *b, const struct tw_conn *c, uint64_t
 void json_conn(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk,
 	       enum json_conn_view view, const struct tw_drop_counts *drops)
 {
+	json_conn_gap(b, c, clk, view, drops, false);
+}
+
+void json_conn_gap(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk,
+		   enum json_conn_view view, const struct tw_drop_counts *drops, bool history_gap)
+{
 	char laddr[TW_ADDR_STRLEN], raddr[TW_ADDR_STRLEN];
 	uint64_t end_ns = c->flags & TW_CONN_CLOSED ? c->closed_ns : clk->now_mono_ns;
 
@@ -312,12 +318,12 @@ void json_conn(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock 
 	buf_printf(b,
 		   ",\"uid\":%u,\"inode\":%u,\"closed\":%s,\"source\":\"%s\",\"age_ms\":%llu,"
 		   "\"retransmits\":%u,\"syn_retransmits\":%u,\"resets_sent\":%u,"
-		   "\"resets_received\":%u,\"drops\":%u,\"history_len\":%u",
+		   "\"resets_received\":%u,\"drops\":%u,\"history_len\":%u,\"history_gap\":%s",
 		   c->uid, c->inode, c->flags & TW_CONN_CLOSED ? "true" : "false",
 		   c->flags & TW_CONN_FROM_SNAPSHOT ? "snapshot" : "event",
 		   (unsigned long long)((end_ns - c->first_seen_ns) / NSEC_PER_MSEC),
 		   c->retransmits, c->syn_retransmits, c->resets_sent, c->resets_received, c->drops,
-		   c->hist_len);
+		   c->hist_len, history_gap ? "true" : "false");
 	json_lifecycle(b, c, clk);
 	if (view == JSON_CONN_FULL) {
 		buf_printf(b, ",\"history_dropped\":%u,\"request_socket\":%s,\"reconciled\":%s",

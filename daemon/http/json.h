@@ -31,6 +31,10 @@ enum json_conn_view {
 /* drops: its counts by reason (FULL view; NULL: none). */
 void json_conn(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk,
 	       enum json_conn_view view, const struct tw_drop_counts *drops);
+/* The same, with "history_gap": events may be missing from its history
+ * (conntable_history_gap). json_conn says false. */
+void json_conn_gap(struct tw_buf *b, const struct tw_conn *c, const struct tw_clock *clk,
+		   enum json_conn_view view, const struct tw_drop_counts *drops, bool history_gap);
 
 /* One history entry of a connection as a live event (/api/v1/events):
  * the entry's fields and the connection's endpoints, flat. */

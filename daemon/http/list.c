@@ -46,7 +46,8 @@ static void fill_rows(struct list_stream *s, struct tw_buf *b)
 			text_row(b, c, &s->clk, s->view.columns);
 		} else {
 			buf_puts(b, s->emitted ? ",\n" : "\n");
-			json_conn(b, c, &s->clk, JSON_CONN_ROW, NULL);
+			json_conn_gap(b, c, &s->clk, JSON_CONN_ROW, NULL,
+				      conntable_history_gap(s->table, c, s->clk.now_mono_ns));
 		}
 		s->emitted++;
 		rows++;

@@ -135,10 +135,13 @@ static void connections(struct mw *w, struct tw_conntable *t)
 	static const char *const roles[TW_TOTAL_ROLES] = {"unknown", "active", "passive",
 							  "listener"};
 
-	if (p.handshakes && tot->h[TW_TOTAL_HANDSHAKE])
+	if (!p.handshakes) { /* without the pass every figure below would read 0 */
+		w->b->oom = true;
+		return;
+	}
+	if (tot->h[TW_TOTAL_HANDSHAKE])
 		*p.handshakes = *tot->h[TW_TOTAL_HANDSHAKE];
-	if (p.handshakes)
-		conntable_foreach(t, visit, &p);
+	conntable_foreach(t, visit, &p);
 	for (int r = 0; r < TW_TOTAL_ROLES; r++)
 		for (int e = 0; e < TW_TOTAL_ENDS; e++)
 			p.closed[r][e] += tot->closed[r][e];

@@ -94,6 +94,7 @@ void peers_notify(struct http_peers *p, struct MHD_Daemon *unix_daemon, struct M
 		e = calloc(1, sizeof(*e));
 		if (!e) {
 			/* Not tracked: it is cut at once rather than served unbounded. */
+			p->untracked++;
 			MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
 			return;
 		}
@@ -187,4 +188,5 @@ void peers_report(const struct http_peers *p, struct tw_stats *s)
 	stats_counter(s, "http_clients_refused_full", p->refused_full);
 	stats_counter(s, "http_clients_refused_peer", p->refused_peer);
 	stats_counter(s, "http_requests_cut_slow", p->cut_slow);
+	stats_counter(s, "http_clients_untracked", p->untracked);
 }

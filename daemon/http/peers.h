@@ -30,6 +30,7 @@ struct http_peers {
 	uint64_t refused_full; /* over max-clients */
 	uint64_t refused_peer; /* over max-clients-per-peer */
 	uint64_t cut_slow;     /* requests that took longer than timeout_ns */
+	uint64_t untracked;    /* connections cut at once: no memory to track them */
 };
 
 void peers_init(struct http_peers *p, uint32_t max, uint32_t max_per_peer, uint64_t timeout_ns);

@@ -276,13 +276,22 @@ static int parse_seconds(const cJSON *v, uint64_t *ret)
 	return 0;
 }
 
-/* The request body as a probe request; NULL, or the error. */
+/* parse_request's answer when the body could not be parsed for want of
+ * memory (cJSON says only NULL; malloc's errno tells it from a bad body). */
+static const char parse_out_of_memory[] = "out of memory";
+
+/* The request body as a probe request; NULL, or the error
+ * (parse_out_of_memory: not the client's). */
 static const char *parse_request(const char *body, size_t len, struct tw_probe_request *req)
 {
-	cJSON *j = cJSON_ParseWithLength(body, len), *v;
+	cJSON *j, *v;
 	const char *bad = NULL;
 	int family = 0;
 
+	errno = 0;
+	j = cJSON_ParseWithLength(body, len);
+	if (!j && errno == ENOMEM)
+		return parse_out_of_memory;
 	if (!j || !cJSON_IsObject(j)) {
 		cJSON_Delete(j);
 		return "the body must be a JSON object";
@@ -372,6 +381,8 @@ static enum MHD_Result post_probe(struct tw_http *h, struct MHD_Connection *conn
 		return http_reply_error(h, conn, MHD_HTTP_CONTENT_TOO_LARGE,
 					"the body is over 4096 bytes");
 	bad = parse_request(h->req.body, h->req.len, &req);
+	if (bad == parse_out_of_memory)
+		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, bad);
 	if (bad)
 		return http_reply_error(h, conn, MHD_HTTP_BAD_REQUEST, bad);
 	if (req.mode == TW_PROBE_MODE_TRACE && req.timeout_ns == 2000000000ull)

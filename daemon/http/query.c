@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,6 +58,8 @@ static int view_set(struct list_view *v, const char *key, const char *value,
 unsigned query_apply(struct tw_filter *filter, struct list_view *view, const char *key,
 		     const char *value, struct query_error *err)
 {
+	int r;
+
 	if (!value)
 		value = "";
 	if (view && view_set(view, key, value, err))
@@ -66,7 +69,10 @@ unsigned query_apply(struct tw_filter *filter, struct list_view *view, const cha
 		snprintf(err->message, sizeof(err->message), "unknown parameter '%.64s'", key);
 		return err->status;
 	}
-	if (filter_set(filter, key, value, err->message, sizeof(err->message)) < 0) {
+	r = filter_set(filter, key, value, err->message, sizeof(err->message));
+	if (r == -ENOMEM) {
+		err->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	} else if (r < 0) {
 		err->status = MHD_HTTP_BAD_REQUEST;
 		err->has_offset = filter->error_offset >= 0;
 		err->offset = filter->error_offset;

@@ -61,7 +61,8 @@ static enum MHD_Result handle_one(struct tw_http *h, struct MHD_Connection *conn
 		return http_reply_error(h, conn, MHD_HTTP_NOT_FOUND, "no such connection");
 	clock_sample(&clk);
 	buf_init(&b);
-	json_conn(&b, c, &clk, JSON_CONN_FULL, conntable_drops(h->hooks.table, c));
+	json_conn_gap(&b, c, &clk, JSON_CONN_FULL, conntable_drops(h->hooks.table, c),
+		      conntable_history_gap(h->hooks.table, c, clk.now_mono_ns));
 	return reply_json(conn, &b);
 }
 

@@ -32,13 +32,18 @@ enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, str
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
+	static const char oom_body[] = "{\"error\":\"out of memory\",\"status\":503}\n";
+
+	if (!b->oom)
+		buf_put(b, "\n", 1);
+	/* Out of memory: a fixed body that needs no allocation of its own. */
 	if (b->oom) {
-		buf_reset(b);
-		buf_puts(b, "{\"error\":\"out of memory\",\"status\":503}");
 		status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		r = MHD_create_response_from_buffer(sizeof(oom_body) - 1, (void *)oom_body,
+						    MHD_RESPMEM_PERSISTENT);
+	} else {
+		r = MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_COPY);
 	}
-	buf_put(b, "\n", 1);
-	r = MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
@@ -138,8 +143,10 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 			return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, refused);
 		/* First call: headers only. The body (bounded) comes next. */
 		req = calloc(1, sizeof(*req));
-		if (!req)
+		if (!req) {
+			h->alloc_failures++;
 			return MHD_NO;
+		}
 		*req_cls = req;
 		return MHD_YES;
 	}
@@ -153,8 +160,10 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 		} else {
 			char *grown = realloc(req->body, req->len + n + 1);
 
-			if (!grown)
+			if (!grown) {
+				h->alloc_failures++;
 				return MHD_NO;
+			}
 			memcpy(grown + req->len, upload_data, n);
 			req->body = grown;
 			req->len += n;
@@ -575,6 +584,7 @@ void http_ping_watchers(struct tw_http *h)
 void http_report(const struct tw_http *h, struct tw_stats *s)
 {
 	stats_counter(s, "http_requests", h->requests);
+	stats_counter(s, "http_alloc_failures", h->alloc_failures);
 	peers_report(&h->peers, s);
 	stats_counter(s, "http_errors", h->errors);
 	stats_counter(s, "http_bodies_too_big", h->bodies_too_big);

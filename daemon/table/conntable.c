@@ -504,3 +504,16 @@ void conntable_report(struct tw_conntable *t, struct tw_stats *s)
 	stats_counter(s, "table_alloc_failures", ts.alloc_failures);
 	stats_gauge(s, "table_bytes", ts.bytes);
 }
+
+void conntable_note_gap(struct tw_conntable *t, uint64_t start_ns, uint64_t end_ns)
+{
+	gaps_note(&t->gaps, start_ns, end_ns);
+}
+
+bool conntable_history_gap(const struct tw_conntable *t, const struct tw_conn *c, uint64_t now_ns)
+{
+	if (!t->gaps.n && !t->gaps.forgotten_end_ns)
+		return false;
+	return gaps_overlap(&t->gaps, c->first_seen_ns,
+			    c->flags & TW_CONN_CLOSED ? c->closed_ns : now_ns);
+}

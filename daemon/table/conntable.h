@@ -281,6 +281,12 @@ void conntable_foreach_listener(struct tw_conntable *t,
 				void (*fn)(struct tw_listener *l, void *data), void *data);
 /* Counts an allocation that failed outside the table (a listener's rings). */
 void conntable_count_alloc_failure(struct tw_conntable *t);
+/* Events may be missing from [start_ns, end_ns]: a ring buffer overflowed,
+ * or the daemon was not running (gaps.h). */
+void conntable_note_gap(struct tw_conntable *t, uint64_t start_ns, uint64_t end_ns);
+/* True if c's life (first seen to closed, or now) overlaps such a window:
+ * its history may lack entries. */
+bool conntable_history_gap(const struct tw_conntable *t, const struct tw_conn *c, uint64_t now_ns);
 
 /* Request sockets by their 4-tuple, so that the child a request becomes
  * finds it: c must be a request (TW_CONN_REQUEST) with its endpoints set. */

@@ -8,6 +8,7 @@
 #define TCPWATCH_CONNTABLE_INT_H
 
 #include "conntable.h"
+#include "gaps.h"
 #include "listeners.h"
 #include "lookups.h"
 #include "nsstat.h"
@@ -42,6 +43,7 @@ struct tw_conntable {
 	uint64_t alloc_failures;
 	uint64_t hist_bytes;
 	struct tw_slab *records;
+	struct tw_gaps gaps; /* when events were lost */
 };
 
 /* A request's tuple entry and a connection's drop counts leave with it

@@ -66,8 +66,13 @@ int filter_set(struct tw_filter *f, const char *key, const char *value, char *er
 		value = "";
 	if (!strcmp(key, "filter")) {
 		struct tw_ssf_error e;
+		int r = ssfilter_parse(&f->expr, value, &e);
 
-		if (ssfilter_parse(&f->expr, value, &e) < 0) {
+		if (r == -ENOMEM) { /* not the client's error */
+			snprintf(err, err_len, "out of memory");
+			return r;
+		}
+		if (r < 0) {
 			snprintf(err, err_len, "filter: %s (at offset %d)", e.message, e.offset);
 			f->error_offset = e.offset;
 			return -EINVAL;

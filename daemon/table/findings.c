@@ -94,6 +94,10 @@ static const struct kind_text kinds[K_MAX] = {
 		 "stack."},
 };
 
+/* Groups at most (half of them used): the bound of one findings request's
+ * memory, whatever the table holds. */
+#define GROUPS_MAX ((size_t)1 << 22)
+
 struct gather {
 	const struct tw_findings_config *cfg;
 	uint64_t now_ns;
@@ -124,6 +128,33 @@ static bool same_key(const struct tw_finding *a, const struct tw_finding *b)
 	       a->netns == b->netns && a->pid == b->pid && !memcmp(a->addr, b->addr, 16);
 }
 
+/* Twice the slots, the groups rehashed into them; false if out of memory
+ * or at the bound. */
+static bool grow(struct gather *g)
+{
+	size_t cap = g->cap * 2;
+	struct tw_finding *v;
+
+	if (cap > GROUPS_MAX)
+		return false;
+	v = calloc(cap, sizeof(*v));
+	if (!v)
+		return false;
+	for (size_t i = 0; i < g->cap; i++) {
+		size_t j;
+
+		if (!g->groups[i].used)
+			continue;
+		for (j = group_hash(&g->groups[i]) & (cap - 1); v[j].used; j = (j + 1) & (cap - 1))
+			;
+		v[j] = g->groups[i];
+	}
+	free(g->groups);
+	g->groups = v;
+	g->cap = cap;
+	return true;
+}
+
 static struct tw_finding *find_group(struct gather *g, const struct tw_finding *key)
 {
 	size_t i = group_hash(key) & (g->cap - 1);
@@ -132,10 +163,14 @@ static struct tw_finding *find_group(struct gather *g, const struct tw_finding *
 		struct tw_finding *s = &g->groups[i];
 
 		if (!s->used) {
-			/* Keep half the slots free; past that, stop adding. */
+			/* Keep half the slots free: grown as groups come, so the
+			 * memory follows the candidates, not the table's size. */
 			if ((g->used + 1) * 2 > g->cap) {
-				g->full = true;
-				return NULL;
+				if (!grow(g)) {
+					g->full = true;
+					return NULL;
+				}
+				return find_group(g, key);
 			}
 			*s = *key;
 			s->used = true;
@@ -324,9 +359,7 @@ int findings_collect(struct tw_conntable *t, const struct tw_findings_config *cf
 	if (!lf)
 		return -ENOMEM;
 	nl = findings_listeners(t, cfg, now_ns, lf, max_l);
-	g.cap = 1024;
-	while (g.cap < (st.live + st.retained) * 2 && g.cap < (1u << 22))
-		g.cap *= 2;
+	g.cap = 256;
 	g.groups = calloc(g.cap, sizeof(*g.groups));
 	if (g.groups) {
 		conntable_foreach(t, visit, &g);

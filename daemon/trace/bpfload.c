@@ -282,11 +282,11 @@ struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_e
 		goto fail;
 	}
 	/* The configured size is shared by the CPUs; each ring a power of
-	 * two, at least 256 KiB. */
+	 * two pages, the smallest whose sum reaches it (a tiny one is how the
+	 * loss tests overflow them). */
+	ring_size = 4096;
 	while ((uint64_t)ring_size * (uint64_t)b->ncpus < ringbuf_bytes && ring_size < (1u << 30))
 		ring_size <<= 1;
-	if (ring_size < (256u << 10))
-		ring_size = 256u << 10;
 	b->percpu = calloc((size_t)b->ncpus, sizeof(*b->percpu));
 	if (!b->percpu) {
 		snprintf(err, err_len, "out of memory");
@@ -390,6 +390,18 @@ uint64_t bpfload_recursion_misses(struct tw_bpf *b)
 			sum += info.recursion_misses;
 	}
 	return sum;
+}
+
+int bpfload_lost_per_cpu(struct tw_bpf *b, uint64_t *ret, int max)
+{
+	uint32_t zero = 0;
+	int n = b->ncpus < max ? b->ncpus : max;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.lost_events), &zero, b->percpu) < 0)
+		return -errno;
+	for (int i = 0; i < n; i++)
+		ret[i] = b->percpu[i];
+	return n;
 }
 
 uint64_t bpfload_lost(struct tw_bpf *b)

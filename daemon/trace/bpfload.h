@@ -32,6 +32,9 @@ int bpfload_consume(struct tw_bpf *b);
  * tracepoint hits the kernel skipped because one of our programs was
  * already running on that CPU (a softirq interrupting it: BPF does not
  * nest). */
+/* The ring-buffer overflows of each CPU (without recursion misses, which
+ * are per program): how many CPUs were written into ret, or -errno. */
+int bpfload_lost_per_cpu(struct tw_bpf *b, uint64_t *ret, int max);
 uint64_t bpfload_lost(struct tw_bpf *b);
 /* The second kind alone. */
 uint64_t bpfload_recursion_misses(struct tw_bpf *b);

@@ -37,7 +37,10 @@ static struct tw_conntable *table_with(uint32_t max_live, uint32_t retain_count,
 static struct tw_conn *add(struct tw_conntable *t, uint64_t cookie)
 {
 	bool created = false;
-	struct tw_conn *c = conntable_get_or_add(t, cookie, &created);
+	struct tw_conn *c;
+
+	assert_non_null(t);
+	c = conntable_get_or_add(t, cookie, &created);
 
 	assert_non_null(c);
 	assert_true(created);
@@ -722,6 +725,7 @@ static void test_sorted_cookies(void **state)
 	size_t n = 12345;
 
 	(void)state;
+	assert_non_null(t);
 	got = conntable_sorted_cookies(t, &n);
 	assert_non_null(got);
 	assert_int_equal(n, 0);

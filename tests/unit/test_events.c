@@ -438,11 +438,13 @@ static void test_synack_retransmit_on_listener(void **state)
 
 	listen_on(f, 40, 8443, true);
 	l = conntable_get(f->t, 40);
+	assert_non_null(l);
 	e = other_ev(TCPWATCH_EV_RETRANSMIT_SYNACK, 40, 2000, TW_TCP_LISTEN, 0);
 	e.aux_cookie = 41;
 	apply(f, &e);
 	assert_int_equal(l->retransmits, 1);
 	assert_int_equal(l->state, TW_TCP_LISTEN);
+	assert_non_null(conntable_listener(f->t, 40));
 	assert_int_equal(conntable_listener(f->t, 40)->synack_retransmits, 1);
 	/* The request socket, a half-open connection of the listener's. */
 	c = conntable_get(f->t, 41);
@@ -491,6 +493,7 @@ static void test_table_full_refused(void **state)
 	struct tw_event e = state_ev(1, 1, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 0, 80);
 
 	(void)state;
+	assert_non_null(t);
 	events_apply(t, &e, &st);
 	e.cookie = 2;
 	events_apply(t, &e, &st);

@@ -59,6 +59,7 @@ static void test_json_string_escaping(void **state)
 	(void)state;
 	buf_init(&b);
 	json_string(&b, "a\"b\\c");
+	assert_non_null(b.data);
 	assert_string_equal(b.data, "\"a\\\"b\\\\c\"");
 	buf_reset(&b);
 	json_string(&b, "");

@@ -232,8 +232,11 @@ static void test_retain(void **state)
 
 	(void)state;
 	for (uint32_t ns = 1; ns <= 10; ns++) {
+		struct tw_nsstat *e = nsstat_entry(&s, ns);
+
+		assert_non_null(e);
 		fill(v, ns);
-		nsstat_update(nsstat_entry(&s, ns), v, SEC);
+		nsstat_update(e, v, SEC);
 	}
 	nsstat_retain(&s, keep, 3);
 	assert_int_equal(s.n, 3);

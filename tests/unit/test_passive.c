@@ -17,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A pointer the test goes on to use: asserted, so that a NULL (out of
+ * memory in the allocation-failure sweep) fails the test, not crashes it. */
+#define NN(p) (assert_non_null(p), (p))
+
 #include "conntable.h"
 #include "histo.h"
 #include "ksock.h"
@@ -358,8 +362,8 @@ static void test_established_completes_request(void **state)
 	assert_true(c->flags & TW_CONN_HALF_OPEN_TIMED);
 	assert_false(c->flags & TW_CONN_HANDSHAKE_SRTT);
 	assert_non_null(f->l->half_open_lifetime);
-	assert_int_equal(f->l->half_open_lifetime->count, 1);
-	assert_int_equal(f->l->half_open_lifetime->max_us, 5 * 1000000);
+	assert_int_equal(NN(f->l->half_open_lifetime)->count, 1);
+	assert_int_equal(NN(f->l->half_open_lifetime)->max_us, 5 * 1000000);
 
 	h = listener_recent(f->l, 0);
 	assert_non_null(h);
@@ -398,7 +402,7 @@ static void test_established_without_request(void **state)
 	assert_true(c->flags & TW_CONN_HANDSHAKE_SRTT);
 	assert_false(c->flags & TW_CONN_HALF_OPEN_TIMED);
 	assert_non_null(f->l->half_open_lifetime);
-	assert_int_equal(f->l->half_open_lifetime->count, 1);
+	assert_int_equal(NN(f->l->half_open_lifetime)->count, 1);
 	assert_int_equal(histo_quantile(f->l->half_open_lifetime, 0.5), 1500);
 	/* Nothing ended that was kept: no recent half-open. */
 	assert_null(listener_recent(f->l, 0));
@@ -411,7 +415,7 @@ static void test_established_without_request(void **state)
 	c = child(f, 7002, 2, 40002, T0 + SEC, 0, 3);
 	assert_int_equal(c->syn_retransmits, 3);
 	assert_int_equal(f->l->half_open[TW_HALFOPEN_COMPLETED], 2);
-	assert_int_equal(f->l->half_open_lifetime->count, 1);
+	assert_int_equal(NN(f->l->half_open_lifetime)->count, 1);
 	assert_int_equal(f->l->children, 2);
 	assert_int_equal(f->l->accept_queue_events, 2);
 	assert_int_equal(f->l->accept_queue_max_seen, 2);
@@ -453,8 +457,8 @@ static void test_established_dumped_request(void **state)
 	assert_int_equal(h->child_cookie, 7004);
 	assert_int_equal(h->first_synack_ns, T0 + 200 * MS - 3000 * US);
 	assert_int_equal(h->flags & TW_HALFOPEN_FIRST_DERIVED, 0);
-	assert_int_equal(f->l->half_open_lifetime->count, 1);
-	assert_int_equal(f->l->half_open_lifetime->max_us, 3000);
+	assert_int_equal(NN(f->l->half_open_lifetime)->count, 1);
+	assert_int_equal(NN(f->l->half_open_lifetime)->max_us, 3000);
 }
 
 /* The kernel gives a child its request's cookie once the request has one
@@ -667,8 +671,8 @@ static void test_pass_syn_queue_and_samples(void **state)
 	passive_pass_done(f->t, 2, T0 + SEC, all_in_scope, NULL);
 	assert_int_equal(f->l->syn_queue, 1);
 	assert_int_equal(f->l->syn_queue_max_seen, 3);
-	assert_int_equal(listener_depth(f->l, 0)->syn_queue, 1);
-	assert_int_equal(listener_depth(f->l, 1)->syn_queue, 3);
+	assert_int_equal(NN(listener_depth(f->l, 0))->syn_queue, 1);
+	assert_int_equal(NN(listener_depth(f->l, 1))->syn_queue, 3);
 
 	/* Pass 3 sees none. */
 	passive_pass_done(f->t, 3, T0 + 2 * SEC, all_in_scope, NULL);
@@ -739,11 +743,11 @@ static void test_request_gone_expired(void **state)
 	assert_false(h->flags & TW_HALFOPEN_FIRST_DERIVED);
 	assert_int_equal(h->child_cookie, 0);
 	assert_int_equal(h->retransmits, 2);
-	assert_int_equal(f->l->half_open_lifetime->count, 1);
-	assert_int_equal(f->l->half_open_lifetime->max_us, 7 * 1000000);
+	assert_int_equal(NN(f->l->half_open_lifetime)->count, 1);
+	assert_int_equal(NN(f->l->half_open_lifetime)->max_us, 7 * 1000000);
 	/* The next sample counts it. */
 	passive_pass_done(f->t, 1, T0 + 10 * SEC, all_in_scope, NULL);
-	assert_int_equal(listener_depth(f->l, 0)->expired, 1);
+	assert_int_equal(NN(listener_depth(f->l, 0))->expired, 1);
 }
 
 /* Gone before its timer was due: reset (at the pass), not expired. With
@@ -759,7 +763,7 @@ static void test_request_gone_reset(void **state)
 	passive_request_gone(f->t, conntable_get(f->t, 5001), T0 + 2 * SEC);
 	assert_int_equal(f->l->half_open[TW_HALFOPEN_RESET], 1);
 	assert_int_equal(f->l->half_open[TW_HALFOPEN_EXPIRED], 0);
-	h = listener_recent(f->l, 0);
+	h = NN(listener_recent(f->l, 0));
 	assert_int_equal(h->end, TW_HALFOPEN_RESET);
 	assert_int_equal(h->end_ns, T0 + 2 * SEC);
 	assert_null(conntable_get(f->t, 5001));
@@ -772,7 +776,7 @@ static void test_request_gone_reset(void **state)
 	h = listener_recent(f->l, 0);
 	assert_int_equal(h->cookie, 5002);
 	assert_true(h->flags & TW_HALFOPEN_FIRST_DERIVED);
-	assert_int_equal(f->l->half_open_lifetime->count, 1);
+	assert_int_equal(NN(f->l->half_open_lifetime)->count, 1);
 }
 
 /* A dumped request expiring on the dump's schedule: expired, but its
@@ -785,7 +789,7 @@ static void test_dumped_request_expires(void **state)
 	passive_on_request_seen(f->t, r, 1, T0);
 	passive_request_gone(f->t, r, T0 + 5 * SEC);
 	assert_int_equal(f->l->half_open[TW_HALFOPEN_EXPIRED], 1);
-	assert_int_equal(listener_recent(f->l, 0)->end_ns, T0 + 3 * SEC);
+	assert_int_equal(NN(listener_recent(f->l, 0))->end_ns, T0 + 3 * SEC);
 	assert_null(f->l->half_open_lifetime);
 }
 
@@ -817,8 +821,8 @@ static void test_recent_ring(void **state)
 		passive_request_gone(f->t, conntable_get(f->t, 5000 + i), T0 + i * SEC + 10 * MS);
 	}
 	assert_int_equal(f->l->half_open[TW_HALFOPEN_RESET], TW_LISTENER_RECENT + 4);
-	assert_int_equal(listener_recent(f->l, 0)->cookie, 5000 + TW_LISTENER_RECENT + 3);
-	assert_int_equal(listener_recent(f->l, TW_LISTENER_RECENT - 1)->cookie, 5004);
+	assert_int_equal(NN(listener_recent(f->l, 0))->cookie, 5000 + TW_LISTENER_RECENT + 3);
+	assert_int_equal(NN(listener_recent(f->l, TW_LISTENER_RECENT - 1))->cookie, 5004);
 	assert_null(listener_recent(f->l, TW_LISTENER_RECENT));
 }
 

@@ -29,7 +29,10 @@ static void add_conn(struct tw_conntable *t, const char *remote, uint16_t port, 
 		     uint32_t handshake_us, uint32_t netns)
 {
 	bool created = false;
-	struct tw_conn *c = conntable_get_or_add(t, next_cookie++, &created);
+	struct tw_conn *c;
+
+	assert_non_null(t);
+	c = conntable_get_or_add(t, next_cookie++, &created);
 
 	assert_non_null(c);
 	c->state = TW_TCP_ESTABLISHED;

@@ -72,6 +72,7 @@ static void test_ipv4_row(void **state)
 
 		buf_init(&h);
 		text_header(&h, 0);
+		assert_non_null(h.data);
 		assert_int_equal(strstr(h.data, "Local") - h.data, strstr(out, "127.") - out);
 		assert_int_equal(strstr(h.data, "Peer") - h.data, strstr(out, "10.0") - out);
 		assert_int_equal(strchr(h.data, '\n') - h.data, strlen(out));
@@ -161,12 +162,14 @@ static void test_mem_line(void **state)
 	c->info.rtt_us = 1500;
 	text_row(&b, c, &clk, TEXT_COL_MEM | TEXT_COL_INFO);
 	buf_put(&b, "", 1);
+	assert_non_null(b.data);
 	assert_non_null(strstr(b.data,
 			       "\n\t skmem:(r2304,rb131072,t0,tb2626560,f1792,w5,o6,bl7,d8) "
 			       "rtt:1.500/"));
 	buf_reset(&b);
 	text_row(&b, c, &clk, TEXT_COL_INFO);
 	buf_put(&b, "", 1);
+	assert_non_null(b.data);
 	assert_non_null(strstr(b.data, "\n\t rtt:1.500/"));
 	assert_null(strstr(b.data, "skmem"));
 	buf_free(&b);
@@ -187,6 +190,7 @@ static void test_queues_and_unknown_age(void **state)
 	text_header(&b, TEXT_COL_QUEUES);
 	text_row_queues(&b, c, &clk, TEXT_COL_QUEUES, 12, 345);
 	buf_put(&b, "", 1);
+	assert_non_null(b.data);
 	assert_non_null(strstr(b.data, "State       Recv-Q Send-Q Local Address:Port"));
 	assert_int_equal(sscanf(strchr(b.data, '\n') + 1, "%63s %63s %63s %63s %63s %63s %63s",
 				f[0], f[1], f[2], f[3], f[4], f[5], f[6]),

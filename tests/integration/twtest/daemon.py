@@ -33,7 +33,7 @@ def bin_dir():
 class Daemon:
     """Runs tcpwatchd for the duration of a ``with`` block."""
 
-    def __init__(self, extra_args=(), sandbox=None):
+    def __init__(self, extra_args=(), sandbox=None, state_dir=None):
         self.bin = bin_dir()
         # As the systemd unit runs it (twtest/unit.py): its user,
         # capabilities, system calls and /proc. TCPWATCH_SANDBOX=1 turns
@@ -43,6 +43,9 @@ class Daemon:
         self.daemon_path = os.path.join(self.bin, "tcpwatchd")
         self.cli_path = os.path.join(self.bin, "tcpwatch")
         self.extra_args = list(extra_args)
+        # The state file (--state-dir): a fresh one in the temporary
+        # directory unless a test keeps one across runs.
+        self.state_dir = state_dir
         self.tmpdir = None
         self.sock = None
         self.proc = None
@@ -60,8 +63,10 @@ class Daemon:
         self.sock = os.path.join(self.tmpdir, "tw.sock")
         self.stderr_path = os.path.join(self.tmpdir, "tcpwatchd.stderr")
         self.stdout_path = os.path.join(self.tmpdir, "tcpwatchd.stdout")
+        state_dir = self.state_dir or os.path.join(self.tmpdir, "state")
         args = [self.daemon_path, "--socket", self.sock, "--listen", "none",
-                "--foreground", "--reconcile-interval", "1"] + self.extra_args
+                "--foreground", "--reconcile-interval", "1",
+                "--state-dir", state_dir] + self.extra_args
         if self.sandbox:
             from .unit import sandbox_prefix
             args = sandbox_prefix(self.bin, self.tmpdir) + args
@@ -156,6 +161,14 @@ class Daemon:
                 fail("tcpwatchd stderr reports a crash/sanitizer error "
                      "(%r)" % marker)
         log("tcpwatchd stopped cleanly")
+
+    def kill(self):
+        """SIGKILL, as a crash would end it: no state saved at exit. The
+        ``with`` block then ends without the clean-stop checks."""
+        self.assert_alive("before SIGKILL")
+        self.proc.kill()
+        self.proc.wait(timeout=STOP_TIMEOUT_S)
+        self.proc = None
 
     def _hard_stop(self):
         if self.proc is not None and self.proc.poll() is None:
