@@ -36,7 +36,7 @@ case $BUILD in
 /*) ;;
 *) BUILD=$ROOT/$BUILD ;;
 esac
-ALL="ssfilter query http config diag events probe cli_json"
+ALL="ssfilter query http config diag events probe cli_json state"
 TARGETS=${TARGETS:-$ALL}
 RUNS=${RUNS:-10000000}
 MAX_TIME=${MAX_TIME:-600}
