@@ -75,10 +75,16 @@
 		scheduleDraw();
 	}
 
+	/* Oldest first. Not by cookie: the kernel hands cookies out in per-CPU
+	 * batches, so a newer connection can have a smaller one. */
+	function byAge(a, b) {
+		return conns.get(a).born - conns.get(b).born || cookieCmp(a, b);
+	}
+
 	function evict() {
 		if (conns.size <= CONN_ROWS_KEPT)
 			return;
-		const keys = [...conns.keys()].sort(cookieCmp);
+		const keys = [...conns.keys()].sort(byAge);
 		const sel = selected();
 		for (const k of keys) {
 			if (conns.size <= CONN_ROWS_KEPT)
@@ -113,7 +119,7 @@
 		evict();
 		const now = Date.now();
 		const sel = selected();
-		const keys = [...conns.keys()].sort((a, b) => cookieCmp(b, a)).slice(0, CONN_ROWS_SHOWN);
+		const keys = [...conns.keys()].sort((a, b) => byAge(b, a)).slice(0, CONN_ROWS_SHOWN);
 		const rows = keys.map((k) => {
 			const c = conns.get(k);
 			const tr = el("tr", { "data-cookie": c.cookie });
@@ -144,7 +150,10 @@
 	async function loadConns(replace) {
 		const gen = ++listGeneration;
 		const asked_ms = Date.now();
-		const list = await tw.getJSON(`/api/v1/connections?${table.query}&limit=${CONN_ROWS_FETCHED}`);
+		/* Newest first (the shortest age): on a busy host the listing is
+		 * cut, and the newest are the ones to show. */
+		const list = await tw.getJSON(
+			`/api/v1/connections?${table.query}&sort=age&limit=${CONN_ROWS_FETCHED}`);
 		if (gen !== listGeneration)
 			return; /* a newer listing is under way */
 		if (replace)

@@ -169,7 +169,7 @@ async function main() {
 		await page.waitForFunction((l2) => [...document.querySelectorAll("#conns tr")].some((tr) =>
 			tr.children[1] && tr.children[1].textContent === l2), `127.0.0.1:${client2.localPort}`, { timeout: 2000 });
 		check((await rows(page)).length >= 3, "fewer than 3 rows before filtering");
-		await page.fill("#filter", `sport = :${clientPort}`);
+		await page.fill("#filter", `src 127.0.0.1:${clientPort}`);
 		await page.press("#filter", "Enter");
 		await page.waitForFunction((l3) => {
 			const trs = [...document.querySelectorAll("#conns tr")];
@@ -183,7 +183,7 @@ async function main() {
 		await page.waitForTimeout(700);
 		const filtered = await rows(page);
 		check(filtered.every((r) => r[1] === local), `filtered rows after a new connection: ${JSON.stringify(filtered)}`);
-		log(`filter 'sport = :${clientPort}': ${filtered.length} row(s), all ${local}`);
+		log(`filter 'src 127.0.0.1:${clientPort}': ${filtered.length} row(s), all ${local}`);
 
 		// 5. A bad filter shows the daemon's error at the bad token...
 		allowBadFilter400 = true;
