@@ -16,14 +16,6 @@ import twtest  # noqa: E402
 from twtest import check, check_eq  # noqa: E402
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def tcp_get(port, path, timeout=5.0, headers=""):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\n%sConnection: close\r\n\r\n"
@@ -39,7 +31,7 @@ def tcp_get(port, path, timeout=5.0, headers=""):
 
 
 def main():
-    port = free_port()
+    port = twtest.free_port()
     with twtest.Daemon(extra_args=("--listen", "127.0.0.1:%d" % port)) as d:
         resp = d.http_request("/")
         check_eq(resp.status, 200, "GET / on the Unix socket")

@@ -25,14 +25,6 @@ IDLE = 500
 MEMBER = "tw-member"
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def connect_from(src, port):
     s = socket.socket()
     s.bind((src, 0))
@@ -172,7 +164,7 @@ def stream_slots(d, port):
 
 
 def main():
-    port = free_port()
+    port = twtest.free_port()
     with twtest.Daemon(["--listen", "127.0.0.1:%d" % port,
                         "--request-timeout", str(REQUEST_TIMEOUT_S),
                         "--max-clients-per-peer", str(PER_PEER),

@@ -27,14 +27,6 @@ import twtest  # noqa: E402
 from twtest import Skip, check, check_eq, fail, log  # noqa: E402
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def get(url, headers=None, timeout=5):
     req = urllib.request.Request(url, headers=headers or {})
     with urllib.request.urlopen(req, timeout=timeout) as r:
@@ -58,8 +50,8 @@ def main():
     for tool in ("prometheus", "promtool"):
         if not shutil.which(tool):
             raise Skip("%s not installed (scripts/install-deps.sh installs it)" % tool)
-    api = free_port()
-    prom = free_port()
+    api = twtest.free_port()
+    prom = twtest.free_port()
     lst = socket.socket()
     lst.bind(("127.0.0.1", 0))
     lst.listen(16)

@@ -21,14 +21,6 @@ from twtest.http import parse_http_response  # noqa: E402
 TOKEN = "tw-test-token-0123456789"
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def tcp(port, path, host="localhost", method="GET", headers=(), body=None,
         version="HTTP/1.1"):
     lines = ["%s %s %s" % (method, path, version)]
@@ -116,11 +108,11 @@ def token_checks(d, port):
 
 
 def main():
-    port = free_port()
+    port = twtest.free_port()
     with twtest.Daemon(["--listen", "127.0.0.1:%d" % port,
                         "--allowed-hosts", "mon.example, other.example"]) as d:
         host_checks(d, port)
-    port = free_port()
+    port = twtest.free_port()
     conf = os.path.join("/tmp", "tw-access-%d.conf" % os.getpid())
     with open(conf, "w") as f:
         f.write("token = %s\n" % TOKEN)

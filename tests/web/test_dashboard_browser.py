@@ -25,14 +25,6 @@ DRIVER_TIMEOUT_S = 70
 WEB = os.path.normpath(os.path.join(HERE, "..", "..", "web"))
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def find_node():
     node = os.environ.get("TCPWATCH_NODE", "")
     if not node or node.endswith("-NOTFOUND"):
@@ -60,7 +52,7 @@ def main():
     target.bind(("127.0.0.1", 0))
     target.listen(16)
     target_port = target.getsockname()[1]
-    port = free_port()
+    port = twtest.free_port()
     # Source ports of its own: another daemon on this host may hold the
     # default range.
     port_base = random.randrange(40000, 60000, 64)

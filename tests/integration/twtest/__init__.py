@@ -31,7 +31,7 @@ from .http import (ChunkedDecoder, HttpResponse, ResponseParser,
                    parse_http_response, unix_exchange)
 from .netns import (NS_LOCAL, NS_PEER, TUNPEER, Netns, host_netns_inode,
                     ipv6_loopback_available, run_ns_client, start_tunpeer)
-from .procs import (LineReader, finish_child, json_lines, raise_fd_limit,
+from .procs import (LineReader, finish_child, free_port, json_lines, raise_fd_limit,
                     read_line, sh, spawn, spawn_python, stop_proc, wait_for)
 from .runner import (HARD_TIMEOUT_S, SKIP_RC, Skip, TestTimeout, at_cleanup,
                      check, check_eq, cleanup_all, fail, log, pretty,

@@ -5,6 +5,7 @@ waiting for them to finish."""
 import json
 import os
 import select
+import socket
 import subprocess
 import time
 
@@ -156,3 +157,12 @@ def raise_fd_limit(need):
         fail("RLIMIT_NOFILE hard limit %d is below the %d file descriptors "
              "this test needs" % (hard, need))
     resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port free on host now (for a daemon's --listen, say)."""
+    s = socket.socket()
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
