@@ -83,29 +83,9 @@ def exchange(sock, method, path, body=None, read_s=None):
     head = "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" % (method, path)
     if body is not None:
         head += "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(data)
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(min(REQ_TIMEOUT_S, read_s or REQ_TIMEOUT_S))
-    chunks = []
-    try:
-        s.connect(sock)
-        try:
-            s.sendall(head.encode() + b"\r\n" + data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        deadline = time.monotonic() + (read_s or REQ_TIMEOUT_S)
-        while time.monotonic() < deadline:
-            try:
-                b = s.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                break
-            if not b:
-                break
-            chunks.append(b)
-    finally:
-        s.close()
-    raw = b"".join(chunks)
+    # read_s (at most REQ_TIMEOUT_S): an event stream is read this long.
+    raw = twtest.unix_exchange(sock, head.encode() + b"\r\n" + data,
+                               timeout=min(REQ_TIMEOUT_S, read_s or REQ_TIMEOUT_S))
     p = twtest.ResponseParser()
     try:
         p.feed(raw)
