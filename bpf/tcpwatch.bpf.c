@@ -64,13 +64,139 @@ struct {
 	__type(value, __u64);
 } lost_events SEC(".maps");
 
-/* Bytes this CPU wrote since it last woke the reader. */
+/* Bytes this CPU wrote since it last woke the reader, per context. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} written SEC(".maps");
+
+/*
+ * Two copies of each program that can run in both task and interrupt
+ * context. The kernel's recursion guard is per program and per CPU: with
+ * one program, a softirq that interrupted it and hit one of its
+ * tracepoints was skipped, its event lost. The kernel runs the copies of
+ * a tracepoint one after the other, first then second: the first serves
+ * every hit it runs for and notes it in its context's slot; the second
+ * serves a hit only if that note is not this hit's, that is when the
+ * first was skipped because a softirq interrupted it. The second is
+ * skipped in turn when a softirq interrupts its own short run in task
+ * context, and then the first, free, serves. A hit is lost only if both
+ * copies are running underneath it on that CPU, which takes three nested
+ * contexts (TCP's tracepoints do not fire in hard interrupts).
+ *
+ * The context is told by the stack: a softirq that interrupts a task (the
+ * only way one of our runs can be nested) runs on the CPU's interrupt
+ * stack (x86-64 and arm64 serve softirqs on their own stack), a task on
+ * its own. preempt_count would say it more directly, but it is a per-CPU
+ * variable this kernel's kallsyms does not list (no KALLSYMS_ALL), so a
+ * program cannot name it. A softirq served by ksoftirqd runs on that
+ * task's stack and is taken as task context: nothing nests on it either.
+ * Each context also writes
+ * its own rings (cpu * 2 + context): a ring then has one producer that no
+ * other interrupts, and stays in time order, which the daemon's merge
+ * relies on.
+ */
+#if defined(__TARGET_ARCH_x86) || defined(__TARGET_ARCH_arm64)
+#define STACK_CONTEXTS 1
+#endif
+
+extern bool CONFIG_KASAN __kconfig __weak;
+
+/* Set where the context cannot be told (another architecture): the first
+ * copies then do all the work, and their skipped runs are losses again. */
+__u32 ctx_unknown = 0;
+
+/* 1 on the interrupt stack, 0 on the task's. A function of its own, with
+ * a few bytes of stack: the programs' own frames are too large for the
+ * kernel stack and get a private per-CPU one from the JIT (Linux 6.13),
+ * so only a small function's frame is where the kernel runs. */
+static __noinline __u32 irq_ctx(void)
+{
+#ifdef STACK_CONTEXTS
+	/* THREAD_SIZE: 16 KiB, twice that with KASAN (x86-64, arm64). */
+	__u64 thread_size = CONFIG_KASAN ? 32768 : 16384;
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u64 lo = (__u64)t->stack, hi = lo + thread_size;
+	volatile char here = 0;
+
+	/* Two comparisons of a stack pointer with numbers, which the
+	 * verifier allows a privileged loader; the compiler must not fold
+	 * them into one subtraction (pointer arithmetic it refuses). */
+	barrier_var(hi);
+	return !((__u64)&here >= lo && (__u64)&here < hi);
+#else
+	if (!ctx_unknown)
+		ctx_unknown = 1;
+	return 0;
+#endif
+}
+
+/* The hit the first copy served last in each context (task, interrupt):
+ * the tracepoint's object (socket, request or packet) and what else tells
+ * it apart. */
+struct hit {
+	__u64 obj;
+	__u64 aux;
+};
+
+struct served {
+	struct hit level[2];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
-} written SEC(".maps");
+	__type(value, struct served);
+} served SEC(".maps");
+
+enum copy { FIRST_COPY, SECOND_COPY, ONLY_COPY };
+
+static __always_inline int is_hit(struct hit *h, const void *obj, __u64 aux)
+{
+	if (h->obj != (__u64)obj || h->aux != aux)
+		return 0;
+	h->obj = 0;
+	return 1;
+}
+
+/*
+ * Whether this copy serves the hit on obj/aux, called once the program's
+ * filters have passed (both copies take the same decisions up to here):
+ * its context's level + 1 (the ring), or 0. A program that runs in one
+ * context only (accept's syscall exit) is its ONLY_COPY.
+ *
+ * The second copy looks at both contexts' notes rather than telling its
+ * own context (which costs a call): the first copy's note for a hit in
+ * the other context is another hit's. It runs on every hit, so this is
+ * most of its cost.
+ */
+static __always_inline __u32 serves(enum copy copy, const void *obj, __u64 aux)
+{
+	__u32 zero = 0, level;
+	struct served *sv;
+
+	if (copy == ONLY_COPY)
+		return 1;
+#ifndef STACK_CONTEXTS
+	if (copy == SECOND_COPY)
+		return 0;
+#endif
+	sv = bpf_map_lookup_elem(&served, &zero);
+	if (!sv)
+		return 0;
+	if (copy == SECOND_COPY &&
+	    (is_hit(&sv->level[0], obj, aux) || is_hit(&sv->level[1], obj, aux)))
+		return 0;
+	level = irq_ctx() & 1;
+	if (copy == FIRST_COPY) {
+		sv->level[level].obj = (__u64)obj;
+		sv->level[level].aux = aux;
+	}
+	return level + 1;
+}
 
 static __always_inline void count_lost(void)
 {
@@ -106,6 +232,7 @@ struct wire {
 		} v6;
 	};
 	__u64 spare; /* record_size's bound if both TASK and AUX were set */
+	__u32 level; /* the context: which of this CPU's rings (not sent) */
 };
 
 /* Where the task or aux cookie goes: right after the addresses. The
@@ -140,26 +267,33 @@ static __always_inline __u32 record_size(const struct wire *w)
 	return n <= sizeof(*w) ? n : sizeof(*w);
 }
 
-static __always_inline void start(struct wire *w, __u8 kind)
+/* Begins a record if this copy serves the hit (serves()): false if not. */
+static __always_inline int start(struct wire *w, __u8 kind, enum copy copy, const void *obj,
+				 __u64 aux)
 {
+	__u32 level = serves(copy, obj, aux);
+
+	if (!level)
+		return 0;
 	__builtin_memset(w, 0, sizeof(*w));
+	w->level = level - 1;
 	w->r.time_ns = bpf_ktime_get_ns();
 	w->r.kind = kind;
 	w->r.version = TCPWATCH_EVENT_VERSION;
+	return 1;
 }
 
 /*
  * Copies the record into this CPU's ring. Every wakeup_bytes written, the
- * record also wakes the reader. The counter is a per-CPU array element,
- * which the verifier inlines: asking the ring how full it is would be one
- * more helper call per record. (Another of our programs interrupting this
- * one can at worst move a wakeup by a record.)
+ * record also wakes the reader. The counter is a per-CPU array element
+ * (one per context, like the rings), which the verifier inlines: asking
+ * the ring how full it is would be one more helper call per record.
  */
 static __always_inline void emit(struct wire *w)
 {
-	__u32 cpu = bpf_get_smp_processor_id(), zero = 0;
-	void *ring = bpf_map_lookup_elem(&rings, &cpu);
-	__u64 *acc = bpf_map_lookup_elem(&written, &zero);
+	__u32 ctx = w->level, ring_id = bpf_get_smp_processor_id() * 2 + ctx;
+	void *ring = bpf_map_lookup_elem(&rings, &ring_id);
+	__u64 *acc = bpf_map_lookup_elem(&written, &ctx);
 	__u32 size = record_size(w);
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
@@ -244,8 +378,8 @@ static __always_inline int netns_wanted(const struct sock_common *skc)
 	return filter_netns == 0 || common_netns(skc) == filter_netns;
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const int newstate)
+static __always_inline int set_state(enum copy copy, const struct sock *sk, const int oldstate,
+				     const int newstate)
 {
 	struct wire w;
 	int first;
@@ -254,7 +388,8 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 		return 0;
 	if (!netns_wanted(&sk->__sk_common))
 		return 0;
-	start(&w, TCPWATCH_EV_STATE);
+	if (!start(&w, TCPWATCH_EV_STATE, copy, sk, (__u64)oldstate << 8 | newstate))
+		return 0;
 	/*
 	 * The namespace's inode shares a cache line with its reference
 	 * count, which every socket created or freed in it writes: reading
@@ -308,14 +443,27 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	return 0;
 }
 
-SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(handle_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	return set_state(FIRST_COPY, sk, oldstate, newstate);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(nest_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	return set_state(SECOND_COPY, sk, oldstate, newstate);
+}
+
+static __always_inline int retransmit(enum copy copy, const struct sock *sk,
+				      const struct sk_buff *skb, int err)
 {
 	struct wire w;
 
 	if (!netns_wanted(&sk->__sk_common))
 		return 0;
-	start(&w, TCPWATCH_EV_RETRANSMIT);
+	if (!start(&w, TCPWATCH_EV_RETRANSMIT, copy, skb, err))
+		return 0;
 	fill_common(&w, &sk->__sk_common);
 	w.r.cookie = bpf_get_socket_cookie((void *)sk);
 	w.r.oldstate = sk->__sk_common.skc_state;
@@ -324,8 +472,20 @@ int BPF_PROG(handle_retransmit, const struct sock *sk, const struct sk_buff *skb
 	return 0;
 }
 
-SEC("tp_btf/tcp_retransmit_synack")
-int BPF_PROG(handle_retransmit_synack, const struct sock *sk, const struct request_sock *req)
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(handle_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	return retransmit(FIRST_COPY, sk, skb, err);
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(nest_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	return retransmit(SECOND_COPY, sk, skb, err);
+}
+
+static __always_inline int retransmit_synack(enum copy copy, const struct sock *sk,
+					     const struct request_sock *req)
 {
 	struct wire w;
 
@@ -336,7 +496,8 @@ int BPF_PROG(handle_retransmit_synack, const struct sock *sk, const struct reque
 	union tail *t;
 	__u64 timeout;
 
-	start(&w, TCPWATCH_EV_RETRANSMIT_SYNACK);
+	if (!start(&w, TCPWATCH_EV_RETRANSMIT_SYNACK, copy, req, 0))
+		return 0;
 	/* Addresses of the half-open connection, cookie of its listener. */
 	fill_common(&w, &req->__req_common);
 	w.r.cookie = bpf_get_socket_cookie((void *)sk);
@@ -360,6 +521,18 @@ int BPF_PROG(handle_retransmit_synack, const struct sock *sk, const struct reque
 	}
 	emit(&w);
 	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(handle_retransmit_synack, const struct sock *sk, const struct request_sock *req)
+{
+	return retransmit_synack(FIRST_COPY, sk, req);
+}
+
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(nest_retransmit_synack, const struct sock *sk, const struct request_sock *req)
+{
+	return retransmit_synack(SECOND_COPY, sk, req);
 }
 
 /* A reset answering a packet that matched no socket: take the addresses
@@ -397,15 +570,16 @@ static __always_inline void fill_from_skb(struct wire *w, const struct sk_buff *
 	w->r.dport = bpf_ntohs(tcp.source);
 }
 
-SEC("tp_btf/tcp_send_reset")
-int BPF_PROG(handle_send_reset, const struct sock *sk, const struct sk_buff *skb,
-	     const enum sk_rst_reason reason)
+static __always_inline int send_reset(enum copy copy, const struct sock *sk,
+				      const struct sk_buff *skb, const enum sk_rst_reason reason)
 {
 	struct wire w;
 
 	if (sk && !netns_wanted(&sk->__sk_common))
 		return 0;
-	start(&w, TCPWATCH_EV_RESET_SENT);
+	if (!start(&w, TCPWATCH_EV_RESET_SENT, copy, sk ? (const void *)sk : (const void *)skb,
+		   reason))
+		return 0;
 	w.r.value = reason;
 	if (sk) {
 		fill_common(&w, &sk->__sk_common);
@@ -422,20 +596,46 @@ int BPF_PROG(handle_send_reset, const struct sock *sk, const struct sk_buff *skb
 	return 0;
 }
 
-SEC("tp_btf/tcp_receive_reset")
-int BPF_PROG(handle_receive_reset, struct sock *sk)
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(handle_send_reset, const struct sock *sk, const struct sk_buff *skb,
+	     const enum sk_rst_reason reason)
+{
+	return send_reset(FIRST_COPY, sk, skb, reason);
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(nest_send_reset, const struct sock *sk, const struct sk_buff *skb,
+	     const enum sk_rst_reason reason)
+{
+	return send_reset(SECOND_COPY, sk, skb, reason);
+}
+
+static __always_inline int receive_reset(enum copy copy, struct sock *sk)
 {
 	struct wire w;
 
 	if (!netns_wanted(&sk->__sk_common))
 		return 0;
-	start(&w, TCPWATCH_EV_RESET_RECEIVED);
+	if (!start(&w, TCPWATCH_EV_RESET_RECEIVED, copy, sk, 0))
+		return 0;
 	fill_common(&w, &sk->__sk_common);
 	w.r.cookie = bpf_get_socket_cookie(sk);
 	w.r.oldstate = sk->__sk_common.skc_state;
 	w.r.uid = sk->sk_uid.val;
 	emit(&w);
 	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(handle_receive_reset, struct sock *sk)
+{
+	return receive_reset(FIRST_COPY, sk);
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(nest_receive_reset, struct sock *sk)
+{
+	return receive_reset(SECOND_COPY, sk);
 }
 
 /* --- drops: kfree_skb of TCP packets, with the kernel's reason --- */
@@ -531,9 +731,8 @@ static __always_inline void fill_from_packet(struct wire *w, const struct pkt_hd
 
 /* Every filter runs before the record is begun: a drop that is not TCP's
  * (most of a host's) costs a few loads and at most one header read. */
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(handle_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason,
-	     struct sock *rx_sk)
+static __always_inline int kfree_skb_drop(enum copy copy, struct sk_buff *skb,
+					  enum skb_drop_reason reason, struct sock *rx_sk)
 {
 	const struct sock *sk = rx_sk;
 	struct pkt_hdr h;
@@ -549,7 +748,8 @@ int BPF_PROG(handle_kfree_skb, struct sk_buff *skb, void *location, enum skb_dro
 	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_QUEUE_PURGE) &&
 	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_QUEUE_PURGE)) {
 		sk = rx_sk ? rx_sk : skb->sk;
-		if (sk && is_tcp_sock(sk) && netns_wanted(&sk->__sk_common))
+		if (sk && is_tcp_sock(sk) && netns_wanted(&sk->__sk_common) &&
+		    serves(copy, skb, reason))
 			count_drop(reason);
 		return 0;
 	}
@@ -566,7 +766,8 @@ int BPF_PROG(handle_kfree_skb, struct sk_buff *skb, void *location, enum skb_dro
 	if (sk) {
 		if (!is_tcp_sock(sk) || !netns_wanted(&sk->__sk_common))
 			return 0;
-		start(&w, TCPWATCH_EV_DROP);
+		if (!start(&w, TCPWATCH_EV_DROP, copy, skb, reason))
+			return 0;
 		fill_common(&w, &sk->__sk_common);
 		/* 0 if no program of ours ever made it: a socket we know
 		 * has one (skb->sk is not a pointer the cookie helper takes). */
@@ -580,7 +781,8 @@ int BPF_PROG(handle_kfree_skb, struct sk_buff *skb, void *location, enum skb_dro
 		netns = skb->dev ? skb->dev->nd_net.net->ns.inum : 0;
 		if (filter_netns && netns != filter_netns)
 			return 0;
-		start(&w, TCPWATCH_EV_DROP);
+		if (!start(&w, TCPWATCH_EV_DROP, copy, skb, reason))
+			return 0;
 		w.r.netns = netns;
 		fill_from_packet(&w, &h);
 	}
@@ -588,6 +790,20 @@ int BPF_PROG(handle_kfree_skb, struct sk_buff *skb, void *location, enum skb_dro
 	count_drop(reason);
 	emit(&w);
 	return 0;
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(handle_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason,
+	     struct sock *rx_sk)
+{
+	return kfree_skb_drop(FIRST_COPY, skb, reason, rx_sk);
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(nest_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason,
+	     struct sock *rx_sk)
+{
+	return kfree_skb_drop(SECOND_COPY, skb, reason, rx_sk);
 }
 
 /* --- accept(): the moment a child leaves its listener's accept queue --- */
@@ -628,7 +844,8 @@ static __always_inline int on_accept(long fd)
 		return 0;
 	if (filter_netns && common_netns(&sk->__sk_common) != filter_netns)
 		return 0;
-	start(&w, TCPWATCH_EV_ACCEPT);
+	if (!start(&w, TCPWATCH_EV_ACCEPT, ONLY_COPY, NULL, 0))
+		return 0;
 	w.r.cookie = sk->__sk_common.skc_cookie.counter;
 	if (!w.r.cookie)
 		return 0; /* never seen by handle_set_state: not ours to time */

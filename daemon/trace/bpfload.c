@@ -16,7 +16,7 @@
 #include "tcpwatch.h"
 #include "tcpwatch.skel.h"
 
-/* One CPU's ring as mapped (the kernel's layout, see ringmerge.h). */
+/* One ring as mapped (the kernel's layout, see ringmerge.h). */
 struct ring_mmap {
 	void *consumer; /* one page, read-write */
 	void *producer; /* one page, then the data twice, read-only */
@@ -28,6 +28,7 @@ struct tw_bpf {
 	bpf_event_cb cb;
 	void *ctx;
 	int ncpus;
+	int nrings; /* two per CPU: ring cpu * 2 + context (task, interrupt) */
 	int *ring_fds;
 	struct ring_mmap *maps;
 	struct tw_ringmerge *merge;
@@ -46,20 +47,21 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* The per-CPU rings: the first one also serves as the template the
- * program is verified against (same type and size as the others). */
+/* The rings, two per CPU (one per context, bpf/tcpwatch.bpf.c): the
+ * first one also serves as the template the program is verified against
+ * (same type and size as the others). */
 static int make_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t err_len)
 {
-	b->ring_fds = calloc((size_t)b->ncpus, sizeof(*b->ring_fds));
-	b->maps = calloc((size_t)b->ncpus, sizeof(*b->maps));
-	b->merge = ringmerge_new((unsigned)b->ncpus);
+	b->ring_fds = calloc((size_t)b->nrings, sizeof(*b->ring_fds));
+	b->maps = calloc((size_t)b->nrings, sizeof(*b->maps));
+	b->merge = ringmerge_new((unsigned)b->nrings);
 	if (!b->ring_fds || !b->maps || !b->merge) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	for (int cpu = 0; cpu < b->ncpus; cpu++)
+	for (int cpu = 0; cpu < b->nrings; cpu++)
 		b->ring_fds[cpu] = -1;
-	for (int cpu = 0; cpu < b->ncpus; cpu++) {
+	for (int cpu = 0; cpu < b->nrings; cpu++) {
 		b->ring_fds[cpu] =
 			bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, ring_size, NULL);
 		if (b->ring_fds[cpu] < 0) {
@@ -109,9 +111,10 @@ static int open_skel(struct tw_bpf *b, uint32_t netns_filter, uint32_t ring_size
 	/* Wake the reader early each sixteenth of a ring a CPU writes;
 	 * otherwise its drain timer (BPFLOAD_DRAIN_MS) collects the records. */
 	skel->rodata->wakeup_bytes = ring_size / 16;
-	bpf_map__set_max_entries(skel->maps.rings, (uint32_t)b->ncpus);
+	bpf_map__set_max_entries(skel->maps.rings, (uint32_t)b->nrings);
 	if (!with_optional) {
 		bpf_program__set_autoload(skel->progs.handle_kfree_skb, false);
+		bpf_program__set_autoload(skel->progs.nest_kfree_skb, false);
 		bpf_program__set_autoload(skel->progs.handle_accept4, false);
 		bpf_program__set_autoload(skel->progs.handle_accept, false);
 		bpf_program__set_autoload(skel->progs.handle_sys_exit, false);
@@ -157,6 +160,11 @@ static int attach_programs(struct tw_bpf *b, char *err, size_t err_len)
 		{s->progs.handle_retransmit_synack, &s->links.handle_retransmit_synack},
 		{s->progs.handle_send_reset, &s->links.handle_send_reset},
 		{s->progs.handle_receive_reset, &s->links.handle_receive_reset},
+		{s->progs.nest_set_state, &s->links.nest_set_state},
+		{s->progs.nest_retransmit, &s->links.nest_retransmit},
+		{s->progs.nest_retransmit_synack, &s->links.nest_retransmit_synack},
+		{s->progs.nest_send_reset, &s->links.nest_send_reset},
+		{s->progs.nest_receive_reset, &s->links.nest_receive_reset},
 	};
 	int r;
 
@@ -170,6 +178,11 @@ static int attach_programs(struct tw_bpf *b, char *err, size_t err_len)
 	}
 	b->drops = bpf_program__autoload(s->progs.handle_kfree_skb) &&
 		   attach_one(s->progs.handle_kfree_skb, &s->links.handle_kfree_skb) == 0;
+	if (b->drops && attach_one(s->progs.nest_kfree_skb, &s->links.nest_kfree_skb) < 0) {
+		bpf_link__destroy(s->links.handle_kfree_skb);
+		s->links.handle_kfree_skb = NULL;
+		b->drops = false;
+	}
 	b->accept_mode = "off";
 	if (!bpf_program__autoload(s->progs.handle_accept4))
 		return 0;
@@ -224,7 +237,7 @@ static int attach_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t 
 		snprintf(err, err_len, "cannot create an epoll instance: %s", strerror(e));
 		return -e;
 	}
-	for (int cpu = 0; cpu < b->ncpus; cpu++) {
+	for (int cpu = 0; cpu < b->nrings; cpu++) {
 		uint32_t key = (uint32_t)cpu;
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u32 = key};
 		int r;
@@ -232,13 +245,13 @@ static int attach_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t 
 		if (bpf_map_update_elem(outer, &key, &b->ring_fds[cpu], BPF_ANY) < 0) {
 			int e = errno;
 
-			snprintf(err, err_len, "cannot install the ring of CPU %d: %s", cpu,
+			snprintf(err, err_len, "cannot install ring %d (CPU %d): %s", cpu, cpu / 2,
 				 strerror(e));
 			return -e;
 		}
 		r = map_ring(b, cpu, ring_size);
 		if (r < 0) {
-			snprintf(err, err_len, "cannot map the ring of CPU %d: %s", cpu,
+			snprintf(err, err_len, "cannot map ring %d (CPU %d): %s", cpu, cpu / 2,
 				 strerror(-r));
 			return r;
 		}
@@ -247,7 +260,7 @@ static int attach_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t 
 		if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, b->ring_fds[cpu], &ev) < 0) {
 			int e = errno;
 
-			snprintf(err, err_len, "cannot watch the ring of CPU %d: %s", cpu,
+			snprintf(err, err_len, "cannot watch ring %d (CPU %d): %s", cpu, cpu / 2,
 				 strerror(e));
 			return -e;
 		}
@@ -281,11 +294,12 @@ struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_e
 		snprintf(err, err_len, "cannot count CPUs: %s", strerror(-b->ncpus));
 		goto fail;
 	}
-	/* The configured size is shared by the CPUs; each ring a power of
-	 * two pages, the smallest whose sum reaches it (a tiny one is how the
-	 * loss tests overflow them). */
+	/* The configured size is shared by the rings, two per CPU; each a
+	 * power of two pages, the smallest whose sum reaches it (a tiny one
+	 * is how the loss tests overflow them). */
+	b->nrings = b->ncpus * 2;
 	ring_size = 4096;
-	while ((uint64_t)ring_size * (uint64_t)b->ncpus < ringbuf_bytes && ring_size < (1u << 30))
+	while ((uint64_t)ring_size * (uint64_t)b->nrings < ringbuf_bytes && ring_size < (1u << 30))
 		ring_size <<= 1;
 	b->percpu = calloc((size_t)b->ncpus, sizeof(*b->percpu));
 	if (!b->percpu) {
@@ -333,13 +347,13 @@ void bpfload_close(struct tw_bpf *b)
 	if (!b)
 		return;
 	tcpwatch_bpf__destroy(b->skel);
-	for (int cpu = 0; b->maps && cpu < b->ncpus; cpu++) {
+	for (int cpu = 0; b->maps && cpu < b->nrings; cpu++) {
 		if (b->maps[cpu].consumer)
 			munmap(b->maps[cpu].consumer, (size_t)sysconf(_SC_PAGESIZE));
 		if (b->maps[cpu].producer)
 			munmap(b->maps[cpu].producer, b->maps[cpu].producer_len);
 	}
-	for (int cpu = 0; b->ring_fds && cpu < b->ncpus; cpu++)
+	for (int cpu = 0; b->ring_fds && cpu < b->nrings; cpu++)
 		if (b->ring_fds[cpu] >= 0)
 			close(b->ring_fds[cpu]);
 	if (b->epoll_fd >= 0)
@@ -376,19 +390,68 @@ int bpfload_consume(struct tw_bpf *b)
 	return (int)ringmerge_release(b->merge, watermark, on_release, b);
 }
 
+/* A program's skipped runs (the kernel's recursion guard). */
+static uint64_t prog_misses(struct bpf_program *prog)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_program__fd(prog) < 0 ||
+	    bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) < 0)
+		return 0;
+	return info.recursion_misses;
+}
+
+/* The first copies (bpf/tcpwatch.bpf.c): a run one of them skips, its
+ * second copy serves, and the other way round, unless the context could
+ * not be told (ctx_unknown), when the second copies serve nothing. */
+static bool first_copy(const struct tcpwatch_bpf *s, const struct bpf_program *prog)
+{
+	return prog == s->progs.handle_set_state || prog == s->progs.handle_retransmit ||
+	       prog == s->progs.handle_retransmit_synack || prog == s->progs.handle_send_reset ||
+	       prog == s->progs.handle_receive_reset || prog == s->progs.handle_kfree_skb;
+}
+
+static bool second_copy(const struct tcpwatch_bpf *s, const struct bpf_program *prog)
+{
+	return prog == s->progs.nest_set_state || prog == s->progs.nest_retransmit ||
+	       prog == s->progs.nest_retransmit_synack || prog == s->progs.nest_send_reset ||
+	       prog == s->progs.nest_receive_reset || prog == s->progs.nest_kfree_skb;
+}
+
+static bool ctx_known(const struct tw_bpf *b)
+{
+	return !b->skel->bss->ctx_unknown;
+}
+
+/* Whether a skipped run of prog lost its event. */
+static bool miss_is_loss(const struct tw_bpf *b, const struct bpf_program *prog)
+{
+	if (second_copy(b->skel, prog))
+		return false;
+	return !first_copy(b->skel, prog) || !ctx_known(b);
+}
+
 uint64_t bpfload_recursion_misses(struct tw_bpf *b)
 {
 	struct bpf_program *prog;
 	uint64_t sum = 0;
 
-	bpf_object__for_each_program (prog, b->skel->obj) {
-		struct bpf_prog_info info;
-		__u32 len = sizeof(info);
+	bpf_object__for_each_program (prog, b->skel->obj)
+		if (miss_is_loss(b, prog))
+			sum += prog_misses(prog);
+	return sum;
+}
 
-		memset(&info, 0, sizeof(info));
-		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)
-			sum += info.recursion_misses;
-	}
+uint64_t bpfload_handed_over(struct tw_bpf *b)
+{
+	struct bpf_program *prog;
+	uint64_t sum = 0;
+
+	bpf_object__for_each_program (prog, b->skel->obj)
+		if (!miss_is_loss(b, prog) && (ctx_known(b) || !second_copy(b->skel, prog)))
+			sum += prog_misses(prog);
 	return sum;
 }
 
@@ -437,6 +500,7 @@ void bpfload_report(struct tw_bpf *b, struct tw_stats *s)
 
 	stats_counter(s, "events_lost", bpfload_lost(b));
 	stats_counter(s, "events_nested_lost", nested);
+	stats_counter(s, "events_nested_handed_over", bpfload_handed_over(b));
 	stats_gauge(s, "trace_drops", b->drops);
 	stats_text(s, "trace_accept", b->accept_mode);
 }
