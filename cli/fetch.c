@@ -1,10 +1,70 @@
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "addr.h"
 #include "client.h"
 #include "fetch.h"
 #include "fmt.h"
+
+/* Whether tw_fmt_escaped would change s: a control (C0, DEL, C1) or a
+ * backslash (escaped so that an escape cannot be forged). */
+static bool unsafe(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f || *p == '\\' ||
+		    (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			return true;
+	return false;
+}
+
+/* s escaped in a new cJSON allocation, NULL if out of memory. */
+static char *escaped(const char *s)
+{
+	size_t cap = strlen(s) * 4 + 1; /* at most \xHH per byte */
+	char *out = cJSON_malloc(cap);
+
+	if (out)
+		tw_fmt_escaped(out, cap, s, 0);
+	return out;
+}
+
+/* A key or string made safe; one that cannot be (out of memory) is cut at
+ * its first byte: nothing unsafe is ever left. */
+static void make_safe_text(char **text)
+{
+	char *e;
+
+	if (!*text || !unsafe(*text))
+		return;
+	e = escaped(*text);
+	if (!e) {
+		(*text)[0] = '\0';
+		return;
+	}
+	cJSON_free(*text);
+	*text = e;
+}
+
+void cli_json_make_safe(cJSON *j)
+{
+	for (; j; j = j->next) {
+		if (!(j->type & cJSON_StringIsConst))
+			make_safe_text(&j->string);
+		if (cJSON_IsString(j) && !(j->type & cJSON_IsReference))
+			make_safe_text(&j->valuestring);
+		if (j->child)
+			cli_json_make_safe(j->child);
+	}
+}
+
+cJSON *cli_json_parse(const char *s, size_t len)
+{
+	cJSON *j = cJSON_ParseWithLength(s, len);
+
+	cli_json_make_safe(j);
+	return j;
+}
 
 char *cli_fetch(const struct cli_opts *o, const char *path, size_t *ret_len)
 {
@@ -16,7 +76,7 @@ char *cli_fetch(const struct cli_opts *o, const char *path, size_t *ret_len)
 		return NULL;
 	}
 	if (r.status < 200 || r.status > 299) {
-		cJSON *j = cJSON_Parse(r.body);
+		cJSON *j = r.body ? cli_json_parse(r.body, r.len) : NULL;
 
 		fprintf(stderr, "tcpwatch: %s (HTTP %d)\n",
 			json_str_safe(j, "error", "request failed", msg, sizeof(msg)), r.status);
@@ -54,7 +114,7 @@ int cli_fetch_json(const struct cli_opts *o, const char *path, const char *cmd, 
 		free(body);
 		return 0;
 	}
-	*ret = cJSON_ParseWithLength(body, len);
+	*ret = cli_json_parse(body, len);
 	free(body);
 	if (!*ret) {
 		fprintf(stderr, "tcpwatch %s: malformed reply from tcpwatchd\n", cmd);
@@ -89,7 +149,10 @@ uint64_t json_u64(const cJSON *obj, const char *key, uint64_t fallback)
 const char *json_str_safe(const cJSON *obj, const char *key, const char *fallback, char *out,
 			  size_t len)
 {
-	tw_fmt_escaped(out, len, json_str(obj, key, fallback), 0);
+	/* The tree was made safe where it was parsed (cli_json_parse); the
+	 * fallback is ours. */
+	if (len)
+		snprintf(out, len, "%s", json_str(obj, key, fallback));
 	return out;
 }
 

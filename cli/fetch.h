@@ -15,9 +15,17 @@
 char *cli_fetch(const struct cli_opts *o, const char *path, size_t *ret_len);
 
 /* GETs path; with --json prints the body as is and returns 0. Otherwise
- * parses it into *ret (caller deletes) and returns 1. -1 on failure
- * (printed). */
+ * parses it into *ret (caller deletes, made safe as cli_json_parse does)
+ * and returns 1. -1 on failure (printed). */
 int cli_fetch_json(const struct cli_opts *o, const char *path, const char *cmd, cJSON **ret);
+
+/* Parses an answer of the daemon and makes every key and string in it
+ * safe for a terminal (cli_json_make_safe): whatever the CLI prints of it,
+ * through any accessor, carries no control byte. NULL if malformed. */
+cJSON *cli_json_parse(const char *s, size_t len);
+/* Every key and string of j and what follows it escaped as \xHH where it
+ * holds a control byte (C0, DEL, C1) or a backslash, as tw_fmt_escaped. */
+void cli_json_make_safe(cJSON *j);
 
 /* GETs path; true if the daemon answered 2xx (nothing printed). */
 bool cli_fetch_quiet_ok(const struct cli_opts *o, const char *path);
@@ -28,8 +36,8 @@ double json_num(const cJSON *obj, const char *key, double fallback);
 /* A count: a number in 0..UINT64_MAX (fraction dropped), else fallback. */
 uint64_t json_u64(const cJSON *obj, const char *key, uint64_t fallback);
 
-/* A string field from the daemon made safe for a terminal (controls
- * escaped as \xHH), in out; fallback when missing. Returns out. */
+/* A string field of a parsed answer (already safe for a terminal, see
+ * cli_json_parse), copied into out; fallback when missing. Returns out. */
 const char *json_str_safe(const cJSON *obj, const char *key, const char *fallback, char *out,
 			  size_t len);
 /* ADDR:PORT or [ADDR6]:PORT from an object's addr_key and port_key. */

@@ -149,12 +149,13 @@ static void print_counters(const cJSON *l)
 	       json_num(l, "listen_drops", 0), json_num(l, "drops_total", 0),
 	       cJSON_GetArraySize(cJSON_GetObjectItem(l, "drops")) ? ":" : "");
 	cJSON_ArrayForEach (item, cJSON_GetObjectItem(l, "drops"))
-		printf(" %s %.0f", item->string, item->valuedouble);
+		if (item->string && cJSON_IsNumber(item))
+			printf(" %s %.0f", item->string, item->valuedouble);
 	putchar('\n');
 	if (cJSON_IsObject(ns)) {
 		printf("  namespace:");
 		cJSON_ArrayForEach (item, ns)
-			if (json_num(item, "total", 0) > 0)
+			if (item->string && json_num(item, "total", 0) > 0)
 				printf(" %s %.0f", item->string, json_num(item, "total", 0));
 		putchar('\n');
 	}

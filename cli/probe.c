@@ -94,7 +94,7 @@ static cJSON *request(const struct cli_opts *o, const char *method, const char *
 		fprintf(stderr, "tcpwatch: %s\n", err);
 		return NULL;
 	}
-	j = cJSON_Parse(r.body);
+	j = r.body ? cli_json_parse(r.body, r.len) : NULL;
 	if (r.status < 200 || r.status > 299) {
 		fprintf(stderr, "tcpwatch probe: %s (HTTP %d)\n",
 			json_str_safe(j, "error", "request failed", msg, sizeof(msg)), r.status);

@@ -18,7 +18,14 @@ int cmd_stats(const struct cli_opts *o, int argc, char **argv)
 	r = cli_fetch_json(o, "/api/v1/stats", "stats", &s);
 	if (r <= 0)
 		return r < 0 ? 1 : 0;
+	if (!cJSON_IsObject(s)) {
+		fprintf(stderr, "tcpwatch stats: malformed reply from tcpwatchd\n");
+		cJSON_Delete(s);
+		return 1;
+	}
 	cJSON_ArrayForEach (item, s) {
+		if (!item->string)
+			continue;
 		if (cJSON_IsNumber(item))
 			printf("%-28s %.15g\n", item->string, item->valuedouble);
 		else if (cJSON_IsString(item))

@@ -32,7 +32,7 @@ static int on_line(const char *line, size_t len, void *data)
 		fflush(stdout);
 		return 0;
 	}
-	e = cJSON_ParseWithLength(line, len);
+	e = cli_json_parse(line, len);
 	if (!e)
 		return 0;
 	if (cJSON_GetObjectItem(e, "dropped")) {

@@ -82,6 +82,15 @@ void daemon_collect_stats(struct tw_stats *s, void *daemon)
 	loop_get_stats(d->loop, &ls);
 	stats_counter(s, "loop_iterations", ls.iterations);
 	stats_real(s, "loop_max_ms", (double)ls.busy_max_ns / 1e6);
+	/* The distribution of a turn's busy time: quantiles (each the top of
+	 * its 12.5 %-wide bucket) and counts over fixed bounds. */
+	stats_real(s, "loop_p50_ms", (double)loop_busy_quantile_us(&ls, 0.5) / 1e3);
+	stats_real(s, "loop_p99_ms", (double)loop_busy_quantile_us(&ls, 0.99) / 1e3);
+	stats_real(s, "loop_p999_ms", (double)loop_busy_quantile_us(&ls, 0.999) / 1e3);
+	stats_counter(s, "loop_over_1ms", loop_busy_at_least(&ls, 1000));
+	stats_counter(s, "loop_over_5ms", loop_busy_at_least(&ls, 5000));
+	stats_counter(s, "loop_over_50ms", loop_busy_at_least(&ls, 50000));
+	stats_counter(s, "loop_over_500ms", loop_busy_at_least(&ls, 500000));
 	drop_stats(d, s);
 	if (d->prober)
 		prober_report(d->prober, s);

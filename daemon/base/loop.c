@@ -273,6 +273,7 @@ int loop_run(struct tw_loop *l)
 		start = clock_mono_ns() - start;
 		if (start > l->stats.busy_max_ns)
 			l->stats.busy_max_ns = start;
+		l->stats.busy[loop_busy_bucket(start / 1000)]++;
 		l->stats.iterations++;
 	}
 	return 0;
@@ -281,4 +282,67 @@ int loop_run(struct tw_loop *l)
 void loop_get_stats(const struct tw_loop *l, struct tw_loop_stats *ret)
 {
 	*ret = l->stats;
+}
+
+unsigned loop_busy_bucket(uint64_t us)
+{
+	unsigned e;
+
+	if (us < TW_LOOP_SUB)
+		return (unsigned)us;
+	e = 63u - (unsigned)__builtin_clzll(us); /* us in [2^e, 2^(e+1)), e >= 3 */
+	if (e > TW_LOOP_MAX_EXP)
+		return TW_LOOP_BUCKETS - 1;
+	return TW_LOOP_SUB + (e - 3) * TW_LOOP_SUB +
+	       (unsigned)((us >> (e - 3)) & (TW_LOOP_SUB - 1));
+}
+
+uint64_t loop_busy_bucket_high(unsigned bucket)
+{
+	unsigned e, sub;
+
+	if (bucket < TW_LOOP_SUB)
+		return bucket + 1;
+	if (bucket >= TW_LOOP_BUCKETS - 1)
+		return UINT64_MAX;
+	e = (bucket - TW_LOOP_SUB) / TW_LOOP_SUB + 3;
+	sub = (bucket - TW_LOOP_SUB) % TW_LOOP_SUB;
+	return (uint64_t)(TW_LOOP_SUB + sub + 1) << (e - 3);
+}
+
+uint64_t loop_busy_quantile_us(const struct tw_loop_stats *s, double q)
+{
+	uint64_t total = 0, want, cum = 0;
+
+	for (unsigned b = 0; b < TW_LOOP_BUCKETS; b++)
+		total += s->busy[b];
+	if (!total || q <= 0)
+		return 0;
+	want = (uint64_t)(q * (double)total + 0.999999);
+	if (want > total)
+		want = total;
+	if (!want)
+		want = 1;
+	for (unsigned b = 0; b < TW_LOOP_BUCKETS; b++) {
+		cum += s->busy[b];
+		if (cum >= want) {
+			uint64_t high = loop_busy_bucket_high(b);
+			uint64_t max_us = (s->busy_max_ns + 999) / 1000;
+
+			/* Never above the longest seen. */
+			return high > max_us ? max_us : high;
+		}
+	}
+	return (s->busy_max_ns + 999) / 1000;
+}
+
+uint64_t loop_busy_at_least(const struct tw_loop_stats *s, uint64_t us)
+{
+	uint64_t n = 0;
+
+	/* A bucket counts if its lowest value (the previous one's top) is. */
+	for (unsigned b = 0; b < TW_LOOP_BUCKETS; b++)
+		if ((b ? loop_busy_bucket_high(b - 1) : 0) >= us)
+			n += s->busy[b];
+	return n;
 }

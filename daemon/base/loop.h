@@ -51,11 +51,29 @@ void loop_set_timeout_hook(struct tw_loop *l, int (*get_timeout_ms)(void *data),
 int loop_run(struct tw_loop *l);
 void loop_stop(struct tw_loop *l);
 
-/* How long handlers ran per iteration: the longest, and the count. */
+/*
+ * How long handlers ran per iteration: the count, the longest, and a
+ * log-linear histogram in us (exact below 8 us, then 8 buckets per power
+ * of two, so a quantile's bucket is at most 12.5 % wide), up to 2^34 us.
+ */
+#define TW_LOOP_SUB     8
+#define TW_LOOP_MAX_EXP 34
+#define TW_LOOP_BUCKETS (TW_LOOP_SUB + (TW_LOOP_MAX_EXP - 3 + 1) * TW_LOOP_SUB)
+
 struct tw_loop_stats {
 	uint64_t iterations;
 	uint64_t busy_max_ns; /* the longest iteration's handlers */
+	uint64_t busy[TW_LOOP_BUCKETS];
 };
 void loop_get_stats(const struct tw_loop *l, struct tw_loop_stats *ret);
+/* The bucket of a busy time, and the first value above a bucket (in us). */
+unsigned loop_busy_bucket(uint64_t us);
+uint64_t loop_busy_bucket_high(unsigned bucket);
+/* The q-quantile (0 < q <= 1) of the iterations' busy time in us: the top
+ * of its bucket, so never below the true value; 0 when none ran. */
+uint64_t loop_busy_quantile_us(const struct tw_loop_stats *s, double q);
+/* Iterations busy for at least us (to within a bucket: those in buckets
+ * wholly at or above it). */
+uint64_t loop_busy_at_least(const struct tw_loop_stats *s, uint64_t us);
 
 #endif

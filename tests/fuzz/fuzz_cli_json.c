@@ -17,7 +17,10 @@
  * - fetch.c's accessors (json_str_safe, json_endpoint) on the error field
  *   of a refused request.
  *
- * Output goes to /dev/null; the sanitizers judge.
+ * The body is parsed as the CLI parses it (cli_json_parse), and the target
+ * aborts if any key or string of the tree still holds a byte a terminal
+ * would act on (C0, DEL, C1): whatever a renderer prints of it is safe.
+ * Output goes to /dev/null; the sanitizers judge the rest.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +55,21 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* No control byte left anywhere in the parsed tree. */
+static void assert_safe(const cJSON *j)
+{
+	for (; j; j = j->next) {
+		const char *texts[2] = {j->string, cJSON_IsString(j) ? j->valuestring : NULL};
+
+		for (int i = 0; i < 2; i++)
+			for (const unsigned char *p = (const unsigned char *)texts[i]; p && *p; p++)
+				if (*p < 0x20 || *p == 0x7f ||
+				    (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+					abort();
+		assert_safe(j->child);
+	}
+}
+
 static void render(const cJSON *j)
 {
 	struct summary_counts c;
@@ -78,8 +96,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *line;
 	int n = 0;
 
-	j = cJSON_ParseWithLength(text, size);
+	j = cli_json_parse(text, size);
 	if (j) {
+		assert_safe(j);
 		render(j);
 		cJSON_ArrayForEach (e, j) {
 			if (n++ == 4)

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -174,13 +175,81 @@ static void test_remove_during_batch(void **state)
 	loop_free(l);
 }
 
+/* Busy-time buckets: each value falls in the bucket whose range holds it,
+ * a bucket is at most 1/8 of its value wide, and the ranges tile. */
+static void test_busy_buckets(void **state)
+{
+	(void)state;
+	for (uint64_t us = 0; us < (1u << 22); us += 1 + us / 64) {
+		unsigned b = loop_busy_bucket(us);
+		uint64_t low = b ? loop_busy_bucket_high(b - 1) : 0,
+			 high = loop_busy_bucket_high(b);
+
+		assert_true(low <= us);
+		assert_true(us < high);
+		assert_true(high - low <= (low < 8 ? 1 : low / 8));
+	}
+	assert_int_equal(loop_busy_bucket(UINT64_MAX), TW_LOOP_BUCKETS - 1);
+}
+
+/* Quantiles are the top of the right bucket, never under the true value
+ * and never over the longest; the counts over a bound count exactly the
+ * iterations in buckets at or above it. */
+static void test_busy_quantiles(void **state)
+{
+	struct tw_loop_stats st = {0};
+
+	(void)state;
+	assert_int_equal(loop_busy_quantile_us(&st, 0.99), 0);
+	/* 990 turns of 3 us, 9 of 2 ms, 1 of 40 ms. */
+	st.busy[loop_busy_bucket(3)] = 990;
+	st.busy[loop_busy_bucket(2000)] = 9;
+	st.busy[loop_busy_bucket(40000)] = 1;
+	st.iterations = 1000;
+	st.busy_max_ns = 40000 * 1000ull;
+	assert_int_equal(loop_busy_quantile_us(&st, 0.5), 4);
+	assert_int_equal(loop_busy_quantile_us(&st, 0.99), 4);
+	assert_true(loop_busy_quantile_us(&st, 0.995) >= 2000);
+	assert_true(loop_busy_quantile_us(&st, 0.995) <= 2000 + 2000 / 8);
+	assert_int_equal(loop_busy_quantile_us(&st, 1.0), 40000);
+	assert_int_equal(loop_busy_at_least(&st, 1000), 10);
+	assert_int_equal(loop_busy_at_least(&st, 5000), 1);
+	assert_int_equal(loop_busy_at_least(&st, 50000), 0);
+	assert_int_equal(loop_busy_at_least(&st, 0), 1000);
+}
+
+/* A real turn that sleeps 3 ms in its handler lands in the histogram. */
+static void on_slow(struct tw_loop *l, void *data)
+{
+	struct timespec ts = {0, 3 * 1000 * 1000};
+
+	(void)data;
+	nanosleep(&ts, NULL);
+	loop_stop(l);
+}
+
+static void test_busy_recorded(void **state)
+{
+	struct tw_loop *l = loop_new();
+	struct tw_loop_stats st;
+
+	(void)state;
+	assert_non_null(l);
+	assert_true(loop_add_timer(l, 1, 0, on_slow, NULL) >= 0);
+	assert_int_equal(loop_run(l), 0);
+	loop_get_stats(l, &st);
+	assert_true(loop_busy_at_least(&st, 2500) >= 1);
+	assert_true(loop_busy_quantile_us(&st, 1.0) >= 3000);
+	loop_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fd_handler),
-		cmocka_unit_test(test_timers),
-		cmocka_unit_test(test_timeout_hook),
-		cmocka_unit_test(test_remove_during_batch),
+		cmocka_unit_test(test_fd_handler),    cmocka_unit_test(test_timers),
+		cmocka_unit_test(test_timeout_hook),  cmocka_unit_test(test_remove_during_batch),
+		cmocka_unit_test(test_busy_buckets),  cmocka_unit_test(test_busy_quantiles),
+		cmocka_unit_test(test_busy_recorded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
