@@ -327,13 +327,13 @@ uint64_t loop_busy_quantile_us(const struct tw_loop_stats *s, double q)
 		cum += s->busy[b];
 		if (cum >= want) {
 			uint64_t high = loop_busy_bucket_high(b);
-			uint64_t max_us = (s->busy_max_ns + 999) / 1000;
+			uint64_t max_us = s->busy_max_ns / 1000;
 
-			/* Never above the longest seen. */
+			/* Never above the longest seen (loop_max_ms). */
 			return high > max_us ? max_us : high;
 		}
 	}
-	return (s->busy_max_ns + 999) / 1000;
+	return s->busy_max_ns / 1000;
 }
 
 uint64_t loop_busy_at_least(const struct tw_loop_stats *s, uint64_t us)

@@ -70,7 +70,8 @@ void loop_get_stats(const struct tw_loop *l, struct tw_loop_stats *ret);
 unsigned loop_busy_bucket(uint64_t us);
 uint64_t loop_busy_bucket_high(unsigned bucket);
 /* The q-quantile (0 < q <= 1) of the iterations' busy time in us: the top
- * of its bucket, so never below the true value; 0 when none ran. */
+ * of its bucket (so never below the true value) but at most the longest
+ * turn's whole microseconds; 0 when none ran. */
 uint64_t loop_busy_quantile_us(const struct tw_loop_stats *s, double q);
 /* Iterations busy for at least us (to within a bucket: those in buckets
  * wholly at or above it). */

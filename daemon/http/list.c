@@ -176,7 +176,7 @@ enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, cons
 	}
 	s->table = h->hooks.table;
 	clock_sample(&s->clk);
-	s->cookies = conntable_sorted_cookies(s->table, &s->n);
+	s->cookies = filter_plan_cookies(s->table, &s->filter, &s->n);
 	if (!s->cookies) {
 		free(s);
 		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");

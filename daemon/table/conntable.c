@@ -119,6 +119,7 @@ void conntable_free(struct tw_conntable *t)
 			free((void *)(uintptr_t)t->drop_map.slots[i].value);
 	u64map_fini(&t->drop_map);
 	nsstat_fini(&t->nsstat);
+	conntable_free_port_index(t);
 	free(t);
 }
 
@@ -345,6 +346,7 @@ void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
 		prev->to &= ~(uintptr_t)1;
 	if (c->flags & TW_CONN_LISTENER_REC)
 		listen_index_remove(&t->listeners, c);
+	conntable_unindex_ports(c);
 	if (c->flags & (TW_CONN_TUPLE_INDEXED | TW_CONN_HAS_DROPS))
 		conntable_forget_side_entries(t, c);
 	if (c->flags & TW_CONN_CLOSED) {

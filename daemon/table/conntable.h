@@ -135,6 +135,16 @@ struct tw_link {
 	uintptr_t to;    /* struct tw_conn *, | 1 if more follow it; 0: the end */
 };
 
+/* A connection's place in one side's port index (portindex.c): a list per
+ * port, linked through the records; pprev is the link that points at it
+ * (NULL: not indexed), so it leaves without knowing its list. */
+struct tw_port_link {
+	struct tw_conn *next;
+	struct tw_conn **pprev;
+};
+
+enum tw_port_side { TW_PORT_LOCAL, TW_PORT_REMOTE, TW_PORT_SIDES };
+
 struct tw_conn {
 	uint64_t cookie;
 	uint64_t first_seen_ns;   /* CLOCK_MONOTONIC */
@@ -172,6 +182,7 @@ struct tw_conn {
 	uint8_t end_reason;    /* enum tw_end_reason */
 	uint32_t handshake_us; /* 0 = unknown */
 	char comm[16];
+	struct tw_port_link by_port[TW_PORT_SIDES]; /* the port index */
 	struct tw_tcpinfo info;
 	/* A whole ordinary life (5 or 6 transitions) fits without a
 	 * second allocation. */
@@ -261,6 +272,27 @@ void conntable_foreach(struct tw_conntable *t, void (*fn)(struct tw_conn *c, voi
 /* Cookies of every connection, sorted ascending, in a new array the caller
  * frees; *ret_count set. NULL on allocation failure. */
 uint64_t *conntable_sorted_cookies(struct tw_conntable *t, size_t *ret_count);
+
+/*
+ * The port index (portindex.c): every connection is listed under its local
+ * and its remote port, so a query for a port costs the connections that
+ * have it, not the table. A record's ports are set only through
+ * conntable_set_ports, which moves it when they change.
+ */
+void conntable_set_ports(struct tw_conntable *t, struct tw_conn *c, uint16_t local_port,
+			 uint16_t remote_port);
+/* Cookies of the connections whose port on side is port, sorted ascending,
+ * in a new array the caller frees (*ret_count set): exactly what a scan of
+ * the table for that port finds. NULL with *ret_count 0 on allocation
+ * failure; NULL with errno ENOENT if the index cannot answer (it could not
+ * be allocated): scan instead. */
+uint64_t *conntable_port_cookies(struct tw_conntable *t, enum tw_port_side side, uint16_t port,
+				 size_t *ret_count);
+/* How many connections have port on side, counting at most stop of them
+ * (a planner's cheap comparison of two lists); SIZE_MAX if the index
+ * cannot answer. */
+size_t conntable_port_count(struct tw_conntable *t, enum tw_port_side side, uint16_t port,
+			    size_t stop);
 
 void conntable_get_stats(struct tw_conntable *t, struct tw_conntable_stats *ret);
 /* Live connections now. */

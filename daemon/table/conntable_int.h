@@ -44,7 +44,16 @@ struct tw_conntable {
 	uint64_t hist_bytes;
 	struct tw_slab *records;
 	struct tw_gaps gaps; /* when events were lost */
+	/* The port index: per side, the first connection of each port's list
+	 * (allocated on first use, 512 KiB a side; broken if that failed,
+	 * when queries scan instead). */
+	struct tw_conn **port_heads[TW_PORT_SIDES];
+	bool port_index_broken;
 };
+
+/* A connection leaves the port index (conntable_remove). */
+void conntable_unindex_ports(struct tw_conn *c);
+void conntable_free_port_index(struct tw_conntable *t);
 
 /* A request's tuple entry and a connection's drop counts leave with it
  * (sidemap.c). */

@@ -184,3 +184,35 @@ bool filter_match(const struct tw_filter *f, const struct tw_conn *c)
 	}
 	return true;
 }
+
+/* A port the expression's node idx requires on a side, walking and-nodes
+ * only: an or or a not lets connections without it through. */
+static void expr_ports(const struct tw_ssfilter *e, int idx, int depth, int32_t ports[])
+{
+	const struct tw_ssf_node *nd;
+
+	if (idx < 0 || idx >= e->n || depth > TW_SSF_MAX_DEPTH * 2)
+		return;
+	nd = &e->nodes[idx];
+	if (nd->type == TW_SSF_AND) {
+		expr_ports(e, nd->left, depth + 1, ports);
+		expr_ports(e, nd->right, depth + 1, ports);
+		return;
+	}
+	if (nd->type != TW_SSF_PRED || nd->op != TW_SSF_EQ || nd->port < 0 || nd->port > 65535)
+		return;
+	ports[nd->field == TW_SSF_SRC || nd->field == TW_SSF_SPORT ? TW_PORT_LOCAL
+								   : TW_PORT_REMOTE] = nd->port;
+}
+
+void filter_required_ports(const struct tw_filter *f, int32_t ports[TW_PORT_SIDES])
+{
+	ports[TW_PORT_LOCAL] = ports[TW_PORT_REMOTE] = -1;
+	if (f->expr.root >= 0)
+		expr_ports(&f->expr, f->expr.root, 0, ports);
+	/* The parameters win: a connection must match both anyway. */
+	if (f->local_port >= 0)
+		ports[TW_PORT_LOCAL] = f->local_port;
+	if (f->remote_port >= 0)
+		ports[TW_PORT_REMOTE] = f->remote_port;
+}

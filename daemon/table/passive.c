@@ -57,8 +57,7 @@ void passive_on_synack(struct tw_conntable *t, const struct tw_synack *s)
 		req->family = s->family;
 		memcpy(req->local_addr, s->local_addr, 16);
 		memcpy(req->remote_addr, s->remote_addr, 16);
-		req->local_port = s->local_port;
-		req->remote_port = s->remote_port;
+		conntable_set_ports(t, req, s->local_port, s->remote_port);
 		req->first_seen_ns = s->first_synack_ns ? s->first_synack_ns : s->time_ns;
 		req->last_change_ns = req->first_seen_ns;
 		if (s->first_synack_ns)

@@ -652,8 +652,7 @@ static void restore(struct load *l)
 	c->drops = r->c.drops;
 	c->resets_sent = r->c.resets_sent;
 	c->resets_received = r->c.resets_received;
-	c->local_port = r->c.local_port;
-	c->remote_port = r->c.remote_port;
+	conntable_set_ports(t, c, r->c.local_port, r->c.remote_port);
 	c->flags = r->c.flags;
 	c->family = r->c.family;
 	c->state = r->c.state;

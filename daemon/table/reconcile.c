@@ -96,14 +96,14 @@ static void add_derived(struct tw_reconcile *r, struct tw_conn *c, uint8_t from,
 	conntable_hist_append(r->table, c, &h);
 }
 
-static void set_from_diag(struct tw_conn *c, uint32_t netns, const struct tw_ksock *s)
+static void set_from_diag(struct tw_conntable *t, struct tw_conn *c, uint32_t netns,
+			  const struct tw_ksock *s)
 {
 	c->netns = netns;
 	c->family = s->family;
 	memcpy(c->local_addr, s->local_addr, 16);
 	memcpy(c->remote_addr, s->remote_addr, 16);
-	c->local_port = s->local_port;
-	c->remote_port = s->remote_port;
+	conntable_set_ports(t, c, s->local_port, s->remote_port);
 	if (s->uid || !c->uid)
 		c->uid = s->uid;
 	if (s->inode)
@@ -231,7 +231,7 @@ void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_ksoc
 			conntable_index_listener(t, c, true);
 	}
 	if (created) {
-		set_from_diag(c, netns, s);
+		set_from_diag(t, c, netns, s);
 		c->state = state;
 		c->first_seen_ns = now_ns;
 		c->last_change_ns = now_ns;
@@ -251,7 +251,7 @@ void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_ksoc
 	if (s->inode && !c->inode)
 		c->inode = s->inode;
 	if (!c->local_port && s->local_port)
-		set_from_diag(c, netns, s);
+		set_from_diag(t, c, netns, s);
 	/* The events that explain a difference may still be in the ring
 	 * buffer: judge it at the end of the pass, after a last drain. */
 	if (c->state != state)

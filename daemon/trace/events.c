@@ -108,7 +108,7 @@ int events_decode(const void *data, size_t len, struct tw_event *e)
 	return 0;
 }
 
-static void set_endpoints(struct tw_conn *c, const struct tw_event *e)
+static void set_endpoints(struct tw_conntable *t, struct tw_conn *c, const struct tw_event *e)
 {
 	c->family = (uint8_t)e->family;
 	/* Only a socket's first transitions carry it (bpf/tcpwatch.h). */
@@ -116,8 +116,7 @@ static void set_endpoints(struct tw_conn *c, const struct tw_event *e)
 		c->netns = e->netns;
 	memcpy(c->local_addr, e->saddr, 16);
 	memcpy(c->remote_addr, e->daddr, 16);
-	c->local_port = e->sport;
-	c->remote_port = e->dport;
+	conntable_set_ports(t, c, e->sport, e->dport);
 }
 
 static void set_task(struct tw_conn *c, const struct tw_event *e)
@@ -172,7 +171,7 @@ static void apply_state(struct tw_conntable *t, const struct tw_event *e, struct
 	}
 	if (created) {
 		c->first_seen_ns = e->time_ns;
-		set_endpoints(c, e);
+		set_endpoints(t, c, e);
 		c->uid = e->uid; /* 0 unless e->netns: then the reconcile's */
 	} else {
 		/* A closed socket used again (connect() after a failure). */
@@ -182,7 +181,7 @@ static void apply_state(struct tw_conntable *t, const struct tw_event *e, struct
 		 * reads 0: keep what we knew. connect() fires SYN_SENT before
 		 * choosing the port, so later events fill it in. */
 		if (to != TW_TCP_CLOSE && e->sport)
-			set_endpoints(c, e);
+			set_endpoints(t, c, e);
 	}
 	if (e->has_task)
 		set_task(c, e);
@@ -383,7 +382,7 @@ static void apply_other(struct tw_conntable *t, const struct tw_event *e, struct
 	/* connect() fires SYN_SENT before it picks the port; a refused or
 	 * timed-out connection learns it here or never. */
 	if (!c->local_port && e->sport && e->family == c->family)
-		set_endpoints(c, e);
+		set_endpoints(t, c, e);
 	switch (e->kind) {
 	case TCPWATCH_EV_RETRANSMIT:
 		kind = TW_HIST_RETRANSMIT;

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The HTTP API under load with many connections: holds SOCKETS established
+# loopback sockets with tw-hold, starts tcpwatchd listening on loopback,
+# optionally runs tw-churn beside (CHURN_WORKERS, 0 = none), and runs wrk
+# (CONNS connections, THREADS threads, DURATION s) against
+#   /api/v1/connections?local_port=P        (the port index: one port's list)
+#   /api/v1/connections?filter=sport = :P   (the same, from an ss expression)
+#   /api/v1/connections?remote_port=Q       (the other side's list)
+#   /api/v1/connections/COOKIE              (one connection: a hash lookup)
+#   /api/v1/stats
+#   /api/v1/connections?state=syn-sent      (no index: every cookie sorted)
+# P, Q and COOKIE are one held connection's, so each filtered query has a
+# few matches (tw-hold's sockets share ports across 127.0.0.x addresses).
+# Beside each, the peer: `ss -tanH` with the same filter, run RUNS times
+# (median), and the ratio of wrk's median latency to ss's run time. Prints
+# the event loop's turns during each query and how many of them were busy
+# 5 ms and 50 ms or more (loop_over_5ms, loop_over_50ms deltas), and
+# events_lost over all the queries.
+#
+# Environment: BUILD (default build), SOCKETS (100000), DURATION (10),
+# CONNS (50), THREADS (2), CHURN_WORKERS (0), RUNS (10), PORT (18080),
+# LIVE_TIMEOUT (300 s), KEEP=1.
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SOCKETS=${SOCKETS:-100000}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-50}
+THREADS=${THREADS:-2}
+CHURN_WORKERS=${CHURN_WORKERS:-0}
+RUNS=${RUNS:-10}
+PORT=${PORT:-18080}
+LIVE_TIMEOUT=${LIVE_TIMEOUT:-300}
+
+bench_init api
+[[ -x $BIN/tw-hold ]] || bench_die "$BIN/tw-hold not built (cmake --build $BUILD)"
+bench_have_daemon || bench_die "tcpwatchd/tcpwatch not in $BIN"
+bench_need_cmd wrk wrk || bench_die "wrk is needed"
+bench_need_cmd jq jq || bench_die "jq is needed"
+SOCK=$BENCH_WORK/tcpwatchd.sock
+
+bench_machine
+bench_wait_timewait 5000 "${TIMEWAIT_TIMEOUT:-70}"
+bench_hold_start "$SOCKETS" "$BENCH_WORK/hold.out"
+grep '^ready ' "$BENCH_WORK/hold.out"
+start=$(bench_now)
+bench_daemon_start "$SOCK" "$BENCH_WORK/tcpwatchd.log" --listen "127.0.0.1:$PORT"
+bench_wait_stat "$SOCK" connections_live "$SOCKETS" "$LIVE_TIMEOUT" ||
+	bench_die "tcpwatchd never reported connections_live >= $SOCKETS"
+printf 'connections_live=%s after %.1f s\n' "$(bench_stat "$SOCK" connections_live)" \
+	"$(bench_calc "$(bench_now) - $start")"
+
+# One held connection: its ports and cookie.
+read -r lport rport < <(ss -tanH state established | awk 'NR == 100 {
+	n = split($3, l, ":"); m = split($4, r, ":"); print l[n], r[m]; exit }')
+[[ -n ${lport:-} && -n ${rport:-} ]] || bench_die "no established socket found in ss"
+cookie=$(curl -s --unix-socket "$SOCK" "http://localhost/api/v1/connections?local_port=$lport" |
+	jq -r --argjson r "$rport" '[.[] | select(.remote_port == $r)][0].cookie')
+[[ $cookie =~ ^[0-9]+$ ]] || bench_die "no cookie for local port $lport"
+printf 'target: local_port=%s remote_port=%s cookie=%s\n' "$lport" "$rport" "$cookie"
+
+CHURN_PID=
+if ((CHURN_WORKERS > 0)); then
+	"$BIN/tw-churn" -c "$CHURN_WORKERS" -d 3600 >"$BENCH_WORK/churn.out" 2>&1 &
+	CHURN_PID=$!
+	bench_track "$CHURN_PID"
+	sleep 2
+	printf 'churn: %s tw-churn workers beside\n' "$CHURN_WORKERS"
+fi
+lost0=$(bench_stat "$SOCK" events_lost)
+
+# ss_ms FILTER...: the median run time of ss -tanH with FILTER, in ms.
+ss_ms() {
+	local times=() r t0 t1
+	for ((r = 0; r < RUNS; r++)); do
+		t0=$(date +%s%N)
+		ss -tanH "$@" >/dev/null
+		t1=$(date +%s%N)
+		times+=("$(bench_calc "($t1 - $t0) / 1e6")")
+	done
+	bench_median "${times[@]}"
+}
+
+# wrk_ms PATH: "p50 p99 requests_per_s timeouts" of wrk on PATH, in ms.
+wrk_ms() {
+	local out
+	out=$(wrk -t "$THREADS" -c "$CONNS" -d "${DURATION}s" --latency --timeout 10s \
+		"http://127.0.0.1:$PORT$1" 2>&1)
+	printf '%s\n' "$out" >>"$BENCH_WORK/wrk.log"
+	awk '
+	function ms(v) {
+		if (v ~ /us$/) return v / 1000
+		if (v ~ /ms$/) return v + 0
+		if (v ~ /s$/) return v * 1000
+		return v
+	}
+	$1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
+	$1 == "Requests/sec:" { rps = $2 }
+	/Socket errors/ { for (i = 1; i <= NF; i++) if ($i == "timeout") to = $(i + 1) }
+	END { printf "%.3f %.3f %s %d\n", p50, p99, rps, to }' <<<"$out"
+}
+
+query() {
+	local name=$1 path=$2 p50 p99 rps timeouts ss i0 o0 f0 i1 o1 f1
+	shift 2
+	i0=$(bench_stat "$SOCK" loop_iterations)
+	o0=$(bench_stat "$SOCK" loop_over_5ms)
+	f0=$(bench_stat "$SOCK" loop_over_50ms)
+	read -r p50 p99 rps timeouts < <(wrk_ms "$path")
+	i1=$(bench_stat "$SOCK" loop_iterations)
+	o1=$(bench_stat "$SOCK" loop_over_5ms)
+	f1=$(bench_stat "$SOCK" loop_over_50ms)
+	if (($#)); then
+		ss=$(ss_ms "$@")
+	else
+		ss=
+	fi
+	printf 'result query=%s p50_ms=%s p99_ms=%s requests_per_s=%s timeouts=%s ss_ms=%s ratio_p50_to_ss=%s loop_turns=%s loop_over_5ms=%s loop_over_50ms=%s\n' \
+		"$name" "$p50" "$p99" "$rps" "$timeouts" "${ss:--}" \
+		"$([[ -n $ss ]] && bench_calc "($ss > 0 ? $p50 / $ss : 0)" || echo -)" \
+		"$((i1 - i0))" "$((o1 - o0))" "$((f1 - f0))"
+}
+
+printf 'wrk: %s threads, %s connections, %s s per query; ss: median of %s runs\n' \
+	"$THREADS" "$CONNS" "$DURATION" "$RUNS"
+query local_port "/api/v1/connections?local_port=$lport" sport = ":$lport"
+query filter_sport "/api/v1/connections?filter=sport%20%3D%20%3A$lport" sport = ":$lport"
+query remote_port "/api/v1/connections?remote_port=$rport" dport = ":$rport"
+query cookie "/api/v1/connections/$cookie"
+query stats "/api/v1/stats"
+query state_syn_sent "/api/v1/connections?state=syn-sent" state syn-sent
+printf 'result events_lost=%s (during the queries)\n' \
+	"$(($(bench_stat "$SOCK" events_lost) - lost0))"
+if [[ -n $CHURN_PID ]]; then
+	bench_stop "$CHURN_PID" TERM 10
+fi
