@@ -5,12 +5,12 @@
 # (CONNS connections, THREADS threads, DURATION s) against
 #   /api/v1/connections?local_port=P        (the port index: one port's list)
 #   /api/v1/connections?filter=sport = :P   (the same, from an ss expression)
-#   /api/v1/connections?remote_port=Q       (the other side's list)
+#   /api/v1/connections?remote_port=P       (the other side's list: the peer)
 #   /api/v1/connections/COOKIE              (one connection: a hash lookup)
 #   /api/v1/stats
 #   /api/v1/connections?state=syn-sent      (no index: every cookie sorted)
-# P, Q and COOKIE are one held connection's, so each filtered query has a
-# few matches (tw-hold's sockets share ports across 127.0.0.x addresses).
+# P and COOKIE are one held connection's, so each filtered query has a few
+# matches (tw-hold's sockets share ports across 127.0.0.x addresses).
 # Beside each, the peer: `ss -tanH` with the same filter, run RUNS times
 # (median), and the ratio of wrk's median latency to ss's run time. Prints
 # the event loop's turns during each query and how many of them were busy
@@ -128,7 +128,7 @@ printf 'wrk: %s threads, %s connections, %s s per query; ss: median of %s runs\n
 	"$THREADS" "$CONNS" "$DURATION" "$RUNS"
 query local_port "/api/v1/connections?local_port=$lport" sport = ":$lport"
 query filter_sport "/api/v1/connections?filter=sport%20%3D%20%3A$lport" sport = ":$lport"
-query remote_port "/api/v1/connections?remote_port=$rport" dport = ":$rport"
+query remote_port "/api/v1/connections?remote_port=$lport" dport = ":$lport"
 query cookie "/api/v1/connections/$cookie"
 query stats "/api/v1/stats"
 query state_syn_sent "/api/v1/connections?state=syn-sent" state syn-sent

@@ -72,12 +72,12 @@ run_traced() {
 	bench_daemon_start "$sock" "$BENCH_WORK/tcpwatchd.$round.log"
 	bench_wait_settled "$sock" events_state 10
 	read -r r0 s0 < <(prog handle_set_state "$DAEMON_PID")
-	read -r q0 p0 < <(prog nest_set_state "$DAEMON_PID")
+	read -r q0 p0 < <(prog nest_set_state "$DAEMON_PID") || q0=0 p0=0
 	e0=$(bench_stat "$sock" events_state)
 	line=$("$STORM" -d "$DURATION" -t "$THREADS")
 	bench_wait_settled "$sock" events_state 15
 	read -r r1 s1 < <(prog handle_set_state "$DAEMON_PID")
-	read -r q1 p1 < <(prog nest_set_state "$DAEMON_PID")
+	read -r q1 p1 < <(prog nest_set_state "$DAEMON_PID") || q1=0 p1=0
 	e1=$(bench_stat "$sock" events_state)
 	hits=$((r1 - r0 + s1 - s0))
 	received=$((e1 - e0))

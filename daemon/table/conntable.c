@@ -467,10 +467,11 @@ void conntable_get_stats(struct tw_conntable *t, struct tw_conntable_stats *ret)
 	ret->history_dropped = t->history_dropped;
 	ret->drop_entries_elided = t->drop_entries_elided;
 	ret->alloc_failures = t->alloc_failures + t->listeners.alloc_failures;
-	ret->bytes = slab_bytes(t->records) + t->cap * sizeof(*t->buckets) +
-		     retain_bytes(&t->retained) + t->hist_bytes +
-		     listen_index_bytes(&t->listeners) + u64map_bytes(&t->requests) +
-		     u64map_bytes(&t->drop_map) + t->drop_map.count * sizeof(struct tw_drop_counts);
+	ret->bytes =
+		slab_bytes(t->records) + t->cap * sizeof(*t->buckets) + retain_bytes(&t->retained) +
+		t->hist_bytes + listen_index_bytes(&t->listeners) + u64map_bytes(&t->requests) +
+		u64map_bytes(&t->drop_map) + t->drop_map.count * sizeof(struct tw_drop_counts) +
+		(t->port_heads[0] ? TW_PORT_SIDES * 65536 * sizeof(struct tw_conn *) : 0);
 }
 
 size_t conntable_live(const struct tw_conntable *t)
@@ -505,6 +506,7 @@ void conntable_report(struct tw_conntable *t, struct tw_stats *s)
 	stats_counter(s, "drop_entries_elided", ts.drop_entries_elided);
 	stats_counter(s, "table_alloc_failures", ts.alloc_failures);
 	stats_gauge(s, "table_bytes", ts.bytes);
+	stats_gauge(s, "port_index", t->port_index_on);
 }
 
 void conntable_note_gap(struct tw_conntable *t, uint64_t start_ns, uint64_t end_ns)

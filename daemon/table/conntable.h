@@ -182,11 +182,13 @@ struct tw_conn {
 	uint8_t end_reason;    /* enum tw_end_reason */
 	uint32_t handshake_us; /* 0 = unknown */
 	char comm[16];
-	struct tw_port_link by_port[TW_PORT_SIDES]; /* the port index */
 	struct tw_tcpinfo info;
 	/* A whole ordinary life (5 or 6 transitions) fits without a
 	 * second allocation. */
 	struct tw_hist hist_inline[TW_HIST_INLINE];
+	/* Last: read only by the port index, once built (portindex.c), and
+	 * out of the lines every event touches. */
+	struct tw_port_link by_port[TW_PORT_SIDES];
 };
 
 struct tw_conntable_limits {

@@ -48,7 +48,9 @@ struct tw_conntable {
 	 * (allocated on first use, 512 KiB a side; broken if that failed,
 	 * when queries scan instead). */
 	struct tw_conn **port_heads[TW_PORT_SIDES];
-	bool port_index_broken;
+	bool port_index_on;     /* built (on the first query by port) */
+	bool port_index_broken; /* its heads could not be allocated */
+	uint64_t port_index_builds;
 };
 
 /* A connection leaves the port index (conntable_remove). */
