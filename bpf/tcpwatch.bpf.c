@@ -93,10 +93,9 @@ struct {
  * variable this kernel's kallsyms does not list (no KALLSYMS_ALL), so a
  * program cannot name it. A softirq served by ksoftirqd runs on that
  * task's stack and is taken as task context: nothing nests on it either.
- * Each context also writes
- * its own rings (cpu * 2 + context): a ring then has one producer that no
- * other interrupts, and stays in time order, which the daemon's merge
- * relies on.
+ * Each context also writes its own rings (cpu * 2 + context): a ring then
+ * has one producer that no other interrupts, and stays in time order,
+ * which the daemon's merge relies on.
  */
 #if defined(__TARGET_ARCH_x86) || defined(__TARGET_ARCH_arm64)
 #define STACK_CONTEXTS 1
