@@ -7,17 +7,6 @@
 #include "fetch.h"
 #include "fmt.h"
 
-/* Whether tw_fmt_escaped would change s: a control (C0, DEL, C1) or a
- * backslash (escaped so that an escape cannot be forged). */
-static bool unsafe(const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f || *p == '\\' ||
-		    (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
-			return true;
-	return false;
-}
-
 /* s escaped in a new cJSON allocation, NULL if out of memory. */
 static char *escaped(const char *s)
 {
@@ -35,7 +24,7 @@ static void make_safe_text(char **text)
 {
 	char *e;
 
-	if (!*text || !unsafe(*text))
+	if (!*text || !tw_fmt_needs_escape(*text, 0))
 		return;
 	e = escaped(*text);
 	if (!e) {

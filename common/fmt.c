@@ -47,6 +47,25 @@ size_t tw_fmt_age(char *out, uint64_t ms)
 	return n;
 }
 
+/* The first byte of a C1 control's UTF-8 form (U+0080..U+009F) at p. */
+static int is_c1(const unsigned char *p)
+{
+	return p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+}
+
+static int needs_escape(const unsigned char *p, int quote)
+{
+	return *p < 0x20 || *p == 0x7f || *p == '\\' || (quote && *p == '"') || is_c1(p);
+}
+
+int tw_fmt_needs_escape(const char *s, int quote)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (needs_escape(p, quote))
+			return 1;
+	return 0;
+}
+
 size_t tw_fmt_escaped(char *out, size_t cap, const char *s, int quote)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -56,8 +75,8 @@ size_t tw_fmt_escaped(char *out, size_t cap, const char *s, int quote)
 	if (!cap)
 		return 0;
 	for (; *p; p++) {
-		int c1 = p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
-		int esc = *p < 0x20 || *p == 0x7f || *p == '\\' || (quote && *p == '"') || c1;
+		int c1 = is_c1(p);
+		int esc = needs_escape(p, quote);
 		size_t need = esc ? (c1 ? 8 : 4) : 1;
 
 		if (n + need > cap - 1)

@@ -23,5 +23,7 @@ size_t tw_fmt_age(char *out, uint64_t ms);
  * whole escape).
  */
 size_t tw_fmt_escaped(char *out, size_t cap, const char *s, int quote);
+/* Whether tw_fmt_escaped would change s (some byte needs an escape). */
+int tw_fmt_needs_escape(const char *s, int quote);
 
 #endif

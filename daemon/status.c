@@ -25,22 +25,21 @@ static uint64_t rss_bytes(void)
 /* "12 lost of 345678 (cpu0 12, cpu1 0; 0 nested)": the ring overflows of
  * each CPU, and the kernel's recursion misses (a program already running
  * on that CPU), against the events received. */
-static void loss_text(struct tw_daemon *d, struct tw_stats *s)
+static void loss_text(struct tw_daemon *d, const struct tw_bpf_losses *l, struct tw_stats *s)
 {
-	uint64_t cpu[256], nested = bpfload_lost(d->bpf);
+	uint64_t cpu[256];
 	int n = bpfload_lost_per_cpu(d->bpf, cpu, 256);
 	size_t len = sizeof(d->loss_text), k;
 
-	for (int i = 0; i < n; i++)
-		nested -= cpu[i] <= nested ? cpu[i] : nested;
 	k = (size_t)snprintf(d->loss_text, len, "%llu lost of %llu (",
-			     (unsigned long long)bpfload_lost(d->bpf),
+			     (unsigned long long)(l->ring + l->nested),
 			     (unsigned long long)d->ev.received);
 	for (int i = 0; i < n && k < len; i++)
 		k += (size_t)snprintf(d->loss_text + k, len - k, "%scpu%d %llu", i ? ", " : "", i,
 				      (unsigned long long)cpu[i]);
 	if (k < len)
-		snprintf(d->loss_text + k, len - k, "; %llu nested)", (unsigned long long)nested);
+		snprintf(d->loss_text + k, len - k, "; %llu nested)",
+			 (unsigned long long)l->nested);
 	stats_text(s, "events_loss", d->loss_text);
 }
 
@@ -68,13 +67,15 @@ static void drop_stats(struct tw_daemon *d, struct tw_stats *s)
 void daemon_collect_stats(struct tw_stats *s, void *daemon)
 {
 	struct tw_daemon *d = daemon;
+	struct tw_bpf_losses losses;
 	struct tw_loop_stats ls;
 
 	stats_text(s, "version", TCPWATCH_VERSION);
 	stats_gauge(s, "uptime_s", (clock_mono_ns() - d->start_mono_ns) / NSEC_PER_SEC);
 	events_report(&d->ev, s);
-	bpfload_report(d->bpf, s);
-	loss_text(d, s);
+	bpfload_losses(d->bpf, &losses);
+	bpfload_report(d->bpf, &losses, s);
+	loss_text(d, &losses, s);
 	sync_report(d->sync, s);
 	conntable_report(d->table, s);
 	statefile_report(&d->state, s);

@@ -195,6 +195,10 @@ struct tw_conn *conntable_get_or_add(struct tw_conntable *t, uint64_t cookie, bo
 	}
 	c->cookie = cookie;
 	insert_bucket(t->buckets, t->cap, c);
+	/* Once built, the port index lists every record, port 0 until its
+	 * ports are known. */
+	if (t->port_index_on)
+		conntable_set_ports(t, c, 0, 0);
 	t->count++;
 	t->live++;
 	*ret_created = true;
@@ -433,7 +437,7 @@ void conntable_foreach(struct tw_conntable *t, void (*fn)(struct tw_conn *c, voi
 			fn(c, data);
 }
 
-static int cmp_u64(const void *a, const void *b)
+int conntable_cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
@@ -450,7 +454,7 @@ uint64_t *conntable_sorted_cookies(struct tw_conntable *t, size_t *ret_count)
 	for (size_t i = 0; i < t->cap; i++)
 		for (struct tw_conn *c = link_to(&t->buckets[i]); c; c = link_to(&c->next))
 			v[n++] = c->cookie;
-	qsort(v, n, sizeof(*v), cmp_u64);
+	qsort(v, n, sizeof(*v), conntable_cmp_u64);
 	*ret_count = n;
 	return v;
 }
@@ -471,7 +475,7 @@ void conntable_get_stats(struct tw_conntable *t, struct tw_conntable_stats *ret)
 		slab_bytes(t->records) + t->cap * sizeof(*t->buckets) + retain_bytes(&t->retained) +
 		t->hist_bytes + listen_index_bytes(&t->listeners) + u64map_bytes(&t->requests) +
 		u64map_bytes(&t->drop_map) + t->drop_map.count * sizeof(struct tw_drop_counts) +
-		(t->port_heads[0] ? TW_PORT_SIDES * 65536 * sizeof(struct tw_conn *) : 0);
+		(t->port_heads[0] ? TW_PORT_SIDES * TW_PORT_HEADS * sizeof(struct tw_conn *) : 0);
 }
 
 size_t conntable_live(const struct tw_conntable *t)

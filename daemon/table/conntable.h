@@ -278,8 +278,10 @@ uint64_t *conntable_sorted_cookies(struct tw_conntable *t, size_t *ret_count);
 /*
  * The port index (portindex.c): every connection is listed under its local
  * and its remote port, so a query for a port costs the connections that
- * have it, not the table. A record's ports are set only through
- * conntable_set_ports, which moves it when they change.
+ * have it, not the table. It is built by the first call of
+ * conntable_port_count or conntable_port_cookies, and kept from then on. A
+ * record's ports are set only through conntable_set_ports, which moves it
+ * when they change.
  */
 void conntable_set_ports(struct tw_conntable *t, struct tw_conn *c, uint16_t local_port,
 			 uint16_t remote_port);

@@ -47,11 +47,15 @@ struct tw_conntable {
 	/* The port index: per side, the first connection of each port's list
 	 * (allocated on first use, 512 KiB a side; broken if that failed,
 	 * when queries scan instead). */
-	struct tw_conn **port_heads[TW_PORT_SIDES];
-	bool port_index_on;     /* built (on the first query by port) */
-	bool port_index_broken; /* its heads could not be allocated */
-	uint64_t port_index_builds;
+	struct tw_conn **port_heads[TW_PORT_SIDES]; /* TW_PORT_HEADS each */
+	bool port_index_on;                         /* built (on the first query by port) */
+	bool port_index_broken;                     /* its heads could not be allocated */
 };
+
+#define TW_PORT_HEADS 65536 /* one per port */
+
+/* qsort's order of uint64_t (cookies). */
+int conntable_cmp_u64(const void *a, const void *b);
 
 /* A connection leaves the port index (conntable_remove). */
 void conntable_unindex_ports(struct tw_conn *c);

@@ -7,13 +7,8 @@
 
 #include "filter.h"
 
-/*
- * The query planner: the candidates, in cookie order, that the filter is
- * then applied to. A required port (filter_required_ports) takes its list
- * from the port index, the shorter of the two when both sides have one;
- * anything else, or an index that cannot answer, takes every cookie.
- * Either way the rows are those a scan finds, in the same order.
- */
+/* An index that cannot answer (its heads could not be allocated) means a
+ * scan, as a query without a port. */
 uint64_t *filter_plan_cookies(struct tw_conntable *t, const struct tw_filter *f, size_t *ret_n)
 {
 	int32_t ports[TW_PORT_SIDES];

@@ -18,8 +18,6 @@
 
 #include "conntable_int.h"
 
-#define PORTS 65536
-
 static uint16_t port_of(const struct tw_conn *c, enum tw_port_side side)
 {
 	return side == TW_PORT_LOCAL ? c->local_port : c->remote_port;
@@ -48,12 +46,10 @@ static bool heads_ready(struct tw_conntable *t)
 {
 	if (t->port_index_broken)
 		return false;
-	if (t->port_heads[TW_PORT_LOCAL] && t->port_heads[TW_PORT_REMOTE])
-		return true;
 	for (int side = 0; side < TW_PORT_SIDES; side++) {
 		if (t->port_heads[side])
 			continue;
-		t->port_heads[side] = calloc(PORTS, sizeof(*t->port_heads[side]));
+		t->port_heads[side] = calloc(TW_PORT_HEADS, sizeof(*t->port_heads[side]));
 		if (!t->port_heads[side]) {
 			t->alloc_failures++;
 			t->port_index_broken = true;
@@ -78,16 +74,15 @@ static void link_side(struct tw_conntable *t, struct tw_conn *c, enum tw_port_si
 void conntable_set_ports(struct tw_conntable *t, struct tw_conn *c, uint16_t local_port,
 			 uint16_t remote_port)
 {
-	/* Events set a record's ports on every transition: nothing moves
-	 * unless they changed (or it was never listed). */
-	bool moved = c->local_port != local_port || c->remote_port != remote_port ||
-		     !c->by_port[TW_PORT_LOCAL].pprev;
-
-	if (moved)
-		conntable_unindex_ports(c);
+	/* Events set a record's ports on every transition: a listed record
+	 * moves only when they changed. */
+	if (t->port_index_on && c->by_port[TW_PORT_LOCAL].pprev && c->local_port == local_port &&
+	    c->remote_port == remote_port)
+		return;
+	conntable_unindex_ports(c);
 	c->local_port = local_port;
 	c->remote_port = remote_port;
-	if (!moved || !t->port_index_on)
+	if (!t->port_index_on)
 		return;
 	link_side(t, c, TW_PORT_LOCAL);
 	link_side(t, c, TW_PORT_REMOTE);
@@ -108,15 +103,7 @@ static bool index_on(struct tw_conntable *t)
 		return false;
 	conntable_foreach(t, join, t);
 	t->port_index_on = true;
-	t->port_index_builds++;
 	return true;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 size_t conntable_port_count(struct tw_conntable *t, enum tw_port_side side, uint16_t port,
@@ -150,7 +137,7 @@ uint64_t *conntable_port_cookies(struct tw_conntable *t, enum tw_port_side side,
 	}
 	for (struct tw_conn *c = t->port_heads[side][port]; c && i < n; c = c->by_port[side].next)
 		v[i++] = c->cookie;
-	qsort(v, i, sizeof(*v), cmp_u64);
+	qsort(v, i, sizeof(*v), conntable_cmp_u64);
 	*ret_count = i;
 	return v;
 }

@@ -403,9 +403,9 @@ static uint64_t prog_misses(struct bpf_program *prog)
 	return info.recursion_misses;
 }
 
-/* The first copies (bpf/tcpwatch.bpf.c): a run one of them skips, its
- * second copy serves, and the other way round, unless the context could
- * not be told (ctx_unknown), when the second copies serve nothing. */
+/* The programs loaded twice (bpf/tcpwatch.bpf.c): a run one copy skips,
+ * the other serves, unless the context could not be told (ctx_unknown),
+ * when the second copies serve nothing and the first's skips are lost. */
 static bool first_copy(const struct tcpwatch_bpf *s, const struct bpf_program *prog)
 {
 	return prog == s->progs.handle_set_state || prog == s->progs.handle_retransmit ||
@@ -420,39 +420,26 @@ static bool second_copy(const struct tcpwatch_bpf *s, const struct bpf_program *
 	       prog == s->progs.nest_receive_reset || prog == s->progs.nest_kfree_skb;
 }
 
-static bool ctx_known(const struct tw_bpf *b)
+void bpfload_losses(struct tw_bpf *b, struct tw_bpf_losses *ret)
 {
-	return !b->skel->bss->ctx_unknown;
-}
-
-/* Whether a skipped run of prog lost its event. */
-static bool miss_is_loss(const struct tw_bpf *b, const struct bpf_program *prog)
-{
-	if (second_copy(b->skel, prog))
-		return false;
-	return !first_copy(b->skel, prog) || !ctx_known(b);
-}
-
-uint64_t bpfload_recursion_misses(struct tw_bpf *b)
-{
+	bool ctx_known = !b->skel->bss->ctx_unknown;
 	struct bpf_program *prog;
-	uint64_t sum = 0;
+	uint32_t zero = 0;
 
-	bpf_object__for_each_program (prog, b->skel->obj)
-		if (miss_is_loss(b, prog))
-			sum += prog_misses(prog);
-	return sum;
-}
+	*ret = (struct tw_bpf_losses){0};
+	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.lost_events), &zero, b->percpu) == 0)
+		for (int i = 0; i < b->ncpus; i++)
+			ret->ring += b->percpu[i];
+	/* One pass over the programs' skipped runs. */
+	bpf_object__for_each_program (prog, b->skel->obj) {
+		bool first = first_copy(b->skel, prog), second = second_copy(b->skel, prog);
+		uint64_t misses = prog_misses(prog);
 
-uint64_t bpfload_handed_over(struct tw_bpf *b)
-{
-	struct bpf_program *prog;
-	uint64_t sum = 0;
-
-	bpf_object__for_each_program (prog, b->skel->obj)
-		if (!miss_is_loss(b, prog) && (ctx_known(b) || !second_copy(b->skel, prog)))
-			sum += prog_misses(prog);
-	return sum;
+		if (ctx_known && (first || second))
+			ret->handed_over += misses;
+		else if (!second)
+			ret->nested += misses;
+	}
 }
 
 int bpfload_lost_per_cpu(struct tw_bpf *b, uint64_t *ret, int max)
@@ -469,13 +456,10 @@ int bpfload_lost_per_cpu(struct tw_bpf *b, uint64_t *ret, int max)
 
 uint64_t bpfload_lost(struct tw_bpf *b)
 {
-	uint32_t zero = 0;
-	uint64_t sum = 0;
+	struct tw_bpf_losses l;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.lost_events), &zero, b->percpu) == 0)
-		for (int i = 0; i < b->ncpus; i++)
-			sum += b->percpu[i];
-	return sum + bpfload_recursion_misses(b);
+	bpfload_losses(b, &l);
+	return l.ring + l.nested;
 }
 
 int bpfload_drops(struct tw_bpf *b, uint64_t *ret, unsigned n)
@@ -494,13 +478,11 @@ int bpfload_drops(struct tw_bpf *b, uint64_t *ret, unsigned n)
 	return 0;
 }
 
-void bpfload_report(struct tw_bpf *b, struct tw_stats *s)
+void bpfload_report(struct tw_bpf *b, const struct tw_bpf_losses *l, struct tw_stats *s)
 {
-	uint64_t nested = bpfload_recursion_misses(b);
-
-	stats_counter(s, "events_lost", bpfload_lost(b));
-	stats_counter(s, "events_nested_lost", nested);
-	stats_counter(s, "events_nested_handed_over", bpfload_handed_over(b));
+	stats_counter(s, "events_lost", l->ring + l->nested);
+	stats_counter(s, "events_nested_lost", l->nested);
+	stats_counter(s, "events_nested_handed_over", l->handed_over);
 	stats_gauge(s, "trace_drops", b->drops);
 	stats_text(s, "trace_accept", b->accept_mode);
 }

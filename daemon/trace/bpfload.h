@@ -28,24 +28,27 @@ void bpfload_close(struct tw_bpf *b);
 int bpfload_epoll_fd(struct tw_bpf *b);
 /* Consumes every waiting record. Returns how many, or negative errno. */
 int bpfload_consume(struct tw_bpf *b);
-/* Events lost, all CPUs: records that found the ring buffer full, and
- * tracepoint hits the kernel skipped because the program was already
- * running on that CPU and no other copy served them (BPF does not nest;
- * see bpf/tcpwatch.bpf.c for the two copies of each program). */
+/* Events lost and not, all CPUs, read in one pass. */
+struct tw_bpf_losses {
+	uint64_t ring;        /* records that found the ring buffer full */
+	uint64_t nested;      /* tracepoint hits the kernel skipped because the
+			       * program was already running on that CPU and no
+			       * other copy served them (BPF does not nest; see
+			       * bpf/tcpwatch.bpf.c for the two copies) */
+	uint64_t handed_over; /* skipped runs the program's other copy served:
+			       * no loss, shown so the copies can be seen */
+};
+void bpfload_losses(struct tw_bpf *b, struct tw_bpf_losses *ret);
+/* ring + nested. */
+uint64_t bpfload_lost(struct tw_bpf *b);
 /* The ring-buffer overflows of each CPU (without recursion misses, which
  * are per program): how many CPUs were written into ret, or -errno. */
 int bpfload_lost_per_cpu(struct tw_bpf *b, uint64_t *ret, int max);
-uint64_t bpfload_lost(struct tw_bpf *b);
-/* The second kind alone. */
-uint64_t bpfload_recursion_misses(struct tw_bpf *b);
-/* Skipped runs whose hit the program's other copy served: no loss, shown
- * so the two copies can be seen at work (bpf/tcpwatch.bpf.c). */
-uint64_t bpfload_handed_over(struct tw_bpf *b);
 /* Drops by reason (enum skb_drop_reason), all CPUs, exact even when the
  * ring is full: ret[0..n). -ENOENT when kfree_skb is not traced. */
 int bpfload_drops(struct tw_bpf *b, uint64_t *ret, unsigned n);
-/* Adds events_lost, events_nested_lost, events_nested_handed_over,
- * trace_drops and trace_accept to s. */
-void bpfload_report(struct tw_bpf *b, struct tw_stats *s);
+/* Adds events_lost, events_nested_lost, events_nested_handed_over (from
+ * l, bpfload_losses), trace_drops and trace_accept to s. */
+void bpfload_report(struct tw_bpf *b, const struct tw_bpf_losses *l, struct tw_stats *s);
 
 #endif

@@ -47,11 +47,36 @@ static void test_u64(void **state)
 	assert_memory_equal(out, "18446744073709551615", 20);
 }
 
+/* needs_escape says yes exactly when tw_fmt_escaped changes the text. */
+static void test_needs_escape(void **state)
+{
+	static const char *const texts[] = {
+		"plain",        "",
+		"ev\x1b[2Jil",  "tab\there",
+		"del\x7f",      "csi\xc2\x9b",
+		"\xc2\xa0nbsp", "back\\slash",
+		"quo\"te",      "caf\xc3\xa9",
+	};
+	char out[64];
+
+	(void)state;
+	for (int quote = 0; quote < 2; quote++)
+		for (unsigned i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+			tw_fmt_escaped(out, sizeof(out), texts[i], quote);
+			assert_int_equal(tw_fmt_needs_escape(texts[i], quote),
+					 strcmp(out, texts[i]) != 0);
+		}
+	assert_true(tw_fmt_needs_escape("ev\x1b[2Jil", 0));
+	assert_false(tw_fmt_needs_escape("quo\"te", 0));
+	assert_true(tw_fmt_needs_escape("quo\"te", 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_age),
 		cmocka_unit_test(test_u64),
+		cmocka_unit_test(test_needs_escape),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -256,6 +256,13 @@ static void test_neighbours(void **state)
 	assert_non_null(v);
 	assert_int_equal(n, 0);
 	free(v);
+	/* A record made once the index is on, its ports not yet known, is
+	 * listed under port 0 as a scan finds it. */
+	conntable_get_or_add(t, 200, &created);
+	v = conntable_port_cookies(t, TW_PORT_REMOTE, 0, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0], 200);
+	free(v);
 	conntable_free(t);
 }
 
