@@ -18,6 +18,10 @@
  *
  * Output, one line on stdout:
  *   connections=N seconds=S rate=R errors=E threads=T
+ *
+ * -r RATE paces the threads (RATE/THREADS connections a second each): a
+ * reader slower than the flat-out load (a sanitizer build's daemon) then
+ * keeps up, and its rings never fill.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* IP_BIND_ADDRESS_NO_PORT */
@@ -50,6 +54,7 @@ struct worker {
 static int listener = -1;
 static struct sockaddr_in target;
 static atomic_bool stop;
+static double interval; /* seconds between one thread's connections (-r), 0: flat out */
 
 static double now(void)
 {
@@ -68,15 +73,40 @@ static void source_addr(struct sockaddr_in *a, int thread, unsigned k)
 				   (uint32_t)(1 + k % SOURCE_ADDRS));
 }
 
+/* Sleeps until the thread's next connection is due (-r): the schedule is
+ * absolute, so a late connection is made up by the ones after it. */
+static void pace(double *due)
+{
+	double t;
+
+	if (interval <= 0)
+		return;
+	*due += interval;
+	t = now();
+	if (*due > t) {
+		struct timespec ts = {
+			.tv_sec = (time_t)(*due - t),
+			.tv_nsec = (long)((*due - t - (double)(time_t)(*due - t)) * 1e9)};
+
+		nanosleep(&ts, NULL);
+	} else if (t - *due > 1.0) {
+		*due = t; /* more than a second behind: no burst to catch up */
+	}
+}
+
 static void *run(void *arg)
 {
 	struct worker *w = arg;
+	double due = now();
 	unsigned k = 0;
 	int one = 1;
 
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		struct sockaddr_in src;
-		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), a;
+		int c, a;
+
+		pace(&due);
+		c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 		if (c < 0) {
 			w->errors++;
@@ -108,9 +138,10 @@ static void *run(void *arg)
 static void usage(const char *argv0)
 {
 	fprintf(stderr,
-		"usage: %s [-d SECONDS] [-t THREADS]\n"
+		"usage: %s [-d SECONDS] [-t THREADS] [-r RATE]\n"
 		"  -d SECONDS  run this long (default 5, max 3600)\n"
-		"  -t THREADS  threads sharing the listener (default 4, max %d)\n",
+		"  -t THREADS  threads sharing the listener (default 4, max %d)\n"
+		"  -r RATE     at most RATE connections per second in all (default 0: flat out)\n",
 		argv0, MAX_THREADS);
 }
 
@@ -119,11 +150,11 @@ int main(int argc, char **argv)
 	static struct worker workers[MAX_THREADS];
 	uint64_t connections = 0, errors = 0;
 	socklen_t len = sizeof(target);
-	long seconds = 5, threads = 4;
+	long seconds = 5, threads = 4, rate = 0;
 	double t0, t1;
 	int opt, one = 1;
 
-	while ((opt = getopt(argc, argv, "d:t:h")) != -1) {
+	while ((opt = getopt(argc, argv, "d:t:r:h")) != -1) {
 		char *end;
 
 		switch (opt) {
@@ -141,11 +172,20 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'r':
+			rate = strtol(optarg, &end, 10);
+			if (*end || rate < 0 || rate > 10000000) {
+				usage(argv[0]);
+				return 2;
+			}
+			break;
 		default:
 			usage(argv[0]);
 			return 2;
 		}
 	}
+	if (rate > 0)
+		interval = (double)threads / (double)rate;
 	if (optind != argc) {
 		usage(argv[0]);
 		return 2;
