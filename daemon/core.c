@@ -112,6 +112,20 @@ static bool netns_followed(uint32_t inode, void *data)
 	return sync_netns_followed(d->sync, inode);
 }
 
+static int netns_fd(uint32_t inode, void *data)
+{
+	struct tw_daemon *d = data;
+
+	return sync_netns_fd(d->sync, inode);
+}
+
+static size_t netns_list(uint32_t *out, size_t max, void *data)
+{
+	struct tw_daemon *d = data;
+
+	return sync_netns_list(d->sync, out, max);
+}
+
 int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t err_len)
 {
 	const struct tw_conntable_limits limits = {
@@ -128,7 +142,11 @@ int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t e
 		.run_netns = "/run/netns",
 	};
 	const struct tw_sync_hooks sh = {.drain = daemon_drain, .lost = events_lost, .data = d};
-	const struct tw_prober_hooks ph = {.netns_followed = netns_followed, .data = d};
+	const struct tw_prober_hooks ph = {.netns_followed = netns_followed,
+					   .netns_fd = netns_fd,
+					   .netns_list = netns_list,
+					   .data = d};
+	char why[256];
 	int r;
 
 	d->start_mono_ns = clock_mono_ns();
@@ -147,6 +165,18 @@ int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t e
 			      err_len);
 	if (!d->bpf)
 		return -EINVAL;
+	/* Owners and namespaces by the kernel's walk of its tasks: no access
+	 * to other users' /proc/PID needed (bpf/tasks.bpf.c). */
+	d->tasks = tasks_open(why, sizeof(why));
+	if (d->tasks) {
+		const struct tw_task_source src = tasks_source(d->tasks);
+
+		sync_use_task_source(d->sync, &src);
+	} else {
+		log_info("owners and namespaces from /proc (%s): other users' processes need "
+			 "CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH",
+			 why);
+	}
 	d->drop_reasons = dropreason_load();
 	/* Tracing first, then the snapshot: nothing falls between them. */
 	sync_run_now(d->sync);
@@ -176,6 +206,7 @@ void daemon_close(struct tw_daemon *d)
 	prober_free(d->prober);
 	bpfload_close(d->bpf);
 	sync_free(d->sync);
+	tasks_close(d->tasks);
 	conntable_free(d->table);
 	loop_free(d->loop);
 }
@@ -188,19 +219,24 @@ void daemon_close(struct tw_daemon *d)
  *   CAP_NET_RAW          the prober's raw sockets, opened per namespace
  *                        when a probe needs them
  *   CAP_NET_ADMIN        attaching the half-open program (tcx) there
- *   CAP_SYS_PTRACE       /proc/PID/fd and /proc/PID/ns/net of other
+ *   CAP_SYS_PTRACE       only without the task iterators (bpf/tasks.bpf.c):
+ *                        /proc/PID/fd and /proc/PID/ns/net of other
  *                        users' processes (owners, namespaces)
- *   CAP_DAC_READ_SEARCH  listing those directories, opening /run/netns
+ *   CAP_DAC_READ_SEARCH  likewise: listing those directories
  * Gone after start-up: CAP_BPF and CAP_PERFMON (programs loaded and
- * attached), CAP_SYS_RESOURCE and every other capability. sock_diag
- * dumps, tcp_info and the ring buffers need none.
+ * attached, the iterators too), CAP_SYS_RESOURCE and every other
+ * capability. sock_diag dumps, tcp_info, the ring buffers and reading the
+ * iterators need none; opening a namespace by its file handle needs
+ * CAP_SYS_ADMIN, as setns() into it does.
  */
 int daemon_drop_privileges(struct tw_daemon *d, char *err, size_t err_len)
 {
-	uint64_t keep =
-		PRIV_BIT(CAP_NET_RAW) | PRIV_BIT(CAP_SYS_PTRACE) | PRIV_BIT(CAP_DAC_READ_SEARCH);
+	uint64_t keep = PRIV_BIT(CAP_NET_RAW);
 	char names[256];
 	int r;
+
+	if (!d->tasks)
+		keep |= PRIV_BIT(CAP_SYS_PTRACE) | PRIV_BIT(CAP_DAC_READ_SEARCH);
 
 	if (d->cfg.max_netns > 1 || d->cfg.probe_max_netns > 1)
 		keep |= PRIV_BIT(CAP_SYS_ADMIN);

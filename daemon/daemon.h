@@ -18,6 +18,7 @@
 #include "statefile.h"
 #include "stats.h"
 #include "sync.h"
+#include "taskiter.h"
 
 struct tw_http;
 
@@ -28,6 +29,7 @@ struct tw_daemon {
 	struct tw_loop *loop;
 	struct tw_conntable *table;
 	struct tw_bpf *bpf;
+	struct tw_tasks *tasks; /* the task iterators, or NULL: owners from /proc */
 	struct tw_sync *sync;
 	struct tw_http *http;
 	struct tw_prober *prober;

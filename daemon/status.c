@@ -27,10 +27,18 @@ static uint64_t rss_bytes(void)
  * on that CPU), against the events received. */
 static void loss_text(struct tw_daemon *d, const struct tw_bpf_losses *l, struct tw_stats *s)
 {
+	/* events_lost_cpuN, a counter per CPU too (the metrics' cpu label).
+	 * The names live as long as the process. */
+	static char names[256][24];
 	uint64_t cpu[256];
 	int n = bpfload_lost_per_cpu(d->bpf, cpu, 256);
 	size_t len = sizeof(d->loss_text), k;
 
+	for (int i = 0; i < n; i++) {
+		if (!names[i][0])
+			snprintf(names[i], sizeof(names[i]), "events_lost_cpu%d", i);
+		stats_counter(s, names[i], cpu[i]);
+	}
 	k = (size_t)snprintf(d->loss_text, len, "%llu lost of %llu (",
 			     (unsigned long long)(l->ring + l->nested),
 			     (unsigned long long)d->ev.received);
@@ -77,6 +85,7 @@ void daemon_collect_stats(struct tw_stats *s, void *daemon)
 	bpfload_report(d->bpf, &losses, s);
 	loss_text(d, &losses, s);
 	sync_report(d->sync, s);
+	tasks_report(d->tasks, s);
 	conntable_report(d->table, s);
 	statefile_report(&d->state, s);
 	stats_gauge(s, "rss_bytes", rss_bytes());

@@ -361,6 +361,20 @@ static void daemon_figures(struct mw *w, const struct tw_stats *s)
 			sample(w, "drops", "_total", lab, (double)st->u);
 		}
 	}
+	/* events_lost_cpuN: ring overflows by CPU, one family with a label. */
+	for (size_t i = 0, first = 1; i < s->n; i++) {
+		const struct tw_stat *st = &s->v[i];
+
+		if (!strncmp(st->name, "events_lost_cpu", 15) && st->type == TW_STAT_COUNTER) {
+			const char *lab[] = {"cpu", st->name + 15, NULL};
+
+			if (first)
+				family(w, "daemon_events_lost_by_cpu", "counter",
+				       "Events lost because this CPU's ring buffers were full.");
+			first = 0;
+			sample(w, "daemon_events_lost_by_cpu", "_total", lab, (double)st->u);
+		}
+	}
 	for (size_t i = 0; i < s->n; i++) {
 		const struct tw_stat *st = &s->v[i];
 		char name[96];
@@ -371,6 +385,8 @@ static void daemon_figures(struct mw *w, const struct tw_stats *s)
 		if (!strncmp(st->name, "drop_", 5) && strcmp(st->name, "drop_reason_names") &&
 		    strncmp(st->name, "drop_lookups", 12) &&
 		    strcmp(st->name, "drop_entries_elided"))
+			continue;
+		if (!strncmp(st->name, "events_lost_cpu", 15))
 			continue;
 		if (st->type == TW_STAT_TEXT) {
 			const char *lab[] = {"version", st->s, NULL};

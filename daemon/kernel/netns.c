@@ -1,3 +1,6 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* open_by_handle_at */
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -74,6 +77,8 @@ static int diag_open_in(int ns_fd, int *netstat_fd, int *snmp_fd)
 static void close_ns(struct tw_netns *ns)
 {
 	close(ns->diag_fd);
+	if (ns->ns_fd >= 0)
+		close(ns->ns_fd);
 	if (ns->netstat_fd >= 0)
 		close(ns->netstat_fd);
 	if (ns->snmp_fd >= 0)
@@ -100,6 +105,7 @@ int netns_init(struct tw_netns_set *s, size_t max)
 		.inode = s->self_inode,
 		.diag_fd = fd,
 		.diag_portid = diag_portid(fd),
+		.ns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC),
 	};
 	open_counters("/proc/self/net", &s->v[0].netstat_fd, &s->v[0].snmp_fd);
 	s->n = 1;
@@ -140,28 +146,29 @@ static struct tw_netns *followed(struct tw_netns_set *s, uint32_t inode)
 	return NULL;
 }
 
-/*
- * A namespace already followed is known by its inode (stat). A new one is
- * opened once, and the inode checked and the diag socket made through
- * that descriptor: between a stat and a later open of the path, the
- * process could have moved to another namespace.
- */
-static void consider(struct tw_netns_set *s, const char *path)
+void netns_use_source(struct tw_netns_set *s, const struct tw_task_source *src)
+{
+	s->use_src = src != NULL;
+	if (src)
+		s->src = *src;
+}
+
+int netns_fd(const struct tw_netns_set *s, uint32_t inode)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].inode == inode)
+			return s->v[i].ns_fd;
+	return -1;
+}
+
+/* A namespace opened (ns_fd, taken): followed from now on if it is new
+ * and there is room, its diag socket made through this descriptor. */
+static void adopt(struct tw_netns_set *s, int ns_fd)
 {
 	struct tw_netns *known;
 	struct stat st;
-	int ns_fd, fd, netstat_fd = -1, snmp_fd = -1;
+	int fd, netstat_fd = -1, snmp_fd = -1;
 
-	if (stat(path, &st) < 0)
-		return;
-	if ((known = followed(s, (uint32_t)st.st_ino))) {
-		known->seen_gen = s->gen;
-		note_existing(s, known->inode);
-		return;
-	}
-	ns_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (ns_fd < 0)
-		return;
 	if (fstat(ns_fd, &st) < 0) {
 		close(ns_fd);
 		return;
@@ -181,9 +188,89 @@ static void consider(struct tw_netns_set *s, const char *path)
 			.seen_gen = s->gen,
 			.netstat_fd = netstat_fd,
 			.snmp_fd = snmp_fd,
+			.ns_fd = ns_fd,
 		};
+		return;
 	}
 	close(ns_fd);
+}
+
+/* A namespace followed already: seen now. */
+static bool seen(struct tw_netns_set *s, uint32_t inode)
+{
+	struct tw_netns *known = followed(s, inode);
+
+	if (!known)
+		return false;
+	known->seen_gen = s->gen;
+	note_existing(s, inode);
+	return true;
+}
+
+/*
+ * A namespace already followed is known by its inode (stat). A new one is
+ * opened once, and the inode checked and the diag socket made through
+ * that descriptor: between a stat and a later open of the path, the
+ * process could have moved to another namespace.
+ */
+static void consider(struct tw_netns_set *s, const char *path)
+{
+	struct stat st;
+	int ns_fd;
+
+	if (stat(path, &st) < 0 || seen(s, (uint32_t)st.st_ino))
+		return;
+	ns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns_fd >= 0)
+		adopt(s, ns_fd);
+}
+
+#define FILEID_NSFS 0xf1 /* include/linux/exportfs.h */
+
+struct ns_handle {
+	struct file_handle fh;
+	uint64_t ns_id; /* struct nsfs_file_handle */
+	uint32_t ns_type;
+	uint32_t ns_inum;
+};
+
+struct src_walk {
+	struct tw_netns_set *s;
+	const char *proc_root;
+};
+
+/* A task's namespace from the kernel's walk: opened by its file handle,
+ * relative to any nsfs descriptor (our own namespace's). */
+static void src_netns(const struct tw_task_netns *t, void *arg)
+{
+	struct src_walk *w = arg;
+	struct tw_netns_set *s = w->s;
+	struct ns_handle h;
+	int fd;
+
+	if (!t->inode || seen(s, t->inode))
+		return;
+	note_existing(s, t->inode); /* it exists, whether it opens or not */
+	if (!t->ns_id || s->v[0].ns_fd < 0) {
+		char path[96];
+
+		snprintf(path, sizeof(path), "%s/%u/ns/net", w->proc_root, t->pid);
+		consider(s, path);
+		return;
+	}
+	memset(&h, 0, sizeof(h));
+	h.fh.handle_bytes = sizeof(h) - sizeof(h.fh);
+	h.fh.handle_type = FILEID_NSFS;
+	h.ns_id = t->ns_id;
+	h.ns_type = CLONE_NEWNET;
+	h.ns_inum = t->inode;
+	fd = open_by_handle_at(s->v[0].ns_fd, &h.fh, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		s->handle_failures++; /* gone meanwhile, or no CAP_SYS_ADMIN */
+		return;
+	}
+	s->handle_opens++;
+	adopt(s, fd);
 }
 
 static void scan_dir(struct tw_netns_set *s, const char *dir, bool pids)
@@ -232,7 +319,14 @@ int netns_refresh(struct tw_netns_set *s, const char *proc_root, const char *run
 	s->existing_complete = true;
 	s->v[0].seen_gen = s->gen; /* our own is always followed */
 	note_existing(s, s->self_inode);
-	scan_dir(s, proc_root, true);
+	if (s->use_src) {
+		struct src_walk w = {.s = s, .proc_root = proc_root};
+
+		if (s->src.netns(s->src.src, src_netns, &w) < 0)
+			scan_dir(s, proc_root, true);
+	} else {
+		scan_dir(s, proc_root, true);
+	}
 	scan_dir(s, run_netns, false);
 	settle_existing(s);
 	/* Forget namespaces nobody holds any more. */

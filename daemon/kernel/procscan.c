@@ -24,6 +24,8 @@ struct tw_procscan {
 	size_t n_procs, cap_procs;
 	uint64_t refused;        /* sockets over max_entries */
 	uint64_t alloc_failures; /* sockets or processes dropped for want of memory */
+	struct tw_task_source src;
+	bool use_src;
 };
 
 struct tw_procscan *procscan_new(const char *proc_root, size_t max_entries)
@@ -44,6 +46,13 @@ void procscan_free(struct tw_procscan *p)
 	free(p->slots);
 	free(p->procs);
 	free(p);
+}
+
+void procscan_use_source(struct tw_procscan *p, const struct tw_task_source *src)
+{
+	p->use_src = src != NULL;
+	if (src)
+		p->src = *src;
 }
 
 static size_t slot_of(uint32_t inode, size_t cap)
@@ -93,12 +102,10 @@ static void put(struct tw_procscan *p, uint32_t inode, uint32_t proc)
 	p->count++;
 }
 
-static int add_proc(struct tw_procscan *p, int pid_dir, uint32_t pid)
+/* A new process entry, zeroed: its pointer, or NULL (counted). */
+static struct tw_proc_owner *new_proc(struct tw_procscan *p)
 {
 	struct tw_proc_owner *o;
-	struct stat st;
-	int fd;
-	ssize_t n;
 
 	if (p->n_procs == p->cap_procs) {
 		size_t cap = p->cap_procs ? p->cap_procs * 2 : 256;
@@ -106,13 +113,25 @@ static int add_proc(struct tw_procscan *p, int pid_dir, uint32_t pid)
 
 		if (!v) {
 			p->alloc_failures++;
-			return -ENOMEM;
+			return NULL;
 		}
 		p->procs = v;
 		p->cap_procs = cap;
 	}
 	o = &p->procs[p->n_procs];
 	memset(o, 0, sizeof(*o));
+	return o;
+}
+
+static int add_proc(struct tw_procscan *p, int pid_dir, uint32_t pid)
+{
+	struct tw_proc_owner *o = new_proc(p);
+	struct stat st;
+	int fd;
+	ssize_t n;
+
+	if (!o)
+		return -ENOMEM;
 	o->pid = pid;
 	if (fstat(pid_dir, &st) == 0)
 		o->uid = st.st_uid;
@@ -176,12 +195,59 @@ int procscan_scan(struct tw_procscan *p)
 	return procscan_scan_only(p, NULL, NULL);
 }
 
+struct src_scan {
+	struct tw_procscan *p;
+	bool (*want)(uint32_t, void *);
+	void *ctx;
+	uint32_t last_pid; /* the process of p->procs[n_procs - 1], if any */
+};
+
+/* The iterator writes a process's sockets together: one entry each. */
+static void src_sock(const struct tw_task_sock *s, void *arg)
+{
+	struct src_scan *q = arg;
+	struct tw_procscan *p = q->p;
+
+	if (!s->inode || (q->want && !q->want(s->inode, q->ctx)))
+		return;
+	if (!p->n_procs || q->last_pid != s->pid) {
+		struct tw_proc_owner *o = new_proc(p);
+
+		if (!o)
+			return;
+		o->pid = s->pid;
+		o->uid = s->uid;
+		memcpy(o->comm, s->comm, sizeof(o->comm));
+		o->comm[sizeof(o->comm) - 1] = '\0';
+		p->n_procs++;
+		q->last_pid = s->pid;
+	}
+	put(p, s->inode, (uint32_t)(p->n_procs - 1));
+}
+
+static void clear(struct tw_procscan *p)
+{
+	if (p->slots)
+		memset(p->slots, 0, p->cap * sizeof(*p->slots));
+	p->count = 0;
+	p->n_procs = 0;
+}
+
 int procscan_scan_only(struct tw_procscan *p, bool (*want)(uint32_t inode, void *ctx), void *ctx)
 {
-	int proc_fd = open(p->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int proc_fd;
 	DIR *d;
 	struct dirent *de;
 
+	if (p->use_src) {
+		struct src_scan q = {.p = p, .want = want, .ctx = ctx};
+		int r;
+
+		clear(p);
+		r = p->src.sockets(p->src.src, src_sock, &q);
+		return r < 0 ? r : (int)p->count;
+	}
+	proc_fd = open(p->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (proc_fd < 0)
 		return -errno;
 	d = fdopendir(proc_fd);
@@ -191,10 +257,7 @@ int procscan_scan_only(struct tw_procscan *p, bool (*want)(uint32_t inode, void 
 		close(proc_fd);
 		return err;
 	}
-	if (p->slots)
-		memset(p->slots, 0, p->cap * sizeof(*p->slots));
-	p->count = 0;
-	p->n_procs = 0;
+	clear(p);
 	while ((de = readdir(d))) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
@@ -222,4 +285,5 @@ void procscan_report(const struct tw_procscan *p, struct tw_stats *s)
 	stats_gauge(s, "procscan_sockets", p->count);
 	stats_counter(s, "procscan_refused", p->refused);
 	stats_counter(s, "procscan_alloc_failures", p->alloc_failures);
+	stats_text(s, "owner_source", p->use_src ? "task_iter" : "proc");
 }

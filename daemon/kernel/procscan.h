@@ -1,7 +1,10 @@
 /*
  * Socket inode -> owning process, by one scan of /proc/PID/fd/ links
- * ("socket:[INODE]"). The scan is what `ss -p` does on every call; we do it
- * at most once per reconcile, and only when a socket lacks an owner.
+ * ("socket:[INODE]"), or of the kernel's own walk of its tasks where the
+ * daemon has it (base/tasksrc.h: BPF task iterators, which need no access
+ * to other users' /proc/PID). The scan is what `ss -p` does on every call;
+ * we do it at most once per reconcile, and only when a socket lacks an
+ * owner.
  */
 #ifndef TCPWATCH_PROCSCAN_H
 #define TCPWATCH_PROCSCAN_H
@@ -11,6 +14,7 @@
 #include <stdint.h>
 
 #include "stats.h"
+#include "tasksrc.h"
 
 struct tw_procscan;
 
@@ -23,6 +27,8 @@ struct tw_proc_owner {
 /* proc_root is "/proc" except in tests. NULL on allocation failure. */
 struct tw_procscan *procscan_new(const char *proc_root, size_t max_entries);
 void procscan_free(struct tw_procscan *p);
+/* Scans src (copied) from now on instead of /proc; NULL: /proc again. */
+void procscan_use_source(struct tw_procscan *p, const struct tw_task_source *src);
 /* Rescans every process. Returns the number of sockets found, or a
  * negative errno if /proc could not be read. */
 int procscan_scan(struct tw_procscan *p);
@@ -33,7 +39,8 @@ int procscan_scan_only(struct tw_procscan *p, bool (*want)(uint32_t inode, void 
 /* Owner of a socket inode from the last scan; 0 and *ret filled, or -ENOENT. */
 int procscan_lookup(struct tw_procscan *p, uint32_t inode, struct tw_proc_owner *ret);
 /* Adds procscan_sockets (mapped by the last scan), procscan_refused
- * (sockets over max_entries, all scans) and procscan_alloc_failures. */
+ * (sockets over max_entries, all scans), procscan_alloc_failures and
+ * owner_source ("task_iter" or "proc"). */
 void procscan_report(const struct tw_procscan *p, struct tw_stats *s);
 
 #endif

@@ -525,6 +525,26 @@ bool sync_netns_followed(const struct tw_sync *s, uint32_t inode)
 	return false;
 }
 
+int sync_netns_fd(const struct tw_sync *s, uint32_t inode)
+{
+	return netns_fd(&s->netns, inode);
+}
+
+size_t sync_netns_list(const struct tw_sync *s, uint32_t *out, size_t max)
+{
+	size_t n = 0;
+
+	for (; n < s->netns.n && n < max; n++)
+		out[n] = s->netns.v[n].inode;
+	return n;
+}
+
+void sync_use_task_source(struct tw_sync *s, const struct tw_task_source *src)
+{
+	procscan_use_source(s->procs, src);
+	netns_use_source(&s->netns, src);
+}
+
 struct tw_sync *sync_new(struct tw_loop *loop, struct tw_conntable *table,
 			 const struct tw_sync_config *cfg, const struct tw_sync_hooks *hooks,
 			 int *ret_err)
@@ -600,6 +620,8 @@ void sync_report(const struct tw_sync *s, struct tw_stats *st)
 	stats_gauge(st, "netns", s->netns.n);
 	stats_gauge(st, "netns_refused", s->netns.refused);
 	stats_counter(st, "netns_open_failures", s->netns.open_failures);
+	stats_counter(st, "netns_handle_opens", s->netns.handle_opens);
+	stats_counter(st, "netns_handle_failures", s->netns.handle_failures);
 	stats_counter(st, "netstat_errors", s->netstat_errors);
 	{
 		const struct tw_lookups *q = conntable_lookups(s->table);

@@ -19,6 +19,7 @@
 #include "conntable.h"
 #include "loop.h"
 #include "stats.h"
+#include "tasksrc.h"
 
 struct tw_sync_hooks {
 	/* Applies the events waiting in the ring buffers. */
@@ -55,6 +56,14 @@ bool sync_running(const struct tw_sync *s);
 size_t sync_netns_count(const struct tw_sync *s);
 /* True if the namespace of inode is one followed now. */
 bool sync_netns_followed(const struct tw_sync *s, uint32_t inode);
+/* A descriptor of the followed namespace inode (valid until the next
+ * pass), or -1. */
+int sync_netns_fd(const struct tw_sync *s, uint32_t inode);
+/* Up to max followed namespaces' inodes into out: how many. */
+size_t sync_netns_list(const struct tw_sync *s, uint32_t *out, size_t max);
+/* The owners of sockets and the processes' namespaces from src (the
+ * kernel's walk of its tasks) instead of /proc, from the next pass on. */
+void sync_use_task_source(struct tw_sync *s, const struct tw_task_source *src);
 /* Adds the reconcile_*, diag_*, netns* and owner figures to st. */
 void sync_report(const struct tw_sync *s, struct tw_stats *st);
 

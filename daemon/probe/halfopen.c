@@ -140,9 +140,9 @@ int halfopen_attach(struct probe_halfopen *h, struct probe_ctx *c)
 		return 0;
 	if (!c->ns_path[0])
 		return attach_here(&j);
-	j.ns_fd = open(c->ns_path, O_RDONLY | O_CLOEXEC);
+	j.ns_fd = open_ns(c->ns_path, c->netns);
 	if (j.ns_fd < 0)
-		return -errno;
+		return j.ns_fd;
 	e = pthread_create(&th, NULL, attach_in_ns, &j);
 	if (e) {
 		close(j.ns_fd);

@@ -52,6 +52,9 @@ struct probe_counters {
 	uint64_t ctx_failures;
 };
 
+/* Opens the namespace at ns_path, checking it is still inode's (0: any):
+ * a descriptor, -ESTALE if another one is there now, or -errno. */
+int open_ns(const char *ns_path, uint32_t inode);
 /* Opens a namespace's sockets (inode 0: ours, else ns_path's), reserving
  * ports port_min .. port_min + nports - 1. 0 or negative errno with a
  * message in err. */

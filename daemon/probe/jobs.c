@@ -3,8 +3,6 @@
  * the API), the limits that keep the API from turning the daemon into a
  * flood, and the figures.
  */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,58 +45,18 @@ static uint32_t inode_of(const char *path)
 	return stat(path, &st) == 0 ? (uint32_t)st.st_ino : 0;
 }
 
-/* Calls fn with each namespace path (/run/netns names first, then every
- * process's /proc/PID/ns/net) and its inode until fn returns true; true
- * then. */
-static bool walk_ns_paths(bool (*fn)(const char *path, uint32_t ino, void *data), void *data)
+/* A path of a followed namespace: its descriptor in the daemon's namespace
+ * set (opened by handle or path, whoever holds it). Whoever opens the
+ * path later checks the inode (ctx_open, the half-open attach): the set
+ * may have let the namespace go, and the number been reused. */
+static int path_of_inode(struct tw_prober *p, uint32_t inode, char *out, size_t len)
 {
-	const char *dirs[] = {"/run/netns", "/proc"};
+	int fd = p->hooks.netns_fd ? p->hooks.netns_fd(inode, p->hooks.data) : -1;
 
-	for (int k = 0; k < 2; k++) {
-		DIR *d = opendir(dirs[k]);
-		struct dirent *e;
-		bool done = false;
-
-		while (d && !done && (e = readdir(d))) {
-			char path[300];
-
-			if (e->d_name[0] == '.' ||
-			    (k == 1 && !isdigit((unsigned char)e->d_name[0])))
-				continue;
-			snprintf(path, sizeof(path), k ? "/proc/%s/ns/net" : "/run/netns/%s",
-				 e->d_name);
-			done = fn(path, inode_of(path), data);
-		}
-		if (d)
-			closedir(d);
-		if (done)
-			return true;
-	}
-	return false;
-}
-
-struct path_search {
-	uint32_t inode;
-	char *out;
-	size_t len;
-};
-
-static bool path_is(const char *path, uint32_t ino, void *data)
-{
-	struct path_search *q = data;
-
-	if (ino != q->inode)
-		return false;
-	snprintf(q->out, q->len, "%s", path);
-	return true;
-}
-
-/* A path of the namespace inode: a name in /run/netns, else a process's. */
-static int path_of_inode(uint32_t inode, char *out, size_t len)
-{
-	struct path_search q = {.inode = inode, .out = out, .len = len};
-
-	return walk_ns_paths(path_is, &q) ? 0 : -ENOENT;
+	if (fd < 0)
+		return -ENOENT;
+	snprintf(out, len, "/proc/self/fd/%d", fd);
+	return 0;
 }
 
 #define OWN_ADDR_NS_MAX 1024 /* namespaces searched for an address */
@@ -106,47 +64,32 @@ static int path_of_inode(uint32_t inode, char *out, size_t len)
 /*
  * The default allow-list's second half: an address of an interface of any
  * namespace the daemon follows (its own, a container's). Asked only when a
- * target is outside the configured list, so a refusal may cost a walk of
- * /run/netns and /proc (a thread per namespace, each once).
+ * target is outside the configured list, so a refusal may cost a look into
+ * every followed namespace (a thread each).
  */
-struct addr_search {
-	struct tw_prober *p;
-	int family;
-	const uint8_t *addr;
-	uint32_t *seen, n;
-	bool found;
-};
-
-static bool has_addr(const char *path, uint32_t ino, void *data)
-{
-	struct addr_search *q = data;
-	uint32_t i;
-
-	if (q->n == OWN_ADDR_NS_MAX)
-		return true; /* searched enough: stop, not found */
-	for (i = 0; i < q->n && q->seen[i] != ino; i++)
-		;
-	if (!ino || i < q->n)
-		return false;
-	q->seen[q->n++] = ino;
-	q->found = q->p->hooks.netns_followed &&
-		   q->p->hooks.netns_followed(ino, q->p->hooks.data) &&
-		   ns_has_addr(path, q->family, q->addr);
-	return q->found;
-}
-
 static bool addr_of_followed_ns(struct tw_prober *p, int family, const uint8_t addr[16])
 {
-	struct addr_search q = {.p = p, .family = family, .addr = addr};
+	uint32_t *inodes;
+	size_t n;
+	bool found = false;
+
 	if (ns_has_addr(NULL, family, addr))
 		return true;
-	q.seen = calloc(OWN_ADDR_NS_MAX, sizeof(*q.seen));
-	if (!q.seen)
+	if (!p->hooks.netns_list)
 		return false;
-	q.seen[q.n++] = p->self_netns;
-	walk_ns_paths(has_addr, &q);
-	free(q.seen);
-	return q.found;
+	inodes = calloc(OWN_ADDR_NS_MAX, sizeof(*inodes));
+	if (!inodes)
+		return false;
+	n = p->hooks.netns_list(inodes, OWN_ADDR_NS_MAX, p->hooks.data);
+	for (size_t i = 0; i < n && !found; i++) {
+		char path[64];
+
+		if (inodes[i] != p->self_netns &&
+		    path_of_inode(p, inodes[i], path, sizeof(path)) == 0)
+			found = ns_has_addr(path, family, addr);
+	}
+	free(inodes);
+	return found;
 }
 
 /* The namespace of text ("", a path, an inode): its inode and a path. */
@@ -177,14 +120,14 @@ static enum tw_probe_refusal resolve_netns(struct tw_prober *p, const char *text
 			return TW_REFUSE_INVALID;
 		}
 		ino = (uint32_t)v;
-		if (ino != p->self_netns && path_of_inode(ino, path, path_len) < 0) {
-			snprintf(err, err_len, "netns %u: no such namespace", ino);
-			return TW_REFUSE_NO_NETNS;
-		}
 	}
 	if (ino != p->self_netns &&
 	    !(p->hooks.netns_followed && p->hooks.netns_followed(ino, p->hooks.data))) {
 		snprintf(err, err_len, "netns %u is not a namespace tcpwatchd follows", ino);
+		return TW_REFUSE_NO_NETNS;
+	}
+	if (text[0] != '/' && ino != p->self_netns && path_of_inode(p, ino, path, path_len) < 0) {
+		snprintf(err, err_len, "netns %u: no such namespace", ino);
 		return TW_REFUSE_NO_NETNS;
 	}
 	*ret_inode = ino;

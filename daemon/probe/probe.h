@@ -86,9 +86,15 @@ enum tw_probe_refusal {
 
 struct tw_prober;
 
-/* Hooks the wiring gives: is a namespace inode one the daemon follows. */
+/* Hooks the wiring gives: the namespaces the daemon follows. */
 struct tw_prober_hooks {
+	/* Is a namespace inode one the daemon follows. */
 	bool (*netns_followed)(uint32_t inode, void *data);
+	/* A descriptor of a followed namespace (the daemon's; valid during
+	 * the call's loop turn), or -1. */
+	int (*netns_fd)(uint32_t inode, void *data);
+	/* Up to max followed namespaces' inodes into out: how many. */
+	size_t (*netns_list)(uint32_t *out, size_t max, void *data);
 	void *data;
 };
 

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +264,20 @@ static void *open_in_ns(void *arg)
 	return NULL;
 }
 
+int open_ns(const char *ns_path, uint32_t inode)
+{
+	struct stat st;
+	int fd = open(ns_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (inode && (fstat(fd, &st) < 0 || (uint32_t)st.st_ino != inode)) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
 int ctx_open(struct probe_ctx *c, uint32_t netns, const char *ns_path, uint16_t port_min,
 	     uint16_t nports, char *err, size_t err_len)
 {
@@ -282,10 +297,11 @@ int ctx_open(struct probe_ctx *c, uint32_t netns, const char *ns_path, uint16_t 
 	if (!ns_path)
 		return open_here(&j);
 	snprintf(c->ns_path, sizeof(c->ns_path), "%s", ns_path);
-	j.ns_fd = open(ns_path, O_RDONLY | O_CLOEXEC);
+	j.ns_fd = open_ns(ns_path, netns);
 	if (j.ns_fd < 0) {
-		e = -errno;
-		snprintf(err, err_len, "%s: %s", ns_path, strerror(-e));
+		e = j.ns_fd;
+		snprintf(err, err_len, "%s: %s", ns_path,
+			 e == -ESTALE ? "no longer that namespace" : strerror(-e));
 		return e;
 	}
 	e = pthread_create(&th, NULL, open_in_ns, &j);

@@ -98,6 +98,19 @@ def main():
         check_eq(sum(per_cpu) + int(m.group(4)), st["events_lost"],
                  "the CPUs' losses and the nested ones add up")
         check(len(per_cpu) == os.cpu_count(), "one figure per CPU: %r" % per_cpu)
+        check_eq([st.get("events_lost_cpu%d" % i) for i in range(len(per_cpu))], per_cpu,
+                 "events_lost_cpuN, a counter per CPU")
+        # And in the metrics, labelled by CPU (promtool checks the format
+        # in integration.metrics). Read after stats: counters only grow.
+        resp = d.http_request("/metrics")
+        check_eq(resp.status, 200, "GET /metrics")
+        text = resp.body.decode() if isinstance(resp.body, bytes) else resp.body
+        by_cpu = {int(m2.group(1)): int(float(m2.group(2))) for m2 in re.finditer(
+            r'^tcpwatch_daemon_events_lost_by_cpu_total\{cpu="(\d+)"\} (\S+)$', text, re.M)}
+        check_eq(sorted(by_cpu), list(range(len(per_cpu))),
+                 "tcpwatch_daemon_events_lost_by_cpu_total, one series per CPU")
+        check(all(by_cpu[i] >= per_cpu[i] for i in by_cpu) and sum(by_cpu.values()) > 0,
+              "the metric's per-CPU losses: %r, stats: %r" % (by_cpu, per_cpu))
         # Backoff: ~12 s of lasting loss, early reconciles at 1, 2, 4, 8 s
         # at most; every one a second would be ~12.
         early = st["reconcile_early"] - st0["reconcile_early"]

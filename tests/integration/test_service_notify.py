@@ -129,12 +129,13 @@ def main():
     r = subprocess.run(["systemd-analyze", "verify", unit], capture_output=True, text=True,
                        timeout=60, env=env)
     check(r.returncode == 0, "systemd-analyze verify: %s %s" % (r.stdout, r.stderr))
-    # The sandbox's rating (BENCHMARKS.md): 2.4 of 10, no worse.
+    # The sandbox's rating (BENCHMARKS.md): 1.9 of 10, no worse (the
+    # issue's bound is 2.0).
     r = subprocess.run(["systemd-analyze", "security", "--offline=yes",
-                        "--threshold=24", unit], capture_output=True, text=True,
+                        "--threshold=19", unit], capture_output=True, text=True,
                        timeout=60)
     log(r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr)
-    check(r.returncode == 0, "systemd-analyze security: exposure over 2.4: %s"
+    check(r.returncode == 0, "systemd-analyze security: exposure over 1.9: %s"
           % r.stdout.strip().splitlines()[-1:])
 
 

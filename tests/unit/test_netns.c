@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/sockios.h>
 #include <pthread.h>
 #include <sched.h>
@@ -180,11 +181,97 @@ static void test_refused_still_existing(void **state)
 	rmdir(root);
 }
 
+/* A task source of fixed namespaces (what the task iterator reports). */
+struct fake_tasks {
+	struct tw_task_netns v[4];
+	size_t n;
+	unsigned runs;
+};
+
+static int fake_netns(void *src, void (*fn)(const struct tw_task_netns *, void *), void *ctx)
+{
+	struct fake_tasks *t = src;
+
+	t->runs++;
+	for (size_t i = 0; i < t->n; i++)
+		fn(&t->v[i], ctx);
+	return 0;
+}
+
+/* The id a namespace's nsfs file handle carries; 0 if this kernel has
+ * none (before 6.18). */
+static uint64_t ns_id_of(const char *path)
+{
+	struct {
+		struct file_handle fh;
+		unsigned char b[64];
+	} h = {.fh.handle_bytes = 64};
+	int mount_id, fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t id = 0;
+
+	assert_true(fd >= 0);
+	if (name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) == 0 &&
+	    h.fh.handle_bytes >= 8)
+		memcpy(&id, h.fh.f_handle, sizeof(id));
+	close(fd);
+	return id;
+}
+
+/* A namespace the task source names is opened by its file handle, not a
+ * path (proc_root leads nowhere), and followed; one whose handle is stale
+ * is counted, and still known to exist. */
+static void test_opened_by_handle(void **state)
+{
+	struct fake_tasks t = {0};
+	struct tw_task_source src = {.netns = fake_netns, .src = &t};
+	struct tw_netns_set s;
+	char path[64];
+	struct stat st;
+	pid_t a;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	a = ns_child();
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", a);
+	assert_int_equal(stat(path, &st), 0);
+	t.v[0] = (struct tw_task_netns){
+		.ns_id = ns_id_of(path), .inode = (uint32_t)st.st_ino, .pid = (uint32_t)a};
+	if (!t.v[0].ns_id)
+		skip(); /* no namespace file handles here */
+	/* Another id with a made-up inode: no such namespace. */
+	t.v[1] = (struct tw_task_netns){.ns_id = t.v[0].ns_id + 1000000, .inode = 1, .pid = 1};
+	t.n = 2;
+	assert_int_equal(netns_init(&s, 8), 0);
+	netns_use_source(&s, &src);
+	netns_refresh(&s, "/nonexistent", "/nonexistent");
+	assert_int_equal(t.runs, 1);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.v[1].inode, (uint32_t)st.st_ino);
+	assert_int_equal(socket_netns(s.v[1].diag_fd), (uint32_t)st.st_ino);
+	assert_int_equal(netns_fd(&s, (uint32_t)st.st_ino), s.v[1].ns_fd);
+	assert_int_equal(netns_fd(&s, 12345), -1);
+	assert_int_equal(s.handle_opens, 1);
+	assert_int_equal(s.handle_failures, 1);
+	/* Both exist, as far as the refresh knows: 1, ours, the child's. */
+	assert_int_equal(s.n_existing, 3);
+	/* Known now: not opened again. */
+	netns_refresh(&s, "/nonexistent", "/nonexistent");
+	assert_int_equal(s.handle_opens, 1);
+	assert_int_equal(s.n, 2);
+	/* Gone from the source: forgotten. */
+	t.n = 0;
+	netns_refresh(&s, "/nonexistent", "/nonexistent");
+	assert_int_equal(s.n, 1);
+	netns_fini(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_recorded_namespace_is_the_sockets, kill_children),
 		cmocka_unit_test_teardown(test_refused_still_existing, kill_children),
+		cmocka_unit_test_teardown(test_opened_by_handle, kill_children),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,114 @@
+/* Unit tests for daemon/kernel/procscan.c from a task source (what the
+ * socket iterator reports): a process's sockets map to it, the first owner
+ * of a shared socket wins, want() filters before anything is stored, the
+ * bound refuses (and counts) the rest, and a scan replaces the last. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "procscan.h"
+
+struct fake {
+	struct tw_task_sock v[8];
+	size_t n;
+	int fail; /* returned after the records, if negative */
+};
+
+static int fake_sockets(void *src, void (*fn)(const struct tw_task_sock *, void *), void *ctx)
+{
+	struct fake *f = src;
+
+	for (size_t i = 0; i < f->n; i++)
+		fn(&f->v[i], ctx);
+	return f->fail;
+}
+
+static struct tw_task_sock sock(uint32_t inode, uint32_t pid, uint32_t uid, const char *comm)
+{
+	struct tw_task_sock s = {.inode = inode, .pid = pid, .uid = uid};
+
+	strncpy(s.comm, comm, sizeof(s.comm) - 1);
+	return s;
+}
+
+static bool not_30(uint32_t inode, void *ctx)
+{
+	(void)ctx;
+	return inode != 30;
+}
+
+static void test_owners_from_source(void **state)
+{
+	struct fake f = {.v = {sock(10, 100, 0, "nginx"), sock(20, 100, 0, "nginx"),
+			       sock(20, 200, 33, "worker"), sock(30, 200, 33, "worker"),
+			       sock(40, 200, 33, "worker"), sock(0, 300, 0, "zero")},
+			 .n = 6};
+	struct tw_task_source src = {.sockets = fake_sockets, .src = &f};
+	struct tw_procscan *p = procscan_new("/nonexistent", 3);
+	struct tw_proc_owner o;
+
+	(void)state;
+	assert_non_null(p);
+	procscan_use_source(p, &src);
+	assert_int_equal(procscan_scan_only(p, not_30, NULL), 3);
+	assert_int_equal(procscan_lookup(p, 10, &o), 0);
+	assert_int_equal(o.pid, 100);
+	assert_string_equal(o.comm, "nginx");
+	assert_int_equal(procscan_lookup(p, 20, &o), 0);
+	assert_int_equal(o.pid, 100);                          /* shared: the first owner */
+	assert_int_equal(procscan_lookup(p, 30, &o), -ENOENT); /* not wanted */
+	assert_int_equal(procscan_lookup(p, 40, &o), 0);
+	assert_int_equal(o.pid, 200);
+	assert_int_equal(o.uid, 33);
+	assert_string_equal(o.comm, "worker");
+	assert_int_equal(procscan_lookup(p, 0, &o), -ENOENT);
+
+	/* Over the bound of 3: refused, counted. */
+	assert_int_equal(procscan_scan(p), 3);
+	assert_int_equal(procscan_lookup(p, 30, &o), 0);
+	assert_int_equal(procscan_lookup(p, 40, &o), -ENOENT);
+
+	/* A new scan replaces the last; an error is passed on. */
+	f.n = 1;
+	f.v[0] = sock(50, 500, 0, "new");
+	assert_int_equal(procscan_scan(p), 1);
+	assert_int_equal(procscan_lookup(p, 10, &o), -ENOENT);
+	assert_int_equal(procscan_lookup(p, 50, &o), 0);
+	assert_int_equal(o.pid, 500);
+	f.fail = -EIO;
+	assert_int_equal(procscan_scan(p), -EIO);
+	procscan_free(p);
+}
+
+/* A comm the source gives unterminated is cut at 15 characters. */
+static void test_comm_terminated(void **state)
+{
+	struct fake f = {.n = 1};
+	struct tw_task_source src = {.sockets = fake_sockets, .src = &f};
+	struct tw_procscan *p = procscan_new("/nonexistent", 16);
+	struct tw_proc_owner o;
+
+	(void)state;
+	f.v[0] = (struct tw_task_sock){.inode = 7, .pid = 70};
+	memset(f.v[0].comm, 'x', sizeof(f.v[0].comm));
+	procscan_use_source(p, &src);
+	assert_int_equal(procscan_scan(p), 1);
+	assert_int_equal(procscan_lookup(p, 7, &o), 0);
+	assert_int_equal(strlen(o.comm), 15);
+	procscan_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_owners_from_source),
+		cmocka_unit_test(test_comm_terminated),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
