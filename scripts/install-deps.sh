@@ -11,6 +11,7 @@ packages=(
 	prometheus
 	lintian groff-base man-db bash-completion # the packaging tests (tests/packaging)
 	libseccomp-dev util-linux # the sandbox tests (tests/tools/tw_sandbox.c, setpriv)
+	valgrind # integration.valgrind_shutdown
 )
 if [ "${1:-}" = "--bench" ]; then
 	# The peers benchmarks compare against, and their tools.

@@ -59,7 +59,7 @@ static const char *const cap_names[] = {
 static int caps_get(uint64_t *eff, uint64_t *prm)
 {
 	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
-	struct __user_cap_data_struct d[2];
+	struct __user_cap_data_struct d[2] = {{0}, {0}}; /* Valgrind marks only d[0] written */
 
 	if (syscall(SYS_capget, &h, d) < 0)
 		return -errno;

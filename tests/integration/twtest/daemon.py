@@ -33,8 +33,14 @@ def bin_dir():
 class Daemon:
     """Runs tcpwatchd for the duration of a ``with`` block."""
 
-    def __init__(self, extra_args=(), sandbox=None, state_dir=None):
+    def __init__(self, extra_args=(), sandbox=None, state_dir=None, wrapper=(),
+                 startup_timeout=None, stop_timeout=None):
         self.bin = bin_dir()
+        # A command the daemon runs under (valgrind ...), and the time it
+        # is given to start and to stop.
+        self.wrapper = list(wrapper)
+        self.startup_timeout = startup_timeout or STARTUP_TIMEOUT_S
+        self.stop_timeout = stop_timeout or STOP_TIMEOUT_S
         # As the systemd unit runs it (twtest/unit.py): its user,
         # capabilities, system calls and /proc. TCPWATCH_SANDBOX=1 turns
         # it on for every test.
@@ -70,6 +76,7 @@ class Daemon:
         if self.sandbox:
             from .unit import sandbox_prefix
             args = sandbox_prefix(self.bin, self.tmpdir) + args
+        args = self.wrapper + args
         log("starting %s" % " ".join(args))
         with open(self.stderr_path, "wb") as err, \
                 open(self.stdout_path, "wb") as out:
@@ -85,7 +92,7 @@ class Daemon:
         return self
 
     def _wait_ready(self):
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        deadline = time.monotonic() + self.startup_timeout
         last = None
         while True:
             rc = self.proc.poll()
@@ -107,7 +114,7 @@ class Daemon:
                           "last `tcpwatch stats --json` exited %d, stderr: %s"
                           % (last.returncode, last.stderr.strip()))
                 fail("tcpwatchd not ready within %d s: %s"
-                     % (STARTUP_TIMEOUT_S, detail))
+                     % (self.startup_timeout, detail))
             time.sleep(0.2)
 
     def __exit__(self, exc_type, exc, tb):
@@ -145,11 +152,11 @@ class Daemon:
                  % _describe_rc(rc))
         self.proc.send_signal(signal.SIGTERM)
         try:
-            rc = self.proc.wait(timeout=STOP_TIMEOUT_S)
+            rc = self.proc.wait(timeout=self.stop_timeout)
         except subprocess.TimeoutExpired:
             self._hard_stop()
             fail("tcpwatchd did not exit within %d s of SIGTERM (killed)"
-                 % STOP_TIMEOUT_S)
+                 % self.stop_timeout)
         if rc != 0:
             fail("tcpwatchd exit status after SIGTERM: expected 0, actual %s"
                  % _describe_rc(rc))
