@@ -53,9 +53,12 @@ bench_wait_stat "$SOCK" connections_live "$SOCKETS" "$LIVE_TIMEOUT" ||
 printf 'connections_live=%s after %.1f s\n' "$(bench_stat "$SOCK" connections_live)" \
 	"$(bench_calc "$(bench_now) - $start")"
 
-# One held connection: its ports and cookie.
-read -r lport rport < <(ss -tanH state established | awk 'NR == 100 {
-	n = split($3, l, ":"); m = split($4, r, ":"); print l[n], r[m]; exit }')
+# One held connection: its ports and cookie. A client's side, whose local
+# port (kernel-chosen) a few sockets share, not a server's, whose local
+# port is its listener's (thousands share each of tw-hold's 4 per worker).
+read -r lport rport < <(ss -tanH state established | awk '{
+	n = split($3, l, ":"); m = split($4, r, ":"); lp[NR] = l[n]; rp[NR] = r[m]; c[l[n]]++ }
+	END { for (i = 100; i <= NR; i++) if (c[lp[i]] <= 8) { print lp[i], rp[i]; exit } }')
 [[ -n ${lport:-} && -n ${rport:-} ]] || bench_die "no established socket found in ss"
 cookie=$(curl -s --unix-socket "$SOCK" "http://localhost/api/v1/connections?local_port=$lport" |
 	jq -r --argjson r "$rport" '[.[] | select(.remote_port == $r)][0].cookie')

@@ -19,10 +19,17 @@
 #define PROCSCAN_MIN_INTERVAL_NS  (2 * NSEC_PER_SEC)
 #define PROCSCAN_RETRY_NS         (60 * NSEC_PER_SEC) /* owners not found, again */
 #define RECONCILE_TIME_WAIT_EVERY 6                   /* passes; 30 s at the default interval */
-#define DIAG_DUMP_TIMEOUT_MS      2000
-#define DIAG_BUF_SIZE             (32 * 1024) /* netlink dumps send at most this per recv */
-/* Datagrams one turn of the loop reads (about 2,000 sockets) before it
- * serves others. */
+/* A dump that sends nothing for this long has failed; one that keeps
+ * sending is given up only after DIAG_DUMP_MAX_MS (a million sockets take
+ * seconds when the loop also serves clients). */
+#define DIAG_DUMP_TIMEOUT_MS 2000
+#define DIAG_DUMP_MAX_MS     60000
+#define DIAG_BUF_SIZE        (32 * 1024) /* netlink dumps send at most this per recv */
+/* One turn of the loop reads datagrams of a dump (about 125 sockets each)
+ * for at most this long, and at most DIAG_RECVS_PER_TURN of them, before
+ * it serves others: the turn, and so every client's wait behind it, stays
+ * near a millisecond while 100,000 sockets are walked. */
+#define DIAG_TURN_BUDGET_NS (1 * NSEC_PER_MSEC)
 #define DIAG_RECVS_PER_TURN 16
 /* Leftovers of an earlier dump read and dropped before a request, at most. */
 #define DIAG_FLUSH_MAX 64
@@ -54,7 +61,8 @@ struct tw_sync {
 	/* The dump under way: namespace ns_i, family fam_i. */
 	size_t ns_i;
 	size_t fam_i;
-	int watched_fd; /* in the loop, or -1 */
+	int watched_fd;                           /* in the loop, or -1 */
+	uint64_t dump_start_ns, dump_progress_ns; /* the dump under way: begun, last datagram */
 	uint32_t seq;
 	uint32_t states;
 	/* Namespaces dumped whole this pass (at most max_netns). */
@@ -127,20 +135,25 @@ static void dump_done(struct tw_sync *s)
 }
 
 /*
- * Reads at most DIAG_RECVS_PER_TURN datagrams of the dump under way,
- * draining the ring buffers after each, so that events keep flowing even
+ * Reads datagrams of the dump under way for at most DIAG_TURN_BUDGET_NS
+ * (at least one, at most DIAG_RECVS_PER_TURN), draining the ring buffers
+ * after each, so that events keep flowing and clients are served even
  * while 100,000 sockets are walked.
  */
 static void read_replies(struct tw_sync *s)
 {
 	const struct tw_netns *ns = &s->netns.v[s->ns_i];
+	uint64_t t0 = clock_mono_ns(), now = t0;
 
-	for (int i = 0; i < DIAG_RECVS_PER_TURN && s->phase == SYNC_DUMPING; i++) {
+	for (int i = 0; i < DIAG_RECVS_PER_TURN && s->phase == SYNC_DUMPING &&
+			(i == 0 || now - t0 < DIAG_TURN_BUDGET_NS);
+	     i++) {
 		long n = diag_recv(ns->diag_fd, s->buf, DIAG_BUF_SIZE, &s->diag);
 		int r;
 
 		if (n == -EAGAIN)
 			return;
+		s->dump_progress_ns = now;
 		if (n < 0) {
 			dump_failed(s, (int)n);
 			return;
@@ -156,6 +169,7 @@ static void read_replies(struct tw_sync *s)
 			dump_done(s);
 			return;
 		}
+		now = clock_mono_ns();
 	}
 }
 
@@ -170,13 +184,26 @@ static void on_diag_readable(struct tw_loop *l, int fd, uint32_t events, void *d
 		read_replies(s);
 }
 
+/* DIAG_DUMP_TIMEOUT_MS after the dump began or last moved: a dump that
+ * still sends is given more time, up to DIAG_DUMP_MAX_MS in all. */
 static void on_deadline(struct tw_loop *l, void *data)
 {
 	struct tw_sync *s = data;
+	uint64_t now = clock_mono_ns(), idle = now - s->dump_progress_ns;
 
 	(void)l;
-	if (s->phase == SYNC_DUMPING)
-		dump_failed(s, -ETIMEDOUT);
+	if (s->phase != SYNC_DUMPING)
+		return;
+	if (idle < (uint64_t)DIAG_DUMP_TIMEOUT_MS * NSEC_PER_MSEC &&
+	    now - s->dump_start_ns < (uint64_t)DIAG_DUMP_MAX_MS * NSEC_PER_MSEC) {
+		loop_timer_set(
+			s->loop, s->deadline_timer,
+			(uint32_t)((DIAG_DUMP_TIMEOUT_MS * NSEC_PER_MSEC - idle) / NSEC_PER_MSEC) +
+				1,
+			0);
+		return;
+	}
+	dump_failed(s, -ETIMEDOUT);
 }
 
 static void dump_start(struct tw_sync *s)
@@ -209,6 +236,7 @@ static void dump_start(struct tw_sync *s)
 		return;
 	}
 	s->watched_fd = ns->diag_fd;
+	s->dump_start_ns = s->dump_progress_ns = clock_mono_ns();
 	loop_timer_set(s->loop, s->deadline_timer, DIAG_DUMP_TIMEOUT_MS, 0);
 }
 
