@@ -444,7 +444,9 @@ int conntable_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-uint64_t *conntable_sorted_cookies(struct tw_conntable *t, size_t *ret_count)
+uint64_t *conntable_cookies_where(struct tw_conntable *t,
+				  bool (*keep)(const struct tw_conn *c, const void *ctx),
+				  const void *ctx, size_t *ret_count)
 {
 	uint64_t *v = malloc((t->count ? t->count : 1) * sizeof(*v));
 	size_t n = 0;
@@ -453,10 +455,16 @@ uint64_t *conntable_sorted_cookies(struct tw_conntable *t, size_t *ret_count)
 		return NULL;
 	for (size_t i = 0; i < t->cap; i++)
 		for (struct tw_conn *c = link_to(&t->buckets[i]); c; c = link_to(&c->next))
-			v[n++] = c->cookie;
+			if (!keep || keep(c, ctx))
+				v[n++] = c->cookie;
 	qsort(v, n, sizeof(*v), conntable_cmp_u64);
 	*ret_count = n;
 	return v;
+}
+
+uint64_t *conntable_sorted_cookies(struct tw_conntable *t, size_t *ret_count)
+{
+	return conntable_cookies_where(t, NULL, NULL, ret_count);
 }
 
 void conntable_get_stats(struct tw_conntable *t, struct tw_conntable_stats *ret)

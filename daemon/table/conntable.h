@@ -274,6 +274,12 @@ void conntable_foreach(struct tw_conntable *t, void (*fn)(struct tw_conn *c, voi
 /* Cookies of every connection, sorted ascending, in a new array the caller
  * frees; *ret_count set. NULL on allocation failure. */
 uint64_t *conntable_sorted_cookies(struct tw_conntable *t, size_t *ret_count);
+/* The same, of the connections keep() accepts (NULL: all): each record is
+ * read once, while its line is in the cache, and only what is kept is
+ * sorted. */
+uint64_t *conntable_cookies_where(struct tw_conntable *t,
+				  bool (*keep)(const struct tw_conn *c, const void *ctx),
+				  const void *ctx, size_t *ret_count);
 
 /*
  * The port index (portindex.c): every connection is listed under its local
@@ -292,6 +298,11 @@ void conntable_set_ports(struct tw_conntable *t, struct tw_conn *c, uint16_t loc
  * be allocated): scan instead. */
 uint64_t *conntable_port_cookies(struct tw_conntable *t, enum tw_port_side side, uint16_t port,
 				 size_t *ret_count);
+/* The same, of the connections keep() accepts (NULL: all). */
+uint64_t *conntable_port_cookies_where(struct tw_conntable *t, enum tw_port_side side,
+				       uint16_t port,
+				       bool (*keep)(const struct tw_conn *c, const void *ctx),
+				       const void *ctx, size_t *ret_count);
 /* How many connections have port on side, counting at most stop of them
  * (a planner's cheap comparison of two lists); SIZE_MAX if the index
  * cannot answer. */

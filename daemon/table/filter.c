@@ -185,6 +185,19 @@ bool filter_match(const struct tw_filter *f, const struct tw_conn *c)
 	return true;
 }
 
+bool filter_is_everything(const struct tw_filter *f)
+{
+	/* state=all leaves out, as ss does, the half-open request sockets
+	 * (NEW_SYN_RECV) and BOUND_INACTIVE (bound, unconnected sockets, which
+	 * the daemon never dumps): the listing refuses those as it writes. */
+	uint32_t states =
+		f->states | TW_STATE_BIT(TW_TCP_NEW_SYN_RECV) | TW_STATE_BIT(TW_TCP_BOUND_INACTIVE);
+
+	return (states & TW_STATES_ALL) == TW_STATES_ALL && !f->family && !f->local.set &&
+	       !f->remote.set && f->local_port < 0 && f->remote_port < 0 && f->pid < 0 &&
+	       f->netns < 0 && !f->after && f->expr.root < 0;
+}
+
 /* A port the expression's node idx requires on a side, walking and-nodes
  * only: an or or a not lets connections without it through. */
 static void expr_ports(const struct tw_ssfilter *e, int idx, int depth, int32_t ports[])

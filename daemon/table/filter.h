@@ -41,16 +41,21 @@ void filter_init(struct tw_filter *f);
 /* Applies one query parameter. 0, or -EINVAL with a message in err. */
 int filter_set(struct tw_filter *f, const char *key, const char *value, char *err, size_t err_len);
 bool filter_match(const struct tw_filter *f, const struct tw_conn *c);
+/* True if f asks for every connection (state=all, no other condition):
+ * the planner then gathers without it. What state=all still leaves out (a
+ * half-open request socket, as ss does) is refused when the listing writes
+ * it, which applies f again. */
+bool filter_is_everything(const struct tw_filter *f);
 /* The query planner's key: the port every match must have on each side
  * (ports[TW_PORT_LOCAL], ports[TW_PORT_REMOTE]; -1 where none is required),
  * from local_port= and remote_port= and from the and-ed terms of filter=
  * (sport = :P, dport = :P, src ADDR:P, dst ADDR:P; not under or or not). */
 void filter_required_ports(const struct tw_filter *f, int32_t ports[TW_PORT_SIDES]);
-/* The query planner: the cookies, ascending, of the candidates a listing
- * applies f to: a required port's list from the port index (the shorter
- * side's when both have one), else every cookie. Either way filtering them
- * gives what a scan of the table gives, in the same order. A new array the
- * caller frees (*ret_n set); NULL when out of memory. */
+/* The query planner: the cookies, ascending, of the connections f matches
+ * now, gathered from a required port's list in the port index (the
+ * shorter side's when both have one), else from every record. The same as
+ * a scan of the table, in the same order. A new array the caller frees
+ * (*ret_n set); NULL when out of memory. */
 uint64_t *filter_plan_cookies(struct tw_conntable *t, const struct tw_filter *f, size_t *ret_n);
 
 #endif

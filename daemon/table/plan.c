@@ -7,10 +7,20 @@
 
 #include "filter.h"
 
+static bool matches(const struct tw_conn *c, const void *f)
+{
+	return filter_match(f, c);
+}
+
 /* An index that cannot answer (its heads could not be allocated) means a
- * scan, as a query without a port. */
+ * scan, as a query without a port. Either way the filter is applied while
+ * the cookies are gathered (each record read once, only matches sorted);
+ * the listing applies it again as it writes, since the table changes
+ * between its chunks. */
 uint64_t *filter_plan_cookies(struct tw_conntable *t, const struct tw_filter *f, size_t *ret_n)
 {
+	bool (*keep)(const struct tw_conn *, const void *) =
+		filter_is_everything(f) ? NULL : matches;
 	int32_t ports[TW_PORT_SIDES];
 	enum tw_port_side side;
 	uint64_t *v;
@@ -29,10 +39,10 @@ uint64_t *filter_plan_cookies(struct tw_conntable *t, const struct tw_filter *f,
 	} else if (ports[TW_PORT_REMOTE] >= 0) {
 		side = TW_PORT_REMOTE;
 	} else {
-		return conntable_sorted_cookies(t, ret_n);
+		return conntable_cookies_where(t, keep, f, ret_n);
 	}
-	v = conntable_port_cookies(t, side, (uint16_t)ports[side], ret_n);
+	v = conntable_port_cookies_where(t, side, (uint16_t)ports[side], keep, f, ret_n);
 	if (!v && errno == ENOENT)
-		return conntable_sorted_cookies(t, ret_n);
+		return conntable_cookies_where(t, keep, f, ret_n);
 	return v;
 }

@@ -122,6 +122,14 @@ size_t conntable_port_count(struct tw_conntable *t, enum tw_port_side side, uint
 uint64_t *conntable_port_cookies(struct tw_conntable *t, enum tw_port_side side, uint16_t port,
 				 size_t *ret_count)
 {
+	return conntable_port_cookies_where(t, side, port, NULL, NULL, ret_count);
+}
+
+uint64_t *conntable_port_cookies_where(struct tw_conntable *t, enum tw_port_side side,
+				       uint16_t port,
+				       bool (*keep)(const struct tw_conn *c, const void *ctx),
+				       const void *ctx, size_t *ret_count)
+{
 	size_t n = conntable_port_count(t, side, port, SIZE_MAX), i = 0;
 	uint64_t *v;
 
@@ -136,7 +144,8 @@ uint64_t *conntable_port_cookies(struct tw_conntable *t, enum tw_port_side side,
 		return NULL;
 	}
 	for (struct tw_conn *c = t->port_heads[side][port]; c && i < n; c = c->by_port[side].next)
-		v[i++] = c->cookie;
+		if (!keep || keep(c, ctx))
+			v[i++] = c->cookie;
 	qsort(v, i, sizeof(*v), conntable_cmp_u64);
 	*ret_count = i;
 	return v;

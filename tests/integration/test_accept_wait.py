@@ -30,12 +30,15 @@ print("done", flush=True)
 sys.stdin.read()
 '''
 
+# Sleeps from the moment a connection is queued (the listener readable),
+# so each wait is the sleep however late the client started.
 SERVER = r'''
-import os, socket, sys, time
+import os, select, socket, sys, time
 ls = socket.socket(); ls.bind(("127.0.0.1", int(sys.argv[1]))); ls.listen(16)
 print(os.getpid(), flush=True)
 kept = []
 for _ in range(int(sys.argv[2])):
+    select.select([ls], [], [])
     time.sleep(int(sys.argv[3]) / 1000.0)
     a, _ = ls.accept(); a.send(b"x"); kept.append(a)
 sys.stdin.read()

@@ -409,6 +409,37 @@ static void test_match_combined(void **state)
 	assert_false(filter_match(&f, &c));
 }
 
+/* The planner skips the filter while gathering only when it matches
+ * everything: every state, and no other condition of any kind. */
+static void test_is_everything(void **state)
+{
+	const char *conds[][2] = {
+		{"state", "established"},
+		{"family", "inet"},
+		{"local_addr", "10.0.0.0/8"},
+		{"remote_addr", "::1"},
+		{"local_port", "80"},
+		{"remote_port", "443"},
+		{"pid", "1"},
+		{"netns", "4026531840"},
+		{"after", "7"},
+		{"filter", "sport = :22"},
+	};
+	struct tw_filter f;
+
+	(void)state;
+	filter_init(&f);
+	assert_false(filter_is_everything(&f)); /* the default leaves out LISTEN and CLOSE */
+	set_ok(&f, "state", "all");
+	assert_true(filter_is_everything(&f));
+	for (size_t i = 0; i < sizeof(conds) / sizeof(conds[0]); i++) {
+		filter_init(&f);
+		set_ok(&f, "state", "all");
+		set_ok(&f, conds[i][0], conds[i][1]);
+		assert_false(filter_is_everything(&f));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_match_fields),
 		cmocka_unit_test(test_match_prefixes),
 		cmocka_unit_test(test_match_combined),
+		cmocka_unit_test(test_is_everything),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
