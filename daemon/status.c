@@ -29,7 +29,7 @@ static void loss_text(struct tw_daemon *d, const struct tw_bpf_losses *l, struct
 {
 	/* events_lost_cpuN, a counter per CPU too (the metrics' cpu label).
 	 * The names live as long as the process. */
-	static char names[256][24];
+	static char names[256][32];
 	uint64_t cpu[256];
 	int n = bpfload_lost_per_cpu(d->bpf, cpu, 256);
 	size_t len = sizeof(d->loss_text), k;
