@@ -219,7 +219,8 @@ void daemon_close(struct tw_daemon *d)
  *   CAP_NET_RAW          the prober's raw sockets, opened per namespace
  *                        when a probe needs them
  *   CAP_NET_ADMIN        attaching the half-open program (tcx) there
- *   CAP_SYS_PTRACE       only without the task iterators (bpf/tasks.bpf.c):
+ *   CAP_SYS_PTRACE       only without the task iterators (bpf/tasks.bpf.c),
+ *                        or before Linux 6.18 (no namespace file handles):
  *                        /proc/PID/fd and /proc/PID/ns/net of other
  *                        users' processes (owners, namespaces)
  *   CAP_DAC_READ_SEARCH  likewise: listing those directories
@@ -237,6 +238,8 @@ int daemon_drop_privileges(struct tw_daemon *d, char *err, size_t err_len)
 
 	if (!d->tasks)
 		keep |= PRIV_BIT(CAP_SYS_PTRACE) | PRIV_BIT(CAP_DAC_READ_SEARCH);
+	else if (!tasks_netns_handles(d->tasks))
+		keep |= PRIV_BIT(CAP_SYS_PTRACE); /* /proc/PID/ns/net, before 6.18 */
 
 	if (d->cfg.max_netns > 1 || d->cfg.probe_max_netns > 1)
 		keep |= PRIV_BIT(CAP_SYS_ADMIN);

@@ -19,6 +19,7 @@ struct tw_tasks {
 	struct bpf_link *sockets, *netns;
 	uint64_t runs, records, errors;
 	unsigned char *buf;
+	bool ns_ids; /* the kernel's namespaces carry ids (file handles) */
 };
 
 void tasks_close(struct tw_tasks *t)
@@ -66,6 +67,21 @@ struct tw_tasks *tasks_open(char *err, size_t err_len)
 fail:
 	tasks_close(t);
 	return NULL;
+}
+
+static void note_ns_id(const struct tw_task_netns *n, void *ctx)
+{
+	if (n->ns_id)
+		*(bool *)ctx = true;
+}
+
+bool tasks_netns_handles(struct tw_tasks *t)
+{
+	struct tw_task_source src = tasks_source(t);
+
+	if (!t->ns_ids)
+		src.netns(t, note_ns_id, &t->ns_ids);
+	return t->ns_ids;
 }
 
 /*
