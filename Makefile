@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 SOCKET ?= /run/tcpwatch/tcpwatchd.sock
 LISTEN ?= 127.0.0.1:9466
 
-.PHONY: all deps build run test test-unit test-sanitize release-builds bench clean format format-check install deb
+.PHONY: all deps build run test test-unit test-sanitize release-builds bench bench-scale clean format format-check install deb
 
 all: build
 
@@ -55,6 +55,16 @@ bench:
 	BUILD=$(BUILD) bench/run-churn.sh
 	BUILD=$(BUILD) bench/run-listing.sh
 	BUILD=$(BUILD) bench/run-rss.sh
+
+# The API, the loop, start-up and memory at 100,000 and at 1,000,000 held
+# connections, churn at half the peak rate beside (root; about 15 minutes;
+# the million takes some 5 GiB of kernel memory for its sockets).
+bench-scale:
+	./scripts/install-deps.sh --bench
+	$(MAKE) build
+	BUILD=$(BUILD) SOCKETS=100000 CHURN_WORKERS=2 CHURN_RATE=half bench/run-api.sh
+	BUILD=$(BUILD) SOCKETS=1000000 CHURN_WORKERS=2 CHURN_RATE=half LIVE_TIMEOUT=600 \
+		HOLD_START_TIMEOUT=900 bench/run-api.sh
 
 # Installs what packaging/install.cmake lists: binaries, the unit, the
 # config (kept if it exists), man pages, bash completion. PREFIX (default

@@ -69,6 +69,7 @@ struct churn_options {
 	unsigned int port;
 	uint64_t max_connections; /* per run; 0 = unbounded */
 	unsigned int interval_us; /* pause between connections; 0 = none */
+	double rate;              /* connections/s of all workers together; 0 = no bound */
 	const char *address;
 	int family;
 	struct sockaddr_storage listen_addr;
@@ -78,7 +79,8 @@ struct churn_options {
 static void usage(FILE *out, const char *prog)
 {
 	fprintf(out,
-		"usage: %s [-d SECONDS] [-c WORKERS] [-p PORT] [-a ADDR] [-n COUNT] [-i USEC]\n"
+		"usage: %s [-d SECONDS] [-c WORKERS] [-p PORT] [-a ADDR] [-n COUNT] [-i USEC] [-r "
+		"RATE]\n"
 		"  -d SECONDS  run this long (default 10, max %d)\n"
 		"  -c WORKERS  worker processes, each one listener + one client (default 2, max "
 		"%d)\n"
@@ -87,6 +89,8 @@ static void usage(FILE *out, const char *prog)
 		"  -a ADDR     listen address on loopback: 127.x.y.z or ::1 (default 127.0.0.1)\n"
 		"  -n COUNT    stop after about COUNT connections in total (default: no limit)\n"
 		"  -i USEC     sleep USEC between connections in each worker (default 0)\n"
+		"  -r RATE     at most RATE connections/s in all, each worker on a schedule of\n"
+		"              its own (it sleeps when a millisecond or more ahead of it)\n"
 		"Prints: connections=N seconds=S rate=R errors=E workers=C\n",
 		prog, MAX_DURATION_S, MAX_WORKERS);
 }
@@ -264,6 +268,12 @@ static void worker_run(const struct churn_options *opt, unsigned int worker,
 	struct sockaddr_in source;
 	unsigned int source_index = 0;
 	int listen_fd;
+	/* Each worker's schedule: connection n is due n / (rate / workers)
+	 * seconds after the start. A sleep per connection would last the
+	 * timer slack (about 55 us), far longer than one connection takes at
+	 * these rates, so the worker runs until it is a millisecond ahead of
+	 * the schedule and then sleeps that off at once. */
+	double start = now_s(), period = opt->rate > 0 ? opt->workers / opt->rate : 0;
 
 	/* Never outlive the parent or the deadline by much. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -288,6 +298,14 @@ static void worker_run(const struct churn_options *opt, unsigned int worker,
 			stats->connections++;
 		if (opt->interval_us)
 			usleep(opt->interval_us);
+		if (period > 0) {
+			double ahead = start +
+				       (double)(stats->connections + stats->errors) * period -
+				       now_s();
+
+			if (ahead >= 1e-3)
+				usleep((useconds_t)(ahead * 1e6));
+		}
 	}
 	close(listen_fd);
 	_exit(0);
@@ -307,7 +325,7 @@ int main(int argc, char **argv)
 	double start, deadline, elapsed;
 	int c, status, failed = 0;
 
-	while ((c = getopt(argc, argv, "d:c:p:a:n:i:h")) != -1) {
+	while ((c = getopt(argc, argv, "d:c:p:a:n:i:r:h")) != -1) {
 		switch (c) {
 		case 'd':
 			if (parse_uint(optarg, MAX_DURATION_S, &value) < 0 || !value)
@@ -336,6 +354,11 @@ int main(int argc, char **argv)
 			if (parse_uint(optarg, 1000000, &value) < 0)
 				goto bad_usage;
 			opt.interval_us = (unsigned int)value;
+			break;
+		case 'r':
+			if (parse_uint(optarg, 100000000, &value) < 0 || !value)
+				goto bad_usage;
+			opt.rate = (double)value;
 			break;
 		case 'h':
 			usage(stdout, argv[0]);

@@ -17,9 +17,17 @@
 # 5 ms and 50 ms or more (loop_over_5ms, loop_over_50ms deltas), and
 # events_lost over all the queries.
 #
+# Before the queries it prints the start-up (exec to a complete table:
+# connections_live >= SOCKETS, and the daemon's own startup_ms, exec to
+# READY=1), the daemon's VmRSS per tracked connection, and after them the
+# loop's longest turn and p99 over the whole run (start-up, reconcile
+# passes and queries).
+#
 # Environment: BUILD (default build), SOCKETS (100000), DURATION (10),
-# CONNS (50), THREADS (2), CHURN_WORKERS (0), RUNS (10), PORT (18080),
-# LIVE_TIMEOUT (300 s), KEEP=1.
+# CONNS (50), THREADS (2), CHURN_WORKERS (0), CHURN_RATE (connections/s of
+# the churn beside, or "half": half the untraced peak, measured first for
+# PEAK_S (5) seconds; default no bound), RUNS (10), PORT (18080),
+# LIVE_TIMEOUT (300 s), KEEP=1.  make bench-scale runs it at 1,000,000.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -32,6 +40,8 @@ CONNS=${CONNS:-50}
 THREADS=${THREADS:-2}
 CHURN_WORKERS=${CHURN_WORKERS:-0}
 RUNS=${RUNS:-10}
+CHURN_RATE=${CHURN_RATE:-}
+PEAK_S=${PEAK_S:-5}
 PORT=${PORT:-18080}
 LIVE_TIMEOUT=${LIVE_TIMEOUT:-300}
 
@@ -44,14 +54,29 @@ SOCK=$BENCH_WORK/tcpwatchd.sock
 
 bench_machine
 bench_wait_timewait 5000 "${TIMEWAIT_TIMEOUT:-70}"
+churn_args=()
+if [[ $CHURN_RATE == half && $CHURN_WORKERS -gt 0 ]]; then
+	peak_line=$("$BIN/tw-churn" -c "$CHURN_WORKERS" -d "$PEAK_S")
+	CHURN_RATE=$(bench_calc "$(bench_field "$peak_line" rate) / 2" %.0f)
+	printf 'untraced peak: %s; the churn beside runs at half: %s conn/s\n' "$peak_line" \
+		"$CHURN_RATE"
+	bench_wait_timewait 5000 "${TIMEWAIT_TIMEOUT:-70}"
+fi
+if [[ -n $CHURN_RATE ]]; then
+	churn_args=(-r "$CHURN_RATE")
+fi
 bench_hold_start "$SOCKETS" "$BENCH_WORK/hold.out"
 grep '^ready ' "$BENCH_WORK/hold.out"
 start=$(bench_now)
 bench_daemon_start "$SOCK" "$BENCH_WORK/tcpwatchd.log" --listen "127.0.0.1:$PORT"
 bench_wait_stat "$SOCK" connections_live "$SOCKETS" "$LIVE_TIMEOUT" ||
 	bench_die "tcpwatchd never reported connections_live >= $SOCKETS"
-printf 'connections_live=%s after %.1f s\n' "$(bench_stat "$SOCK" connections_live)" \
-	"$(bench_calc "$(bench_now) - $start")"
+live=$(bench_stat "$SOCK" connections_live)
+printf 'result startup connections_live=%s complete_after_s=%.2f startup_ms=%s\n' "$live" \
+	"$(bench_calc "$(bench_now) - $start")" "$(bench_stat "$SOCK" startup_ms)"
+rss=$(bench_rss_bytes "$DAEMON_PID")
+printf 'result memory vmrss=%s per_connection=%.1f (VmRSS / connections_live, rings included)\n' \
+	"$rss" "$(bench_calc "$rss / $live")"
 
 # One held connection: its ports and cookie. A client's side, whose local
 # port (kernel-chosen) a few sockets share, not a server's, whose local
@@ -67,11 +92,12 @@ printf 'target: local_port=%s remote_port=%s cookie=%s\n' "$lport" "$rport" "$co
 
 CHURN_PID=
 if ((CHURN_WORKERS > 0)); then
-	"$BIN/tw-churn" -c "$CHURN_WORKERS" -d 3600 >"$BENCH_WORK/churn.out" 2>&1 &
+	"$BIN/tw-churn" -c "$CHURN_WORKERS" -d 3600 "${churn_args[@]}" >"$BENCH_WORK/churn.out" 2>&1 &
 	CHURN_PID=$!
 	bench_track "$CHURN_PID"
 	sleep 2
-	printf 'churn: %s tw-churn workers beside\n' "$CHURN_WORKERS"
+	printf 'churn: %s tw-churn workers beside, %s\n' "$CHURN_WORKERS" \
+		"${CHURN_RATE:+at $CHURN_RATE conn/s}"
 fi
 lost0=$(bench_stat "$SOCK" events_lost)
 
@@ -137,6 +163,11 @@ query stats "/api/v1/stats"
 query state_syn_sent "/api/v1/connections?state=syn-sent" state syn-sent
 printf 'result events_lost=%s (during the queries)\n' \
 	"$(($(bench_stat "$SOCK" events_lost) - lost0))"
+json=$(bench_stats "$SOCK")
+printf 'result loop whole_run_max_ms=%s p99_ms=%s p999_ms=%s over_5ms=%s of %s turns; reconcile_last_ms=%s\n' \
+	"$(jq -r .loop_max_ms <<<"$json")" "$(jq -r .loop_p99_ms <<<"$json")" \
+	"$(jq -r .loop_p999_ms <<<"$json")" "$(jq -r .loop_over_5ms <<<"$json")" \
+	"$(jq -r .loop_iterations <<<"$json")" "$(jq -r .reconcile_last_ms <<<"$json")"
 if [[ -n $CHURN_PID ]]; then
 	bench_stop "$CHURN_PID" TERM 10
 fi

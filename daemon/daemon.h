@@ -38,6 +38,7 @@ struct tw_daemon {
 	int reconcile_timer;
 	struct tw_statefile state; /* the table across restarts */
 	uint64_t start_mono_ns;
+	uint64_t main_mono_ns, ready_mono_ns; /* main's entry, READY=1 (startup_ms) */
 	uint32_t ticks;
 	uint64_t lost_seen;       /* events lost at the last look (daemon_check_lost) */
 	uint64_t lost_checked_ns; /* that look */

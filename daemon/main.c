@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "http.h"
 #include "log.h"
@@ -147,6 +148,7 @@ int main(int argc, char **argv)
 	char err[512] = "";
 	int r;
 
+	d.main_mono_ns = clock_mono_ns();
 	config_defaults(&d.cfg);
 	r = config_parse_args(&d.cfg, argc, argv, err, sizeof(err));
 	if (r != 0) {
@@ -173,6 +175,7 @@ int main(int argc, char **argv)
 		stop(&d);
 		return 1;
 	}
+	d.ready_mono_ns = clock_mono_ns();
 	service_notify("READY=1");
 	if (getenv("NOTIFY_SOCKET"))
 		notify_status(&d);

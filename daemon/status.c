@@ -80,6 +80,12 @@ void daemon_collect_stats(struct tw_stats *s, void *daemon)
 
 	stats_text(s, "version", TCPWATCH_VERSION);
 	stats_gauge(s, "uptime_s", (clock_mono_ns() - d->start_mono_ns) / NSEC_PER_SEC);
+	/* From main's entry to READY=1: the table complete (the first
+	 * reconcile pass is part of daemon_open), the API listening. */
+	stats_real(s, "startup_ms",
+		   d->ready_mono_ns > d->main_mono_ns
+			   ? (double)(d->ready_mono_ns - d->main_mono_ns) / 1e6
+			   : 0);
 	events_report(&d->ev, s);
 	bpfload_losses(d->bpf, &losses);
 	bpfload_report(d->bpf, &losses, s);

@@ -28,6 +28,15 @@ struct tw_task_source {
 	/* Calls fn on every TCP socket of every process (a socket in several
 	 * processes once per process); 0 or a negative errno. */
 	int (*sockets)(void *src, void (*fn)(const struct tw_task_sock *, void *), void *ctx);
+	/* The same walk of sockets in steps of about budget_ns each (at least
+	 * one read), so that a host with a million descriptors is not walked
+	 * in one turn of the loop: 1 once the walk is over, 0 while it goes
+	 * on (call again, with the same fn and ctx), or a negative errno (the
+	 * walk is over). NULL if the source walks only at once. */
+	int (*sockets_step)(void *src, void (*fn)(const struct tw_task_sock *, void *), void *ctx,
+			    uint64_t budget_ns);
+	/* Ends a walk sockets_step began, if one is under way. */
+	void (*sockets_cancel)(void *src);
 	/* Calls fn on the namespace of every task (repeats allowed). */
 	int (*netns)(void *src, void (*fn)(const struct tw_task_netns *, void *), void *ctx);
 	void *src;

@@ -47,11 +47,22 @@ struct tw_http {
 	struct tw_sse sse;
 	struct http_peers peers;
 	uint64_t peers_ticked_ns;
+	/* The loop's turns that ran libmicrohttpd (http/server.c). */
+	uint64_t turn;
+	/* GET /api/v1/stats, formatted once for the requests of one turn
+	 * (http/routes.c): the answer, the turn, the time and h->requests
+	 * when it was made, and how many requests shared one. */
+	struct MHD_Response *stats_resp;
+	uint64_t stats_turn, stats_ns, stats_requests, stats_errors;
+	uint64_t stats_shared;
 };
 
 /* Sends b (a JSON body; a newline is added) with status; a buffer that ran
  * out of memory becomes a 503. */
 enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, struct tw_buf *b);
+/* The response http_reply_buf queues (NULL out of memory); *status
+ * becomes 503 for a buffer that ran out of memory. */
+struct MHD_Response *http_response_buf(unsigned *status, struct tw_buf *b);
 /* {"error": message, "status": status}, counted. */
 enum MHD_Result http_reply_error(struct tw_http *h, struct MHD_Connection *conn, unsigned status,
 				 const char *message);
@@ -84,6 +95,8 @@ enum MHD_Result metrics_handle(struct tw_http *h, struct MHD_Connection *conn, c
 /* Every figure of the daemon and of HTTP, in a new list (free it); NULL
  * when out of memory. */
 struct tw_stats *http_collect_stats(struct tw_http *h);
+/* Drops the /api/v1/stats answer kept for sharing (routes.c). */
+void http_stats_free(struct tw_http *h);
 /* The methods a path takes, for a 405's Allow header ("GET, HEAD"). */
 const char *routes_allowed(const char *url);
 /* A socket cookie in decimal: 0, or -EINVAL / -ERANGE. */

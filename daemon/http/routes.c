@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "assets.h" /* web/: the dashboard's files (web_assets.c, generated) */
+#include "clock.h"
 #include "internal.h"
 #include "json.h"
 #include "query.h"
@@ -107,9 +108,35 @@ struct tw_stats *http_collect_stats(struct tw_http *h)
 	return s;
 }
 
+/*
+ * Fifty clients asking for the stats at once are fifty requests in one
+ * turn of the loop, and between them nothing changes but the count of
+ * requests: the table, the counters and the rings are the loop's, and it
+ * is busy serving them. So the answer is formatted once (about 200
+ * figures) and shared by the requests of that turn, as long as no other
+ * kind of request came between (one that could move a counter: a refusal,
+ * a probe, an error) and within a millisecond. A client's next request comes in a
+ * later turn, and sees a fresh answer.
+ */
+#define STATS_SHARE_NS (1 * NSEC_PER_MSEC)
+
+static void stats_unshare(struct tw_http *h)
+{
+	if (h->stats_resp)
+		MHD_destroy_response(h->stats_resp);
+	h->stats_resp = NULL;
+}
+
+void http_stats_free(struct tw_http *h)
+{
+	stats_unshare(h);
+}
+
 static enum MHD_Result handle_stats(struct tw_http *h, struct MHD_Connection *conn,
 				    const char *rest)
 {
+	uint64_t now = clock_mono_ns();
+	unsigned status = MHD_HTTP_OK;
 	struct query_error qe;
 	struct tw_stats *s;
 	struct tw_buf b;
@@ -117,13 +144,34 @@ static enum MHD_Result handle_stats(struct tw_http *h, struct MHD_Connection *co
 	(void)rest;
 	if (no_query(h, conn, &qe))
 		return http_reply_query_error(h, conn, &qe);
+	if (h->stats_resp && h->stats_turn == h->turn && h->stats_requests + 1 == h->requests &&
+	    h->stats_errors == h->errors && now - h->stats_ns < STATS_SHARE_NS) {
+		h->stats_requests = h->requests;
+		h->stats_shared++;
+		return MHD_queue_response(conn, MHD_HTTP_OK, h->stats_resp);
+	}
+	stats_unshare(h);
 	s = http_collect_stats(h);
 	if (!s)
 		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	buf_init(&b);
 	json_stats(&b, s);
 	free(s);
-	return reply_json(conn, &b);
+	h->stats_resp = http_response_buf(&status, &b);
+	buf_free(&b);
+	if (!h->stats_resp)
+		return MHD_NO;
+	if (status != MHD_HTTP_OK) { /* the out-of-memory body: not shared */
+		enum MHD_Result ret = MHD_queue_response(conn, status, h->stats_resp);
+
+		stats_unshare(h);
+		return ret;
+	}
+	h->stats_turn = h->turn;
+	h->stats_ns = now;
+	h->stats_requests = h->requests;
+	h->stats_errors = h->errors;
+	return MHD_queue_response(conn, MHD_HTTP_OK, h->stats_resp);
 }
 
 static enum MHD_Result handle_healthz(struct tw_http *h, struct MHD_Connection *conn,

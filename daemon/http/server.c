@@ -27,10 +27,9 @@
 
 static const char *allow_header; /* the 405 being answered's Allow */
 
-enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, struct tw_buf *b)
+struct MHD_Response *http_response_buf(unsigned *status, struct tw_buf *b)
 {
 	struct MHD_Response *r;
-	enum MHD_Result ret;
 
 	static const char oom_body[] = "{\"error\":\"out of memory\",\"status\":503}\n";
 
@@ -38,22 +37,32 @@ enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, str
 		buf_put(b, "\n", 1);
 	/* Out of memory: a fixed body that needs no allocation of its own. */
 	if (b->oom) {
-		status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		*status = MHD_HTTP_SERVICE_UNAVAILABLE;
 		r = MHD_create_response_from_buffer(sizeof(oom_body) - 1, (void *)oom_body,
 						    MHD_RESPMEM_PERSISTENT);
 	} else {
 		r = MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_COPY);
 	}
 	if (!r)
-		return MHD_NO;
+		return NULL;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+	if (*status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
 					allow_header ? allow_header : "GET, HEAD");
-	if (status == MHD_HTTP_UNAUTHORIZED)
+	if (*status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					"Bearer realm=\"tcpwatchd\"");
+	return r;
+}
+
+enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, struct tw_buf *b)
+{
+	struct MHD_Response *r = http_response_buf(&status, b);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -227,12 +236,12 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
 static void on_epoll(struct tw_loop *l, int fd, uint32_t events, void *data)
 {
-	struct MHD_Daemon *d = data;
+	struct tw_http *h = data;
 
 	(void)l;
-	(void)fd;
 	(void)events;
-	MHD_run(d);
+	h->turn++;
+	MHD_run(fd == h->unix_epfd ? h->unix_daemon : h->tcp_daemon);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -424,7 +433,7 @@ static int watch(struct tw_http *h, struct MHD_Daemon *d, int *ret_epfd)
 	if (!info)
 		return -EINVAL;
 	*ret_epfd = info->epoll_fd;
-	return loop_add_fd(h->loop, info->epoll_fd, EPOLLIN, on_epoll, d);
+	return loop_add_fd(h->loop, info->epoll_fd, EPOLLIN, on_epoll, h);
 }
 
 static int mhd_timeout(struct MHD_Daemon *d)
@@ -467,6 +476,7 @@ void http_tick(struct tw_http *h)
 		peers_tick(&h->peers, now);
 	}
 	h->sse.resumed = false;
+	h->turn++;
 	if (h->unix_daemon)
 		MHD_run(h->unix_daemon);
 	if (h->tcp_daemon)
@@ -562,6 +572,7 @@ void http_free(struct tw_http *h)
 	}
 	if (h->tcp_daemon)
 		MHD_stop_daemon(h->tcp_daemon);
+	http_stats_free(h);
 	free(h);
 }
 
@@ -584,6 +595,7 @@ void http_ping_watchers(struct tw_http *h)
 void http_report(const struct tw_http *h, struct tw_stats *s)
 {
 	stats_counter(s, "http_requests", h->requests);
+	stats_counter(s, "http_stats_shared", h->stats_shared);
 	stats_counter(s, "http_alloc_failures", h->alloc_failures);
 	peers_report(&h->peers, s);
 	stats_counter(s, "http_errors", h->errors);

@@ -26,6 +26,8 @@ struct tw_procscan {
 	uint64_t alloc_failures; /* sockets or processes dropped for want of memory */
 	struct tw_task_source src;
 	bool use_src;
+	bool stepping;          /* a procscan_scan_step walk under way */
+	uint32_t step_last_pid; /* its src_scan's last_pid */
 };
 
 struct tw_procscan *procscan_new(const char *proc_root, size_t max_entries)
@@ -43,6 +45,8 @@ void procscan_free(struct tw_procscan *p)
 {
 	if (!p)
 		return;
+	/* A stepped walk under way is the source's to close (tasks_close):
+	 * it may be gone already. */
 	free(p->slots);
 	free(p->procs);
 	free(p);
@@ -50,6 +54,7 @@ void procscan_free(struct tw_procscan *p)
 
 void procscan_use_source(struct tw_procscan *p, const struct tw_task_source *src)
 {
+	procscan_scan_cancel(p);
 	p->use_src = src != NULL;
 	if (src)
 		p->src = *src;
@@ -265,6 +270,35 @@ int procscan_scan_only(struct tw_procscan *p, bool (*want)(uint32_t inode, void 
 	}
 	closedir(d);
 	return (int)p->count;
+}
+
+int procscan_scan_step(struct tw_procscan *p, bool (*want)(uint32_t inode, void *ctx), void *ctx,
+		       uint64_t budget_ns)
+{
+	struct src_scan q = {.p = p, .want = want, .ctx = ctx};
+	int r;
+
+	if (!p->use_src || !p->src.sockets_step)
+		return procscan_scan_only(p, want, ctx);
+	if (!p->stepping) {
+		clear(p);
+		p->stepping = true;
+		p->step_last_pid = 0;
+	}
+	q.last_pid = p->step_last_pid;
+	r = p->src.sockets_step(p->src.src, src_sock, &q, budget_ns);
+	p->step_last_pid = q.last_pid;
+	if (r == 0)
+		return -EINPROGRESS;
+	p->stepping = false;
+	return r < 0 ? r : (int)p->count;
+}
+
+void procscan_scan_cancel(struct tw_procscan *p)
+{
+	if (p->stepping && p->src.sockets_cancel)
+		p->src.sockets_cancel(p->src.src);
+	p->stepping = false;
 }
 
 int procscan_lookup(struct tw_procscan *p, uint32_t inode, struct tw_proc_owner *ret)

@@ -36,6 +36,14 @@ int procscan_scan(struct tw_procscan *p);
  * for the TCP sockets it misses an owner for, so no number of other
  * sockets (Unix sockets, socketpairs) can fill the map before them. */
 int procscan_scan_only(struct tw_procscan *p, bool (*want)(uint32_t inode, void *ctx), void *ctx);
+/* procscan_scan_only in steps of about budget_ns (a source with
+ * sockets_step; else all at once): -EINPROGRESS while the walk goes on
+ * (call again with the same want and ctx; lookups meanwhile see a part),
+ * then what procscan_scan_only returns. */
+int procscan_scan_step(struct tw_procscan *p, bool (*want)(uint32_t inode, void *ctx), void *ctx,
+		       uint64_t budget_ns);
+/* Ends a stepped scan under way, if any (what it found so far stays). */
+void procscan_scan_cancel(struct tw_procscan *p);
 /* Owner of a socket inode from the last scan; 0 and *ret filled, or -ENOENT. */
 int procscan_lookup(struct tw_procscan *p, uint32_t inode, struct tw_proc_owner *ret);
 /* Adds procscan_sockets (mapped by the last scan), procscan_refused

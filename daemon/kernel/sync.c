@@ -43,7 +43,13 @@
 
 static const int families[] = {AF_INET, AF_INET6};
 
-enum sync_phase { SYNC_IDLE, SYNC_DUMPING, SYNC_SETTLING };
+enum sync_phase { SYNC_IDLE, SYNC_DUMPING, SYNC_SETTLING, SYNC_SWEEPING, SYNC_OWNERS };
+
+/* The inodes a scan for owners looks for. */
+struct wanted {
+	uint32_t *inodes; /* sorted */
+	size_t n;
+};
 
 struct tw_sync {
 	struct tw_loop *loop;
@@ -72,6 +78,8 @@ struct tw_sync {
 	uint64_t pass_start_ns, last_pass_ns;
 	uint64_t lost_at_last_pass;
 	uint64_t early, dump_errors, procscans, owners_found, procscan_last_ns;
+	struct wanted owner_w;  /* the owner scan under way (SYNC_OWNERS) */
+	uint64_t owner_scan_ns; /* when it began */
 	uint64_t netstat_errors;
 	int last_error;
 };
@@ -312,11 +320,6 @@ static size_t owners_pass(struct tw_sync *s, bool after_scan, uint64_t now_ns)
 
 static int cmp_u32(const void *a, const void *b);
 
-struct wanted {
-	uint32_t *inodes; /* sorted */
-	size_t n;
-};
-
 static bool inode_wanted(uint32_t inode, void *ctx)
 {
 	const struct wanted *w = ctx;
@@ -343,25 +346,38 @@ static bool wanted_inodes(struct tw_sync *s, struct wanted *w)
 	return true;
 }
 
-static void attribute_owners(struct tw_sync *s, uint64_t now_ns)
+/* Whether the noted connections need a scan for owners now (one a turn
+ * of the loop in steps, SYNC_OWNERS: a million descriptors take a second
+ * to walk); if so, its inodes are in s->owner_w. */
+static bool owners_begin(struct tw_sync *s, uint64_t now_ns)
 {
-	struct wanted w;
-	int r;
-
 	if (!owners_pass(s, false, now_ns) ||
 	    now_ns - s->procscan_last_ns < PROCSCAN_MIN_INTERVAL_NS)
-		return;
-	if (!wanted_inodes(s, &w)) {
+		return false;
+	if (!wanted_inodes(s, &s->owner_w)) {
 		s->rec.stats.alloc_failures++; /* counted as the reconcile's */
-		return;
+		return false;
 	}
-	r = procscan_scan_only(s->procs, inode_wanted, &w);
-	free(w.inodes);
+	s->owner_scan_ns = now_ns;
+	return true;
+}
+
+/* One step of the scan, budget_ns at most: true once it is over and its
+ * owners given. */
+static bool owners_step(struct tw_sync *s, uint64_t budget_ns)
+{
+	int r = procscan_scan_step(s->procs, inode_wanted, &s->owner_w, budget_ns);
+
+	if (r == -EINPROGRESS)
+		return false;
+	free(s->owner_w.inodes);
+	s->owner_w = (struct wanted){0};
 	if (r < 0)
-		return;
+		return true;
 	s->procscans++;
-	s->procscan_last_ns = now_ns;
-	owners_pass(s, true, now_ns);
+	s->procscan_last_ns = s->owner_scan_ns;
+	owners_pass(s, true, clock_mono_ns());
+	return true;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -448,6 +464,59 @@ static void resolve_lookups(struct tw_sync *s)
 	}
 }
 
+static void pass_over(struct tw_sync *s)
+{
+	conntable_expire(s->table, clock_mono_ns());
+	s->last_pass_ns = clock_mono_ns() - s->pass_start_ns;
+	s->lost_at_last_pass = lost(s);
+	s->phase = SYNC_IDLE;
+	if (s->again && !s->blocking) {
+		s->again = false;
+		pass_begin(s);
+	}
+}
+
+static void owners_turn(struct tw_sync *s)
+{
+	if (!owners_step(s, DIAG_TURN_BUDGET_NS)) {
+		loop_timer_set(s->loop, s->settle_timer, 0, 0);
+		return;
+	}
+	pass_over(s);
+}
+
+/* The pass's last steps, once the sweep is over: counters, lookups, and
+ * the owners a scan can name (in steps outside start-up). */
+static void pass_done(struct tw_sync *s)
+{
+	read_counters(s, clock_mono_ns());
+	resolve_lookups(s);
+	if (owners_begin(s, clock_mono_ns())) {
+		if (!s->blocking) {
+			s->phase = SYNC_OWNERS;
+			owners_turn(s);
+			return;
+		}
+		while (!owners_step(s, UINT64_MAX))
+			;
+	}
+	pass_over(s);
+}
+
+/* One slice of the sweep per turn, DIAG_TURN_BUDGET_NS at most, the next
+ * at once after the loop has served others. */
+static void sweep(struct tw_sync *s)
+{
+	if (!reconcile_sweep_step(&s->rec, DIAG_TURN_BUDGET_NS)) {
+		loop_timer_set(s->loop, s->settle_timer, 0, 0);
+		return;
+	}
+	pass_done(s);
+}
+
+/* The dumps are over and their events applied: judge. The sweep for what
+ * vanished walks the whole table (a million records at most), so outside
+ * start-up it runs in slices, a turn of the loop each. */
 static void finish(struct tw_sync *s)
 {
 	struct tw_reconcile_scope scope;
@@ -461,18 +530,15 @@ static void finish(struct tw_sync *s)
 		.n_existing = s->netns.n_existing,
 		.existing_complete = s->netns.existing_complete,
 	};
-	reconcile_end(&s->rec, &scope, clock_mono_ns());
-	read_counters(s, clock_mono_ns());
-	resolve_lookups(s);
-	attribute_owners(s, clock_mono_ns());
-	conntable_expire(s->table, clock_mono_ns());
-	s->last_pass_ns = clock_mono_ns() - s->pass_start_ns;
-	s->lost_at_last_pass = lost(s);
-	s->phase = SYNC_IDLE;
-	if (s->again && !s->blocking) {
-		s->again = false;
-		pass_begin(s);
+	reconcile_sweep_begin(&s->rec, &scope, clock_mono_ns());
+	if (s->blocking) {
+		while (!reconcile_sweep_step(&s->rec, UINT64_MAX))
+			;
+		pass_done(s);
+		return;
 	}
+	s->phase = SYNC_SWEEPING;
+	sweep(s);
 }
 
 static void on_settled(struct tw_loop *l, void *data)
@@ -482,6 +548,10 @@ static void on_settled(struct tw_loop *l, void *data)
 	(void)l;
 	if (s->phase == SYNC_SETTLING)
 		finish(s);
+	else if (s->phase == SYNC_SWEEPING)
+		sweep(s);
+	else if (s->phase == SYNC_OWNERS)
+		owners_turn(s);
 }
 
 /* Events are released in time order once older than the reorder delay:
@@ -622,6 +692,7 @@ void sync_free(struct tw_sync *s)
 		netns_fini(&s->netns);
 	reconcile_fini(&s->rec);
 	procscan_free(s->procs);
+	free(s->owner_w.inodes);
 	free(s->dumped);
 	free(s->buf);
 	free(s);
@@ -642,6 +713,8 @@ void sync_report(const struct tw_sync *s, struct tw_stats *st)
 	stats_gauge(st, "reconcile_unreconciled", rs->unreconciled);
 	stats_counter(st, "reconcile_alloc_failures", rs->alloc_failures);
 	stats_real(st, "reconcile_last_ms", (double)s->last_pass_ns / 1e6);
+	stats_counter(st, "reconcile_sweep_turns", rs->sweep_turns);
+	stats_counter(st, "reconcile_sweeps_cut", rs->sweeps_cut);
 	stats_counter(st, "diag_foreign", s->diag.foreign);
 	stats_counter(st, "diag_stale", s->diag.stale);
 	stats_counter(st, "diag_malformed", s->diag.malformed);

@@ -437,6 +437,22 @@ void conntable_foreach(struct tw_conntable *t, void (*fn)(struct tw_conn *c, voi
 			fn(c, data);
 }
 
+size_t conntable_foreach_buckets(struct tw_conntable *t, size_t from, size_t n,
+				 void (*fn)(struct tw_conn *c, void *data), void *data)
+{
+	size_t end = from < t->cap && n < t->cap - from ? from + n : t->cap;
+
+	for (size_t i = from; i < end; i++)
+		for (struct tw_conn *c = link_to(&t->buckets[i]); c; c = link_to(&c->next))
+			fn(c, data);
+	return end;
+}
+
+size_t conntable_bucket_count(const struct tw_conntable *t)
+{
+	return t->cap;
+}
+
 int conntable_cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;

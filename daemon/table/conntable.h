@@ -269,6 +269,12 @@ struct tw_conn *conntable_find_listener(struct tw_conntable *t, uint32_t netns, 
 
 /* Calls fn for every connection (live and retained), in no order. fn must
  * not add or remove connections. */
+/* Buckets from..from+n (capped at the table's), each connection in them
+ * to fn, which must not add or remove any; returns the bucket after the
+ * last. The bucket count changes only when the table grows. */
+size_t conntable_foreach_buckets(struct tw_conntable *t, size_t from, size_t n,
+				 void (*fn)(struct tw_conn *c, void *data), void *data);
+size_t conntable_bucket_count(const struct tw_conntable *t);
 void conntable_foreach(struct tw_conntable *t, void (*fn)(struct tw_conn *c, void *data),
 		       void *data);
 /* Cookies of every connection, sorted ascending, in a new array the caller

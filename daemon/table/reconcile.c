@@ -310,7 +310,6 @@ static bool netns_dumped(uint32_t netns, void *data)
 struct sweep_ctx {
 	struct tw_reconcile *r;
 	const struct tw_reconcile_scope *scope;
-	uint64_t unreconciled;
 	uint64_t now_ns;
 	struct tw_conn **gone;
 	size_t n_gone, cap_gone;
@@ -335,7 +334,7 @@ static void sweep_one(struct tw_conn *c, void *data)
 	}
 	if (!in_scope(ctx->scope, c)) {
 		c->flags |= TW_CONN_UNRECONCILED;
-		ctx->unreconciled++;
+		ctx->r->sweep.unreconciled++;
 		return;
 	}
 	c->flags &= ~TW_CONN_UNRECONCILED;
@@ -355,16 +354,14 @@ gone:
 	ctx->gone[ctx->n_gone++] = c;
 }
 
-void reconcile_end(struct tw_reconcile *r, const struct tw_reconcile_scope *scope, uint64_t now_ns)
+/* Closes what one slice found gone: in the same turn as the walk that
+ * found it, before any event can change those records. */
+static void retire_gone(struct tw_reconcile *r, struct sweep_ctx *ctx)
 {
-	struct sweep_ctx ctx = {.r = r, .scope = scope, .now_ns = now_ns};
+	uint64_t now_ns = ctx->now_ns;
 
-	judge_pending(r, now_ns);
-
-	/* Collect first: retiring inside the walk would change the table. */
-	conntable_foreach(r->table, sweep_one, &ctx);
-	for (size_t i = 0; i < ctx.n_gone; i++) {
-		struct tw_conn *c = ctx.gone[i];
+	for (size_t i = 0; i < ctx->n_gone; i++) {
+		struct tw_conn *c = ctx->gone[i];
 
 		if (c->flags & TW_CONN_REQUEST) {
 			/* A SYN-queue entry that no child took over: it
@@ -390,9 +387,59 @@ void reconcile_end(struct tw_reconcile *r, const struct tw_reconcile_scope *scop
 		c->last_change_ns = end_ns;
 		conntable_retire(r->table, c, end_ns);
 	}
+	ctx->n_gone = 0;
+}
+
+void reconcile_sweep_begin(struct tw_reconcile *r, const struct tw_reconcile_scope *scope,
+			   uint64_t now_ns)
+{
+	judge_pending(r, now_ns);
+	r->sweep = (struct tw_reconcile_sweep){
+		.active = true,
+		.buckets = conntable_bucket_count(r->table),
+		.scope = *scope,
+		.now_ns = now_ns,
+	};
+}
+
+/* Buckets a slice walks between two looks at the clock: about a tenth of
+ * a millisecond of records at the table's load. */
+#define SWEEP_SLICE 2048
+
+bool reconcile_sweep_step(struct tw_reconcile *r, uint64_t budget_ns)
+{
+	struct tw_reconcile_sweep *sw = &r->sweep;
+	struct sweep_ctx ctx = {.r = r, .scope = &sw->scope, .now_ns = sw->now_ns};
+	uint64_t t0 = clock_mono_ns();
+
+	if (!sw->active)
+		return true;
+	r->stats.sweep_turns++;
+	if (conntable_bucket_count(r->table) != sw->buckets) {
+		r->stats.sweeps_cut++;
+		sw->next = sw->buckets; /* the rest waits for the next pass */
+	}
+	while (sw->next < sw->buckets) {
+		sw->next =
+			conntable_foreach_buckets(r->table, sw->next, SWEEP_SLICE, sweep_one, &ctx);
+		retire_gone(r, &ctx);
+		if (clock_mono_ns() - t0 >= budget_ns)
+			break;
+	}
 	free(ctx.gone);
-	passive_pass_done(r->table, r->gen, now_ns, netns_dumped, (void *)scope);
-	r->stats.unreconciled = ctx.unreconciled;
+	if (sw->next < sw->buckets)
+		return false;
+	sw->active = false;
+	passive_pass_done(r->table, r->gen, sw->now_ns, netns_dumped, (void *)&sw->scope);
+	r->stats.unreconciled = sw->unreconciled;
 	r->stats.runs++;
 	r->initial = false;
+	return true;
+}
+
+void reconcile_end(struct tw_reconcile *r, const struct tw_reconcile_scope *scope, uint64_t now_ns)
+{
+	reconcile_sweep_begin(r, scope, now_ns);
+	while (!reconcile_sweep_step(r, UINT64_MAX))
+		;
 }

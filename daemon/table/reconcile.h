@@ -29,6 +29,9 @@ struct tw_reconcile_stats {
 				   * their namespace was not dumped */
 	uint64_t alloc_failures;  /* disagreements or owner notes dropped for want of
 				   * memory (taken up again by the next pass) */
+	uint64_t sweep_turns;     /* slices the sweeps for vanished connections took */
+	uint64_t sweeps_cut;      /* sweeps stopped because the table grew under them
+				   * (the rest is judged by the next pass) */
 };
 
 /* Which namespaces a pass covered, for judging what it did not see. */
@@ -47,6 +50,17 @@ struct tw_reconcile_pending {
 	bool added;    /* the pass created the connection */
 };
 
+/* The end of a pass, in slices: the table's buckets walked for what the
+ * dumps did not see (reconcile_sweep_begin/step). */
+struct tw_reconcile_sweep {
+	bool active;
+	size_t next;    /* the next bucket */
+	size_t buckets; /* the table's count when the sweep began */
+	struct tw_reconcile_scope scope;
+	uint64_t now_ns;
+	uint64_t unreconciled;
+};
+
 struct tw_reconcile {
 	struct tw_conntable *table;
 	uint32_t gen;
@@ -61,6 +75,7 @@ struct tw_reconcile {
 	 * The owner pass looks at these instead of the whole table. */
 	uint64_t *owner_wanted;
 	size_t n_owner_wanted, cap_owner_wanted;
+	struct tw_reconcile_sweep sweep;
 };
 
 /* The connection still wants an owner a /proc scan could give it. */
@@ -92,5 +107,19 @@ void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_ksoc
  * TW_CONN_UNRECONCILED.
  */
 void reconcile_end(struct tw_reconcile *r, const struct tw_reconcile_scope *scope, uint64_t now_ns);
+/*
+ * reconcile_end in slices, so that a million connections are not walked
+ * in one turn of the loop: begin judges the disagreements and starts the
+ * walk (scope's arrays must stay as they are until it ends); each step
+ * walks buckets for at most budget_ns (at least one slice) and closes what
+ * vanished among them, and returns true once the pass is over. Events may
+ * be applied between steps: a connection that changed since the pass began
+ * is not judged, as in reconcile_end. If the table grows between steps
+ * (its buckets rehashed), the sweep stops there (sweeps_cut): what it did
+ * not reach keeps its count of misses for the next pass.
+ */
+void reconcile_sweep_begin(struct tw_reconcile *r, const struct tw_reconcile_scope *scope,
+			   uint64_t now_ns);
+bool reconcile_sweep_step(struct tw_reconcile *r, uint64_t budget_ns);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "taskiter.h"
 #include "tasks.h"
 #include "tasks.skel.h"
@@ -20,6 +21,12 @@ struct tw_tasks {
 	uint64_t runs, records, errors;
 	unsigned char *buf;
 	bool ns_ids; /* the kernel's namespaces carry ids (file handles) */
+	/* The socket walk in steps (sockets_step): its iterator, its buffer
+	 * and the bytes of a record a read cut; the steps it took. */
+	int step_fd;
+	unsigned char *step_buf;
+	size_t step_have;
+	uint64_t steps;
 };
 
 void tasks_close(struct tw_tasks *t)
@@ -29,6 +36,9 @@ void tasks_close(struct tw_tasks *t)
 	bpf_link__destroy(t->sockets);
 	bpf_link__destroy(t->netns);
 	tasks_bpf__destroy(t->skel);
+	if (t->step_fd >= 0)
+		close(t->step_fd);
+	free(t->step_buf);
 	free(t->buf);
 	free(t);
 }
@@ -38,11 +48,14 @@ struct tw_tasks *tasks_open(char *err, size_t err_len)
 	struct tw_tasks *t = calloc(1, sizeof(*t));
 	int r;
 
-	if (!t || !(t->buf = malloc(READ_BYTES))) {
+	if (!t || !(t->buf = malloc(READ_BYTES)) || !(t->step_buf = malloc(READ_BYTES))) {
 		snprintf(err, err_len, "out of memory");
+		if (t)
+			free(t->buf);
 		free(t);
 		return NULL;
 	}
+	t->step_fd = -1;
 	t->skel = tasks_bpf__open();
 	if (!t->skel) {
 		snprintf(err, err_len, "cannot open the task iterators: %s", strerror(errno));
@@ -152,6 +165,74 @@ static int sockets(void *src, void (*fn)(const struct tw_task_sock *, void *), v
 	return run(t, t->sockets, sizeof(struct tcpwatch_task_sock), one_sock, &c);
 }
 
+static void sockets_cancel(void *src)
+{
+	struct tw_tasks *t = src;
+
+	if (t->step_fd >= 0)
+		close(t->step_fd);
+	t->step_fd = -1;
+	t->step_have = 0;
+}
+
+/*
+ * run() in steps: the iterator's position is the kernel's (a task and a
+ * descriptor number), so it picks up where the last read ended even when
+ * tasks came and went meanwhile. Each read() walks descriptors until 64 KiB
+ * of records are written (about 2,300 sockets) or the walk ends.
+ */
+static int sockets_step(void *src, void (*fn)(const struct tw_task_sock *, void *), void *ctx,
+			uint64_t budget_ns)
+{
+	const size_t size = sizeof(struct tcpwatch_task_sock);
+	struct tw_tasks *t = src;
+	struct sock_cb c = {.fn = fn, .ctx = ctx};
+	uint64_t t0 = clock_mono_ns();
+	ssize_t n;
+
+	if (t->step_fd < 0) {
+		t->runs++;
+		t->step_have = 0;
+		t->step_fd = bpf_iter_create(bpf_link__fd(t->sockets));
+		if (t->step_fd < 0) {
+			int e = -errno;
+
+			t->errors++;
+			return e;
+		}
+	}
+	t->steps++;
+	do {
+		size_t off = 0;
+
+		n = read(t->step_fd, t->step_buf + t->step_have, READ_BYTES - t->step_have);
+		if (n < 0 && errno == EINTR) {
+			n = 1; /* not an end: on to the next read */
+			continue;
+		}
+		if (n <= 0)
+			break;
+		t->step_have += (size_t)n;
+		for (; t->step_have - off >= size; off += size) {
+			one_sock(t->step_buf + off, &c);
+			t->records++;
+		}
+		t->step_have -= off;
+		memmove(t->step_buf, t->step_buf + off, t->step_have);
+	} while (clock_mono_ns() - t0 < budget_ns);
+	if (n > 0)
+		return 0;
+	if (n < 0) {
+		int e = -errno;
+
+		t->errors++;
+		sockets_cancel(t);
+		return e;
+	}
+	sockets_cancel(t);
+	return 1;
+}
+
 struct netns_cb {
 	void (*fn)(const struct tw_task_netns *, void *);
 	void *ctx;
@@ -176,7 +257,11 @@ static int netns(void *src, void (*fn)(const struct tw_task_netns *, void *), vo
 
 struct tw_task_source tasks_source(struct tw_tasks *t)
 {
-	return (struct tw_task_source){.sockets = sockets, .netns = netns, .src = t};
+	return (struct tw_task_source){.sockets = sockets,
+				       .sockets_step = sockets_step,
+				       .sockets_cancel = sockets_cancel,
+				       .netns = netns,
+				       .src = t};
 }
 
 void tasks_report(const struct tw_tasks *t, struct tw_stats *s)
@@ -184,4 +269,5 @@ void tasks_report(const struct tw_tasks *t, struct tw_stats *s)
 	stats_counter(s, "task_iter_runs", t ? t->runs : 0);
 	stats_counter(s, "task_iter_records", t ? t->records : 0);
 	stats_counter(s, "task_iter_errors", t ? t->errors : 0);
+	stats_counter(s, "task_iter_steps", t ? t->steps : 0);
 }

@@ -72,6 +72,12 @@ enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, str
 	abort();
 }
 
+struct MHD_Response *http_response_buf(unsigned *status, struct tw_buf *b)
+{
+	(void)status, (void)b;
+	abort();
+}
+
 enum MHD_Result http_reply_error(struct tw_http *h, struct MHD_Connection *conn, unsigned status,
 				 const char *message)
 {

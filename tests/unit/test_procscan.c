@@ -16,7 +16,10 @@
 struct fake {
 	struct tw_task_sock v[8];
 	size_t n;
-	int fail; /* returned after the records, if negative */
+	int fail;     /* returned after the records, if negative */
+	size_t next;  /* sockets_step: the next record */
+	size_t steps; /* sockets_step calls */
+	bool cancelled;
 };
 
 static int fake_sockets(void *src, void (*fn)(const struct tw_task_sock *, void *), void *ctx)
@@ -26,6 +29,30 @@ static int fake_sockets(void *src, void (*fn)(const struct tw_task_sock *, void 
 	for (size_t i = 0; i < f->n; i++)
 		fn(&f->v[i], ctx);
 	return f->fail;
+}
+
+/* Two records a step, as a read of the iterator gives a part. */
+static int fake_step(void *src, void (*fn)(const struct tw_task_sock *, void *), void *ctx,
+		     uint64_t budget_ns)
+{
+	struct fake *f = src;
+
+	(void)budget_ns;
+	f->steps++;
+	for (int i = 0; i < 2 && f->next < f->n; i++)
+		fn(&f->v[f->next++], ctx);
+	if (f->next < f->n)
+		return 0;
+	f->next = 0;
+	return f->fail < 0 ? f->fail : 1;
+}
+
+static void fake_cancel(void *src)
+{
+	struct fake *f = src;
+
+	f->next = 0;
+	f->cancelled = true;
 }
 
 static struct tw_task_sock sock(uint32_t inode, uint32_t pid, uint32_t uid, const char *comm)
@@ -85,6 +112,64 @@ static void test_owners_from_source(void **state)
 	procscan_free(p);
 }
 
+/* A scan in steps: in progress until the source's walk ends, then the
+ * same map as a scan at once; a process whose sockets a step boundary cut
+ * stays one process; a cancelled walk starts over. */
+static void test_scan_in_steps(void **state)
+{
+	struct fake f = {.v = {sock(10, 100, 0, "nginx"), sock(20, 100, 0, "nginx"),
+			       sock(21, 100, 0, "nginx"), sock(30, 200, 33, "worker"),
+			       sock(40, 200, 33, "worker")},
+			 .n = 5};
+	struct tw_task_source src = {.sockets = fake_sockets,
+				     .sockets_step = fake_step,
+				     .sockets_cancel = fake_cancel,
+				     .src = &f};
+	struct tw_procscan *p = procscan_new("/nonexistent", 100);
+	struct tw_proc_owner o;
+	int r;
+
+	(void)state;
+	assert_non_null(p);
+	procscan_use_source(p, &src);
+	assert_int_equal(procscan_scan_step(p, not_30, NULL, 0), -EINPROGRESS);
+	assert_int_equal(procscan_lookup(p, 10, &o), 0); /* a part, meanwhile */
+	assert_int_equal(procscan_lookup(p, 40, &o), -ENOENT);
+	assert_int_equal(procscan_scan_step(p, not_30, NULL, 0), -EINPROGRESS);
+	r = procscan_scan_step(p, not_30, NULL, 0);
+	assert_int_equal(r, 4);
+	assert_int_equal(f.steps, 3);
+	assert_int_equal(procscan_lookup(p, 21, &o), 0);
+	assert_int_equal(o.pid, 100);
+	assert_string_equal(o.comm, "nginx");
+	assert_int_equal(procscan_lookup(p, 30, &o), -ENOENT);
+	assert_int_equal(procscan_lookup(p, 40, &o), 0);
+	assert_int_equal(o.pid, 200);
+	assert_int_equal(o.uid, 33);
+
+	/* The next scan starts afresh; cancelled, it starts over again. */
+	f.v[0] = sock(11, 101, 0, "other");
+	assert_int_equal(procscan_scan_step(p, NULL, NULL, 0), -EINPROGRESS);
+	assert_int_equal(procscan_lookup(p, 40, &o), -ENOENT);
+	procscan_scan_cancel(p);
+	assert_true(f.cancelled);
+	f.steps = 0;
+	while ((r = procscan_scan_step(p, NULL, NULL, 0)) == -EINPROGRESS)
+		;
+	assert_int_equal(r, 5);
+	assert_int_equal(f.steps, 3);
+	assert_int_equal(procscan_lookup(p, 11, &o), 0);
+	assert_int_equal(o.pid, 101);
+	assert_int_equal(procscan_lookup(p, 10, &o), -ENOENT);
+
+	/* An error ends the walk and is passed on. */
+	f.fail = -EIO;
+	while ((r = procscan_scan_step(p, NULL, NULL, 0)) == -EINPROGRESS)
+		;
+	assert_int_equal(r, -EIO);
+	procscan_free(p);
+}
+
 /* A comm the source gives unterminated is cut at 15 characters. */
 static void test_comm_terminated(void **state)
 {
@@ -108,6 +193,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_owners_from_source),
 		cmocka_unit_test(test_comm_terminated),
+		cmocka_unit_test(test_scan_in_steps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -708,6 +708,189 @@ static void test_retired_seen_again_revived(void **state)
 	assert_int_equal(ts.retained, 0);
 }
 
+/* The cookie of the i-th connection: spread over the table's buckets
+ * (consecutive cookies sit in consecutive buckets: the table keeps the
+ * kernel's per-CPU runs of 4096 together), each in a run of its own. */
+static uint64_t ck(uint64_t i)
+{
+	return i << 12 | ((i * 2654435761u) & 0xfff);
+}
+
+/* A table of n ESTABLISHED connections (cookies ck(1..n)) that one pass
+ * saw, with room for max_live. */
+static struct tw_conntable *big_table(struct tw_reconcile *r, size_t n, size_t max_live,
+				      uint64_t *now)
+{
+	const struct tw_conntable_limits limits = {
+		.max_live = max_live,
+		.retain_count = max_live,
+		.retain_age_ns = UINT64_MAX / 2,
+		.history_max = 32,
+	};
+	struct tw_conntable *t = conntable_new(&limits);
+	const uint32_t ns[] = {NS};
+	const struct tw_reconcile_scope scope = {.dumped = ns,
+						 .n_dumped = 1,
+						 .existing = ns,
+						 .n_existing = 1,
+						 .existing_complete = true};
+
+	assert_non_null(t);
+	reconcile_init(r, t);
+	*now = 100 * SEC;
+	reconcile_begin(r, *now);
+	for (size_t i = 1; i <= n; i++) {
+		struct tw_ksock k =
+			dsock(ck(i), TW_TCP_ESTABLISHED, (uint16_t)(1024 + i % 60000), 80);
+
+		reconcile_sock(r, NS, &k, *now);
+	}
+	reconcile_end(r, &scope, *now + SEC);
+	return t;
+}
+
+/* A pass that sees the even cookies only, its sweep in slices of one
+ * bucket walk each (budget 0) when sliced. With touch, after the first
+ * slice the first odd connection still open changes (as an event between
+ * two turns would change it), and *touch is its cookie. Returns how many
+ * steps the sweep took. */
+static size_t even_pass(struct tw_reconcile *r, size_t n, uint64_t *now, bool sliced,
+			uint64_t *touch)
+{
+	const uint32_t ns[] = {NS};
+	const struct tw_reconcile_scope scope = {.dumped = ns,
+						 .n_dumped = 1,
+						 .existing = ns,
+						 .n_existing = 1,
+						 .existing_complete = true};
+	size_t steps = 0;
+
+	*now += 10 * SEC;
+	reconcile_begin(r, *now);
+	for (size_t i = 2; i <= n; i += 2) {
+		struct tw_ksock k =
+			dsock(ck(i), TW_TCP_ESTABLISHED, (uint16_t)(1024 + i % 60000), 80);
+
+		reconcile_sock(r, NS, &k, *now);
+	}
+	if (!sliced) {
+		reconcile_end(r, &scope, *now + SEC);
+		return 1;
+	}
+	reconcile_sweep_begin(r, &scope, *now + SEC);
+	do {
+		if (steps == 1 && touch) {
+			for (uint64_t c = 1; c <= n; c += 2) {
+				struct tw_conn *x = conntable_get(r->table, ck(c));
+
+				if (!(x->flags & TW_CONN_CLOSED)) {
+					x->last_change_ns = *now + SEC / 2;
+					*touch = c;
+					break;
+				}
+			}
+			assert_int_not_equal(*touch, 0);
+		}
+		steps++;
+	} while (!reconcile_sweep_step(r, 0));
+	return steps;
+}
+
+/* The sweep in slices closes exactly what the sweep in one go closes, the
+ * same way, and leaves alone a connection an event changed between two of
+ * its slices. */
+static void test_sweep_in_slices_as_whole(void **state)
+{
+	enum { N = 3000 };
+	struct tw_reconcile whole, sliced;
+	struct tw_conntable *tw, *ts;
+	uint64_t now_w, now_s, touched = 0;
+	size_t steps = 0;
+
+	(void)state;
+	tw = big_table(&whole, N, 2 * N, &now_w);
+	ts = big_table(&sliced, N, 2 * N, &now_s);
+	assert_true(conntable_bucket_count(ts) > 2048); /* more than one slice */
+	for (int p = 0; p < TW_RECONCILE_MISSES; p++) {
+		even_pass(&whole, N, &now_w, false, NULL);
+		/* The second pass closes: one of them changes meanwhile. */
+		steps = even_pass(&sliced, N, &now_s, true, p ? &touched : NULL);
+	}
+	assert_true(steps >= conntable_bucket_count(ts) / 2048);
+	assert_true(sliced.stats.sweep_turns > whole.stats.sweep_turns);
+	assert_int_equal(whole.stats.vanished, N / 2);
+	assert_int_equal(sliced.stats.vanished, N / 2 - 1);
+	assert_int_equal(sliced.stats.runs, whole.stats.runs);
+	for (uint64_t c = 1; c <= N; c++) {
+		const struct tw_conn *a = conntable_get(tw, ck(c)), *b = conntable_get(ts, ck(c));
+
+		assert_non_null(a);
+		assert_non_null(b);
+		if (c == touched) {
+			assert_false(b->flags & TW_CONN_CLOSED); /* changed meanwhile */
+			continue;
+		}
+		assert_int_equal(a->flags & TW_CONN_CLOSED, b->flags & TW_CONN_CLOSED);
+		assert_int_equal(a->state, b->state);
+		assert_int_equal(a->hist_len, b->hist_len);
+		assert_int_equal(a->last_change_ns, b->last_change_ns);
+	}
+	assert_int_equal(sliced.stats.sweeps_cut, 0);
+	reconcile_fini(&whole);
+	reconcile_fini(&sliced);
+	conntable_free(tw);
+	conntable_free(ts);
+}
+
+/* A table that grows between two slices (its buckets rehashed) ends the
+ * sweep there, counted; nothing is judged twice, and the next pass
+ * finishes the job. */
+static void test_sweep_cut_by_growth(void **state)
+{
+	enum { N = 1500 };
+	const uint32_t ns[] = {NS};
+	const struct tw_reconcile_scope scope = {.dumped = ns,
+						 .n_dumped = 1,
+						 .existing = ns,
+						 .n_existing = 1,
+						 .existing_complete = true};
+	struct tw_reconcile r;
+	struct tw_conntable *t;
+	uint64_t now;
+	size_t buckets;
+	bool created;
+
+	(void)state;
+	t = big_table(&r, N, 8 * N, &now);
+	even_pass(&r, N, &now, false, NULL); /* one miss each for the odd ones */
+	/* The second miss: begin, one slice, then the table grows. */
+	now += 10 * SEC;
+	reconcile_begin(&r, now);
+	for (size_t i = 2; i <= N; i += 2) {
+		struct tw_ksock k =
+			dsock(ck(i), TW_TCP_ESTABLISHED, (uint16_t)(1024 + i % 60000), 80);
+
+		reconcile_sock(&r, NS, &k, now);
+	}
+	reconcile_sweep_begin(&r, &scope, now + SEC);
+	buckets = conntable_bucket_count(t);
+	assert_false(reconcile_sweep_step(&r, 0));
+	for (uint64_t c = 1ull << 40; conntable_bucket_count(t) == buckets; c++)
+		assert_non_null(conntable_get_or_add(t, c, &created));
+	assert_true(reconcile_sweep_step(&r, 0));
+	assert_int_equal(r.stats.sweeps_cut, 1);
+	assert_true(r.stats.vanished > 0);
+	assert_true(r.stats.vanished < N / 2);
+	/* The next pass (without the new ones' sockets, which are younger
+	 * than it) closes the rest: each odd one exactly once. */
+	even_pass(&r, N, &now, false, NULL);
+	assert_int_equal(r.stats.vanished, N / 2);
+	for (uint64_t c = 1; c <= N; c += 2)
+		assert_true(conntable_get(t, ck(c))->flags & TW_CONN_CLOSED);
+	reconcile_fini(&r);
+	conntable_free(t);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -732,6 +915,8 @@ int main(void)
 		T(test_owner_wanted_noted),
 		T(test_derived_time_wait_adjusted),
 		T(test_retired_seen_again_revived),
+		cmocka_unit_test(test_sweep_in_slices_as_whole),
+		cmocka_unit_test(test_sweep_cut_by_growth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
