@@ -64,7 +64,7 @@ bench-scale:
 	$(MAKE) build
 	BUILD=$(BUILD) SOCKETS=100000 CHURN_WORKERS=2 CHURN_RATE=half bench/run-api.sh
 	BUILD=$(BUILD) SOCKETS=1000000 CHURN_WORKERS=2 CHURN_RATE=half LIVE_TIMEOUT=600 \
-		HOLD_START_TIMEOUT=900 bench/run-api.sh
+		HOLD_START_TIMEOUT=900 DAEMON_ARGS="--max-connections 1500000" bench/run-api.sh
 
 # Installs what packaging/install.cmake lists: binaries, the unit, the
 # config (kept if it exists), man pages, bash completion. PREFIX (default

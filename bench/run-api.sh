@@ -27,7 +27,8 @@
 # CONNS (50), THREADS (2), CHURN_WORKERS (0), CHURN_RATE (connections/s of
 # the churn beside, or "half": half the untraced peak, measured first for
 # PEAK_S (5) seconds; default no bound), RUNS (10), PORT (18080),
-# LIVE_TIMEOUT (300 s), KEEP=1.  make bench-scale runs it at 1,000,000.
+# LIVE_TIMEOUT (300 s), DAEMON_ARGS (more tcpwatchd flags), KEEP=1.
+# make bench-scale runs it at 1,000,000.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -68,7 +69,8 @@ fi
 bench_hold_start "$SOCKETS" "$BENCH_WORK/hold.out"
 grep '^ready ' "$BENCH_WORK/hold.out"
 start=$(bench_now)
-bench_daemon_start "$SOCK" "$BENCH_WORK/tcpwatchd.log" --listen "127.0.0.1:$PORT"
+# shellcheck disable=SC2086 # DAEMON_ARGS: words
+bench_daemon_start "$SOCK" "$BENCH_WORK/tcpwatchd.log" --listen "127.0.0.1:$PORT" ${DAEMON_ARGS:-}
 bench_wait_stat "$SOCK" connections_live "$SOCKETS" "$LIVE_TIMEOUT" ||
 	bench_die "tcpwatchd never reported connections_live >= $SOCKETS"
 live=$(bench_stat "$SOCK" connections_live)

@@ -25,6 +25,7 @@ struct http_req {
 	char *body;    /* what came, up to HTTP_BODY_MAX, NUL-terminated */
 	size_t len;
 	bool too_big;
+	bool deferred; /* counted and admitted, then put off to a later turn */
 };
 
 struct tw_http {
@@ -47,8 +48,17 @@ struct tw_http {
 	struct tw_sse sse;
 	struct http_peers peers;
 	uint64_t peers_ticked_ns;
-	/* The loop's turns that ran libmicrohttpd (http/server.c). */
+	/* The loop's turns that ran libmicrohttpd (http/server.c), when the
+	 * last began, and the requests put off from it to the next (suspended
+	 * connections, resumed before the next run): a turn serves requests
+	 * for HTTP_TURN_BUDGET_NS and leaves the rest for the next, so that
+	 * fifty slow listings do not hold the loop for fifty listings' time. */
 	uint64_t turn;
+	uint64_t turn_start_ns;
+	struct MHD_Connection **deferred;
+	size_t n_deferred, cap_deferred;
+	bool deferred_resumed; /* resumed: both daemons must run (http_tick) */
+	uint64_t deferrals;
 	/* GET /api/v1/stats, formatted once for the requests of one turn
 	 * (http/routes.c): the answer, the turn, the time and h->requests
 	 * when it was made, and how many requests shared one. */

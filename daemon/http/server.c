@@ -131,6 +131,44 @@ static bool access_refused(struct tw_http *h, struct MHD_Connection *conn, const
 	return false;
 }
 
+/*
+ * A turn serves requests for HTTP_TURN_BUDGET_NS; a request admitted after
+ * that waits for the next turn (its connection suspended, resumed by
+ * resume_deferred before the next run), after the loop has served the
+ * rings, the reconcile and its timers. Each turn serves at least one.
+ */
+#define HTTP_TURN_BUDGET_NS (2 * NSEC_PER_MSEC)
+
+static bool defer(struct tw_http *h, struct MHD_Connection *conn, struct http_req *req)
+{
+	if (clock_mono_ns() - h->turn_start_ns < HTTP_TURN_BUDGET_NS ||
+	    h->n_deferred == h->cap_deferred)
+		return false;
+	MHD_suspend_connection(conn);
+	req->deferred = true;
+	h->deferred[h->n_deferred++] = conn;
+	h->deferrals++;
+	return true;
+}
+
+static void resume_deferred(struct tw_http *h)
+{
+	for (size_t i = 0; i < h->n_deferred; i++)
+		MHD_resume_connection(h->deferred[i]);
+	if (h->n_deferred)
+		h->deferred_resumed = true;
+	h->n_deferred = 0;
+}
+
+/* A turn of libmicrohttpd begins: its budget starts now, with the
+ * requests the last turn put off. */
+static void turn_begin(struct tw_http *h)
+{
+	h->turn++;
+	h->turn_start_ns = clock_mono_ns();
+	resume_deferred(h);
+}
+
 static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url,
 				      const char *method, const char *version,
 				      const char *upload_data, size_t *upload_data_size,
@@ -181,9 +219,14 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	h->requests++;
-	if (access_refused(h, conn, url, &req->token_ok, &ret))
-		return ret;
+	if (!req->deferred) {
+		h->requests++;
+		if (access_refused(h, conn, url, &req->token_ok, &ret))
+			return ret;
+		if (defer(h, conn, req))
+			return MHD_YES;
+	}
+	req->deferred = false;
 	if (h->hooks.sync)
 		h->hooks.sync(h->hooks.data);
 	handler = routes_find(method, url, &rest, &status);
@@ -240,7 +283,7 @@ static void on_epoll(struct tw_loop *l, int fd, uint32_t events, void *data)
 
 	(void)l;
 	(void)events;
-	h->turn++;
+	turn_begin(h);
 	MHD_run(fd == h->unix_epfd ? h->unix_daemon : h->tcp_daemon);
 }
 
@@ -453,8 +496,8 @@ static int http_timeout(void *data)
 	struct tw_http *h = data;
 	int a = mhd_timeout(h->unix_daemon), b = mhd_timeout(h->tcp_daemon);
 
-	if (h->sse.resumed)
-		return 0; /* events wait in a resumed stream */
+	if (h->sse.resumed || h->n_deferred || h->deferred_resumed)
+		return 0; /* events wait in a resumed stream, requests put off */
 	if (a < 0)
 		return b;
 	if (b < 0)
@@ -476,7 +519,8 @@ void http_tick(struct tw_http *h)
 		peers_tick(&h->peers, now);
 	}
 	h->sse.resumed = false;
-	h->turn++;
+	turn_begin(h);
+	h->deferred_resumed = false;
 	if (h->unix_daemon)
 		MHD_run(h->unix_daemon);
 	if (h->tcp_daemon)
@@ -495,6 +539,14 @@ struct tw_http *http_new(struct tw_loop *loop, const struct tw_config *cfg,
 	}
 	h->loop = loop;
 	h->hooks = *hooks;
+	/* Every connection of both doors may be put off at once. */
+	h->cap_deferred = 2 * ((size_t)cfg->max_clients + PEERS_MARGIN);
+	h->deferred = calloc(h->cap_deferred, sizeof(*h->deferred));
+	if (!h->deferred) {
+		snprintf(err, err_len, "out of memory");
+		free(h);
+		return NULL;
+	}
 	sse_init(&h->sse, cfg->max_watchers);
 	peers_init(&h->peers, cfg->max_clients, cfg->max_clients_per_peer,
 		   (uint64_t)cfg->request_timeout_ms * NSEC_PER_MSEC);
@@ -562,6 +614,7 @@ void http_free(struct tw_http *h)
 	loop_set_timeout_hook(h->loop, NULL, NULL, NULL);
 	/* Stopping a daemon with suspended connections is an API violation. */
 	sse_resume_all(&h->sse);
+	resume_deferred(h);
 	if (h->unix_epfd >= 0)
 		loop_del_fd(h->loop, h->unix_epfd);
 	if (h->tcp_epfd >= 0)
@@ -573,6 +626,7 @@ void http_free(struct tw_http *h)
 	if (h->tcp_daemon)
 		MHD_stop_daemon(h->tcp_daemon);
 	http_stats_free(h);
+	free(h->deferred);
 	free(h);
 }
 
@@ -596,6 +650,7 @@ void http_report(const struct tw_http *h, struct tw_stats *s)
 {
 	stats_counter(s, "http_requests", h->requests);
 	stats_counter(s, "http_stats_shared", h->stats_shared);
+	stats_counter(s, "http_deferred", h->deferrals);
 	stats_counter(s, "http_alloc_failures", h->alloc_failures);
 	peers_report(&h->peers, s);
 	stats_counter(s, "http_errors", h->errors);
