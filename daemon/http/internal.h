@@ -60,10 +60,12 @@ struct tw_http {
 	bool deferred_resumed; /* resumed: both daemons must run (http_tick) */
 	uint64_t deferrals;
 	/* GET /api/v1/stats, formatted once for the requests of one turn
-	 * (http/routes.c): the answer, the turn, the time and h->requests
-	 * when it was made, and how many requests shared one. */
+	 * (http/routes.c): the answer, the turn, the time, h->served and
+	 * h->errors when it was made, and how many requests shared one. A
+	 * request put off to a later turn counts only when it is served. */
 	struct MHD_Response *stats_resp;
-	uint64_t stats_turn, stats_ns, stats_requests, stats_errors;
+	uint64_t served; /* requests handed to their handler */
+	uint64_t stats_turn, stats_ns, stats_served, stats_errors;
 	uint64_t stats_shared;
 };
 

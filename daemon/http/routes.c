@@ -144,9 +144,9 @@ static enum MHD_Result handle_stats(struct tw_http *h, struct MHD_Connection *co
 	(void)rest;
 	if (no_query(h, conn, &qe))
 		return http_reply_query_error(h, conn, &qe);
-	if (h->stats_resp && h->stats_turn == h->turn && h->stats_requests + 1 == h->requests &&
+	if (h->stats_resp && h->stats_turn == h->turn && h->stats_served + 1 == h->served &&
 	    h->stats_errors == h->errors && now - h->stats_ns < STATS_SHARE_NS) {
-		h->stats_requests = h->requests;
+		h->stats_served = h->served;
 		h->stats_shared++;
 		return MHD_queue_response(conn, MHD_HTTP_OK, h->stats_resp);
 	}
@@ -169,7 +169,7 @@ static enum MHD_Result handle_stats(struct tw_http *h, struct MHD_Connection *co
 	}
 	h->stats_turn = h->turn;
 	h->stats_ns = now;
-	h->stats_requests = h->requests;
+	h->stats_served = h->served;
 	h->stats_errors = h->errors;
 	return MHD_queue_response(conn, MHD_HTTP_OK, h->stats_resp);
 }

@@ -249,6 +249,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 		if (!h->req.body)
 			h->req.body = (char *)"";
 	}
+	h->served++;
 	ret = handler(h, conn, rest);
 	memset(&h->req, 0, sizeof(h->req));
 	return ret;
