@@ -279,6 +279,11 @@ int loop_run(struct tw_loop *l)
 	return 0;
 }
 
+uint64_t loop_iteration(const struct tw_loop *l)
+{
+	return l->stats.iterations;
+}
+
 void loop_get_stats(const struct tw_loop *l, struct tw_loop_stats *ret)
 {
 	*ret = l->stats;

@@ -66,6 +66,9 @@ struct tw_loop_stats {
 	uint64_t busy[TW_LOOP_BUCKETS];
 };
 void loop_get_stats(const struct tw_loop *l, struct tw_loop_stats *ret);
+/* The iteration under way (the count of those done): handlers of one
+ * iteration see the same number. */
+uint64_t loop_iteration(const struct tw_loop *l);
 /* The bucket of a busy time, and the first value above a bucket (in us). */
 unsigned loop_busy_bucket(uint64_t us);
 uint64_t loop_busy_bucket_high(unsigned bucket);

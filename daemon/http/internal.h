@@ -54,7 +54,7 @@ struct tw_http {
 	 * for HTTP_TURN_BUDGET_NS and leaves the rest for the next, so that
 	 * fifty slow listings do not hold the loop for fifty listings' time. */
 	uint64_t turn;
-	uint64_t turn_start_ns;
+	uint64_t turn_start_ns, turn_iteration; /* the budget's: per loop iteration */
 	struct MHD_Connection **deferred;
 	size_t n_deferred, cap_deferred;
 	bool deferred_resumed; /* resumed: both daemons must run (http_tick) */

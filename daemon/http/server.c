@@ -132,8 +132,8 @@ static bool access_refused(struct tw_http *h, struct MHD_Connection *conn, const
 }
 
 /*
- * A turn serves requests for HTTP_TURN_BUDGET_NS; a request admitted after
- * that waits for the next turn (its connection suspended, resumed by
+ * A turn serves requests for HTTP_TURN_BUDGET_NS; a request that comes
+ * after that waits for the next turn (its connection suspended, resumed by
  * resume_deferred before the next run), after the loop has served the
  * rings, the reconcile and its timers. Each turn serves at least one.
  */
@@ -160,12 +160,19 @@ static void resume_deferred(struct tw_http *h)
 	h->n_deferred = 0;
 }
 
-/* A turn of libmicrohttpd begins: its budget starts now, with the
- * requests the last turn put off. */
+/* A turn of libmicrohttpd begins, with the requests the last one put off.
+ * The budget is the loop iteration's: the iteration may run libmicrohttpd
+ * three times (each daemon's epoll fd, then the timeout hook for both),
+ * and together they serve requests for HTTP_TURN_BUDGET_NS. */
 static void turn_begin(struct tw_http *h)
 {
+	uint64_t it = loop_iteration(h->loop);
+
 	h->turn++;
-	h->turn_start_ns = clock_mono_ns();
+	if (!h->turn_start_ns || it != h->turn_iteration) {
+		h->turn_iteration = it;
+		h->turn_start_ns = clock_mono_ns();
+	}
 	resume_deferred(h);
 }
 
@@ -223,9 +230,11 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 		h->requests++;
 		if (access_refused(h, conn, url, &req->token_ok, &ret))
 			return ret;
-		if (defer(h, conn, req))
-			return MHD_YES;
 	}
+	/* Put off again if its turn is spent too: each iteration serves at
+	 * least its first request. */
+	if (defer(h, conn, req))
+		return MHD_YES;
 	req->deferred = false;
 	if (h->hooks.sync)
 		h->hooks.sync(h->hooks.data);
@@ -559,6 +568,7 @@ struct tw_http *http_new(struct tw_loop *loop, const struct tw_config *cfg,
 		fd = -1;
 	}
 	if (fd < 0) {
+		free(h->deferred);
 		free(h);
 		return NULL;
 	}
