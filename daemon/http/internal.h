@@ -108,7 +108,7 @@ enum MHD_Result metrics_handle(struct tw_http *h, struct MHD_Connection *conn, c
  * when out of memory. */
 struct tw_stats *http_collect_stats(struct tw_http *h);
 /* Drops the /api/v1/stats answer kept for sharing (routes.c). */
-void http_stats_free(struct tw_http *h);
+void http_stats_unshare(struct tw_http *h);
 /* The methods a path takes, for a 405's Allow header ("GET, HEAD"). */
 const char *routes_allowed(const char *url);
 /* A socket cookie in decimal: 0, or -EINVAL / -ERANGE. */

@@ -120,16 +120,11 @@ struct tw_stats *http_collect_stats(struct tw_http *h)
  */
 #define STATS_SHARE_NS (1 * NSEC_PER_MSEC)
 
-static void stats_unshare(struct tw_http *h)
+void http_stats_unshare(struct tw_http *h)
 {
 	if (h->stats_resp)
 		MHD_destroy_response(h->stats_resp);
 	h->stats_resp = NULL;
-}
-
-void http_stats_free(struct tw_http *h)
-{
-	stats_unshare(h);
 }
 
 static enum MHD_Result handle_stats(struct tw_http *h, struct MHD_Connection *conn,
@@ -150,7 +145,7 @@ static enum MHD_Result handle_stats(struct tw_http *h, struct MHD_Connection *co
 		h->stats_shared++;
 		return MHD_queue_response(conn, MHD_HTTP_OK, h->stats_resp);
 	}
-	stats_unshare(h);
+	http_stats_unshare(h);
 	s = http_collect_stats(h);
 	if (!s)
 		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
@@ -164,7 +159,7 @@ static enum MHD_Result handle_stats(struct tw_http *h, struct MHD_Connection *co
 	if (status != MHD_HTTP_OK) { /* the out-of-memory body: not shared */
 		enum MHD_Result ret = MHD_queue_response(conn, status, h->stats_resp);
 
-		stats_unshare(h);
+		http_stats_unshare(h);
 		return ret;
 	}
 	h->stats_turn = h->turn;

@@ -636,7 +636,7 @@ void http_free(struct tw_http *h)
 	}
 	if (h->tcp_daemon)
 		MHD_stop_daemon(h->tcp_daemon);
-	http_stats_free(h);
+	http_stats_unshare(h);
 	free(h->deferred);
 	free(h);
 }

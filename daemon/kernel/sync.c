@@ -476,13 +476,19 @@ static void pass_over(struct tw_sync *s)
 	}
 }
 
+/* A step of a phase that runs a turn of the loop at a time: unless it
+ * was the last, the next comes at once after the loop has served others. */
+static bool last_step(struct tw_sync *s, bool done)
+{
+	if (!done)
+		loop_timer_set(s->loop, s->settle_timer, 0, 0);
+	return done;
+}
+
 static void owners_turn(struct tw_sync *s)
 {
-	if (!owners_step(s, DIAG_TURN_BUDGET_NS)) {
-		loop_timer_set(s->loop, s->settle_timer, 0, 0);
-		return;
-	}
-	pass_over(s);
+	if (last_step(s, owners_step(s, DIAG_TURN_BUDGET_NS)))
+		pass_over(s);
 }
 
 /* The pass's last steps, once the sweep is over: counters, lookups, and
@@ -503,15 +509,11 @@ static void pass_done(struct tw_sync *s)
 	pass_over(s);
 }
 
-/* One slice of the sweep per turn, DIAG_TURN_BUDGET_NS at most, the next
- * at once after the loop has served others. */
+/* One slice of the sweep per turn, DIAG_TURN_BUDGET_NS at most. */
 static void sweep(struct tw_sync *s)
 {
-	if (!reconcile_sweep_step(&s->rec, DIAG_TURN_BUDGET_NS)) {
-		loop_timer_set(s->loop, s->settle_timer, 0, 0);
-		return;
-	}
-	pass_done(s);
+	if (last_step(s, reconcile_sweep_step(&s->rec, DIAG_TURN_BUDGET_NS)))
+		pass_done(s);
 }
 
 /* The dumps are over and their events applied: judge. The sweep for what
@@ -530,13 +532,12 @@ static void finish(struct tw_sync *s)
 		.n_existing = s->netns.n_existing,
 		.existing_complete = s->netns.existing_complete,
 	};
-	reconcile_sweep_begin(&s->rec, &scope, clock_mono_ns());
 	if (s->blocking) {
-		while (!reconcile_sweep_step(&s->rec, UINT64_MAX))
-			;
+		reconcile_end(&s->rec, &scope, clock_mono_ns());
 		pass_done(s);
 		return;
 	}
+	reconcile_sweep_begin(&s->rec, &scope, clock_mono_ns());
 	s->phase = SYNC_SWEEPING;
 	sweep(s);
 }

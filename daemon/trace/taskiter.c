@@ -15,17 +15,22 @@
  * buffer, a page at a time. */
 #define READ_BYTES (64u * 1024u)
 
+/* One run of an iterator: its fd (-1: none), its buffer, and the bytes
+ * of a record that a read() cut, waiting for the next read. */
+struct walk {
+	int fd;
+	unsigned char *buf;
+	size_t have;
+};
+
 struct tw_tasks {
 	struct tasks_bpf *skel;
 	struct bpf_link *sockets, *netns;
 	uint64_t runs, records, errors;
 	unsigned char *buf;
 	bool ns_ids; /* the kernel's namespaces carry ids (file handles) */
-	/* The socket walk in steps (sockets_step): its iterator, its buffer
-	 * and the bytes of a record a read cut; the steps it took. */
-	int step_fd;
-	unsigned char *step_buf;
-	size_t step_have;
+	/* The socket walk in steps (sockets_step), and the steps it took. */
+	struct walk step;
 	uint64_t steps;
 };
 
@@ -36,9 +41,9 @@ void tasks_close(struct tw_tasks *t)
 	bpf_link__destroy(t->sockets);
 	bpf_link__destroy(t->netns);
 	tasks_bpf__destroy(t->skel);
-	if (t->step_fd >= 0)
-		close(t->step_fd);
-	free(t->step_buf);
+	if (t->step.fd >= 0)
+		close(t->step.fd);
+	free(t->step.buf);
 	free(t->buf);
 	free(t);
 }
@@ -48,14 +53,14 @@ struct tw_tasks *tasks_open(char *err, size_t err_len)
 	struct tw_tasks *t = calloc(1, sizeof(*t));
 	int r;
 
-	if (!t || !(t->buf = malloc(READ_BYTES)) || !(t->step_buf = malloc(READ_BYTES))) {
+	if (!t || !(t->buf = malloc(READ_BYTES)) || !(t->step.buf = malloc(READ_BYTES))) {
 		snprintf(err, err_len, "out of memory");
 		if (t)
 			free(t->buf);
 		free(t);
 		return NULL;
 	}
-	t->step_fd = -1;
+	t->step.fd = -1;
 	t->skel = tasks_bpf__open();
 	if (!t->skel) {
 		snprintf(err, err_len, "cannot open the task iterators: %s", strerror(errno));
@@ -97,48 +102,78 @@ bool tasks_netns_handles(struct tw_tasks *t)
 	return t->ns_ids;
 }
 
-/*
- * One run of the iterator behind link: every record of size bytes to fn.
- * A read() returns whole records unless the buffer ends inside one; the
- * rest of such a record waits for the next read.
- */
-static int run(struct tw_tasks *t, struct bpf_link *link, size_t size,
-	       void (*fn)(const void *rec, void *ctx), void *ctx)
+/* Begins a run of the iterator behind link; 0 or a negative errno. */
+static int walk_open(struct tw_tasks *t, struct bpf_link *link, struct walk *w)
 {
-	int fd = bpf_iter_create(bpf_link__fd(link));
-	size_t have = 0;
-	ssize_t n;
-
 	t->runs++;
-	if (fd < 0) {
+	w->have = 0;
+	w->fd = bpf_iter_create(bpf_link__fd(link));
+	if (w->fd < 0) {
 		t->errors++;
 		return -errno;
 	}
-	for (;;) {
+	return 0;
+}
+
+static void walk_close(struct walk *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+	w->have = 0;
+}
+
+/*
+ * Reads the run w for about budget_ns (at least one read), every record of
+ * size bytes to fn: 0 while it goes on, 1 once it is over, or a negative
+ * errno (over too). A read() returns whole records unless the buffer ends
+ * inside one; the rest of such a record waits for the next read.
+ */
+static int walk_read(struct tw_tasks *t, struct walk *w, size_t size,
+		     void (*fn)(const void *rec, void *ctx), void *ctx, uint64_t budget_ns)
+{
+	uint64_t t0 = clock_mono_ns();
+	ssize_t n;
+	int e;
+
+	do {
 		size_t off = 0;
 
-		n = read(fd, t->buf + have, READ_BYTES - have);
-		if (n < 0 && errno == EINTR)
+		n = read(w->fd, w->buf + w->have, READ_BYTES - w->have);
+		if (n < 0 && errno == EINTR) {
+			n = 1; /* not an end: on to the next read */
 			continue;
+		}
 		if (n <= 0)
 			break;
-		have += (size_t)n;
-		for (; have - off >= size; off += size) {
-			fn(t->buf + off, ctx);
+		w->have += (size_t)n;
+		for (; w->have - off >= size; off += size) {
+			fn(w->buf + off, ctx);
 			t->records++;
 		}
-		have -= off;
-		memmove(t->buf, t->buf + off, have);
-	}
-	if (n < 0) {
-		int e = -errno;
-
+		w->have -= off;
+		memmove(w->buf, w->buf + off, w->have);
+	} while (clock_mono_ns() - t0 < budget_ns);
+	if (n > 0)
+		return 0;
+	e = n < 0 ? -errno : 1;
+	if (n < 0)
 		t->errors++;
-		close(fd);
-		return e;
-	}
-	close(fd);
-	return 0;
+	walk_close(w);
+	return e;
+}
+
+/* One whole run of the iterator behind link, in t's buffer. */
+static int run(struct tw_tasks *t, struct bpf_link *link, size_t size,
+	       void (*fn)(const void *rec, void *ctx), void *ctx)
+{
+	struct walk w = {.fd = -1, .buf = t->buf};
+	int r = walk_open(t, link, &w);
+
+	if (r < 0)
+		return r;
+	r = walk_read(t, &w, size, fn, ctx, UINT64_MAX);
+	return r < 0 ? r : 0;
 }
 
 struct sock_cb {
@@ -169,10 +204,7 @@ static void sockets_cancel(void *src)
 {
 	struct tw_tasks *t = src;
 
-	if (t->step_fd >= 0)
-		close(t->step_fd);
-	t->step_fd = -1;
-	t->step_have = 0;
+	walk_close(&t->step);
 }
 
 /*
@@ -184,53 +216,14 @@ static void sockets_cancel(void *src)
 static int sockets_step(void *src, void (*fn)(const struct tw_task_sock *, void *), void *ctx,
 			uint64_t budget_ns)
 {
-	const size_t size = sizeof(struct tcpwatch_task_sock);
 	struct tw_tasks *t = src;
 	struct sock_cb c = {.fn = fn, .ctx = ctx};
-	uint64_t t0 = clock_mono_ns();
-	ssize_t n;
+	int r;
 
-	if (t->step_fd < 0) {
-		t->runs++;
-		t->step_have = 0;
-		t->step_fd = bpf_iter_create(bpf_link__fd(t->sockets));
-		if (t->step_fd < 0) {
-			int e = -errno;
-
-			t->errors++;
-			return e;
-		}
-	}
+	if (t->step.fd < 0 && (r = walk_open(t, t->sockets, &t->step)) < 0)
+		return r;
 	t->steps++;
-	do {
-		size_t off = 0;
-
-		n = read(t->step_fd, t->step_buf + t->step_have, READ_BYTES - t->step_have);
-		if (n < 0 && errno == EINTR) {
-			n = 1; /* not an end: on to the next read */
-			continue;
-		}
-		if (n <= 0)
-			break;
-		t->step_have += (size_t)n;
-		for (; t->step_have - off >= size; off += size) {
-			one_sock(t->step_buf + off, &c);
-			t->records++;
-		}
-		t->step_have -= off;
-		memmove(t->step_buf, t->step_buf + off, t->step_have);
-	} while (clock_mono_ns() - t0 < budget_ns);
-	if (n > 0)
-		return 0;
-	if (n < 0) {
-		int e = -errno;
-
-		t->errors++;
-		sockets_cancel(t);
-		return e;
-	}
-	sockets_cancel(t);
-	return 1;
+	return walk_read(t, &t->step, sizeof(struct tcpwatch_task_sock), one_sock, &c, budget_ns);
 }
 
 struct netns_cb {

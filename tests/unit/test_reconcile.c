@@ -716,6 +716,36 @@ static uint64_t ck(uint64_t i)
 	return i << 12 | ((i * 2654435761u) & 0xfff);
 }
 
+/* The scope of the passes below: their one namespace, dumped whole. */
+static const uint32_t one_ns[] = {NS};
+static const struct tw_reconcile_scope one_scope = {
+	.dumped = one_ns,
+	.n_dumped = 1,
+	.existing = one_ns,
+	.n_existing = 1,
+	.existing_complete = true,
+};
+
+/* The pass under way sees connections first, first + stride, ... up to n
+ * (cookies ck(i)), ESTABLISHED. */
+static void see(struct tw_reconcile *r, size_t first, size_t n, size_t stride, uint64_t now)
+{
+	for (size_t i = first; i <= n; i += stride) {
+		struct tw_ksock k =
+			dsock(ck(i), TW_TCP_ESTABLISHED, (uint16_t)(1024 + i % 60000), 80);
+
+		reconcile_sock(r, NS, &k, now);
+	}
+}
+
+/* A pass begins, ten seconds after the last, and sees the even ones. */
+static void even_begin(struct tw_reconcile *r, size_t n, uint64_t *now)
+{
+	*now += 10 * SEC;
+	reconcile_begin(r, *now);
+	see(r, 2, n, 2, *now);
+}
+
 /* A table of n ESTABLISHED connections (cookies ck(1..n)) that one pass
  * saw, with room for max_live. */
 static struct tw_conntable *big_table(struct tw_reconcile *r, size_t n, size_t max_live,
@@ -728,24 +758,13 @@ static struct tw_conntable *big_table(struct tw_reconcile *r, size_t n, size_t m
 		.history_max = 32,
 	};
 	struct tw_conntable *t = conntable_new(&limits);
-	const uint32_t ns[] = {NS};
-	const struct tw_reconcile_scope scope = {.dumped = ns,
-						 .n_dumped = 1,
-						 .existing = ns,
-						 .n_existing = 1,
-						 .existing_complete = true};
 
 	assert_non_null(t);
 	reconcile_init(r, t);
 	*now = 100 * SEC;
 	reconcile_begin(r, *now);
-	for (size_t i = 1; i <= n; i++) {
-		struct tw_ksock k =
-			dsock(ck(i), TW_TCP_ESTABLISHED, (uint16_t)(1024 + i % 60000), 80);
-
-		reconcile_sock(r, NS, &k, *now);
-	}
-	reconcile_end(r, &scope, *now + SEC);
+	see(r, 1, n, 1, *now);
+	reconcile_end(r, &one_scope, *now + SEC);
 	return t;
 }
 
@@ -757,27 +776,14 @@ static struct tw_conntable *big_table(struct tw_reconcile *r, size_t n, size_t m
 static size_t even_pass(struct tw_reconcile *r, size_t n, uint64_t *now, bool sliced,
 			uint64_t *touch)
 {
-	const uint32_t ns[] = {NS};
-	const struct tw_reconcile_scope scope = {.dumped = ns,
-						 .n_dumped = 1,
-						 .existing = ns,
-						 .n_existing = 1,
-						 .existing_complete = true};
 	size_t steps = 0;
 
-	*now += 10 * SEC;
-	reconcile_begin(r, *now);
-	for (size_t i = 2; i <= n; i += 2) {
-		struct tw_ksock k =
-			dsock(ck(i), TW_TCP_ESTABLISHED, (uint16_t)(1024 + i % 60000), 80);
-
-		reconcile_sock(r, NS, &k, *now);
-	}
+	even_begin(r, n, now);
 	if (!sliced) {
-		reconcile_end(r, &scope, *now + SEC);
+		reconcile_end(r, &one_scope, *now + SEC);
 		return 1;
 	}
-	reconcile_sweep_begin(r, &scope, *now + SEC);
+	reconcile_sweep_begin(r, &one_scope, *now + SEC);
 	do {
 		if (steps == 1 && touch) {
 			for (uint64_t c = 1; c <= n; c += 2) {
@@ -848,12 +854,6 @@ static void test_sweep_in_slices_as_whole(void **state)
 static void test_sweep_cut_by_growth(void **state)
 {
 	enum { N = 1500 };
-	const uint32_t ns[] = {NS};
-	const struct tw_reconcile_scope scope = {.dumped = ns,
-						 .n_dumped = 1,
-						 .existing = ns,
-						 .n_existing = 1,
-						 .existing_complete = true};
 	struct tw_reconcile r;
 	struct tw_conntable *t;
 	uint64_t now;
@@ -864,15 +864,8 @@ static void test_sweep_cut_by_growth(void **state)
 	t = big_table(&r, N, 8 * N, &now);
 	even_pass(&r, N, &now, false, NULL); /* one miss each for the odd ones */
 	/* The second miss: begin, one slice, then the table grows. */
-	now += 10 * SEC;
-	reconcile_begin(&r, now);
-	for (size_t i = 2; i <= N; i += 2) {
-		struct tw_ksock k =
-			dsock(ck(i), TW_TCP_ESTABLISHED, (uint16_t)(1024 + i % 60000), 80);
-
-		reconcile_sock(&r, NS, &k, now);
-	}
-	reconcile_sweep_begin(&r, &scope, now + SEC);
+	even_begin(&r, N, &now);
+	reconcile_sweep_begin(&r, &one_scope, now + SEC);
 	buckets = conntable_bucket_count(t);
 	assert_false(reconcile_sweep_step(&r, 0));
 	for (uint64_t c = 1ull << 40; conntable_bucket_count(t) == buckets; c++)
