@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <linux/capability.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -126,6 +128,22 @@ static size_t netns_list(uint32_t *out, size_t max, void *data)
 	return sync_netns_list(d->sync, out, max);
 }
 
+/* What start-up loads beside the tracing programs. */
+struct side_load {
+	struct tw_tasks *tasks;
+	int drop_reasons;
+	char why[256]; /* why tasks is NULL */
+};
+
+static void *side_load(void *data)
+{
+	struct side_load *s = data;
+
+	s->tasks = tasks_open(s->why, sizeof(s->why));
+	s->drop_reasons = dropreason_load();
+	return NULL;
+}
+
 int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t err_len)
 {
 	const struct tw_conntable_limits limits = {
@@ -146,7 +164,9 @@ int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t e
 					   .netns_fd = netns_fd,
 					   .netns_list = netns_list,
 					   .data = d};
-	char why[256];
+	struct side_load side = {0};
+	pthread_t side_thread;
+	bool threaded;
 	int r;
 
 	d->start_mono_ns = clock_mono_ns();
@@ -161,13 +181,24 @@ int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t e
 	d->sync = sync_new(d->loop, d->table, &sc, &sh, &r);
 	if (!d->sync)
 		return snprintf(err, err_len, "cannot open sock_diag: %s", strerror(-r)), r;
+	/* The task iterators and the drop reasons are loaded on a thread of
+	 * their own while this one loads the tracing programs: the kernel
+	 * verifies them on the other CPU, and start-up is shorter by their
+	 * time (about a tenth of it). The iterators stay this thread's. */
+	bpfload_init();
+	threaded = pthread_create(&side_thread, NULL, side_load, &side) == 0;
+	if (!threaded)
+		side_load(&side);
 	d->bpf = bpfload_open(d->cfg.ringbuf_kb * 1024u, d->cfg.netns_filter, on_record, d, err,
 			      err_len);
+	if (threaded)
+		pthread_join(side_thread, NULL);
+	d->tasks = side.tasks;
+	d->drop_reasons = side.drop_reasons;
 	if (!d->bpf)
 		return -EINVAL;
 	/* Owners and namespaces by the kernel's walk of its tasks: no access
 	 * to other users' /proc/PID needed (bpf/tasks.bpf.c). */
-	d->tasks = tasks_open(why, sizeof(why));
 	if (d->tasks) {
 		const struct tw_task_source src = tasks_source(d->tasks);
 
@@ -175,9 +206,8 @@ int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t e
 	} else {
 		log_info("owners and namespaces from /proc (%s): other users' processes need "
 			 "CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH",
-			 why);
+			 side.why);
 	}
-	d->drop_reasons = dropreason_load();
 	/* Tracing first, then the snapshot: nothing falls between them. */
 	sync_run_now(d->sync);
 	/* A restored connection the kernel no longer has ended while we were

@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "diag.h"
+#include "diagpipe.h"
 #include "lookups.h"
 #include "netns.h"
 #include "netstat.h"
@@ -31,6 +32,9 @@
  * near a millisecond while 100,000 sockets are walked. */
 #define DIAG_TURN_BUDGET_NS (1 * NSEC_PER_MSEC)
 #define DIAG_RECVS_PER_TURN 16
+/* Datagrams the reader thread reads ahead of the loop, at most
+ * (diagpipe.h): 1 MiB, a few milliseconds of parsing. */
+#define DIAG_PIPE_BUFS 32
 /* Leftovers of an earlier dump read and dropped before a request, at most. */
 #define DIAG_FLUSH_MAX 64
 /* 4-tuple lookups of drops one pass makes, at most, and how long each
@@ -61,6 +65,7 @@ struct tw_sync {
 	struct tw_reconcile rec;
 	struct tw_diag_counters diag;
 	char *buf;
+	struct tw_diagpipe *pipe; /* the dumps' reader thread; NULL: read inline */
 	enum sync_phase phase;
 	bool again;    /* another pass was asked for while one ran */
 	bool blocking; /* sync_run_now: poll and sleep instead of the loop */
@@ -107,6 +112,8 @@ static void on_diag_sock(const struct tw_ksock *k, void *data)
 
 static void unwatch(struct tw_sync *s)
 {
+	if (s->pipe)
+		diagpipe_stop(s->pipe);
 	if (s->watched_fd >= 0) {
 		loop_del_fd(s->loop, s->watched_fd);
 		s->watched_fd = -1;
@@ -142,13 +149,39 @@ static void dump_done(struct tw_sync *s)
 		next_namespace(s, true);
 }
 
+/* The dump's next datagram (*ret: where it is): its length, -EAGAIN when
+ * none came within wait_ms, or a negative errno. */
+static long next_datagram(struct tw_sync *s, int wait_ms, const void **ret)
+{
+	const struct tw_netns *ns = &s->netns.v[s->ns_i];
+	long n;
+
+	if (s->pipe) {
+		*ret = diagpipe_next(s->pipe, wait_ms, &n, &s->diag.foreign);
+		return n;
+	}
+	if (wait_ms > 0) {
+		struct pollfd pfd = {.fd = ns->diag_fd, .events = POLLIN};
+		int r;
+
+		do
+			r = poll(&pfd, 1, wait_ms);
+		while (r < 0 && errno == EINTR);
+		if (r < 0)
+			return -errno;
+	}
+	*ret = s->buf;
+	return diag_recv(ns->diag_fd, s->buf, DIAG_BUF_SIZE, &s->diag);
+}
+
 /*
  * Reads datagrams of the dump under way for at most DIAG_TURN_BUDGET_NS
  * (at least one, at most DIAG_RECVS_PER_TURN), draining the ring buffers
  * after each, so that events keep flowing and clients are served even
- * while 100,000 sockets are walked.
+ * while 100,000 sockets are walked. The first may be waited for up to
+ * wait_ms. Returns whether one came.
  */
-static void read_replies(struct tw_sync *s)
+static bool read_replies(struct tw_sync *s, int wait_ms)
 {
 	const struct tw_netns *ns = &s->netns.v[s->ns_i];
 	uint64_t t0 = clock_mono_ns(), now = t0;
@@ -156,29 +189,32 @@ static void read_replies(struct tw_sync *s)
 	for (int i = 0; i < DIAG_RECVS_PER_TURN && s->phase == SYNC_DUMPING &&
 			(i == 0 || now - t0 < DIAG_TURN_BUDGET_NS);
 	     i++) {
-		long n = diag_recv(ns->diag_fd, s->buf, DIAG_BUF_SIZE, &s->diag);
+		const void *buf = NULL;
+		long n = next_datagram(s, i == 0 ? wait_ms : 0, &buf);
 		int r;
 
 		if (n == -EAGAIN)
-			return;
+			return i > 0;
 		s->dump_progress_ns = now;
 		if (n < 0) {
 			dump_failed(s, (int)n);
-			return;
+			return true;
 		}
-		r = diag_parse(s->buf, (size_t)n, s->seq, ns->diag_portid, on_diag_sock, s,
-			       &s->diag);
+		r = diag_parse(buf, (size_t)n, s->seq, ns->diag_portid, on_diag_sock, s, &s->diag);
+		if (s->pipe)
+			diagpipe_done(s->pipe);
 		drain(s);
 		if (r < 0) {
 			dump_failed(s, r);
-			return;
+			return true;
 		}
 		if (r == 0) {
 			dump_done(s);
-			return;
+			return true;
 		}
 		now = clock_mono_ns();
 	}
+	return true;
 }
 
 static void on_diag_readable(struct tw_loop *l, int fd, uint32_t events, void *data)
@@ -189,7 +225,7 @@ static void on_diag_readable(struct tw_loop *l, int fd, uint32_t events, void *d
 	(void)fd;
 	(void)events;
 	if (s->phase == SYNC_DUMPING)
-		read_replies(s);
+		read_replies(s, 0);
 }
 
 /* DIAG_DUMP_TIMEOUT_MS after the dump began or last moved: a dump that
@@ -232,18 +268,22 @@ static void dump_start(struct tw_sync *s)
 			if (diag_recv(ns->diag_fd, s->buf, DIAG_BUF_SIZE, &s->diag) < 0)
 				break;
 		r = diag_request_dump(ns->diag_fd, families[s->fam_i], s->states, ++s->seq);
-		if (r == 0)
+		if (r == 0) {
+			if (s->pipe)
+				diagpipe_start(s->pipe, ns->diag_fd);
 			break;
+		}
 		s->dump_errors++;
 		s->last_error = r;
 	}
 	if (s->blocking)
 		return;
-	if (loop_add_fd(s->loop, ns->diag_fd, EPOLLIN, on_diag_readable, s) < 0) {
+	if (loop_add_fd(s->loop, s->pipe ? diagpipe_fd(s->pipe) : ns->diag_fd, EPOLLIN,
+			on_diag_readable, s) < 0) {
 		dump_failed(s, -errno);
 		return;
 	}
-	s->watched_fd = ns->diag_fd;
+	s->watched_fd = s->pipe ? diagpipe_fd(s->pipe) : ns->diag_fd;
 	s->dump_start_ns = s->dump_progress_ns = clock_mono_ns();
 	loop_timer_set(s->loop, s->deadline_timer, DIAG_DUMP_TIMEOUT_MS, 0);
 }
@@ -571,17 +611,9 @@ void sync_run_now(struct tw_sync *s)
 		return;
 	s->blocking = true;
 	pass_begin(s);
-	while (s->phase == SYNC_DUMPING) {
-		struct pollfd pfd = {.fd = s->netns.v[s->ns_i].diag_fd, .events = POLLIN};
-		int r = poll(&pfd, 1, DIAG_DUMP_TIMEOUT_MS);
-
-		if (r == 0)
+	while (s->phase == SYNC_DUMPING)
+		if (!read_replies(s, DIAG_DUMP_TIMEOUT_MS))
 			dump_failed(s, -ETIMEDOUT);
-		else if (r < 0 && errno != EINTR)
-			dump_failed(s, -errno);
-		else if (r > 0)
-			read_replies(s);
-	}
 	if (s->phase == SYNC_SETTLING) {
 		struct timespec ts = {.tv_nsec = (long)(SETTLE_MS * NSEC_PER_MSEC)};
 
@@ -660,6 +692,9 @@ struct tw_sync *sync_new(struct tw_loop *loop, struct tw_conntable *table,
 	s->watched_fd = -1;
 	s->deadline_timer = s->settle_timer = -1;
 	s->buf = malloc(DIAG_BUF_SIZE);
+	/* Without a thread (out of memory, a thread limit) dumps are read
+	 * inline, as before. */
+	s->pipe = diagpipe_new(DIAG_BUF_SIZE, DIAG_PIPE_BUFS);
 	s->dumped = calloc(cfg->max_netns ? cfg->max_netns : 1, sizeof(*s->dumped));
 	s->procs = procscan_new(cfg->proc_root, cfg->max_owner_entries);
 	if (!s->buf || !s->dumped || !s->procs)
@@ -689,6 +724,7 @@ void sync_free(struct tw_sync *s)
 		return;
 	if (s->watched_fd >= 0)
 		loop_del_fd(s->loop, s->watched_fd);
+	diagpipe_free(s->pipe);
 	if (s->netns.v)
 		netns_fini(&s->netns);
 	reconcile_fini(&s->rec);
@@ -717,6 +753,7 @@ void sync_report(const struct tw_sync *s, struct tw_stats *st)
 	stats_counter(st, "reconcile_sweep_turns", rs->sweep_turns);
 	stats_counter(st, "reconcile_sweeps_cut", rs->sweeps_cut);
 	stats_counter(st, "diag_foreign", s->diag.foreign);
+	stats_counter(st, "diag_read_ahead", s->pipe ? diagpipe_reads(s->pipe) : 0);
 	stats_counter(st, "diag_stale", s->diag.stale);
 	stats_counter(st, "diag_malformed", s->diag.malformed);
 	stats_gauge(st, "netns", s->netns.n);

@@ -1,6 +1,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,11 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 	if (level == LIBBPF_DEBUG)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
+}
+
+void bpfload_init(void)
+{
+	libbpf_set_print(quiet_print);
 }
 
 /* The rings, two per CPU (one per context, bpf/tcpwatch.bpf.c): the
@@ -226,21 +232,26 @@ static int map_ring(struct tw_bpf *b, int cpu, uint32_t ring_size)
 	return 0;
 }
 
-static int attach_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t err_len)
+/*
+ * Puts the rings in the outer map. Each update of a map of maps waits for
+ * an RCU grace period (maybe_wait_bpf_programs()), 7 to 15 ms here: one
+ * batch update waits once, for all of them. A kernel without batches for
+ * these maps gets them one by one.
+ */
+static int install_rings(struct tw_bpf *b, int outer, char *err, size_t err_len)
 {
-	int outer = bpf_map__fd(b->skel->maps.rings);
+	uint32_t *keys = calloc((size_t)b->nrings, sizeof(*keys)), count = (uint32_t)b->nrings;
+	bool batched = false;
 
-	b->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (b->epoll_fd < 0) {
-		int e = errno;
-
-		snprintf(err, err_len, "cannot create an epoll instance: %s", strerror(e));
-		return -e;
+	if (keys) {
+		for (int cpu = 0; cpu < b->nrings; cpu++)
+			keys[cpu] = (uint32_t)cpu;
+		batched = bpf_map_update_batch(outer, keys, b->ring_fds, &count, NULL) == 0 &&
+			  count == (uint32_t)b->nrings;
+		free(keys);
 	}
-	for (int cpu = 0; cpu < b->nrings; cpu++) {
+	for (int cpu = 0; !batched && cpu < b->nrings; cpu++) {
 		uint32_t key = (uint32_t)cpu;
-		struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u32 = key};
-		int r;
 
 		if (bpf_map_update_elem(outer, &key, &b->ring_fds[cpu], BPF_ANY) < 0) {
 			int e = errno;
@@ -249,6 +260,27 @@ static int attach_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t 
 				 strerror(e));
 			return -e;
 		}
+	}
+	return 0;
+}
+
+static int attach_rings(struct tw_bpf *b, uint32_t ring_size, char *err, size_t err_len)
+{
+	int outer = bpf_map__fd(b->skel->maps.rings), r;
+
+	b->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (b->epoll_fd < 0) {
+		int e = errno;
+
+		snprintf(err, err_len, "cannot create an epoll instance: %s", strerror(e));
+		return -e;
+	}
+	r = install_rings(b, outer, err, err_len);
+	if (r < 0)
+		return r;
+	for (int cpu = 0; cpu < b->nrings; cpu++) {
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u32 = (uint32_t)cpu};
+
 		r = map_ring(b, cpu, ring_size);
 		if (r < 0) {
 			snprintf(err, err_len, "cannot map ring %d (CPU %d): %s", cpu, cpu / 2,
@@ -279,7 +311,6 @@ struct tw_bpf *bpfload_open(uint32_t ringbuf_bytes, uint32_t netns_filter, bpf_e
 		snprintf(err, err_len, "out of memory");
 		return NULL;
 	}
-	libbpf_set_print(quiet_print);
 	b->cb = cb;
 	b->ctx = ctx;
 	b->epoll_fd = -1;

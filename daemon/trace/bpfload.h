@@ -12,6 +12,10 @@ struct tw_bpf;
 /* Called for every ring-buffer record; data is borrowed until return. */
 typedef void (*bpf_event_cb)(const void *data, size_t len, void *ctx);
 
+/* Once, before any BPF object is opened, on any thread: libbpf's messages
+ * without its debug ones. */
+void bpfload_init(void);
+
 /*
  * Opens, configures, loads and attaches the programs. netns_filter 0 traces
  * every namespace. On failure returns NULL and writes a message for an
