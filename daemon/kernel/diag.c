@@ -70,13 +70,16 @@ int diag_request_dump(int fd, int family, uint32_t states, uint32_t seq)
 	return diag_request_dump_ext(fd, family, states, DIAG_EXT_INFO | DIAG_EXT_MEM, seq);
 }
 
-int diag_request_dump_ext(int fd, int family, uint32_t states, unsigned ext, uint32_t seq)
+size_t diag_build_dump(void *buf, size_t size, int family, uint32_t states, unsigned ext,
+		       uint32_t seq)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh;
 	struct inet_diag_req_v2 *req;
-	struct sockaddr_nl nladdr = {.nl_family = AF_NETLINK};
 
+	if (size < DIAG_REQUEST_MAX)
+		return 0;
+	memset(buf, 0, DIAG_REQUEST_MAX);
+	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	nlh->nlmsg_seq = seq;
@@ -89,9 +92,24 @@ int diag_request_dump_ext(int fd, int family, uint32_t states, unsigned ext, uin
 		req->idiag_ext |= 1u << (INET_DIAG_INFO - 1);
 	if (ext & DIAG_EXT_MEM)
 		req->idiag_ext |= 1u << (INET_DIAG_SKMEMINFO - 1);
-	if (sendto(fd, nlh, nlh->nlmsg_len, 0, (struct sockaddr *)&nladdr, sizeof(nladdr)) < 0)
+	return nlh->nlmsg_len;
+}
+
+int diag_send(int fd, const void *req, size_t len)
+{
+	struct sockaddr_nl nladdr = {.nl_family = AF_NETLINK};
+
+	if (sendto(fd, req, len, 0, (struct sockaddr *)&nladdr, sizeof(nladdr)) < 0)
 		return -errno;
 	return 0;
+}
+
+int diag_request_dump_ext(int fd, int family, uint32_t states, unsigned ext, uint32_t seq)
+{
+	char buf[DIAG_REQUEST_MAX];
+	size_t len = diag_build_dump(buf, sizeof(buf), family, states, ext, seq);
+
+	return diag_send(fd, buf, len);
 }
 
 int diag_request_one(int fd, int family, const uint8_t local[16], uint16_t local_port,

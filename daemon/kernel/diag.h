@@ -38,6 +38,15 @@ int diag_request_dump(int fd, int family, uint32_t states, uint32_t seq);
 #define DIAG_EXT_INFO (1u << 0)
 #define DIAG_EXT_MEM  (1u << 1)
 int diag_request_dump_ext(int fd, int family, uint32_t states, unsigned ext, uint32_t seq);
+/* The two halves of a request: the message built into buf (size at least
+ * DIAG_REQUEST_MAX; returns its length, 0 when buf is too small), and
+ * sent. The send is where the kernel fills the dump's first datagram, and
+ * with no socket of the family to fill it, walks its whole hash there:
+ * an IPv6 dump among 100,000 IPv4 sockets is a 15-25 ms sendto(). */
+#define DIAG_REQUEST_MAX 128
+size_t diag_build_dump(void *buf, size_t size, int family, uint32_t states, unsigned ext,
+		       uint32_t seq);
+int diag_send(int fd, const void *req, size_t len);
 
 /* Asks for the one TCP socket with this 4-tuple (ports in host order,
  * addresses of family in 16 bytes). The reply is a single socket message

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,8 @@ struct tw_diagpipe {
 	bool reading; /* the reader is in a read, outside the lock */
 	bool quit;
 	int fd;
+	size_t req_len; /* a request to send before reading, if not 0 */
+	char req[DIAG_REQUEST_MAX];
 	uint64_t gen; /* a stop makes the read under way void */
 	uint64_t reads;
 };
@@ -112,8 +115,22 @@ static void *reader(void *data)
 		fd = p->fd;
 		gen = p->gen;
 		p->reading = true;
-		pthread_mutex_unlock(&p->mu);
-		n = read_one(p, fd, p->bufs + (size_t)w * p->buf_size, &foreign);
+		if (p->req_len) {
+			/* The request first: its send is the first datagram's
+			 * fill (and the walk of the hash, when the family has
+			 * few sockets), which stays off the loop too. p->req
+			 * is not written while reading is set. */
+			size_t len = p->req_len;
+
+			p->req_len = 0;
+			pthread_mutex_unlock(&p->mu);
+			n = diag_send(fd, p->req, len);
+			if (n == 0)
+				n = read_one(p, fd, p->bufs + (size_t)w * p->buf_size, &foreign);
+		} else {
+			pthread_mutex_unlock(&p->mu);
+			n = read_one(p, fd, p->bufs + (size_t)w * p->buf_size, &foreign);
+		}
 		pthread_mutex_lock(&p->mu);
 		p->reading = false;
 		pthread_cond_broadcast(&p->cv);
@@ -200,14 +217,20 @@ int diagpipe_fd(const struct tw_diagpipe *p)
 	return p->efd;
 }
 
-void diagpipe_start(struct tw_diagpipe *p, int fd)
+int diagpipe_start(struct tw_diagpipe *p, int fd, const void *req, size_t req_len)
 {
+	if (req_len > sizeof(p->req))
+		return -EMSGSIZE;
 	diagpipe_stop(p);
 	pthread_mutex_lock(&p->mu);
 	p->fd = fd;
+	p->req_len = req_len;
+	if (req_len)
+		memcpy(p->req, req, req_len);
 	p->active = true;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+	return 0;
 }
 
 static bool ready(const struct tw_diagpipe *p)
@@ -272,7 +295,9 @@ void diagpipe_stop(struct tw_diagpipe *p)
 {
 	pthread_mutex_lock(&p->mu);
 	p->active = false;
+	p->req_len = 0;
 	p->gen++;
+	/* (A send under way is not woken: it ends with its first datagram.) */
 	if (p->reading)
 		efd_set(p->wake_fd);
 	while (p->reading)

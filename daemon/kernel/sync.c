@@ -267,12 +267,19 @@ static void dump_start(struct tw_sync *s)
 		for (int i = 0; i < DIAG_FLUSH_MAX; i++)
 			if (diag_recv(ns->diag_fd, s->buf, DIAG_BUF_SIZE, &s->diag) < 0)
 				break;
-		r = diag_request_dump(ns->diag_fd, families[s->fam_i], s->states, ++s->seq);
-		if (r == 0) {
-			if (s->pipe)
-				diagpipe_start(s->pipe, ns->diag_fd);
-			break;
+		if (s->pipe) {
+			/* The reader sends it (a failure comes back as a read's). */
+			char req[DIAG_REQUEST_MAX];
+			size_t len =
+				diag_build_dump(req, sizeof(req), families[s->fam_i], s->states,
+						DIAG_EXT_INFO | DIAG_EXT_MEM, ++s->seq);
+
+			r = diagpipe_start(s->pipe, ns->diag_fd, req, len);
+		} else {
+			r = diag_request_dump(ns->diag_fd, families[s->fam_i], s->states, ++s->seq);
 		}
+		if (r == 0)
+			break;
 		s->dump_errors++;
 		s->last_error = r;
 	}

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -96,9 +97,10 @@ static struct count dump_inline(int fd, uint16_t port, uint32_t seq)
 	return c;
 }
 
-/* The same dump read by the pipe; *datagrams: how many it handed over. */
-static struct count dump_piped(struct tw_diagpipe *p, int fd, uint16_t port, uint32_t seq,
-			       size_t *datagrams)
+/* The same dump read by the pipe, requested by the caller or (by_reader)
+ * sent by the pipe's reader; *datagrams: how many it handed over. */
+static struct count dump_piped_as(struct tw_diagpipe *p, int fd, uint16_t port, uint32_t seq,
+				  bool by_reader, size_t *datagrams)
 {
 	struct tw_diag_counters cnt = {0};
 	struct count c = {.port = port};
@@ -106,8 +108,17 @@ static struct count dump_piped(struct tw_diagpipe *p, int fd, uint16_t port, uin
 	int r = 1;
 
 	*datagrams = 0;
-	assert_int_equal(diag_request_dump(fd, AF_INET, DIAG_STATES_ALL, seq), 0);
-	diagpipe_start(p, fd);
+	if (by_reader) {
+		char req[DIAG_REQUEST_MAX];
+		size_t len = diag_build_dump(req, sizeof(req), AF_INET, DIAG_STATES_ALL,
+					     DIAG_EXT_INFO | DIAG_EXT_MEM, seq);
+
+		assert_true(len > 0);
+		assert_int_equal(diagpipe_start(p, fd, req, len), 0);
+	} else {
+		assert_int_equal(diag_request_dump(fd, AF_INET, DIAG_STATES_ALL, seq), 0);
+		assert_int_equal(diagpipe_start(p, fd, NULL, 0), 0);
+	}
 	while (r > 0) {
 		long n;
 		const void *d = diagpipe_next(p, 2000, &n, &foreign);
@@ -122,6 +133,12 @@ static struct count dump_piped(struct tw_diagpipe *p, int fd, uint16_t port, uin
 	assert_int_equal(foreign, 0);
 	diagpipe_stop(p);
 	return c;
+}
+
+static struct count dump_piped(struct tw_diagpipe *p, int fd, uint16_t port, uint32_t seq,
+			       size_t *datagrams)
+{
+	return dump_piped_as(p, fd, port, seq, false, datagrams);
 }
 
 static bool readable(int fd)
@@ -167,6 +184,60 @@ static void test_piped_dump_is_the_inline_dump(void **state)
 	conns_close(&c);
 }
 
+/* The reader sends the request itself: the same dump, and the request is
+ * spent (the next dump, started without one, is the caller's). */
+static void test_reader_sends_the_request(void **state)
+{
+	static struct conns c;
+	struct tw_diagpipe *p = diagpipe_new(BUF, 2);
+	int fd = diag_open();
+	struct count ref, got;
+	size_t datagrams;
+	char big[DIAG_REQUEST_MAX + 1] = {0};
+
+	(void)state;
+	assert_non_null(p);
+	if (fd < 0 || conns_open(&c) < 0)
+		skip();
+	ref = dump_inline(fd, c.port, 1);
+	got = dump_piped_as(p, fd, c.port, 2, true, &datagrams);
+	assert_int_equal(got.n, ref.n);
+	assert_true(got.cookie_sum == ref.cookie_sum);
+	assert_true(datagrams >= 3);
+	got = dump_piped_as(p, fd, c.port, 3, false, &datagrams);
+	assert_int_equal(got.n, ref.n);
+	got = dump_piped_as(p, fd, c.port, 4, true, &datagrams);
+	assert_int_equal(got.n, ref.n);
+	/* A request longer than the pipe holds is refused, nothing started. */
+	assert_int_equal(diagpipe_start(p, fd, big, sizeof(big)), -EMSGSIZE);
+	assert_int_equal(diag_build_dump(big, DIAG_REQUEST_MAX - 1, AF_INET, 1, 0, 1), 0);
+	diagpipe_free(p);
+	close(fd);
+	conns_close(&c);
+}
+
+/* A request whose send fails is handed over as its errno, like a read. */
+static void test_failed_send(void **state)
+{
+	struct tw_diagpipe *p = diagpipe_new(BUF, 2);
+	int gone = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	char req[DIAG_REQUEST_MAX];
+	size_t len = diag_build_dump(req, sizeof(req), AF_INET, DIAG_STATES_ALL, 0, 1);
+	uint64_t foreign = 0;
+	long n = 0;
+
+	(void)state;
+	assert_non_null(p);
+	assert_true(gone >= 0);
+	close(gone);
+	assert_int_equal(diagpipe_start(p, gone, req, len), 0);
+	assert_null(diagpipe_next(p, 2000, &n, &foreign));
+	assert_int_equal(n, -EBADF);
+	assert_null(diagpipe_next(p, 20, &n, &foreign));
+	assert_int_equal(n, -EAGAIN);
+	diagpipe_free(p);
+}
+
 /* The eventfd is readable exactly while a datagram waits untaken. */
 static void test_eventfd_tells_waiting(void **state)
 {
@@ -186,7 +257,7 @@ static void test_eventfd_tells_waiting(void **state)
 	got.port = c.port;
 	assert_false(readable(diagpipe_fd(p)));
 	assert_int_equal(diag_request_dump(fd, AF_INET, DIAG_STATES_ALL, 7), 0);
-	diagpipe_start(p, fd);
+	assert_int_equal(diagpipe_start(p, fd, NULL, 0), 0);
 	{
 		struct pollfd pfd = {.fd = diagpipe_fd(p), .events = POLLIN};
 
@@ -228,7 +299,7 @@ static void test_stop_mid_dump(void **state)
 		skip();
 	ref = dump_inline(fd, c.port, 1);
 	assert_int_equal(diag_request_dump(fd, AF_INET, DIAG_STATES_ALL, 2), 0);
-	diagpipe_start(p, fd);
+	assert_int_equal(diagpipe_start(p, fd, NULL, 0), 0);
 	assert_non_null(diagpipe_next(p, 2000, &n, &foreign));
 	diagpipe_stop(p);
 	/* After the stop, nothing is handed out. */
@@ -279,7 +350,7 @@ static void test_failed_read(void **state)
 	assert_non_null(p);
 	assert_true(gone >= 0);
 	close(gone); /* a descriptor no longer open: EBADF */
-	diagpipe_start(p, gone);
+	assert_int_equal(diagpipe_start(p, gone, NULL, 0), 0);
 	assert_null(diagpipe_next(p, 2000, &n, &foreign));
 	assert_int_equal(n, -EBADF);
 	assert_true(diagpipe_reads(p) == 1);
@@ -294,6 +365,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_piped_dump_is_the_inline_dump),
+		cmocka_unit_test(test_reader_sends_the_request),
+		cmocka_unit_test(test_failed_send),
 		cmocka_unit_test(test_eventfd_tells_waiting),
 		cmocka_unit_test(test_stop_mid_dump),
 		cmocka_unit_test(test_idle_and_bad_arguments),
