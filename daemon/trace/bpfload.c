@@ -514,6 +514,16 @@ void bpfload_report(struct tw_bpf *b, const struct tw_bpf_losses *l, struct tw_s
 	stats_counter(s, "events_lost", l->ring + l->nested);
 	stats_counter(s, "events_nested_lost", l->nested);
 	stats_counter(s, "events_nested_handed_over", l->handed_over);
+	/* How far the reader is behind: what the rings hold unread, and the
+	 * age of the oldest record the last read held back (they wait
+	 * TW_REORDER_DELAY_NS for the other CPUs' records). */
+	stats_gauge(s, "events_unread_bytes", ringmerge_pending_bytes(b->merge));
+	{
+		uint64_t oldest = ringmerge_oldest_held_ns(b->merge), now = clock_mono_ns();
+
+		stats_real(s, "events_unread_oldest_ms",
+			   oldest && now > oldest ? (double)(now - oldest) / 1e6 : 0.0);
+	}
 	stats_gauge(s, "trace_drops", b->drops);
 	stats_text(s, "trace_accept", b->accept_mode);
 }

@@ -150,3 +150,16 @@ uint64_t ringmerge_pending_bytes(const struct tw_ringmerge *m)
 	}
 	return sum;
 }
+
+uint64_t ringmerge_oldest_held_ns(const struct tw_ringmerge *m)
+{
+	uint64_t oldest = 0;
+
+	for (unsigned i = 0; i < m->n; i++) {
+		const struct cursor *c = &m->c[i];
+
+		if (c->rec && (!oldest || c->time_ns < oldest))
+			oldest = c->time_ns;
+	}
+	return oldest;
+}

@@ -67,5 +67,8 @@ size_t ringmerge_release(struct tw_ringmerge *m, uint64_t watermark_ns, ringmerg
 
 /* Bytes written to the rings and not yet released (committed or not). */
 uint64_t ringmerge_pending_bytes(const struct tw_ringmerge *m);
+/* The time of the oldest record the last release saw and held back (a
+ * ring's head, newer than its watermark), 0 if it held none back. */
+uint64_t ringmerge_oldest_held_ns(const struct tw_ringmerge *m);
 
 #endif

@@ -163,10 +163,14 @@ static void test_watermark_holds_back(void **state)
 	write_rec(&f[1], 1, 200, 2);
 	/* Only what is older than the watermark; the rest stays in the
 	 * ring, and the consumer position stops in front of it. */
+	assert_int_equal(ringmerge_oldest_held_ns(m), 0);
 	assert_int_equal(ringmerge_release(m, 150, collect, g), 1);
 	assert_int_equal(g->v[0].seq, 0);
 	assert_int_equal(f[0].consumer, after_first);
 	assert_int_equal(f[1].consumer, 0);
+	/* What it held back: two records, the older at 200. */
+	assert_int_equal(ringmerge_oldest_held_ns(m), 200);
+	assert_int_equal(ringmerge_pending_bytes(m), 2 * 24);
 	/* Exactly at the watermark: still held. */
 	assert_int_equal(ringmerge_release(m, 200, collect, g), 0);
 	/* A record that shows up later but is older than what is held is
@@ -176,6 +180,8 @@ static void test_watermark_holds_back(void **state)
 	assert_int_equal(g->v[1].seq, 2);
 	assert_int_equal(g->v[2].seq, 3);
 	assert_int_equal(g->v[3].seq, 1);
+	assert_int_equal(ringmerge_oldest_held_ns(m), 0);
+	assert_int_equal(ringmerge_pending_bytes(m), 0);
 	ringmerge_free(m);
 	fakes_free(f, 2);
 	free(g);

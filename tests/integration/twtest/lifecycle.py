@@ -171,8 +171,20 @@ def wait_ended(d, cookie, what, expect=None, timeout=15.0, extra=None):
         # Diagnostics for the failure the caller is about to report:
         # lost events or reconcile corrections explain most of them.
         r = d.cli_run("stats", "--json")
-        log("%s: not ended as expected after %.0f s; `tcpwatch stats "
-            "--json`: %s" % (what, timeout, r.stdout.strip()[:3000]))
+        try:
+            st = json.loads(r.stdout)
+        except ValueError:
+            st = {}
+        # The event path's counters first: where an event went missing.
+        keys = ("events_received", "events_state", "events_lost",
+                "events_nested_handed_over", "events_unread_bytes",
+                "events_unread_oldest_ms", "events_unmatched",
+                "events_malformed", "reconcile_vanished", "loop_max_ms")
+        log("%s: not ended as expected after %.0f s; event path: %s; "
+            "`tcpwatch stats --json`: %s"
+            % (what, timeout,
+               ", ".join("%s %s" % (k, st.get(k)) for k in keys),
+               r.stdout.strip()[:3000]))
     require_fields(c, ("end_reason", "closed_first"), what)
     return c
 
