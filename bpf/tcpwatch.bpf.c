@@ -24,6 +24,19 @@ char LICENSE[] SEC("license") = "GPL";
  * fault-safe ones, so it costs less than a probe-read call. */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
+/*
+ * The same view of a pointer the program was given, for loads that walk
+ * pointer fields (a socket's namespace, a packet's device). Walking a
+ * trusted pointer's pointer field makes the verifier look up whether the
+ * field is marked trusted or RCU-protected: four searches of the
+ * kernel's BTF by name, each a linear scan of its 150,000 types, for
+ * every path it explores through that load. Through the untrusted view
+ * the load is the same fault-safe one and the searches are not made;
+ * helpers that want a trusted pointer still get the original.
+ */
+#define UNTRUSTED(p, type)                                                                         \
+	((const type *)bpf_rdonly_cast((const void *)(p), bpf_core_type_id_kernel(type)))
+
 /* Set by the loader between open and load. 0 = every namespace. */
 const volatile __u32 filter_netns = 0;
 
@@ -315,7 +328,7 @@ static __always_inline void emit(struct wire *w)
  * verifier turns into fault-safe ones, cost less than probe-read calls. */
 static __always_inline __u32 common_netns(const struct sock_common *skc)
 {
-	return skc->skc_net.net->ns.inum;
+	return UNTRUSTED(skc, struct sock_common)->skc_net.net->ns.inum;
 }
 
 /* Fill addresses, ports and family from a sock_common (full, request or
@@ -431,7 +444,7 @@ static __always_inline int set_state(enum copy copy, const struct sock *sk, cons
 		 * death row is full (inet_twsk_alloc): tell user space not to
 		 * expect a TIME_WAIT. */
 		const struct inet_timewait_death_row *dr =
-			&sk->__sk_common.skc_net.net->ipv4.tcp_death_row;
+			&UNTRUSTED(sk, struct sock)->__sk_common.skc_net.net->ipv4.tcp_death_row;
 
 		if (dr->tw_refcount.refs.counter - 1 >= dr->sysctl_max_tw_buckets)
 			w.r.flags |= TCPWATCH_EVF_TW_FULL;
@@ -734,6 +747,7 @@ static __always_inline int kfree_skb_drop(enum copy copy, struct sk_buff *skb,
 					  enum skb_drop_reason reason, struct sock *rx_sk)
 {
 	const struct sock *sk = rx_sk;
+	const struct sk_buff *pkt = UNTRUSTED(skb, struct sk_buff);
 	struct pkt_hdr h;
 	struct wire w;
 	__u32 netns;
@@ -746,7 +760,7 @@ static __always_inline int kfree_skb_drop(enum copy copy, struct sk_buff *skb,
 	 * queued, every connection of a busy server): counted, not told. */
 	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_QUEUE_PURGE) &&
 	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_QUEUE_PURGE)) {
-		sk = rx_sk ? rx_sk : skb->sk;
+		sk = rx_sk ? rx_sk : pkt->sk;
 		if (sk && is_tcp_sock(sk) && netns_wanted(&sk->__sk_common) &&
 		    serves(copy, skb, reason))
 			count_drop(reason);
@@ -756,7 +770,7 @@ static __always_inline int kfree_skb_drop(enum copy copy, struct sk_buff *skb,
 		/* The sending socket of a packet on its way out; a received
 		 * packet can still be owned by another kind (a TUN device's
 		 * writer), which is no TCP socket: its headers speak. */
-		sk = skb->sk;
+		sk = pkt->sk;
 		if (sk && is_tcp_sock(sk))
 			tx = TCPWATCH_EVF_TX;
 		else
@@ -775,9 +789,9 @@ static __always_inline int kfree_skb_drop(enum copy copy, struct sk_buff *skb,
 		w.r.flags |= TCPWATCH_EVF_SOCK | tx;
 		w.r.sk_err = -1;
 	} else {
-		if (!packet_is_tcp(skb, &h))
+		if (!packet_is_tcp(pkt, &h))
 			return 0;
-		netns = skb->dev ? skb->dev->nd_net.net->ns.inum : 0;
+		netns = pkt->dev ? pkt->dev->nd_net.net->ns.inum : 0;
 		if (filter_netns && netns != filter_netns)
 			return 0;
 		if (!start(&w, TCPWATCH_EV_DROP, copy, skb, reason))
@@ -827,7 +841,7 @@ static __always_inline int on_accept(long fd)
 		return 0;
 	/* Plain loads through the task's BTF pointers; only the descriptor
 	 * array, indexed by a variable, is read with a helper. */
-	task = bpf_get_current_task_btf();
+	task = (struct task_struct *)UNTRUSTED(bpf_get_current_task_btf(), struct task_struct);
 	fdt = task->files->fdt;
 	if ((unsigned long)fd >= fdt->max_fds ||
 	    bpf_probe_read_kernel(&slot, sizeof(slot), &fdt->fd[fd]) || !slot)

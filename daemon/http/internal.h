@@ -25,7 +25,26 @@ struct http_req {
 	char *body;    /* what came, up to HTTP_BODY_MAX, NUL-terminated */
 	size_t len;
 	bool too_big;
-	bool deferred; /* counted and admitted, then put off to a later turn */
+	bool deferred;        /* counted and admitted, then put off to a later turn */
+	struct http_job *job; /* its handler's work in slices (http_job_start) */
+};
+
+/*
+ * Work a handler spreads over later loop turns (a listing's scan of the
+ * table, http/list.c): the request's connection is suspended while the
+ * loop steps it, at most HTTP_JOB_BUDGET_NS a turn for all of them; once
+ * step says it is done the connection is resumed, libmicrohttpd calls the
+ * handler again, and the handler takes the data back (http_job_take). A
+ * request that ends before (the client left, the daemon stops) frees it.
+ */
+typedef bool (*http_job_step)(void *data, uint64_t budget_ns);
+
+struct http_job {
+	struct MHD_Connection *conn;
+	void *data;
+	http_job_step step;
+	void (*free)(void *data);
+	bool done;
 };
 
 struct tw_http {
@@ -59,6 +78,12 @@ struct tw_http {
 	size_t n_deferred, cap_deferred;
 	bool deferred_resumed; /* resumed: both daemons must run (http_tick) */
 	uint64_t deferrals;
+	/* The request whose handler runs now, and the jobs being stepped
+	 * (http_job_start): at most one per connection. */
+	struct http_req *cur;
+	struct http_job **jobs;
+	size_t n_jobs, cap_jobs, job_next;
+	uint64_t jobs_started;
 	/* GET /api/v1/stats, formatted once for the requests of one turn
 	 * (http/routes.c): the answer, the turn, the time, h->served and
 	 * h->errors when it was made, and how many requests shared one. A
@@ -93,6 +118,16 @@ http_handler routes_find(const char *method, const char *url, const char **ret_r
 			 unsigned *ret_status);
 
 /* GET /api/v1/connections: streamed (list.c). */
+/* From a handler: suspends the request's connection and steps data on the
+ * loop's turns until step returns true; then the handler is called again
+ * and http_job_take gives data back. free_fn frees it if the request ends
+ * first. 0, or a negative errno (then nothing was taken: do it now). */
+int http_job_start(struct tw_http *h, struct MHD_Connection *conn, void *data, http_job_step step,
+		   void (*free_fn)(void *data));
+/* In the handler called again: the finished job's data (the caller owns
+ * it now), or NULL if this request started none. */
+void *http_job_take(struct tw_http *h);
+
 enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);
 /* GET /api/v1/summary: counts by family and state, as ss -s (list.c). */
 enum MHD_Result summary_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);

@@ -2,12 +2,19 @@
  * GET /api/v1/connections, streamed: the handler snapshots the sorted
  * cookies (or, with sort=, the matching ones in that order), and each block of the reply looks its
  * connections up again (gone ones are skipped), so the loop never stalls for a whole listing.
+ *
+ * A filter with no port to take from the port index walks the whole
+ * table. On a table of LIST_SLICED_MIN connections or more that walk is
+ * done in slices (table/gather.h) while the request waits suspended
+ * (http_job_start), a millisecond of a loop turn at a time, and the rows
+ * come from the gathered runs merged as they are written.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "gather.h"
 #include "internal.h"
 #include "json.h"
 #include "listsort.h"
@@ -16,6 +23,8 @@
 
 #define LIST_STREAM_BLOCK  (64 * 1024)
 #define LIST_ROWS_PER_FILL 256
+/* Below this a scan takes a few milliseconds at most: done at once. */
+#define LIST_SLICED_MIN 16384
 
 enum list_phase { LIST_OPEN, LIST_ROWS, LIST_CLOSE, LIST_DONE };
 
@@ -24,6 +33,7 @@ struct list_stream {
 	struct tw_filter filter;
 	uint64_t *cookies; /* snapshot of the table, sorted: a stable order */
 	size_t n, pos;
+	struct tw_gather *g; /* instead of cookies: a scan in slices, its runs */
 	uint64_t emitted;
 	struct tw_buf pending;
 	size_t pending_off;
@@ -32,14 +42,30 @@ struct list_stream {
 	struct list_view view;
 };
 
+static bool next_cookie(struct list_stream *s, uint64_t *ret)
+{
+	if (s->g)
+		return gather_next(s->g, ret);
+	if (s->pos >= s->n)
+		return false;
+	*ret = s->cookies[s->pos++];
+	return true;
+}
+
 static void fill_rows(struct list_stream *s, struct tw_buf *b)
 {
-	for (int rows = 0;
-	     rows < LIST_ROWS_PER_FILL && s->pos < s->n && s->emitted < s->filter.limit;) {
+	bool more = true;
+
+	for (int rows = 0; rows < LIST_ROWS_PER_FILL && s->emitted < s->filter.limit;) {
+		struct tw_conn *c;
+		uint64_t cookie;
+
+		more = next_cookie(s, &cookie);
+		if (!more)
+			break;
 		/* Looked up again: the table may have changed between two
 		 * chunks; gone means skipped. */
-		struct tw_conn *c = conntable_get(s->table, s->cookies[s->pos++]);
-
+		c = conntable_get(s->table, cookie);
 		if (!c || !filter_match(&s->filter, c))
 			continue;
 		if (s->view.text) {
@@ -52,7 +78,7 @@ static void fill_rows(struct list_stream *s, struct tw_buf *b)
 		s->emitted++;
 		rows++;
 	}
-	if (s->pos >= s->n || s->emitted >= s->filter.limit)
+	if (!more || s->emitted >= s->filter.limit)
 		s->phase = LIST_CLOSE;
 }
 
@@ -115,6 +141,10 @@ static void list_free(void *cls)
 	struct list_stream *s = cls;
 
 	free(s->cookies);
+	if (s->g) {
+		gather_free(s->g);
+		free(s->g);
+	}
 	buf_free(&s->pending);
 	free(s);
 }
@@ -159,33 +189,48 @@ static int sort_cookies(struct list_stream *s)
 	return 0;
 }
 
-enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest)
+static bool keep_matching(const struct tw_conn *c, const void *filter)
 {
-	struct list_stream *s = calloc(1, sizeof(*s));
+	return filter_match(filter, c);
+}
+
+static bool list_step(void *data, uint64_t budget_ns)
+{
+	struct list_stream *s = data;
+
+	return gather_step(s->g, budget_ns);
+}
+
+/* The reply, once the cookies are known (gathered or planned). */
+static enum MHD_Result list_reply(struct tw_http *h, struct MHD_Connection *conn,
+				  struct list_stream *s)
+{
 	struct MHD_Response *r;
-	struct query_error qe;
 	enum MHD_Result ret;
 
-	(void)rest;
-	if (!s)
+	if (s->g && s->g->oom) {
+		list_free(s);
 		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-	filter_init(&s->filter);
-	if (query_parse(conn, &s->filter, &s->view, &qe)) {
-		free(s);
-		return http_reply_query_error(h, conn, &qe);
 	}
-	s->table = h->hooks.table;
+	/* Rows and sort keys at the time the rows begin, not when the scan
+	 * did: a connection the scan found may be newer than its start. */
 	clock_sample(&s->clk);
-	s->cookies = filter_plan_cookies(s->table, &s->filter, &s->n);
-	if (!s->cookies) {
-		free(s);
-		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-	}
 	if (s->view.sort.key) {
 		if (s->filter.after) {
 			list_free(s);
 			return http_reply_error(h, conn, MHD_HTTP_BAD_REQUEST,
 						"after= pages in cookie order: not with sort=");
+		}
+		if (s->g) {
+			s->cookies = gather_flatten(s->g, &s->n);
+			gather_free(s->g);
+			free(s->g);
+			s->g = NULL;
+			if (!s->cookies) {
+				list_free(s);
+				return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+							"out of memory");
+			}
 		}
 		if (sort_cookies(s) < 0) {
 			list_free(s);
@@ -193,8 +238,15 @@ enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, cons
 						"out of memory");
 		}
 	}
-	if (s->filter.after)
+	if (s->g) {
+		if (gather_seek(s->g, s->filter.after) < 0) {
+			list_free(s);
+			return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+						"out of memory");
+		}
+	} else if (s->filter.after) {
 		s->pos = after_cursor(s->cookies, s->n, s->filter.after);
+	}
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, LIST_STREAM_BLOCK, list_reader, s,
 					      list_free);
 	if (!r) {
@@ -207,6 +259,43 @@ enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, cons
 	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest)
+{
+	struct list_stream *s = http_job_take(h);
+	struct query_error qe;
+
+	(void)rest;
+	if (s) /* called again: the scan in slices is done */
+		return list_reply(h, conn, s);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	filter_init(&s->filter);
+	if (query_parse(conn, &s->filter, &s->view, &qe)) {
+		free(s);
+		return http_reply_query_error(h, conn, &qe);
+	}
+	s->table = h->hooks.table;
+	if (filter_plan_scans(&s->filter) && conntable_live(s->table) >= LIST_SLICED_MIN) {
+		s->g = calloc(1, sizeof(*s->g));
+		if (s->g) {
+			gather_init(s->g, s->table,
+				    filter_is_everything(&s->filter) ? NULL : keep_matching,
+				    &s->filter);
+			if (http_job_start(h, conn, s, list_step, list_free) == 0)
+				return MHD_YES;
+			free(s->g);
+			s->g = NULL;
+		}
+	}
+	s->cookies = filter_plan_cookies(s->table, &s->filter, &s->n);
+	if (!s->cookies) {
+		free(s);
+		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	}
+	return list_reply(h, conn, s);
 }
 
 /* GET /api/v1/summary: what ss -s prints, for the connections the filter

@@ -151,6 +151,79 @@ static bool defer(struct tw_http *h, struct MHD_Connection *conn, struct http_re
 	return true;
 }
 
+/* What the jobs may take of a loop turn, all of them together, before
+ * the requests' HTTP_TURN_BUDGET_NS. */
+#define HTTP_JOB_BUDGET_NS (1 * NSEC_PER_MSEC)
+
+int http_job_start(struct tw_http *h, struct MHD_Connection *conn, void *data, http_job_step step,
+		   void (*free_fn)(void *data))
+{
+	struct http_job *j;
+
+	if (!h->cur || h->cur->job || h->n_jobs == h->cap_jobs)
+		return -ENOSPC;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	*j = (struct http_job){.conn = conn, .data = data, .step = step, .free = free_fn};
+	MHD_suspend_connection(conn);
+	h->cur->job = j;
+	h->jobs[h->n_jobs++] = j;
+	h->jobs_started++;
+	return 0;
+}
+
+void *http_job_take(struct tw_http *h)
+{
+	struct http_job *j = h->cur ? h->cur->job : NULL;
+	void *data;
+
+	if (!j || !j->done)
+		return NULL;
+	data = j->data;
+	free(j);
+	h->cur->job = NULL;
+	return data;
+}
+
+static void job_unlist(struct tw_http *h, size_t i)
+{
+	h->jobs[i] = h->jobs[--h->n_jobs];
+}
+
+/* The jobs' steps for this turn, round robin from where the last turn's
+ * budget ran out; a finished one's connection is resumed. */
+static void run_jobs(struct tw_http *h)
+{
+	uint64_t t0 = clock_mono_ns(), spent = 0;
+
+	for (size_t k = 0; h->n_jobs && k < h->n_jobs && spent < HTTP_JOB_BUDGET_NS;) {
+		size_t i = (h->job_next + k) % h->n_jobs;
+		struct http_job *j = h->jobs[i];
+
+		if (j->step(j->data, HTTP_JOB_BUDGET_NS - spent)) {
+			j->done = true;
+			job_unlist(h, i);
+			MHD_resume_connection(j->conn);
+			h->deferred_resumed = true;
+		} else {
+			k++;
+		}
+		spent = clock_mono_ns() - t0;
+	}
+	h->job_next = h->n_jobs ? (h->job_next + 1) % h->n_jobs : 0;
+}
+
+static void resume_jobs(struct tw_http *h)
+{
+	while (h->n_jobs) {
+		struct http_job *j = h->jobs[h->n_jobs - 1];
+
+		job_unlist(h, h->n_jobs - 1);
+		MHD_resume_connection(j->conn);
+	}
+}
+
 static void resume_deferred(struct tw_http *h)
 {
 	for (size_t i = 0; i < h->n_deferred; i++)
@@ -226,7 +299,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (!req->deferred) {
+	if (!req->deferred && !req->job) {
 		h->requests++;
 		if (access_refused(h, conn, url, &req->token_ok, &ret))
 			return ret;
@@ -259,7 +332,9 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 			h->req.body = (char *)"";
 	}
 	h->served++;
+	h->cur = req;
 	ret = handler(h, conn, rest);
+	h->cur = NULL;
 	memset(&h->req, 0, sizeof(h->req));
 	return ret;
 }
@@ -268,10 +343,21 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **req_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct http_req *req = *req_cls;
+	struct tw_http *h = cls;
 
-	(void)cls;
 	(void)toe;
 	peers_request_done(conn);
+	if (req && req->job) {
+		struct http_job *j = req->job;
+
+		for (size_t i = 0; i < h->n_jobs; i++)
+			if (h->jobs[i] == j) {
+				job_unlist(h, i);
+				break;
+			}
+		j->free(j->data);
+		free(j);
+	}
 	if (req) {
 		free(req->body);
 		free(req);
@@ -326,13 +412,13 @@ static struct MHD_Daemon *start(struct tw_http *h, const struct tw_config *cfg, 
 			MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONNECTION_TIMEOUT_S,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
 			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-			request_done, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+			request_done, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 			MHD_OPTION_END);
 	return MHD_start_daemon(flags, 0, NULL, NULL, handle_request, h, MHD_OPTION_SOCK_ADDR, addr,
 				MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT,
 				HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				(size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-				NULL, MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+				NULL, MHD_OPTION_NOTIFY_COMPLETED, request_done, h,
 				MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
 }
 
@@ -506,8 +592,8 @@ static int http_timeout(void *data)
 	struct tw_http *h = data;
 	int a = mhd_timeout(h->unix_daemon), b = mhd_timeout(h->tcp_daemon);
 
-	if (h->sse.resumed || h->n_deferred || h->deferred_resumed)
-		return 0; /* events wait in a resumed stream, requests put off */
+	if (h->sse.resumed || h->n_deferred || h->deferred_resumed || h->n_jobs)
+		return 0; /* events wait in a resumed stream, requests put off, jobs */
 	if (a < 0)
 		return b;
 	if (b < 0)
@@ -529,6 +615,7 @@ void http_tick(struct tw_http *h)
 		peers_tick(&h->peers, now);
 	}
 	h->sse.resumed = false;
+	run_jobs(h);
 	turn_begin(h);
 	h->deferred_resumed = false;
 	if (h->unix_daemon)
@@ -552,8 +639,12 @@ struct tw_http *http_new(struct tw_loop *loop, const struct tw_config *cfg,
 	/* Every connection of both doors may be put off at once. */
 	h->cap_deferred = 2 * ((size_t)cfg->max_clients + PEERS_MARGIN);
 	h->deferred = calloc(h->cap_deferred, sizeof(*h->deferred));
-	if (!h->deferred) {
+	h->cap_jobs = h->cap_deferred;
+	h->jobs = calloc(h->cap_jobs, sizeof(*h->jobs));
+	if (!h->deferred || !h->jobs) {
 		snprintf(err, err_len, "out of memory");
+		free(h->deferred);
+		free(h->jobs);
 		free(h);
 		return NULL;
 	}
@@ -626,6 +717,7 @@ void http_free(struct tw_http *h)
 	/* Stopping a daemon with suspended connections is an API violation. */
 	sse_resume_all(&h->sse);
 	resume_deferred(h);
+	resume_jobs(h);
 	if (h->unix_epfd >= 0)
 		loop_del_fd(h->loop, h->unix_epfd);
 	if (h->tcp_epfd >= 0)
@@ -638,6 +730,7 @@ void http_free(struct tw_http *h)
 		MHD_stop_daemon(h->tcp_daemon);
 	http_stats_unshare(h);
 	free(h->deferred);
+	free(h->jobs);
 	free(h);
 }
 
@@ -662,6 +755,7 @@ void http_report(const struct tw_http *h, struct tw_stats *s)
 	stats_counter(s, "http_requests", h->requests);
 	stats_counter(s, "http_stats_shared", h->stats_shared);
 	stats_counter(s, "http_deferred", h->deferrals);
+	stats_counter(s, "http_scans_sliced", h->jobs_started);
 	stats_counter(s, "http_alloc_failures", h->alloc_failures);
 	peers_report(&h->peers, s);
 	stats_counter(s, "http_errors", h->errors);

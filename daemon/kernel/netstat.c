@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -112,4 +113,47 @@ int netstat_read(int netstat_fd, int snmp_fd, uint64_t v[TW_NS_KEYS])
 	if (r < 0)
 		return r;
 	return read_file(snmp_fd, v);
+}
+
+/* The number after " key " in line[0..len), or -1. */
+static long field(const char *line, size_t len, const char *key)
+{
+	size_t k = strlen(key);
+
+	for (size_t i = 0; i + k + 2 <= len; i++) {
+		unsigned long v = 0;
+		size_t j;
+
+		if (line[i] != ' ' || memcmp(line + i + 1, key, k) || line[i + 1 + k] != ' ')
+			continue;
+		j = i + k + 2;
+		if (j >= len || line[j] < '0' || line[j] > '9')
+			return -1;
+		for (; j < len && line[j] >= '0' && line[j] <= '9'; j++) {
+			if (v > (unsigned long)(LONG_MAX / 10) - 10)
+				return -1;
+			v = v * 10 + (unsigned long)(line[j] - '0');
+		}
+		return (long)v;
+	}
+	return -1;
+}
+
+long netstat_sockstat_tcp(const char *text, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(text + i, '\n', len - i);
+		size_t end = nl ? (size_t)(nl - text) : len;
+
+		if (end - i > 4 && !memcmp(text + i, "TCP:", 4)) {
+			long alloc = field(text + i, end - i, "alloc"),
+			     tw = field(text + i, end - i, "tw");
+
+			if (alloc < 0 || tw < 0 || alloc > LONG_MAX - tw)
+				return -EINVAL;
+			return alloc + tw;
+		}
+		i = end + 1;
+	}
+	return -EINVAL;
 }

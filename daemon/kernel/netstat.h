@@ -20,4 +20,11 @@ int netstat_parse(const char *text, size_t len, uint64_t v[TW_NS_KEYS]);
  * negative errno. */
 int netstat_read(int netstat_fd, int snmp_fd, uint64_t v[TW_NS_KEYS]);
 
+/* From the text of /proc/net/sockstat ("TCP: inuse 5 orphan 0 tw 2 alloc
+ * 7 mem 1"): alloc (the TCP sockets of every namespace: the kernel keeps
+ * one count) plus tw (the TIME_WAIT ones of the reader's namespace), the
+ * size a first snapshot will have. -EINVAL if the line or a field is
+ * missing. */
+long netstat_sockstat_tcp(const char *text, size_t len);
+
 #endif

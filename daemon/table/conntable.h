@@ -228,6 +228,10 @@ struct tw_conntable *conntable_new(const struct tw_conntable_limits *limits);
 struct tw_conn *conntable_add_request(struct tw_conntable *t, uint64_t cookie, bool *ret_created);
 void conntable_free(struct tw_conntable *t);
 
+/* Buckets for n connections (at most max_live) at once: the first
+ * snapshot of a busy host then fills the table without rehashing it at
+ * every doubling. 0 or -ENOMEM (counted; the table stays as it was). */
+int conntable_reserve(struct tw_conntable *t, size_t n);
 struct tw_conn *conntable_get(struct tw_conntable *t, uint64_t cookie);
 /* Returns the connection with this cookie, creating a zeroed live one
  * (cookie set, *ret_created = true) if absent. NULL when the table is full

@@ -57,5 +57,8 @@ void filter_required_ports(const struct tw_filter *f, int32_t ports[TW_PORT_SIDE
  * a scan of the table, in the same order. A new array the caller frees
  * (*ret_n set); NULL when out of memory. */
 uint64_t *filter_plan_cookies(struct tw_conntable *t, const struct tw_filter *f, size_t *ret_n);
+/* Whether filter_plan_cookies would scan the whole table (no port the
+ * filter requires): what a listing then does in slices (gather.h). */
+bool filter_plan_scans(const struct tw_filter *f);
 
 #endif

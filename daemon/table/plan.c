@@ -46,3 +46,11 @@ uint64_t *filter_plan_cookies(struct tw_conntable *t, const struct tw_filter *f,
 		return conntable_cookies_where(t, keep, f, ret_n);
 	return v;
 }
+
+bool filter_plan_scans(const struct tw_filter *f)
+{
+	int32_t ports[TW_PORT_SIDES];
+
+	filter_required_ports(f, ports);
+	return ports[TW_PORT_LOCAL] < 0 && ports[TW_PORT_REMOTE] < 0;
+}

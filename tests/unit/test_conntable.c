@@ -773,12 +773,48 @@ static void test_foreach(void **state)
 	conntable_free(t);
 }
 
+/* conntable_reserve: buckets for n at once (a power of two, at most
+ * max_live's), never fewer than it has; the records in it are still
+ * found, and adding up to n more does not grow it. */
+static void test_reserve(void **state)
+{
+	struct tw_conntable_limits l = default_limits;
+	struct tw_conntable *t;
+	bool created;
+
+	(void)state;
+	l.max_live = 100000;
+	t = conntable_new(&l);
+	assert_non_null(t);
+	for (uint64_t c = 1; c <= 500; c++)
+		assert_non_null(conntable_get_or_add(t, c, &created));
+	assert_int_equal(conntable_reserve(t, 5000), 0);
+	assert_int_equal(conntable_bucket_count(t), 8192);
+	for (uint64_t c = 1; c <= 500; c++) {
+		struct tw_conn *x = conntable_get(t, c);
+
+		assert_non_null(x);
+		assert_int_equal(x->cookie, c);
+	}
+	for (uint64_t c = 501; c <= 8192; c++)
+		assert_non_null(conntable_get_or_add(t, c, &created));
+	assert_int_equal(conntable_bucket_count(t), 8192);
+	/* Fewer than it has: unchanged. More than max_live: max_live's. */
+	assert_int_equal(conntable_reserve(t, 10), 0);
+	assert_int_equal(conntable_bucket_count(t), 8192);
+	assert_int_equal(conntable_reserve(t, SIZE_MAX), 0);
+	assert_int_equal(conntable_bucket_count(t), 131072);
+	assert_non_null(conntable_get(t, 4096));
+	conntable_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_and_free),
 		cmocka_unit_test(test_get_or_add_existing),
 		cmocka_unit_test(test_many_cookies),
+		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_remove_from_chain),
 		cmocka_unit_test(test_history_bounds),
 		cmocka_unit_test(test_history_max_floor),

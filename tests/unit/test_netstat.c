@@ -524,6 +524,48 @@ static void test_read_errors(void **state)
 	close(dir);
 }
 
+/* /proc/net/sockstat's TCP line: alloc + tw, wherever the line is;
+ * anything else is -EINVAL. */
+static void test_sockstat(void **state)
+{
+	static const char real[] = "sockets: used 240\n"
+				   "TCP: inuse 100004 orphan 0 tw 5120 alloc 100011 mem 3\n"
+				   "UDP: inuse 2 mem 1\n";
+	static const char *bad[] = {
+		"",
+		"sockets: used 8\n",
+		"TCP: inuse 1 orphan 0 alloc 1 mem 0\n",          /* no tw */
+		"TCP: inuse 1 orphan 0 tw 0 mem 0\n",             /* no alloc */
+		"TCP: inuse 1 orphan 0 tw x alloc 1 mem 0\n",     /* not a number */
+		"TCP: inuse 1 tw 0 alloc 99999999999999999999\n", /* too large */
+		"UDP: inuse 1 tw 0 alloc 1\n",
+	};
+
+	(void)state;
+	assert_int_equal(netstat_sockstat_tcp(real, strlen(real)), 100011 + 5120);
+	/* Cut at the end of the number: still read. */
+	assert_int_equal(netstat_sockstat_tcp(real, strstr(real, " mem") - real), 105131);
+	{
+		static const char zero[] = "TCP: inuse 0 orphan 0 tw 0 alloc 0 mem 0";
+
+		assert_int_equal(netstat_sockstat_tcp(zero, strlen(zero)), 0);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(netstat_sockstat_tcp(bad[i], strlen(bad[i])), -EINVAL);
+	/* Every truncation of the real text: an answer or -EINVAL, no read
+	 * past the length. */
+	for (size_t n = 0; n <= strlen(real); n++) {
+		char *cut = malloc(n ? n : 1);
+		long r;
+
+		assert_non_null(cut);
+		memcpy(cut, real, n);
+		r = netstat_sockstat_tcp(cut, n);
+		assert_true(r == -EINVAL || r >= 0);
+		free(cut);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_junk),
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_read_files),
+		cmocka_unit_test(test_sockstat),
 		cmocka_unit_test(test_read_errors),
 	};
 
