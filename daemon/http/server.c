@@ -660,6 +660,7 @@ struct tw_http *http_new(struct tw_loop *loop, const struct tw_config *cfg,
 	}
 	if (fd < 0) {
 		free(h->deferred);
+		free(h->jobs);
 		free(h);
 		return NULL;
 	}
