@@ -149,22 +149,6 @@ static void list_free(void *cls)
 	free(s);
 }
 
-/* The first position after the cursor, without walking what precedes it. */
-static size_t after_cursor(const uint64_t *cookies, size_t n, uint64_t after)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (cookies[mid] <= after)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* sort=: the matching connections' cookies, in the order asked, replace
  * the snapshot. Keys are computed once, at the handler's clock, so the
  * order is one instant's even though rows are written later. */
@@ -245,7 +229,7 @@ static enum MHD_Result list_reply(struct tw_http *h, struct MHD_Connection *conn
 						"out of memory");
 		}
 	} else if (s->filter.after) {
-		s->pos = after_cursor(s->cookies, s->n, s->filter.after);
+		s->pos = gather_after(s->cookies, 0, s->n, s->filter.after);
 	}
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, LIST_STREAM_BLOCK, list_reader, s,
 					      list_free);

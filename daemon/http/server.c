@@ -197,7 +197,7 @@ static void run_jobs(struct tw_http *h)
 {
 	uint64_t t0 = clock_mono_ns(), spent = 0;
 
-	for (size_t k = 0; h->n_jobs && k < h->n_jobs && spent < HTTP_JOB_BUDGET_NS;) {
+	for (size_t k = 0; k < h->n_jobs && spent < HTTP_JOB_BUDGET_NS;) {
 		size_t i = (h->job_next + k) % h->n_jobs;
 		struct http_job *j = h->jobs[i];
 

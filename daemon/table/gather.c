@@ -133,8 +133,7 @@ static void sift_down(struct tw_gather *g, size_t i)
 	}
 }
 
-/* The first position of run whose cookie is over after. */
-static size_t upper_bound(const uint64_t *v, size_t lo, size_t hi, uint64_t after)
+size_t gather_after(const uint64_t *v, size_t lo, size_t hi, uint64_t after)
 {
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -161,7 +160,7 @@ int gather_seek(struct tw_gather *g, uint64_t after)
 		struct tw_gather_run *r = &g->runs[i];
 
 		if (after)
-			r->pos = upper_bound(g->v, r->pos, r->end, after);
+			r->pos = gather_after(g->v, r->pos, r->end, after);
 		if (r->pos < r->end)
 			g->heap[g->nheap++] = i;
 	}
@@ -174,8 +173,6 @@ bool gather_next(struct tw_gather *g, uint64_t *ret)
 {
 	struct tw_gather_run *r;
 
-	if (!g->reading && gather_seek(g, 0) < 0)
-		return false;
 	if (!g->nheap)
 		return false;
 	r = &g->runs[g->heap[0]];
@@ -194,6 +191,10 @@ uint64_t *gather_flatten(struct tw_gather *g, size_t *ret_n)
 
 	if (!out)
 		return NULL;
+	if (gather_seek(g, 0) < 0) {
+		free(out);
+		return NULL;
+	}
 	while (n < g->n && gather_next(g, &ck))
 		out[n++] = ck;
 	*ret_n = n;

@@ -28,6 +28,10 @@
 
 #define GATHER_RESTARTS 2
 
+/* The first position in the ascending v[lo..hi) whose cookie is over
+ * after (hi if none): a cursor's place, by binary search. */
+size_t gather_after(const uint64_t *v, size_t lo, size_t hi, uint64_t after);
+
 struct tw_gather_run {
 	size_t pos, end; /* the run's unread part of the array */
 };
@@ -59,12 +63,13 @@ bool gather_step(struct tw_gather *g, uint64_t budget_ns);
 /* Cookies gathered (with the duplicates a restart cannot leave: none). */
 size_t gather_count(const struct tw_gather *g);
 
-/* Reading, once done: the cookies in ascending order, after `after` (0:
- * from the first). gather_seek may be called once, before the first read. */
+/* Reading, once done: gather_seek once (0 or -ENOMEM), then gather_next
+ * gives the cookies in ascending order, those over `after` (0: all). */
 int gather_seek(struct tw_gather *g, uint64_t after);
 bool gather_next(struct tw_gather *g, uint64_t *ret);
-/* All of them in one sorted array, merged in one go (sort= needs them
- * all); the caller frees it. NULL on allocation failure. */
+/* Instead of reading: all of them in one sorted array, merged in one go
+ * (sort= needs them all); the caller frees it. NULL on allocation
+ * failure. */
 uint64_t *gather_flatten(struct tw_gather *g, size_t *ret_n);
 
 #endif

@@ -8,8 +8,6 @@ else, every time. The loop-latency figures (loop_max_ms, loop_p99_ms and
 the counts over fixed bounds) are in the stats and consistent."""
 
 import os
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -25,38 +23,11 @@ ROUNDS = 5
 MIN_SECONDS = 3.0  # reconcile passes run every second: several fall in
 
 
-def hold(n):
-    path = os.path.join(twtest.bin_dir(), "tw-hold")
-    if not os.access(path, os.X_OK):
-        fail("%s not built" % path)
-    p = twtest.spawn([path, "-n", str(n), "-t", "600"], stdin=subprocess.DEVNULL)
-    line = twtest.read_line(p, timeout=120)
-    line = line.decode() if isinstance(line, bytes) else (line or "")
-    check(line.startswith("ready "), "tw-hold: %r" % line)
-    log("tw-hold " + line.strip())
-    return p
-
-
 # The test's own connections, on addresses tw-hold does not use (it takes
 # 127.0.0.x): a query by port alone would also match its sockets that
 # happen to have the same port.
 SRC = "127.0.77.1"
 DST = "127.0.77.2"
-
-
-def own_pairs(n):
-    ls = socket.socket()
-    ls.bind((DST, 0))
-    ls.listen(n)
-    twtest.at_cleanup(ls.close)
-    out = []
-    for _ in range(n):
-        c = socket.create_connection(ls.getsockname(), source_address=(SRC, 0))
-        a, _ = ls.accept()
-        twtest.at_cleanup(c.close)
-        twtest.at_cleanup(a.close)
-        out.append(c.getsockname()[1])
-    return ls.getsockname()[1], out
 
 
 def cookie_of(d, lport, cport):
@@ -105,8 +76,8 @@ def client(d, lport, cport, cookie, errors, until):
 
 def main():
     with twtest.Daemon(["--reconcile-interval", "1"]) as d:
-        hold(HELD_SOCKETS)
-        lport, ports = own_pairs(CLIENTS)
+        twtest.hold_sockets(HELD_SOCKETS)
+        lport, ports = twtest.loopback_pairs(SRC, DST, CLIENTS)
         deadline = time.time() + 60
         while d.stats()["connections_live"] < HELD_SOCKETS + 2 * CLIENTS:
             if time.time() > deadline:

@@ -11,7 +11,6 @@ format=text has one row each; the unfiltered listing has every socket
 `ss -tanH` shows for tw-hold's addresses, each once, cookies ascending."""
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -27,33 +26,6 @@ SRC = "127.0.78.1"
 DST = "127.0.78.2"
 
 
-def hold(n):
-    path = os.path.join(twtest.bin_dir(), "tw-hold")
-    if not os.access(path, os.X_OK):
-        fail("%s not built" % path)
-    p = twtest.spawn([path, "-n", str(n), "-t", "600"], stdin=subprocess.DEVNULL)
-    line = twtest.read_line(p, timeout=120)
-    line = line.decode() if isinstance(line, bytes) else (line or "")
-    check(line.startswith("ready "), "tw-hold: %r" % line)
-    log("tw-hold " + line.strip())
-    return p
-
-
-def own_pairs(n):
-    ls = socket.socket()
-    ls.bind((DST, 0))
-    ls.listen(n)
-    twtest.at_cleanup(ls.close)
-    ports = []
-    for _ in range(n):
-        c = socket.create_connection(ls.getsockname(), source_address=(SRC, 0))
-        a, _ = ls.accept()
-        twtest.at_cleanup(c.close)
-        twtest.at_cleanup(a.close)
-        ports.append(c.getsockname()[1])
-    return ports
-
-
 def get_list(d, query):
     status, body = d.http_get("/api/v1/connections" + ("?" + query if query else ""),
                               timeout=60)
@@ -64,13 +36,24 @@ def get_list(d, query):
 
 def main():
     with twtest.Daemon(["--reconcile-interval", "1"]) as d:
-        hold(HELD_SOCKETS)
-        ports = sorted(own_pairs(OWN))
+        twtest.hold_sockets(HELD_SOCKETS)
+        lport, ports = twtest.loopback_pairs(SRC, DST, OWN)
+        ports.sort()
         deadline = time.time() + 60
         while d.stats()["connections_live"] < HELD_SOCKETS + 2 * OWN:
             if time.time() > deadline:
                 fail("the table did not reach %d live connections" % (HELD_SOCKETS + 2 * OWN))
             time.sleep(0.5)
+        # The table has the test's own client sides (the port index answers
+        # this one, not a scan): the live count alone may include another
+        # test's leftovers.
+        while True:
+            known = sorted(c["local_port"] for c in get_list(
+                d, "remote_addr=%s&remote_port=%d&local_addr=%s" % (DST, lport, SRC)))
+            if known == ports or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        check_eq(known, ports, "the test's client sides, by remote_port")
         sliced0 = d.stats()["http_scans_sliced"]
 
         # Single connections asked for meanwhile: answered while scans run.

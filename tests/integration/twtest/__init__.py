@@ -37,7 +37,7 @@ from .runner import (HARD_TIMEOUT_S, SKIP_RC, Skip, TestTimeout, at_cleanup,
                      check, check_eq, cleanup_all, fail, log, pretty,
                      register_child, run)
 from .scenarios import (CLIENT_CLOSES_FIRST, CLIENT_STATES, SERVER_STATES,
-                        client_closes_first)
+                        client_closes_first, hold_sockets, loopback_pairs)
 
 __all__ = [
     # runner
@@ -62,5 +62,5 @@ __all__ = [
     "state_history", "transitions",
     # scenarios
     "CLIENT_CLOSES_FIRST", "CLIENT_STATES", "SERVER_STATES",
-    "client_closes_first",
+    "client_closes_first", "hold_sockets", "loopback_pairs",
 ]

@@ -1,17 +1,19 @@
-"""A whole scenario shared by the IPv4 and IPv6 loopback tests: the client
-closes first, and both sides' listings and state histories (transitions,
-times, pids, derived flags) are checked."""
+"""Scenarios shared by tests: the client-closes-first one of the IPv4 and
+IPv6 loopback tests (both sides' listings and state histories checked),
+and the many held connections of the tests at scale."""
 
+import os
 import socket
+import subprocess
 import time
 
 from .checks import (check_conn_fields, check_derived, check_history_times,
                      expected_pairs, list_conns, path_str, show, state_history,
                      transitions)
-from .daemon import Daemon
+from .daemon import Daemon, bin_dir
 from .netns import host_netns_inode
-from .procs import finish_child, read_line, spawn_python, wait_for
-from .runner import check, check_eq, fail, log, pretty
+from .procs import finish_child, read_line, spawn, spawn_python, wait_for
+from .runner import at_cleanup, check, check_eq, fail, log, pretty
 
 CLIENT_CLOSES_FIRST = r'''
 import os, socket, sys, time
@@ -157,3 +159,34 @@ def client_closes_first(family):
         check_derived(sh_, set(), "server history")
         log("client history: %s" % path_str(transitions(ch)))
         log("server history: %s" % path_str(transitions(sh_)))
+
+
+def hold_sockets(n):
+    """Start tw-hold with n established loopback sockets (on 127.0.0.x) and
+    wait until it says they are ready; return its process."""
+    path = os.path.join(bin_dir(), "tw-hold")
+    if not os.access(path, os.X_OK):
+        fail("%s not built" % path)
+    p = spawn([path, "-n", str(n), "-t", "600"], stdin=subprocess.DEVNULL)
+    line = read_line(p, timeout=120)
+    line = line.decode() if isinstance(line, bytes) else (line or "")
+    check(line.startswith("ready "), "tw-hold: %r" % line)
+    log("tw-hold " + line.strip())
+    return p
+
+
+def loopback_pairs(src, dst, n):
+    """n connections from src to one listener on dst, both ends open until
+    the test's cleanup: (the listener's port, the clients' ports)."""
+    ls = socket.socket()
+    ls.bind((dst, 0))
+    ls.listen(n)
+    at_cleanup(ls.close)
+    ports = []
+    for _ in range(n):
+        c = socket.create_connection(ls.getsockname(), source_address=(src, 0))
+        a, _ = ls.accept()
+        at_cleanup(c.close)
+        at_cleanup(a.close)
+        ports.append(c.getsockname()[1])
+    return ls.getsockname()[1], ports
