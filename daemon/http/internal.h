@@ -83,7 +83,8 @@ struct tw_http {
 	struct http_req *cur;
 	struct http_job **jobs;
 	size_t n_jobs, cap_jobs, job_next;
-	uint64_t jobs_started;
+	uint64_t scans_sliced; /* listings scanned by a job (list.c) */
+	uint64_t index_waits;  /* listings that waited for the port index's build */
 	/* GET /api/v1/stats, formatted once for the requests of one turn
 	 * (http/routes.c): the answer, the turn, the time, h->served and
 	 * h->errors when it was made, and how many requests shared one. A

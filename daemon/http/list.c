@@ -8,6 +8,10 @@
  * done in slices (table/gather.h) while the request waits suspended
  * (http_job_start), a millisecond of a loop turn at a time, and the rows
  * come from the gathered runs merged as they are written.
+ *
+ * A filter with a port on such a table, before the port index is
+ * complete, waits the same way for the index's build in slices
+ * (conntable_port_index_step); the index then answers it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,6 +38,7 @@ struct list_stream {
 	uint64_t *cookies; /* snapshot of the table, sorted: a stable order */
 	size_t n, pos;
 	struct tw_gather *g; /* instead of cookies: a scan in slices, its runs */
+	bool wait_index;     /* a job waits for the port index's build */
 	uint64_t emitted;
 	struct tw_buf pending;
 	size_t pending_off;
@@ -182,6 +187,8 @@ static bool list_step(void *data, uint64_t budget_ns)
 {
 	struct list_stream *s = data;
 
+	if (s->wait_index)
+		return conntable_port_index_step(s->table, budget_ns);
 	return gather_step(s->g, budget_ns);
 }
 
@@ -245,14 +252,31 @@ static enum MHD_Result list_reply(struct tw_http *h, struct MHD_Connection *conn
 	return ret;
 }
 
+/* The planner's cookies (the port index's, or a scan's in this turn),
+ * then the reply. */
+static enum MHD_Result list_planned(struct tw_http *h, struct MHD_Connection *conn,
+				    struct list_stream *s)
+{
+	s->cookies = filter_plan_cookies(s->table, &s->filter, &s->n);
+	if (!s->cookies) {
+		free(s);
+		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	}
+	return list_reply(h, conn, s);
+}
+
 enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest)
 {
 	struct list_stream *s = http_job_take(h);
 	struct query_error qe;
 
 	(void)rest;
-	if (s) /* called again: the scan in slices is done */
+	if (s && !s->wait_index) /* called again: the scan in slices is done */
 		return list_reply(h, conn, s);
+	if (s) { /* called again: the port index is built */
+		s->wait_index = false;
+		return list_planned(h, conn, s);
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
@@ -268,18 +292,23 @@ enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, cons
 			gather_init(s->g, s->table,
 				    filter_is_everything(&s->filter) ? NULL : keep_matching,
 				    &s->filter);
-			if (http_job_start(h, conn, s, list_step, list_free) == 0)
+			if (http_job_start(h, conn, s, list_step, list_free) == 0) {
+				h->scans_sliced++;
 				return MHD_YES;
+			}
 			free(s->g);
 			s->g = NULL;
 		}
+	} else if (!filter_plan_scans(&s->filter) && !conntable_port_index_ready(s->table) &&
+		   conntable_live(s->table) >= LIST_SLICED_MIN) {
+		s->wait_index = true;
+		if (http_job_start(h, conn, s, list_step, list_free) == 0) {
+			h->index_waits++;
+			return MHD_YES;
+		}
+		s->wait_index = false; /* no job: built in this turn */
 	}
-	s->cookies = filter_plan_cookies(s->table, &s->filter, &s->n);
-	if (!s->cookies) {
-		free(s);
-		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-	}
-	return list_reply(h, conn, s);
+	return list_planned(h, conn, s);
 }
 
 /* GET /api/v1/summary: what ss -s prints, for the connections the filter

@@ -169,7 +169,6 @@ int http_job_start(struct tw_http *h, struct MHD_Connection *conn, void *data, h
 	MHD_suspend_connection(conn);
 	h->cur->job = j;
 	h->jobs[h->n_jobs++] = j;
-	h->jobs_started++;
 	return 0;
 }
 
@@ -756,7 +755,8 @@ void http_report(const struct tw_http *h, struct tw_stats *s)
 	stats_counter(s, "http_requests", h->requests);
 	stats_counter(s, "http_stats_shared", h->stats_shared);
 	stats_counter(s, "http_deferred", h->deferrals);
-	stats_counter(s, "http_scans_sliced", h->jobs_started);
+	stats_counter(s, "http_scans_sliced", h->scans_sliced);
+	stats_counter(s, "http_index_waits", h->index_waits);
 	stats_counter(s, "http_alloc_failures", h->alloc_failures);
 	peers_report(&h->peers, s);
 	stats_counter(s, "http_errors", h->errors);

@@ -60,6 +60,10 @@ void procscan_use_source(struct tw_procscan *p, const struct tw_task_source *src
 		p->src = *src;
 }
 
+/* The slots a map starts with (32 KiB), and the processes: what trim keeps. */
+#define SLOTS_FIRST 4096
+#define PROCS_FIRST 256
+
 static size_t slot_of(uint32_t inode, size_t cap)
 {
 	return (size_t)((inode * 2654435761u) & (cap - 1));
@@ -67,7 +71,7 @@ static size_t slot_of(uint32_t inode, size_t cap)
 
 static int slots_grow(struct tw_procscan *p)
 {
-	size_t cap = p->cap ? p->cap * 2 : 4096;
+	size_t cap = p->cap ? p->cap * 2 : SLOTS_FIRST;
 	struct slot *s = calloc(cap, sizeof(*s));
 
 	if (!s)
@@ -113,7 +117,7 @@ static struct tw_proc_owner *new_proc(struct tw_procscan *p)
 	struct tw_proc_owner *o;
 
 	if (p->n_procs == p->cap_procs) {
-		size_t cap = p->cap_procs ? p->cap_procs * 2 : 256;
+		size_t cap = p->cap_procs ? p->cap_procs * 2 : PROCS_FIRST;
 		struct tw_proc_owner *v = realloc(p->procs, cap * sizeof(*v));
 
 		if (!v) {
@@ -314,10 +318,30 @@ int procscan_lookup(struct tw_procscan *p, uint32_t inode, struct tw_proc_owner 
 	return -ENOENT;
 }
 
+void procscan_trim(struct tw_procscan *p)
+{
+	if (p->stepping)
+		return; /* its map is still filling */
+	if (p->cap <= SLOTS_FIRST && p->cap_procs <= PROCS_FIRST)
+		return;
+	/* Both go: the slots name processes by their index. */
+	free(p->slots);
+	free(p->procs);
+	p->slots = NULL;
+	p->procs = NULL;
+	p->cap = p->cap_procs = p->n_procs = 0;
+}
+
+size_t procscan_bytes(const struct tw_procscan *p)
+{
+	return p->cap * sizeof(*p->slots) + p->cap_procs * sizeof(*p->procs);
+}
+
 void procscan_report(const struct tw_procscan *p, struct tw_stats *s)
 {
 	stats_gauge(s, "procscan_sockets", p->count);
 	stats_counter(s, "procscan_refused", p->refused);
 	stats_counter(s, "procscan_alloc_failures", p->alloc_failures);
+	stats_gauge(s, "procscan_bytes", procscan_bytes(p));
 	stats_text(s, "owner_source", p->use_src ? "task_iter" : "proc");
 }

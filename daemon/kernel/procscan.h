@@ -46,6 +46,13 @@ int procscan_scan_step(struct tw_procscan *p, bool (*want)(uint32_t inode, void 
 void procscan_scan_cancel(struct tw_procscan *p);
 /* Owner of a socket inode from the last scan; 0 and *ret filled, or -ENOENT. */
 int procscan_lookup(struct tw_procscan *p, uint32_t inode, struct tw_proc_owner *ret);
+/* Frees the map of the last scan when it outgrew a small one (a start-up
+ * scan for a million owners leaves 16 MiB): call once its owners are
+ * given. Later lookups find nothing until the next scan; the gauge keeps
+ * the last scan's count. */
+void procscan_trim(struct tw_procscan *p);
+/* Heap bytes the map and the process array hold. */
+size_t procscan_bytes(const struct tw_procscan *p);
 /* Adds procscan_sockets (mapped by the last scan), procscan_refused
  * (sockets over max_entries, all scans), procscan_alloc_failures and
  * owner_source ("task_iter" or "proc"). */

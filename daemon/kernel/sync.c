@@ -424,6 +424,10 @@ static bool owners_step(struct tw_sync *s, uint64_t budget_ns)
 	s->procscans++;
 	s->procscan_last_ns = s->owner_scan_ns;
 	owners_pass(s, true, clock_mono_ns());
+	/* What a scan for a start-up's owners leaves (16 MiB of map and 8 of
+	 * list at a million) is not kept for the few the next one looks for. */
+	procscan_trim(s->procs);
+	reconcile_trim_owner_wanted(&s->rec);
 	return true;
 }
 

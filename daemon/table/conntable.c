@@ -22,11 +22,6 @@
  * to the one before, so neither reads the older connection behind it.
  * (Records are cache-line aligned: the low bit of a pointer is free.)
  */
-static struct tw_conn *link_to(const struct tw_link *l)
-{
-	return (struct tw_conn *)(l->to & ~(uintptr_t)1);
-}
-
 static bool link_more(const struct tw_link *l)
 {
 	return l->to & 1;
@@ -221,9 +216,9 @@ struct tw_conn *conntable_get_or_add(struct tw_conntable *t, uint64_t cookie, bo
 	}
 	c->cookie = cookie;
 	insert_bucket(t->buckets, t->cap, c);
-	/* Once built, the port index lists every record, port 0 until its
-	 * ports are known. */
-	if (t->port_index_on)
+	/* Once its build began, the port index lists every new record, port
+	 * 0 until its ports are known. */
+	if (t->port_index_kept)
 		conntable_set_ports(t, c, 0, 0);
 	t->count++;
 	t->live++;
@@ -561,6 +556,7 @@ void conntable_report(struct tw_conntable *t, struct tw_stats *s)
 	stats_counter(s, "table_alloc_failures", ts.alloc_failures);
 	stats_gauge(s, "table_bytes", ts.bytes);
 	stats_gauge(s, "port_index", t->port_index_on);
+	stats_counter(s, "port_index_build_steps", t->port_build_steps);
 }
 
 void conntable_note_gap(struct tw_conntable *t, uint64_t start_ns, uint64_t end_ns)

@@ -313,6 +313,14 @@ uint64_t *conntable_port_cookies_where(struct tw_conntable *t, enum tw_port_side
 				       uint16_t port,
 				       bool (*keep)(const struct tw_conn *c, const void *ctx),
 				       const void *ctx, size_t *ret_count);
+/* One slice of the port index's build, about budget_ns (UINT64_MAX: all
+ * of it): true once it is complete (conntable_port_index_ready), or when
+ * it cannot be (its heads could not be allocated: queries scan). A query
+ * by port before that completes the build in its own turn. */
+bool conntable_port_index_step(struct tw_conntable *t, uint64_t budget_ns);
+/* Whether a query by port is answered without a build: the index is
+ * complete, or broken (then the query scans). */
+bool conntable_port_index_ready(const struct tw_conntable *t);
 /* How many connections have port on side, counting at most stop of them
  * (a planner's cheap comparison of two lists); SIZE_MAX if the index
  * cannot answer. */

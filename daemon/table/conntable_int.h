@@ -48,11 +48,21 @@ struct tw_conntable {
 	 * (allocated on first use, 512 KiB a side; broken if that failed,
 	 * when queries scan instead). */
 	struct tw_conn **port_heads[TW_PORT_SIDES]; /* TW_PORT_HEADS each */
-	bool port_index_on;                         /* built (on the first query by port) */
-	bool port_index_broken;                     /* its heads could not be allocated */
+	bool port_index_on;                         /* complete: answers queries by port */
+	bool port_index_kept;      /* records join it as they change (from the build's start) */
+	size_t port_build_pos;     /* the build's next bucket (conntable_port_index_step) */
+	size_t port_build_cap;     /* the buckets it walks: a rehash starts it over */
+	uint64_t port_build_steps; /* slices the builds took (a whole build: one) */
+	bool port_index_broken;    /* its heads could not be allocated */
 };
 
 #define TW_PORT_HEADS 65536 /* one per port */
+
+/* The connection a link leads to (conntable.c has the chains' story). */
+static inline struct tw_conn *link_to(const struct tw_link *l)
+{
+	return (struct tw_conn *)(l->to & ~(uintptr_t)1);
+}
 
 /* qsort's order of uint64_t (cookies). */
 int conntable_cmp_u64(const void *a, const void *b);

@@ -7,8 +7,12 @@
  * order, so a record joins and leaves in O(1): a line of the heads and one
  * of its neighbour, which under churn are mostly not cached (a fifth of
  * the daemon's time at 70,000 connections a second). So the index is
- * built on the first query by port (one pass over the table) and kept from
- * then on: a daemon nobody asks by port never pays for it. The heads are
+ * built on the first query by port and kept from then on: a daemon nobody
+ * asks by port never pays for it. On a large table the build runs in
+ * slices (conntable_port_index_step, a bucket cursor; a million records
+ * took 100 ms in one turn) while the query waits: from the build's start
+ * every record that changes or is created joins at once, and the cursor
+ * links the rest, skipping what joined already. The heads are
  * 64 Ki pointers a side; if they cannot be allocated the index stays off
  * (counted) and listings scan, as before it.
  */
@@ -16,6 +20,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "clock.h"
 #include "conntable_int.h"
 
 static uint16_t port_of(const struct tw_conn *c, enum tw_port_side side)
@@ -76,34 +81,82 @@ void conntable_set_ports(struct tw_conntable *t, struct tw_conn *c, uint16_t loc
 {
 	/* Events set a record's ports on every transition: a listed record
 	 * moves only when they changed. */
-	if (t->port_index_on && c->by_port[TW_PORT_LOCAL].pprev && c->local_port == local_port &&
+	if (t->port_index_kept && c->by_port[TW_PORT_LOCAL].pprev && c->local_port == local_port &&
 	    c->remote_port == remote_port)
 		return;
 	conntable_unindex_ports(c);
 	c->local_port = local_port;
 	c->remote_port = remote_port;
-	if (!t->port_index_on)
+	if (!t->port_index_kept)
 		return;
 	link_side(t, c, TW_PORT_LOCAL);
 	link_side(t, c, TW_PORT_REMOTE);
 }
 
-static void join(struct tw_conn *c, void *data)
+/* The build's start: heads, and records joining as they change. */
+static bool build_begin(struct tw_conntable *t)
 {
-	link_side(data, c, TW_PORT_LOCAL);
-	link_side(data, c, TW_PORT_REMOTE);
-}
-
-/* The first query by port: every record joins its lists. */
-static bool index_on(struct tw_conntable *t)
-{
-	if (t->port_index_on)
+	if (t->port_index_kept)
 		return true;
 	if (!heads_ready(t))
 		return false;
-	conntable_foreach(t, join, t);
+	t->port_index_kept = true;
+	t->port_build_pos = 0;
+	t->port_build_cap = t->cap;
+	return true;
+}
+
+/* Records and buckets between clock reads: a few microseconds. */
+#define BUILD_CHECK_EVERY 256
+
+bool conntable_port_index_step(struct tw_conntable *t, uint64_t budget_ns)
+{
+	uint64_t t0;
+	unsigned n = 0;
+
+	if (t->port_index_on)
+		return true;
+	if (!build_begin(t))
+		return true; /* no heads: queries scan */
+	if (t->port_build_cap != t->cap) {
+		/* Rehashed: the cursor's buckets moved. Start over; what
+		 * joined already is skipped. */
+		t->port_build_pos = 0;
+		t->port_build_cap = t->cap;
+	}
+	t0 = budget_ns == UINT64_MAX ? 0 : clock_mono_ns();
+	t->port_build_steps++;
+	while (t->port_build_pos < t->cap) {
+		for (struct tw_conn *c = link_to(&t->buckets[t->port_build_pos]); c;
+		     c = link_to(&c->next)) {
+			if (!c->by_port[TW_PORT_LOCAL].pprev) {
+				link_side(t, c, TW_PORT_LOCAL);
+				link_side(t, c, TW_PORT_REMOTE);
+			}
+			n++;
+		}
+		t->port_build_pos++;
+		n++; /* an empty bucket costs a read too */
+		if (n >= BUILD_CHECK_EVERY && budget_ns != UINT64_MAX) {
+			n = 0;
+			if (clock_mono_ns() - t0 >= budget_ns && t->port_build_pos < t->cap)
+				return false;
+		}
+	}
 	t->port_index_on = true;
 	return true;
+}
+
+bool conntable_port_index_ready(const struct tw_conntable *t)
+{
+	return t->port_index_on || t->port_index_broken;
+}
+
+/* A query by port: the index, completed at once if need be. */
+static bool index_on(struct tw_conntable *t)
+{
+	conntable_port_index_step(t, UINT64_MAX);
+	return t->port_index_on;
 }
 
 size_t conntable_port_count(struct tw_conntable *t, enum tw_port_side side, uint16_t port,

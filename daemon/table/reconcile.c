@@ -44,6 +44,24 @@ bool reconcile_wants_owner(const struct tw_conn *c)
 	       (!(c->flags & TW_CONN_HAS_TASK) || c->flags & TW_CONN_OWNER_LISTENER);
 }
 
+#define OWNER_WANTED_FIRST 256
+
+void reconcile_trim_owner_wanted(struct tw_reconcile *r)
+{
+	size_t want = r->n_owner_wanted * 2;
+	uint64_t *v;
+
+	if (want < OWNER_WANTED_FIRST)
+		want = OWNER_WANTED_FIRST;
+	if (r->cap_owner_wanted <= want * 2)
+		return;
+	v = realloc(r->owner_wanted, want * sizeof(*v));
+	if (!v)
+		return; /* it keeps the larger array */
+	r->owner_wanted = v;
+	r->cap_owner_wanted = want;
+}
+
 /* Notes a connection for the owner pass, once. On allocation failure it
  * is simply not noted: the next pass tries again. */
 static void want_owner(struct tw_reconcile *r, struct tw_conn *c)
@@ -52,7 +70,8 @@ static void want_owner(struct tw_reconcile *r, struct tw_conn *c)
 
 	if (c->flags & TW_CONN_OWNER_WANTED || !reconcile_wants_owner(c))
 		return;
-	v = room_for_one(r->owner_wanted, r->n_owner_wanted, &r->cap_owner_wanted, sizeof(*v), 256);
+	v = room_for_one(r->owner_wanted, r->n_owner_wanted, &r->cap_owner_wanted, sizeof(*v),
+			 OWNER_WANTED_FIRST);
 	if (!v) {
 		r->stats.alloc_failures++;
 		return;

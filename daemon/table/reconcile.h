@@ -80,6 +80,10 @@ struct tw_reconcile {
 
 /* The connection still wants an owner a /proc scan could give it. */
 bool reconcile_wants_owner(const struct tw_conn *c);
+/* Gives back the owner list's room once it is mostly empty (a start-up's
+ * million wanted owners leave 8 MiB when found): it keeps twice what it
+ * holds, 256 at least. */
+void reconcile_trim_owner_wanted(struct tw_reconcile *r);
 
 void reconcile_init(struct tw_reconcile *r, struct tw_conntable *table);
 void reconcile_fini(struct tw_reconcile *r);

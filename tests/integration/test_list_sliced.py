@@ -7,6 +7,8 @@ connections, while reconcile passes run and other clients ask for single
 connections, each such answer is exact: local_addr= returns exactly the
 test's client sides, in cookie order; state=established with it the same;
 limit= and after= page through them; sort=local returns them by port;
+the first listing by port waits for the port index's build in slices
+(http_index_waits) and is exact, the next one does not wait;
 format=text has one row each; the unfiltered listing has every socket
 `ss -tanH` shows for tw-hold's addresses, each once, cookies ascending."""
 
@@ -54,7 +56,17 @@ def main():
                 break
             time.sleep(0.2)
         check_eq(known, ports, "the test's client sides, by remote_port")
-        sliced0 = d.stats()["http_scans_sliced"]
+        st = d.stats()
+        # The first query by port on this table waited for the index's
+        # build in slices; the later ones found it built.
+        check_eq(st["port_index"], 1, "the port index is built")
+        check(st["http_index_waits"] >= 1, "a listing by port waited for the index's build: %d"
+              % st["http_index_waits"])
+        waits0, sliced0 = st["http_index_waits"], st["http_scans_sliced"]
+        again = sorted(c["local_port"] for c in get_list(
+            d, "local_addr=%s&local_port=%d" % (SRC, ports[0])))
+        check_eq(again, [ports[0]], "local_port= from the built index")
+        check_eq(d.stats()["http_index_waits"], waits0, "no wait once built")
 
         # Single connections asked for meanwhile: answered while scans run.
         stop = threading.Event()

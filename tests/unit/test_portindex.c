@@ -168,6 +168,48 @@ static void check_plans(struct tw_conntable *t)
 	}
 }
 
+/* One random operation on the table: a new connection or its ports set,
+ * the same ports again, a state change, a retirement, a removal. */
+static void random_op(struct tw_conntable *t, uint64_t *now)
+{
+	uint64_t cookie = 1 + next_rand() % MAX_COOKIE;
+	struct tw_conn *c = conntable_get(t, cookie);
+	bool created;
+
+	switch (next_rand() % 6) {
+	case 0:
+	case 1: /* a new connection, or its ports (re)set */
+		c = conntable_get_or_add(t, cookie, &created);
+		assert_non_null(c);
+		c->family = AF_INET;
+		c->local_addr[10] = c->local_addr[11] = 0xff;
+		c->local_addr[12] = 127;
+		c->local_addr[15] = 1;
+		conntable_set_ports(t, c, some_port(), some_port());
+		if (created)
+			c->state = TW_TCP_ESTABLISHED;
+		break;
+	case 2: /* the same ports again: nothing moves */
+		if (c)
+			conntable_set_ports(t, c, c->local_port, c->remote_port);
+		break;
+	case 3: /* a state change */
+		if (c && !(c->flags & TW_CONN_CLOSED))
+			c->state = (uint8_t)(1 + next_rand() % 11);
+		break;
+	case 4: /* closed: into retention (the oldest may leave) */
+		if (c && !(c->flags & TW_CONN_CLOSED)) {
+			c->state = TW_TCP_CLOSE;
+			conntable_retire(t, c, (*now)++);
+		}
+		break;
+	case 5:
+		if (c)
+			conntable_remove(t, c);
+		break;
+	}
+}
+
 static void test_random_operations(void **state)
 {
 	struct tw_conntable *t = conntable_new(&limits);
@@ -176,50 +218,55 @@ static void test_random_operations(void **state)
 	(void)state;
 	assert_non_null(t);
 	for (int round = 0; round < 400; round++) {
-		for (int op = 0; op < 50; op++) {
-			uint64_t cookie = 1 + next_rand() % MAX_COOKIE;
-			struct tw_conn *c = conntable_get(t, cookie);
-			bool created;
-
-			switch (next_rand() % 6) {
-			case 0:
-			case 1: /* a new connection, or its ports (re)set */
-				c = conntable_get_or_add(t, cookie, &created);
-				assert_non_null(c);
-				c->family = AF_INET;
-				c->local_addr[10] = c->local_addr[11] = 0xff;
-				c->local_addr[12] = 127;
-				c->local_addr[15] = 1;
-				conntable_set_ports(t, c, some_port(), some_port());
-				if (created)
-					c->state = TW_TCP_ESTABLISHED;
-				break;
-			case 2: /* the same ports again: nothing moves */
-				if (c)
-					conntable_set_ports(t, c, c->local_port, c->remote_port);
-				break;
-			case 3: /* a state change */
-				if (c && !(c->flags & TW_CONN_CLOSED))
-					c->state = (uint8_t)(1 + next_rand() % 11);
-				break;
-			case 4: /* closed: into retention (the oldest may leave) */
-				if (c && !(c->flags & TW_CONN_CLOSED)) {
-					c->state = TW_TCP_CLOSE;
-					conntable_retire(t, c, now++);
-				}
-				break;
-			case 5:
-				if (c)
-					conntable_remove(t, c);
-				break;
-			}
-		}
+		for (int op = 0; op < 50; op++)
+			random_op(t, &now);
 		conntable_expire(t, now);
 		check_lists(t);
 		if (round % 20 == 0)
 			check_plans(t);
 	}
 	conntable_free(t);
+}
+
+/* The build in slices: between its steps records are created, change
+ * ports and states, retire and leave, and the table is rehashed twice
+ * (its cursor's buckets move); once a step says it is complete, each
+ * port's list holds exactly what a scan finds, without a build of the
+ * query's own. Many times, with different tables. */
+static void test_build_in_slices(void **state)
+{
+	(void)state;
+	for (int run = 0; run < 30; run++) {
+		struct tw_conntable *t = conntable_new(&limits);
+		uint64_t now = 1000;
+		int steps = 0;
+
+		assert_non_null(t);
+		for (int op = 0; op < 6000; op++)
+			random_op(t, &now);
+		assert_true(conntable_live(t) > 700);
+		assert_false(conntable_port_index_ready(t));
+		/* Budget 0: a step links a few hundred records. */
+		while (!conntable_port_index_step(t, 0)) {
+			steps++;
+			assert_false(conntable_port_index_ready(t));
+			for (int op = 0; op < 40; op++)
+				random_op(t, &now);
+			if (steps == 1 + run % 2)
+				assert_int_equal(conntable_reserve(t, 8192), 0);
+			if (steps == 2 + run % 2)
+				assert_int_equal(conntable_reserve(t, 65536), 0);
+			assert_true(steps < 10000);
+		}
+		assert_true(steps >= 2); /* it was sliced */
+		assert_true(conntable_port_index_ready(t));
+		check_lists(t);
+		check_plans(t);
+		for (int op = 0; op < 500; op++)
+			random_op(t, &now);
+		check_lists(t);
+		conntable_free(t);
+	}
 }
 
 /* A connection that leaves takes its links along: its neighbours in both
@@ -311,6 +358,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_operations),
+		cmocka_unit_test(test_build_in_slices),
 		cmocka_unit_test(test_neighbours),
 		cmocka_unit_test(test_required_ports),
 	};

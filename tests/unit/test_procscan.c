@@ -188,12 +188,61 @@ static void test_comm_terminated(void **state)
 	procscan_free(p);
 }
 
+/* Many sockets: inode i+1 of process 100 + i / 10. */
+static int many_sockets(void *src, void (*fn)(const struct tw_task_sock *, void *), void *ctx)
+{
+	size_t n = *(size_t *)src;
+
+	for (size_t i = 0; i < n; i++) {
+		struct tw_task_sock s = sock((uint32_t)i + 1, (uint32_t)(100 + i / 10), 0, "many");
+
+		fn(&s, ctx);
+	}
+	return 0;
+}
+
+/* A scan's map is freed by trim once it outgrew the first one (a
+ * start-up's million owners), and kept when small; lookups then find
+ * nothing, the next scan builds it again, and the gauge keeps the last
+ * scan's count. */
+static void test_trim(void **state)
+{
+	size_t n = 20000;
+	struct tw_task_source src = {.sockets = many_sockets, .src = &n};
+	struct tw_procscan *p = procscan_new("/nonexistent", 100000);
+	struct tw_proc_owner o;
+	size_t small;
+
+	(void)state;
+	assert_non_null(p);
+	procscan_use_source(p, &src);
+	assert_int_equal(procscan_scan(p), 20000);
+	assert_true(procscan_bytes(p) >= 40000 * 8);
+	assert_int_equal(procscan_lookup(p, 12345, &o), 0);
+	assert_int_equal(o.pid, 100 + 12344 / 10);
+	procscan_trim(p);
+	assert_int_equal(procscan_bytes(p), 0);
+	assert_int_equal(procscan_lookup(p, 12345, &o), -ENOENT);
+	procscan_trim(p); /* nothing to free: fine */
+
+	n = 10;
+	assert_int_equal(procscan_scan(p), 10);
+	small = procscan_bytes(p);
+	assert_true(small > 0);
+	procscan_trim(p); /* small: kept */
+	assert_int_equal(procscan_bytes(p), small);
+	assert_int_equal(procscan_lookup(p, 7, &o), 0);
+	assert_int_equal(o.pid, 100);
+	procscan_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_owners_from_source),
 		cmocka_unit_test(test_comm_terminated),
 		cmocka_unit_test(test_scan_in_steps),
+		cmocka_unit_test(test_trim),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

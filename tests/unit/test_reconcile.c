@@ -645,6 +645,37 @@ static void test_owner_wanted_noted(void **state)
 	assert_int_equal(f->r.n_owner_wanted, 2);
 }
 
+/* The owner list gives its room back once mostly found: twice what it
+ * holds is kept (256 at least), in order; a list still full keeps its. */
+static void test_owner_wanted_trimmed(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 900 }; /* the fixture's table holds 1000 */
+	struct tw_ksock *socks = calloc(N, sizeof(*socks));
+
+	assert_non_null(socks);
+	for (int i = 0; i < N; i++)
+		socks[i] = dsock((uint64_t)i + 1, TW_TCP_ESTABLISHED, (uint16_t)(20000 + i), 80);
+	pass(f, socks, N);
+	assert_int_equal(f->r.n_owner_wanted, N);
+	assert_true(f->r.cap_owner_wanted >= N);
+	reconcile_trim_owner_wanted(&f->r); /* full: kept */
+	assert_true(f->r.cap_owner_wanted >= N);
+
+	f->r.n_owner_wanted = 200; /* as the owner pass leaves it */
+	reconcile_trim_owner_wanted(&f->r);
+	assert_int_equal(f->r.cap_owner_wanted, 400);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(f->r.owner_wanted[i], (uint64_t)i + 1);
+	f->r.n_owner_wanted = 3;
+	reconcile_trim_owner_wanted(&f->r);
+	assert_int_equal(f->r.cap_owner_wanted, 400); /* within twice 256 */
+	f->r.n_owner_wanted = 0;
+	reconcile_trim_owner_wanted(&f->r);
+	assert_int_equal(f->r.cap_owner_wanted, 400);
+	free(socks);
+}
+
 /* An orphaned socket's minisocket can wait in FIN_WAIT2 for the peer's
  * FIN: the events' derived TIME_WAIT is adjusted, not counted. */
 static void test_derived_time_wait_adjusted(void **state)
@@ -910,6 +941,7 @@ int main(void)
 		T(test_tcp_info_sampled),
 		T(test_namespace_and_uid_filled_in),
 		T(test_owner_wanted_noted),
+		T(test_owner_wanted_trimmed),
 		T(test_derived_time_wait_adjusted),
 		T(test_retired_seen_again_revived),
 		cmocka_unit_test(test_sweep_in_slices_as_whole),
