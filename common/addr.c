@@ -71,6 +71,12 @@ const char *tw_endpoint_format_text(const char *addr, uint16_t port, char *buf, 
 
 const char *tw_addr_format(int family, const uint8_t addr[16], char *buf, size_t len)
 {
+	/* Dotted decimal without inet_ntop's sprintf: every event of a
+	 * stream and row of a listing formats two. */
+	if (family != AF_INET6 && len >= INET_ADDRSTRLEN) {
+		buf[put_v4(buf, addr)] = '\0';
+		return buf;
+	}
 	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, len))
 		snprintf(buf, len, "?");
 	return buf;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "fmt.h"
 
 void buf_init(struct tw_buf *b)
 {
@@ -56,6 +57,13 @@ void buf_put(struct tw_buf *b, const char *s, size_t n)
 void buf_puts(struct tw_buf *b, const char *s)
 {
 	buf_put(b, s, strlen(s));
+}
+
+void buf_put_u64(struct tw_buf *b, uint64_t v)
+{
+	char d[24];
+
+	buf_put(b, d, tw_fmt_u64(d, v));
 }
 
 void buf_printf(struct tw_buf *b, const char *fmt, ...)

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct tw_buf {
 	char *data; /* NUL-terminated while len > 0 */
@@ -29,6 +30,10 @@ bool buf_reserve(struct tw_buf *b, size_t n);
 void buf_put(struct tw_buf *b, const char *s, size_t n);
 void buf_puts(struct tw_buf *b, const char *s);
 void buf_printf(struct tw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* v in decimal, as "%llu" prints it, without printf's cost. */
+void buf_put_u64(struct tw_buf *b, uint64_t v);
+/* A string literal, its length known at compile time. */
+#define BUF_LIT(b, lit) buf_put((b), "" lit, sizeof(lit) - 1)
 /* Removes the first n bytes (n <= len), moving the rest to the front. */
 void buf_drop_front(struct tw_buf *b, size_t n);
 

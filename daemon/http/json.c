@@ -357,26 +357,48 @@ void json_event(struct tw_buf *b, const struct tw_conn *c, const struct tw_hist 
 	tw_addr_format(c->family, c->local_addr, laddr, sizeof(laddr));
 	tw_addr_format(c->family, c->remote_addr, raddr, sizeof(raddr));
 	clock_format_rfc3339(wall, text, sizeof(text));
-	buf_printf(b, "{\"kind\":\"%s\"", hist_kind_name(h->kind));
-	if (h->kind == TW_HIST_STATE)
-		buf_printf(b, ",\"from\":\"%s\",\"to\":\"%s\"", tcpstate_name(h->from),
-			   tcpstate_name(h->to));
-	else
-		buf_printf(b, ",\"state\":\"%s\"", tcpstate_name(h->from));
-	buf_printf(b,
-		   ",\"time_ns\":%llu,\"time\":\"%s\",\"derived\":%s,\"in_state_us\":%llu,"
-		   "\"cookie\":%llu,\"netns\":%u,\"family\":\"%s\",\"local_addr\":\"%s\","
-		   "\"local_port\":%u,\"remote_addr\":\"%s\",\"remote_port\":%u",
-		   (unsigned long long)wall, text, h->flags & TW_HIST_DERIVED ? "true" : "false",
-		   (unsigned long long)(h->time_ns > prev ? (h->time_ns - prev) / 1000 : 0),
-		   (unsigned long long)c->cookie, c->netns,
-		   c->family == AF_INET6 ? "inet6" : "inet", laddr, c->local_port, raddr,
-		   c->remote_port);
+	/* No printf: a stream formats every event it sends (at peak churn a
+	 * million a run), and vfprintf was most of the daemon's time. */
+	BUF_LIT(b, "{\"kind\":\"");
+	buf_puts(b, hist_kind_name(h->kind));
+	if (h->kind == TW_HIST_STATE) {
+		BUF_LIT(b, "\",\"from\":\"");
+		buf_puts(b, tcpstate_name(h->from));
+		BUF_LIT(b, "\",\"to\":\"");
+		buf_puts(b, tcpstate_name(h->to));
+	} else {
+		BUF_LIT(b, "\",\"state\":\"");
+		buf_puts(b, tcpstate_name(h->from));
+	}
+	BUF_LIT(b, "\",\"time_ns\":");
+	buf_put_u64(b, wall);
+	BUF_LIT(b, ",\"time\":\"");
+	buf_puts(b, text);
+	BUF_LIT(b, "\",\"derived\":");
+	buf_puts(b, h->flags & TW_HIST_DERIVED ? "true" : "false");
+	BUF_LIT(b, ",\"in_state_us\":");
+	buf_put_u64(b, h->time_ns > prev ? (h->time_ns - prev) / 1000 : 0);
+	BUF_LIT(b, ",\"cookie\":");
+	buf_put_u64(b, c->cookie);
+	BUF_LIT(b, ",\"netns\":");
+	buf_put_u64(b, c->netns);
+	BUF_LIT(b, ",\"family\":\"");
+	buf_puts(b, c->family == AF_INET6 ? "inet6" : "inet");
+	BUF_LIT(b, "\",\"local_addr\":\"");
+	buf_puts(b, laddr);
+	BUF_LIT(b, "\",\"local_port\":");
+	buf_put_u64(b, c->local_port);
+	BUF_LIT(b, ",\"remote_addr\":\"");
+	buf_puts(b, raddr);
+	BUF_LIT(b, "\",\"remote_port\":");
+	buf_put_u64(b, c->remote_port);
 	if (c->flags & TW_CONN_HAS_TASK) {
-		buf_printf(b, ",\"pid\":%u,\"comm\":", c->pid);
+		BUF_LIT(b, ",\"pid\":");
+		buf_put_u64(b, c->pid);
+		BUF_LIT(b, ",\"comm\":");
 		json_string(b, c->comm);
 	} else {
-		buf_puts(b, ",\"pid\":null,\"comm\":null");
+		BUF_LIT(b, ",\"pid\":null,\"comm\":null");
 	}
 	json_string_field(b, "role", lifecycle_role_name(c->role));
 	json_string_field(b, "end_reason", lifecycle_end_name(c->end_reason));

@@ -7,12 +7,16 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "conntable.h"
 #include "json.h"
+#include "lifecycle.h"
 
 /* Monotonic 1,000 s after boot is wall-clock 2023-11-14T22:13:20Z. */
 #define WALL_OFFSET_NS (1700000000ull * 1000000000ull - 1000ull * 1000000000ull)
@@ -398,6 +402,101 @@ static void test_conn_history_dropped_marker(void **state)
 }
 
 /* A listing: many rows in one buffer, each a valid object. */
+/* An event, byte for byte (it is written without printf): a state
+ * change with the time spent in the state before, and a retransmit of an
+ * IPv6 connection with an owner and the largest numbers. */
+static void test_event_exact(void **state)
+{
+	struct tw_hist hist[2] = {
+		{.time_ns = 1000ull * 1000000000ull,
+		 .kind = TW_HIST_STATE,
+		 .from = TW_TCP_CLOSE,
+		 .to = TW_TCP_SYN_SENT},
+		{.time_ns = 1000ull * 1000000000ull + 1500000ull,
+		 .kind = TW_HIST_STATE,
+		 .from = TW_TCP_SYN_SENT,
+		 .to = TW_TCP_ESTABLISHED},
+	};
+	struct tw_hist rt = {.time_ns = 1000ull * 1000000000ull + 7ull,
+			     .kind = TW_HIST_RETRANSMIT,
+			     .from = TW_TCP_ESTABLISHED,
+			     .flags = TW_HIST_DERIVED};
+	static const uint8_t v6[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+	struct tw_conn c;
+	struct tw_buf b;
+	char want[1024];
+
+	(void)state;
+	make_conn(&c);
+	c.hist = hist;
+	c.hist_len = 2;
+	buf_init(&b);
+	json_event(&b, &c, &hist[1], &test_clock);
+	snprintf(want, sizeof(want),
+		 "{\"kind\":\"state\",\"from\":\"SYN_SENT\",\"to\":\"ESTABLISHED\","
+		 "\"time_ns\":1700000000001500000,\"time\":\"2023-11-14T22:13:20.001500Z\","
+		 "\"derived\":false,\"in_state_us\":1500,\"cookie\":4503599627370497,"
+		 "\"netns\":4026531840,\"family\":\"inet\",\"local_addr\":\"10.1.2.3\","
+		 "\"local_port\":51000,\"remote_addr\":\"93.184.216.34\",\"remote_port\":443,"
+		 "\"pid\":null,\"comm\":null,\"role\":\"%s\",\"end_reason\":null}",
+		 lifecycle_role_name(c.role));
+	assert_string_equal(b.data, want);
+	buf_free(&b);
+
+	c.family = AF_INET6;
+	memcpy(c.local_addr, v6, 16);
+	memset(c.remote_addr, 0xff, 16);
+	c.cookie = UINT64_MAX;
+	c.netns = UINT32_MAX;
+	c.local_port = 0;
+	c.remote_port = 65535;
+	c.flags |= TW_CONN_HAS_TASK;
+	c.pid = 4294967295u;
+	strcpy(c.comm, "a\"b");
+	c.role = 1;
+	c.end_reason = 1;
+	assert_non_null(lifecycle_end_name(c.end_reason));
+	buf_init(&b);
+	json_event(&b, &c, &rt, &test_clock);
+	snprintf(want, sizeof(want),
+		 "{\"kind\":\"retransmit\",\"state\":\"ESTABLISHED\","
+		 "\"time_ns\":1700000000000000007,\"time\":\"2023-11-14T22:13:20.000000Z\","
+		 "\"derived\":true,\"in_state_us\":0,\"cookie\":18446744073709551615,"
+		 "\"netns\":4294967295,\"family\":\"inet6\",\"local_addr\":\"fd00::1\","
+		 "\"local_port\":0,\"remote_addr\":\"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff\","
+		 "\"remote_port\":65535,\"pid\":4294967295,\"comm\":\"a\\\"b\",\"role\":\"%s\","
+		 "\"end_reason\":\"%s\"}",
+		 lifecycle_role_name(c.role), lifecycle_end_name(c.end_reason));
+	assert_string_equal(b.data, want);
+	buf_free(&b);
+}
+
+/* Addresses as inet_ntop writes them, IPv4 without it. */
+static void test_addr_format_v4(void **state)
+{
+	static const uint8_t cases[][4] = {
+		{0, 0, 0, 0},   {255, 255, 255, 255}, {10, 0, 100, 9},
+		{127, 0, 0, 1}, {1, 20, 199, 250},
+	};
+	char got[64], ref[64];
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t a[16] = {0};
+
+		memcpy(a, cases[i], 4);
+		assert_non_null(inet_ntop(AF_INET, a, ref, sizeof(ref)));
+		assert_string_equal(tw_addr_format(AF_INET, a, got, sizeof(got)), ref);
+	}
+	for (unsigned v = 0; v < 256; v++) {
+		uint8_t a[16] = {(uint8_t)v, (uint8_t)(255 - v), (uint8_t)(v * 7),
+				 (uint8_t)(v / 3)};
+
+		assert_non_null(inet_ntop(AF_INET, a, ref, sizeof(ref)));
+		assert_string_equal(tw_addr_format(AF_INET, a, got, sizeof(got)), ref);
+	}
+}
+
 static void test_many_rows(void **state)
 {
 	struct tw_conn c;
@@ -436,6 +535,8 @@ int main(void)
 		cmocka_unit_test(test_conn_full_history),
 		cmocka_unit_test(test_conn_history_dropped_marker),
 		cmocka_unit_test(test_many_rows),
+		cmocka_unit_test(test_event_exact),
+		cmocka_unit_test(test_addr_format_v4),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
