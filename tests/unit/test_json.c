@@ -432,6 +432,8 @@ static void test_event_exact(void **state)
 	c.hist_len = 2;
 	buf_init(&b);
 	json_event(&b, &c, &hist[1], &test_clock);
+	assert_false(b.oom);
+	assert_non_null(b.data);
 	snprintf(want, sizeof(want),
 		 "{\"kind\":\"state\",\"from\":\"SYN_SENT\",\"to\":\"ESTABLISHED\","
 		 "\"time_ns\":1700000000001500000,\"time\":\"2023-11-14T22:13:20.001500Z\","
@@ -458,6 +460,8 @@ static void test_event_exact(void **state)
 	assert_non_null(lifecycle_end_name(c.end_reason));
 	buf_init(&b);
 	json_event(&b, &c, &rt, &test_clock);
+	assert_false(b.oom);
+	assert_non_null(b.data);
 	snprintf(want, sizeof(want),
 		 "{\"kind\":\"retransmit\",\"state\":\"ESTABLISHED\","
 		 "\"time_ns\":1700000000000000007,\"time\":\"2023-11-14T22:13:20.000000Z\","
