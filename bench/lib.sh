@@ -349,3 +349,27 @@ bench_wait_timewait() {
 	done
 	bench_log "still $count TIME_WAIT sockets after ${timeout}s; going on"
 }
+
+# bench_rounds ROUNDS COND...: ROUNDS rounds of the conditions, their order
+# rotated every round, each run after the machine is quiet (or logged as
+# not): calls run_COND ROUND with QUIET set, and after_round ROUND if the
+# script defines it.
+bench_rounds() {
+	local rounds=$1 round k cond
+	shift
+	local conds=("$@")
+	for ((round = 1; round <= rounds; round++)); do
+		for ((k = 0; k < ${#conds[@]}; k++)); do
+			cond=${conds[$(((k + round - 1) % ${#conds[@]}))]}
+			bench_wait_quiet ||
+				bench_log "round $round $cond: NOT QUIET: CPUs ${QUIET_BUSY}% busy," \
+					"$QUIET_FOREIGN foreign tracers running"
+			# shellcheck disable=SC2034 # read by the scripts' run_ functions
+			QUIET="cpu_busy_before=$QUIET_BUSY foreign_tracers=$QUIET_FOREIGN"
+			"run_$cond" "$round"
+		done
+		if declare -F after_round >/dev/null; then
+			after_round "$round"
+		fi
+	done
+}

@@ -284,16 +284,7 @@ if ((WARMUP > 0)); then
 	printf 'warmup:            %s\n' "$(churn -c "$WORKERS" -d "$WARMUP")"
 fi
 
-for ((round = 1; round <= ROUNDS; round++)); do
-	for ((k = 0; k < ${#CONDITIONS[@]}; k++)); do
-		cond=${CONDITIONS[$(((k + round - 1) % ${#CONDITIONS[@]}))]}
-		bench_wait_quiet ||
-			bench_log "round $round $cond: NOT QUIET: CPUs ${QUIET_BUSY}% busy," \
-				"$QUIET_FOREIGN foreign tracers running"
-		QUIET="cpu_busy_before=$QUIET_BUSY foreign_tracers=$QUIET_FOREIGN"
-		"run_$cond" "$round"
-	done
-done
+bench_rounds "$ROUNDS" "${CONDITIONS[@]}"
 
 echo
 mapfile -t base_rates < <(rates_of untraced)

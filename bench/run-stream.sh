@@ -345,17 +345,8 @@ if ((WARMUP > 0)); then
 	printf 'warmup:            %s\n' "$(churn -c "$WORKERS" -d "$WARMUP")"
 fi
 
-for ((round = 1; round <= ROUNDS; round++)); do
-	for ((k = 0; k < ${#CONDITIONS[@]}; k++)); do
-		cond=${CONDITIONS[$(((k + round - 1) % ${#CONDITIONS[@]}))]}
-		bench_wait_quiet ||
-			bench_log "round $round $cond: NOT QUIET: CPUs ${QUIET_BUSY}% busy," \
-				"$QUIET_FOREIGN foreign tracers running"
-		QUIET="cpu_busy_before=$QUIET_BUSY foreign_tracers=$QUIET_FOREIGN"
-		"run_$cond" "$round"
-	done
-	round_ratios "$round"
-done
+after_round() { round_ratios "$1"; }
+bench_rounds "$ROUNDS" "${CONDITIONS[@]}"
 
 echo
 declare -A MEDIAN
