@@ -20,7 +20,9 @@ and every SYN the responder saw is one of the probes (as many, on their
 source ports, checksums right, Linux's options, TTL 64).
 
 Every RTT is checked against the responder's true hold: never under it,
-over it by the transit (and how late the responder saw the SYN) only. The
+over it by the transit (and how late the responder saw the SYN) only, else
+the run is judged again (the CPU was taken from the kernel between its
+stamp and the device: once, +556 us, in CI under ASan). The
 20 ms +- 200 us of every probe is asserted on a run the responder kept its
 own timing for: it gets a CPU of its own (the test and the daemon keep to
 the others), but a busy machine or the hypervisor can still take it away
@@ -108,11 +110,23 @@ def check_truth(probes, by_sport, what):
         check(isinstance(rtt, (int, float)), "%s seq %d: rtt_us %r" % (what, p["seq"], rtt))
         hold = h["ns"] / 1e3
         seen, behind = responder_timing(h)
-        check(0 <= rtt - hold <= seen + TOL_US,
-              "%s seq %d: rtt %.3f us, true hold %.3f us (SYN seen within %.3f us): off "
-              "by %+.3f us, not in [0, %.3f]; responder: %r"
-              % (what, p["seq"], rtt, hold, seen, rtt - hold, seen + TOL_US, h))
+        check(rtt - hold >= 0,
+              "%s seq %d: rtt %.3f us, under the true hold %.3f us (by %.3f us): the "
+              "prober's stamps are wrong; responder: %r"
+              % (what, p["seq"], rtt, hold, hold - rtt, h))
         if seen + behind > CLEAN_US:
+            late.append((p, h))
+        elif rtt - hold > seen + TOL_US:
+            # Over the truth by more than transit: the kernel stamped the SYN
+            # (tun_net_xmit) or the reply (the write) that much from where
+            # the responder saw them. Between those stamps and the device's
+            # queue only the kernel runs, so the CPU was taken from it (the
+            # hypervisor: seen once under ASan, +556 us with the responder
+            # on time). Judged again like a late responder; a prober that
+            # is always over fails the test after ATTEMPTS runs.
+            log("%s seq %d: rtt %.3f us, true hold %.3f us (SYN seen within %.3f us): "
+                "over it by %+.3f us, more than %.3f of transit; responder: %r"
+                % (what, p["seq"], rtt, hold, seen, rtt - hold, seen + TOL_US, h))
             late.append((p, h))
     return late
 
@@ -154,8 +168,9 @@ def timed(what, attempt):
         late = check_truth(probes, by_sport, what)
         if not late:
             return check_delay(probes, by_sport, what) + (n,)
-        log("%s, run %d: the responder was scheduled out around %d probe(s), so its hold "
-            "is no %d us reference for them (RTT/true hold/seen within/late, us: %s); "
+        log("%s, run %d: the responder or the kernel was scheduled out around %d "
+            "probe(s), so the hold is no %d us reference for them (RTT/true hold/seen "
+            "within/late, us: %s); "
             "running the job again in %.1f s"
             % (what, n, len(late), DELAY_US, ", ".join(
                 "%.1f/%.1f/%.1f/%.1f" % ((p["rtt_us"], h["ns"] / 1e3)
@@ -163,8 +178,9 @@ def timed(what, attempt):
                 PAUSE_S))
         time.sleep(PAUSE_S)  # a burst of other work may pass meanwhile
     fail("%s: in %d runs the responder never kept its own timing (SYN seen and reply "
-         "written within %d us together) for every probe: the machine is too busy to "
-         "judge the prober's RTTs" % (what, ATTEMPTS, CLEAN_US))
+         "written within %d us together) and the transit never stayed within %d us for "
+         "every probe: the machine is too busy to judge the prober's RTTs, or the prober "
+         "is always late" % (what, ATTEMPTS, CLEAN_US, TOL_US))
 
 
 SENT = [0]  # probes sent by every job, for the totals at the end
