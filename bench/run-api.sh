@@ -9,6 +9,7 @@
 #   /api/v1/connections/COOKIE              (one connection: a hash lookup)
 #   /api/v1/stats
 #   /api/v1/connections?state=syn-sent      (no index: every cookie sorted)
+#   /api/v1/summary                         (a pass over the table, sliced)
 # P and COOKIE are one held connection's, so each filtered query has a few
 # matches (tw-hold's sockets share ports across 127.0.0.x addresses).
 # Beside each, the peer: `ss -tanH` with the same filter, run RUNS times
@@ -21,7 +22,8 @@
 # connections_live >= SOCKETS, and the daemon's own startup_ms, exec to
 # READY=1), the daemon's VmRSS per tracked connection, and after them the
 # loop's longest turn and p99 over the whole run (start-up, reconcile
-# passes and queries).
+# passes and queries), the handler that took most of that turn, and each
+# handler's longest call.
 #
 # Environment: BUILD (default build), SOCKETS (100000), DURATION (10),
 # CONNS (50), THREADS (2), CHURN_WORKERS (0), CHURN_RATE (connections/s of
@@ -167,6 +169,7 @@ query remote_port "/api/v1/connections?remote_port=$lport" dport = ":$lport"
 query cookie "/api/v1/connections/$cookie"
 query stats "/api/v1/stats"
 query state_syn_sent "/api/v1/connections?state=syn-sent" state syn-sent
+query summary "/api/v1/summary"
 printf 'result events_lost=%s (during the queries)\n' \
 	"$(($(bench_stat "$SOCK" events_lost) - lost0))"
 json=$(bench_stats "$SOCK")
@@ -174,6 +177,9 @@ printf 'result loop whole_run_max_ms=%s p99_ms=%s p999_ms=%s over_5ms=%s of %s t
 	"$(jq -r .loop_max_ms <<<"$json")" "$(jq -r .loop_p99_ms <<<"$json")" \
 	"$(jq -r .loop_p999_ms <<<"$json")" "$(jq -r .loop_over_5ms <<<"$json")" \
 	"$(jq -r .loop_iterations <<<"$json")" "$(jq -r .reconcile_last_ms <<<"$json")"
+printf 'result loop longest_turn_handler=%s handler_ms=%s; each handler longest (ms): %s\n' \
+	"$(jq -r .loop_max_handler <<<"$json")" "$(jq -r .loop_max_handler_ms <<<"$json")" \
+	"$(jq -r .loop_handlers_max_ms <<<"$json")"
 if [[ -n $CHURN_PID ]]; then
 	bench_stop "$CHURN_PID" TERM 10
 fi

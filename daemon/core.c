@@ -241,15 +241,17 @@ int daemon_open(struct tw_daemon *d, bpf_event_cb on_record, char *err, size_t e
 	 * under churn can skip one), so a second pass tells before READY. */
 	if (d->state.restored_live)
 		sync_run_now(d->sync);
-	d->reconcile_timer = loop_add_timer(d->loop, d->cfg.reconcile_interval_ms,
-					    d->cfg.reconcile_interval_ms, on_reconcile_timer, d);
+	d->reconcile_timer =
+		loop_add_timer(d->loop, d->cfg.reconcile_interval_ms, d->cfg.reconcile_interval_ms,
+			       on_reconcile_timer, d, "reconcile_timer");
 	if (d->state.enabled && d->cfg.checkpoint_interval_ms &&
 	    loop_add_timer(d->loop, d->cfg.checkpoint_interval_ms, d->cfg.checkpoint_interval_ms,
-			   on_checkpoint_timer, d) < 0)
+			   on_checkpoint_timer, d, "checkpoint") < 0)
 		return snprintf(err, err_len, "cannot set up the checkpoint timer"), -EINVAL;
 	if (d->reconcile_timer < 0 ||
-	    loop_add_fd(d->loop, bpfload_epoll_fd(d->bpf), EPOLLIN, on_ringbuf, d) < 0 ||
-	    loop_add_timer(d->loop, BPFLOAD_DRAIN_MS, BPFLOAD_DRAIN_MS, on_drain_timer, d) < 0)
+	    loop_add_fd(d->loop, bpfload_epoll_fd(d->bpf), EPOLLIN, on_ringbuf, d, "events") < 0 ||
+	    loop_add_timer(d->loop, BPFLOAD_DRAIN_MS, BPFLOAD_DRAIN_MS, on_drain_timer, d,
+			   "events_drain") < 0)
 		return snprintf(err, err_len, "cannot set up the event loop"), -EINVAL;
 	d->prober = prober_new(d->loop, &d->cfg, &ph, err, err_len);
 	if (!d->prober)

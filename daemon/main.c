@@ -128,10 +128,11 @@ static int start(struct tw_daemon *d, char *err, size_t err_len)
 		return -EINVAL;
 	if (loop_add_signals(d->loop, (const int[]){SIGTERM, SIGINT, SIGHUP, 0}, on_signal, d) <
 		    0 ||
-	    loop_add_timer(d->loop, 1000, 1000, on_tick, d) < 0)
+	    loop_add_timer(d->loop, 1000, 1000, on_tick, d, "tick") < 0)
 		return snprintf(err, err_len, "cannot set up the event loop"), -EINVAL;
-	if (service_watchdog_ms() && loop_add_timer(d->loop, service_watchdog_ms() / 2,
-						    service_watchdog_ms() / 2, on_watchdog, d) < 0)
+	if (service_watchdog_ms() &&
+	    loop_add_timer(d->loop, service_watchdog_ms() / 2, service_watchdog_ms() / 2,
+			   on_watchdog, d, "watchdog") < 0)
 		return snprintf(err, err_len, "cannot set up the watchdog timer"), -EINVAL;
 	return 0;
 }

@@ -25,6 +25,25 @@ static uint64_t rss_bytes(void)
 /* "12 lost of 345678 (cpu0 12, cpu1 0; 0 nested)": the ring overflows of
  * each CPU, and the kernel's recursion misses (a program already running
  * on that CPU), against the events received. */
+/* "events 1.204, http 0.310, ...": each handler's longest call, in ms. */
+static void loop_text(struct tw_daemon *d, struct tw_stats *s)
+{
+	const char *names[TW_LOOP_NAMES];
+	uint64_t max_ns[TW_LOOP_NAMES];
+	size_t n = loop_handler_max(d->loop, names, max_ns, TW_LOOP_NAMES), k = 0;
+
+	d->loop_text[0] = 0;
+	for (size_t i = 0; i < n && k < sizeof(d->loop_text); i++) {
+		int w = snprintf(d->loop_text + k, sizeof(d->loop_text) - k, "%s%s %.3f",
+				 i ? ", " : "", names[i], (double)max_ns[i] / 1e6);
+
+		if (w < 0)
+			break;
+		k += (size_t)w;
+	}
+	stats_text(s, "loop_handlers_max_ms", d->loop_text);
+}
+
 static void loss_text(struct tw_daemon *d, const struct tw_bpf_losses *l, struct tw_stats *s)
 {
 	/* events_lost_cpuN, a counter per CPU too (the metrics' cpu label).
@@ -98,6 +117,9 @@ void daemon_collect_stats(struct tw_stats *s, void *daemon)
 	loop_get_stats(d->loop, &ls);
 	stats_counter(s, "loop_iterations", ls.iterations);
 	stats_real(s, "loop_max_ms", (double)ls.busy_max_ns / 1e6);
+	stats_text(s, "loop_max_handler", ls.max_handler ? ls.max_handler : "");
+	stats_real(s, "loop_max_handler_ms", (double)ls.max_handler_ns / 1e6);
+	loop_text(d, s);
 	/* The distribution of a turn's busy time: quantiles (each the top of
 	 * its 12.5 %-wide bucket) and counts over fixed bounds. */
 	stats_real(s, "loop_p50_ms", (double)loop_busy_quantile_us(&ls, 0.5) / 1e3);

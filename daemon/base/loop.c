@@ -9,14 +9,20 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "log.h"
 #include "loop.h"
 
 #define LOOP_MAX_TIMERS 16
 #define LOOP_BATCH      64
+/* A turn this long is logged with the handler that took most of it, at
+ * most once per LOOP_SLOW_LOG_NS. */
+#define LOOP_SLOW_NS     (50 * NSEC_PER_MSEC)
+#define LOOP_SLOW_LOG_NS (10 * NSEC_PER_SEC)
 
 struct handler {
 	int fd;
-	bool dead; /* removed during this iteration: freed after it */
+	bool dead;     /* removed during this iteration: freed after it */
+	unsigned name; /* its slot in tw_loop.names */
 	loop_fd_cb fd_cb;
 	loop_timer_cb timer_cb;
 	void *data;
@@ -39,7 +45,28 @@ struct tw_loop {
 	void *signal_data;
 	int signal_fd;
 	struct tw_loop_stats stats;
+	/* The handlers by name (slot 0 "other": past TW_LOOP_NAMES names),
+	 * and the longest call of each; the hook's slot. */
+	const char *names[TW_LOOP_NAMES];
+	uint64_t name_max_ns[TW_LOOP_NAMES];
+	unsigned n_names, hook_name;
+	uint64_t slow_logged_ns;
 };
+
+/* The slot of name (names are compared as strings: several handlers of
+ * one kind share one). */
+static unsigned name_slot(struct tw_loop *l, const char *name)
+{
+	if (!name)
+		return 0;
+	for (unsigned i = 1; i < l->n_names; i++)
+		if (!strcmp(l->names[i], name))
+			return i;
+	if (l->n_names == TW_LOOP_NAMES)
+		return 0;
+	l->names[l->n_names] = name;
+	return l->n_names++;
+}
 
 struct tw_loop *loop_new(void)
 {
@@ -48,6 +75,8 @@ struct tw_loop *loop_new(void)
 	if (!l)
 		return NULL;
 	l->signal_fd = -1;
+	l->names[0] = "other";
+	l->n_names = 1;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0) {
 		free(l);
@@ -78,7 +107,7 @@ void loop_free(struct tw_loop *l)
 	free(l);
 }
 
-static struct handler *add_handler(struct tw_loop *l, int fd, uint32_t events)
+static struct handler *add_handler(struct tw_loop *l, int fd, uint32_t events, const char *name)
 {
 	struct handler *h = calloc(1, sizeof(*h));
 	struct epoll_event ev = {.events = events};
@@ -86,6 +115,7 @@ static struct handler *add_handler(struct tw_loop *l, int fd, uint32_t events)
 	if (!h)
 		return NULL;
 	h->fd = fd;
+	h->name = name_slot(l, name);
 	ev.data.ptr = h;
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int err = errno;
@@ -99,9 +129,10 @@ static struct handler *add_handler(struct tw_loop *l, int fd, uint32_t events)
 	return h;
 }
 
-int loop_add_fd(struct tw_loop *l, int fd, uint32_t events, loop_fd_cb cb, void *data)
+int loop_add_fd(struct tw_loop *l, int fd, uint32_t events, loop_fd_cb cb, void *data,
+		const char *name)
 {
-	struct handler *h = add_handler(l, fd, events);
+	struct handler *h = add_handler(l, fd, events, name);
 
 	if (!h)
 		return -errno;
@@ -155,7 +186,7 @@ int loop_add_signals(struct tw_loop *l, const int *signals, loop_signal_cb cb, v
 		return -errno;
 	l->signal_cb = cb;
 	l->signal_data = data;
-	r = loop_add_fd(l, fd, EPOLLIN, on_signalfd, NULL);
+	r = loop_add_fd(l, fd, EPOLLIN, on_signalfd, NULL, "signals");
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -183,7 +214,7 @@ int loop_timer_set(struct tw_loop *l, int id, uint32_t first_ms, uint32_t interv
 }
 
 int loop_add_timer(struct tw_loop *l, uint32_t first_ms, uint32_t interval_ms, loop_timer_cb cb,
-		   void *data)
+		   void *data, const char *name)
 {
 	struct handler *h;
 	int fd, id, r;
@@ -193,7 +224,7 @@ int loop_add_timer(struct tw_loop *l, uint32_t first_ms, uint32_t interval_ms, l
 	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	h = add_handler(l, fd, EPOLLIN);
+	h = add_handler(l, fd, EPOLLIN, name);
 	if (!h) {
 		int err = -errno;
 
@@ -220,8 +251,9 @@ int loop_timer_stop(struct tw_loop *l, int id)
 }
 
 void loop_set_timeout_hook(struct tw_loop *l, int (*get_timeout_ms)(void *data),
-			   void (*on_due)(void *data), void *data)
+			   void (*on_due)(void *data), void *data, const char *name)
 {
+	l->hook_name = name_slot(l, name);
 	l->get_timeout_ms = get_timeout_ms;
 	l->on_due = on_due;
 	l->hook_data = data;
@@ -232,6 +264,17 @@ void loop_stop(struct tw_loop *l)
 	l->stop = true;
 }
 
+/* A call of handler slot name took ns: its longest, and the turn's. */
+static void account(struct tw_loop *l, unsigned name, uint64_t ns, uint64_t *top_ns, unsigned *top)
+{
+	if (ns > l->name_max_ns[name])
+		l->name_max_ns[name] = ns;
+	if (ns > *top_ns) {
+		*top_ns = ns;
+		*top = name;
+	}
+}
+
 int loop_run(struct tw_loop *l)
 {
 	struct epoll_event evs[LOOP_BATCH];
@@ -240,16 +283,18 @@ int loop_run(struct tw_loop *l)
 	while (!l->stop) {
 		int timeout = l->get_timeout_ms ? l->get_timeout_ms(l->hook_data) : -1;
 		int n = epoll_wait(l->epfd, evs, LOOP_BATCH, timeout);
-		uint64_t start;
+		uint64_t start, t, top_ns = 0;
+		unsigned top = 0;
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		start = clock_mono_ns();
+		start = t = clock_mono_ns();
 		for (int i = 0; i < n && !l->stop; i++) {
 			struct handler *h = evs[i].data.ptr;
+			uint64_t done;
 
 			if (h->dead)
 				continue;
@@ -261,22 +306,53 @@ int loop_run(struct tw_loop *l)
 			} else {
 				h->fd_cb(l, h->fd, evs[i].events, h->data);
 			}
+			done = clock_mono_ns();
+			account(l, h->name, done - t, &top_ns, &top);
+			t = done;
 		}
-		if (l->on_due && (n == 0 || timeout == 0) && !l->stop)
+		if (l->on_due && (n == 0 || timeout == 0) && !l->stop) {
+			uint64_t done;
+
 			l->on_due(l->hook_data);
+			done = clock_mono_ns();
+			account(l, l->hook_name, done - t, &top_ns, &top);
+		}
 		while (l->graveyard) {
 			struct handler *h = l->graveyard;
 
 			l->graveyard = h->next;
 			free(h);
 		}
-		start = clock_mono_ns() - start;
-		if (start > l->stats.busy_max_ns)
+		t = clock_mono_ns();
+		start = t - start;
+		if (start > l->stats.busy_max_ns) {
 			l->stats.busy_max_ns = start;
+			l->stats.max_handler = l->names[top];
+			l->stats.max_handler_ns = top_ns;
+		}
 		l->stats.busy[loop_busy_bucket(start / 1000)]++;
 		l->stats.iterations++;
+		if (start >= LOOP_SLOW_NS &&
+		    (!l->slow_logged_ns || t - l->slow_logged_ns >= LOOP_SLOW_LOG_NS)) {
+			l->slow_logged_ns = t;
+			log_warn("loop: a turn of %.1f ms, %.1f ms of it in %s",
+				 (double)start / 1e6, (double)top_ns / 1e6, l->names[top]);
+		}
 	}
 	return 0;
+}
+
+size_t loop_handler_max(const struct tw_loop *l, const char **names, uint64_t *max_ns, size_t n)
+{
+	size_t k = 0;
+
+	for (unsigned i = 0; i < l->n_names && k < n; i++) {
+		if (i == 0 && !l->name_max_ns[0])
+			continue;
+		names[k] = l->names[i];
+		max_ns[k++] = l->name_max_ns[i];
+	}
+	return k;
 }
 
 uint64_t loop_iteration(const struct tw_loop *l)

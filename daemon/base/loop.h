@@ -6,6 +6,7 @@
 #ifndef TCPWATCH_LOOP_H
 #define TCPWATCH_LOOP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct tw_loop;
@@ -19,8 +20,16 @@ struct tw_loop *loop_new(void);
 /* Frees the loop and its timers (not the fds added with loop_add_fd). */
 void loop_free(struct tw_loop *l);
 
+/*
+ * Every handler has a name (a string that outlives the loop: a literal):
+ * the stats say how long each name's longest call ran, and which one took
+ * most of the longest turn. Handlers of one kind share a name.
+ */
+#define TW_LOOP_NAMES 16
+
 /* Watches fd for events (EPOLLIN, EPOLLOUT...). 0 or negative errno. */
-int loop_add_fd(struct tw_loop *l, int fd, uint32_t events, loop_fd_cb cb, void *data);
+int loop_add_fd(struct tw_loop *l, int fd, uint32_t events, loop_fd_cb cb, void *data,
+		const char *name);
 int loop_del_fd(struct tw_loop *l, int fd);
 
 /* Delivers the signals of signals[] (a list ending with 0) through the loop
@@ -32,7 +41,7 @@ int loop_add_signals(struct tw_loop *l, const int *signals, loop_signal_cb cb, v
 /* A timer firing first after first_ms, then every interval_ms (0: once).
  * Returns a timer id (>= 0) or negative errno. */
 int loop_add_timer(struct tw_loop *l, uint32_t first_ms, uint32_t interval_ms, loop_timer_cb cb,
-		   void *data);
+		   void *data, const char *name);
 /* Re-arms timer id: first after first_ms (0: at once), then every
  * interval_ms (0: once); loop_timer_stop disarms it. 0 or negative errno. */
 int loop_timer_set(struct tw_loop *l, int id, uint32_t first_ms, uint32_t interval_ms);
@@ -44,7 +53,7 @@ int loop_timer_stop(struct tw_loop *l, int id);
  * ready now) or a delay; on_due runs when that time came. One hook.
  */
 void loop_set_timeout_hook(struct tw_loop *l, int (*get_timeout_ms)(void *data),
-			   void (*on_due)(void *data), void *data);
+			   void (*on_due)(void *data), void *data, const char *name);
 
 /* Runs until loop_stop() (and again when called again). 0, or negative
  * errno if epoll failed. */
@@ -63,9 +72,15 @@ void loop_stop(struct tw_loop *l);
 struct tw_loop_stats {
 	uint64_t iterations;
 	uint64_t busy_max_ns; /* the longest iteration's handlers */
+	/* Of that iteration, the handler that ran longest, and how long. */
+	const char *max_handler;
+	uint64_t max_handler_ns;
 	uint64_t busy[TW_LOOP_BUCKETS];
 };
 void loop_get_stats(const struct tw_loop *l, struct tw_loop_stats *ret);
+/* Each name's longest call (up to n of them, in the order first
+ * registered): how many were written. */
+size_t loop_handler_max(const struct tw_loop *l, const char **names, uint64_t *max_ns, size_t n);
 /* The iteration under way (the count of those done): handlers of one
  * iteration see the same number. */
 uint64_t loop_iteration(const struct tw_loop *l);

@@ -14,6 +14,7 @@
 #include "peers.h"
 #include "query.h"
 #include "sse.h"
+#include "walk.h"
 
 #define HTTP_BODY_MAX 4096
 
@@ -85,6 +86,7 @@ struct tw_http {
 	size_t n_jobs, cap_jobs, job_next;
 	uint64_t scans_sliced; /* listings scanned by a job (list.c) */
 	uint64_t index_waits;  /* listings that waited for the port index's build */
+	uint64_t walks_sliced; /* summaries, metrics and findings passed by a job */
 	/* GET /api/v1/stats, formatted once for the requests of one turn
 	 * (http/routes.c): the answer, the turn, the time, h->served and
 	 * h->errors when it was made, and how many requests shared one. A
@@ -128,6 +130,14 @@ int http_job_start(struct tw_http *h, struct MHD_Connection *conn, void *data, h
 /* In the handler called again: the finished job's data (the caller owns
  * it now), or NULL if this request started none. */
 void *http_job_take(struct tw_http *h);
+/* A pass over the table for a handler (w, initialized, is the first
+ * member of data): on a table of HTTP_WALK_SLICED_MIN connections or more
+ * a job (0: the handler is called again, and takes data back with
+ * http_job_take), else, or when no job can start, the whole pass now (1:
+ * answer at once, data is still the caller's). */
+#define HTTP_WALK_SLICED_MIN 16384
+int http_walk(struct tw_http *h, struct MHD_Connection *conn, struct tw_walk *w,
+	      void (*free_fn)(void *data));
 
 enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);
 /* GET /api/v1/summary: counts by family and state, as ss -s (list.c). */

@@ -316,7 +316,8 @@ enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, cons
  * retained closed ones. One pass over the table, nothing formatted per
  * connection. NEW_SYN_RECV is counted as SYN_RECV, as ss shows it. */
 struct summary {
-	const struct tw_filter *filter;
+	struct tw_walk w; /* first: http_walk */
+	struct tw_filter filter;
 	uint64_t states[2][TW_TCP_MAX_STATES]; /* [0] inet, [1] inet6 */
 	uint64_t closed[2];
 };
@@ -326,7 +327,7 @@ static void summary_one(struct tw_conn *c, void *data)
 	struct summary *s = data;
 	int fam = c->family == AF_INET6;
 
-	if (!filter_match(s->filter, c))
+	if (!filter_match(&s->filter, c))
 		return;
 	if (c->flags & TW_CONN_CLOSED)
 		s->closed[fam]++;
@@ -334,48 +335,74 @@ static void summary_one(struct tw_conn *c, void *data)
 		s->states[fam][c->state == TW_TCP_NEW_SYN_RECV ? TW_TCP_SYN_RECV : c->state]++;
 }
 
+static void summary_reset(void *data)
+{
+	struct summary *s = data;
+
+	memset(s->states, 0, sizeof(s->states));
+	memset(s->closed, 0, sizeof(s->closed));
+}
+
+static enum MHD_Result summary_reply(struct MHD_Connection *conn, struct summary *sp);
+
 enum MHD_Result summary_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest)
 {
-	static const char *const fams[2] = {"inet", "inet6"};
-	struct tw_filter filter;
-	struct summary s = {.filter = &filter};
+	struct summary *s = http_job_take(h);
 	struct query_error qe;
+
+	(void)rest;
+	if (s) /* called again: the pass in slices is done */
+		return summary_reply(conn, s);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	filter_init(&s->filter);
+	s->filter.states = TW_STATES_ALL; /* state= narrows it */
+	if (query_parse(conn, &s->filter, NULL, &qe)) {
+		free(s);
+		return http_reply_query_error(h, conn, &qe);
+	}
+	walk_init(&s->w, h->hooks.table, summary_one, summary_reset, s);
+	if (http_walk(h, conn, &s->w, free) == 0)
+		return MHD_YES;
+	return summary_reply(conn, s);
+}
+
+static enum MHD_Result summary_reply(struct MHD_Connection *conn, struct summary *sp)
+{
+	static const char *const fams[2] = {"inet", "inet6"};
+	const struct summary *s = sp;
 	uint64_t open = 0, closed;
 	enum MHD_Result ret;
 	struct tw_buf b;
 
-	(void)rest;
-	filter_init(&filter);
-	filter.states = TW_STATES_ALL; /* state= narrows it */
-	if (query_parse(conn, &filter, NULL, &qe))
-		return http_reply_query_error(h, conn, &qe);
-	conntable_foreach(h->hooks.table, summary_one, &s);
 	for (int f = 0; f < 2; f++)
 		for (int st = 0; st < TW_TCP_MAX_STATES; st++)
-			open += s.states[f][st];
-	closed = s.closed[0] + s.closed[1];
+			open += s->states[f][st];
+	closed = s->closed[0] + s->closed[1];
 	buf_init(&b);
 	buf_printf(&b, "{\"total\":%llu,\"open\":%llu,\"closed\":%llu",
 		   (unsigned long long)(open + closed), (unsigned long long)open,
 		   (unsigned long long)closed);
 	for (int f = 0; f < 2; f++) {
-		uint64_t total = s.closed[f];
+		uint64_t total = s->closed[f];
 		bool first = true;
 
 		for (int st = 0; st < TW_TCP_MAX_STATES; st++)
-			total += s.states[f][st];
+			total += s->states[f][st];
 		buf_printf(&b, ",\"%s\":{\"total\":%llu,\"closed\":%llu,\"states\":{", fams[f],
-			   (unsigned long long)total, (unsigned long long)s.closed[f]);
+			   (unsigned long long)total, (unsigned long long)s->closed[f]);
 		for (int st = 1; st < TW_TCP_MAX_STATES; st++) {
-			if (!s.states[f][st])
+			if (!s->states[f][st])
 				continue;
 			buf_printf(&b, "%s\"%s\":%llu", first ? "" : ",", tcpstate_name(st),
-				   (unsigned long long)s.states[f][st]);
+				   (unsigned long long)s->states[f][st]);
 			first = false;
 		}
 		buf_puts(&b, "}}");
 	}
 	buf_puts(&b, "}");
+	free(sp);
 	ret = http_reply_buf(conn, MHD_HTTP_OK, &b);
 	buf_free(&b);
 	return ret;

@@ -105,11 +105,13 @@ static void histogram(struct mw *w, const char *name, const char *const *labels,
 }
 
 struct pass {
+	struct tw_walk w; /* first: http_walk */
 	uint64_t by_state[TW_TCP_MAX_STATES];
 	uint64_t live_by_role[TW_TOTAL_ROLES];
 	uint64_t closed[TW_TOTAL_ROLES][TW_TOTAL_ENDS]; /* retained ones, then the totals */
 	uint64_t retained;
 	struct tw_histo *handshakes; /* of every connection seen */
+	struct tw_totals *totals;    /* the table's, of those gone */
 };
 
 static void visit(struct tw_conn *c, void *data)
@@ -128,20 +130,55 @@ static void visit(struct tw_conn *c, void *data)
 		histo_add(p->handshakes, c->handshake_us);
 }
 
-static void connections(struct mw *w, struct tw_conntable *t)
+static void pass_reset(void *data)
 {
-	struct tw_totals *tot = conntable_totals(t);
-	struct pass p = {.handshakes = calloc(1, sizeof(struct tw_histo))};
+	struct pass *p = data;
+	struct tw_histo *hs = p->handshakes;
+	struct tw_totals *tot = p->totals;
+	struct tw_walk w = p->w;
+
+	memset(p, 0, sizeof(*p));
+	p->w = w;
+	p->handshakes = hs;
+	p->totals = tot;
+	memset(hs, 0, sizeof(*hs));
+	if (p->totals->h[TW_TOTAL_HANDSHAKE])
+		*hs = *p->totals->h[TW_TOTAL_HANDSHAKE];
+}
+
+static void pass_free(void *data)
+{
+	struct pass *p = data;
+
+	free(p->handshakes);
+	free(p);
+}
+
+/* A pass for the connection families, to walk: NULL out of memory. */
+static struct pass *pass_new(struct tw_conntable *t)
+{
+	struct pass *p = calloc(1, sizeof(*p));
+
+	if (p)
+		p->handshakes = calloc(1, sizeof(struct tw_histo));
+	if (!p || !p->handshakes) { /* without the pass every figure would read 0 */
+		free(p);
+		return NULL;
+	}
+	p->totals = conntable_totals(t);
+	walk_init(&p->w, t, visit, pass_reset, p);
+	pass_reset(p);
+	return p;
+}
+
+/* The connection families from the walked pass p. */
+static void connections(struct mw *w, struct pass *pp)
+{
+	struct tw_totals *tot = pp->totals;
+	struct pass p = *pp;
 	static const char *const roles[TW_TOTAL_ROLES] = {"unknown", "active", "passive",
 							  "listener"};
 
-	if (!p.handshakes) { /* without the pass every figure below would read 0 */
-		w->b->oom = true;
-		return;
-	}
-	if (tot->h[TW_TOTAL_HANDSHAKE])
-		*p.handshakes = *tot->h[TW_TOTAL_HANDSHAKE];
-	conntable_foreach(t, visit, &p);
 	for (int r = 0; r < TW_TOTAL_ROLES; r++)
 		for (int e = 0; e < TW_TOTAL_ENDS; e++)
 			p.closed[r][e] += tot->closed[r][e];
@@ -186,7 +223,6 @@ static void connections(struct mw *w, struct tw_conntable *t)
 	family(w, "half_open_lifetime_seconds", "histogram",
 	       "Half-open (SYN queue) lifetimes: the first SYN-ACK to the end, every listener.");
 	histogram(w, "half_open_lifetime_seconds", NULL, tot->h[TW_TOTAL_HALF_OPEN]);
-	free(p.handshakes);
 }
 
 struct lsel {
@@ -417,17 +453,29 @@ enum MHD_Result metrics_handle(struct tw_http *h, struct MHD_Connection *conn, c
 	struct mw w = {.b = &b, .om = accept && strstr(accept, "application/openmetrics-text")};
 	struct MHD_Response *r;
 	struct tw_stats *s;
+	struct pass *p = http_job_take(h);
 	enum MHD_Result ret;
 
 	(void)rest;
-	if (MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0)
-		return http_reply_error(h, conn, MHD_HTTP_BAD_REQUEST,
-					"this endpoint takes no parameters");
+	if (!p) { /* first called: the pass over the table, in slices on a large one */
+		if (MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0)
+			return http_reply_error(h, conn, MHD_HTTP_BAD_REQUEST,
+						"this endpoint takes no parameters");
+		p = pass_new(h->hooks.table);
+		if (!p)
+			return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+						"out of memory");
+		if (http_walk(h, conn, &p->w, pass_free) == 0)
+			return MHD_YES;
+	}
 	s = http_collect_stats(h);
-	if (!s)
+	if (!s) {
+		pass_free(p);
 		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	}
 	buf_init(&b);
-	connections(&w, h->hooks.table);
+	connections(&w, p);
+	pass_free(p);
 	listeners(&w, h->hooks.table);
 	netstat(&w, h->hooks.table);
 	if (h->hooks.prober)

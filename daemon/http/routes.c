@@ -67,17 +67,31 @@ static enum MHD_Result handle_one(struct tw_http *h, struct MHD_Connection *conn
 	return reply_json(conn, &b);
 }
 
+static void findings_job_free(void *data)
+{
+	findings_pass_free(data); /* the walk is its pass's first member */
+}
+
 static enum MHD_Result handle_findings(struct tw_http *h, struct MHD_Connection *conn,
 				       const char *rest)
 {
+	struct tw_findings_pass *p = http_job_take(h);
 	struct query_error qe;
 	struct tw_findings f;
 	struct tw_buf b;
 
 	(void)rest;
-	if (no_query(h, conn, &qe))
-		return http_reply_query_error(h, conn, &qe);
-	if (findings_collect(h->hooks.table, h->hooks.findings, clock_mono_ns(), &f) < 0)
+	if (!p) { /* first called: the pass over the table, in slices on a large one */
+		if (no_query(h, conn, &qe))
+			return http_reply_query_error(h, conn, &qe);
+		p = findings_pass_new(h->hooks.table, h->hooks.findings, clock_mono_ns());
+		if (!p)
+			return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+						"out of memory");
+		if (http_walk(h, conn, findings_pass_walk(p), findings_job_free) == 0)
+			return MHD_YES;
+	}
+	if (findings_pass_end(p, &f) < 0)
 		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	if (h->hooks.prober) {
 		struct tw_finding extra[16];

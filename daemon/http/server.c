@@ -185,6 +185,23 @@ void *http_job_take(struct tw_http *h)
 	return data;
 }
 
+static bool walk_job_step(void *data, uint64_t budget_ns)
+{
+	return walk_step(data, budget_ns);
+}
+
+int http_walk(struct tw_http *h, struct MHD_Connection *conn, struct tw_walk *w,
+	      void (*free_fn)(void *data))
+{
+	if (conntable_live(w->table) >= HTTP_WALK_SLICED_MIN &&
+	    http_job_start(h, conn, w, walk_job_step, free_fn) == 0) {
+		h->walks_sliced++;
+		return 0;
+	}
+	walk_all(w);
+	return 1;
+}
+
 static void job_unlist(struct tw_http *h, size_t i)
 {
 	h->jobs[i] = h->jobs[--h->n_jobs];
@@ -571,7 +588,7 @@ static int watch(struct tw_http *h, struct MHD_Daemon *d, int *ret_epfd)
 	if (!info)
 		return -EINVAL;
 	*ret_epfd = info->epoll_fd;
-	return loop_add_fd(h->loop, info->epoll_fd, EPOLLIN, on_epoll, h);
+	return loop_add_fd(h->loop, info->epoll_fd, EPOLLIN, on_epoll, h, "http");
 }
 
 static int mhd_timeout(struct MHD_Daemon *d)
@@ -702,7 +719,7 @@ struct tw_http *http_new(struct tw_loop *loop, const struct tw_config *cfg,
 			goto fail;
 		}
 	}
-	loop_set_timeout_hook(loop, http_timeout, http_due, h);
+	loop_set_timeout_hook(loop, http_timeout, http_due, h, "http");
 	return h;
 fail:
 	http_free(h);
@@ -713,7 +730,7 @@ void http_free(struct tw_http *h)
 {
 	if (!h)
 		return;
-	loop_set_timeout_hook(h->loop, NULL, NULL, NULL);
+	loop_set_timeout_hook(h->loop, NULL, NULL, NULL, NULL);
 	/* Stopping a daemon with suspended connections is an API violation. */
 	sse_resume_all(&h->sse);
 	resume_deferred(h);
@@ -757,6 +774,7 @@ void http_report(const struct tw_http *h, struct tw_stats *s)
 	stats_counter(s, "http_deferred", h->deferrals);
 	stats_counter(s, "http_scans_sliced", h->scans_sliced);
 	stats_counter(s, "http_index_waits", h->index_waits);
+	stats_counter(s, "http_walks_sliced", h->walks_sliced);
 	stats_counter(s, "http_alloc_failures", h->alloc_failures);
 	peers_report(&h->peers, s);
 	stats_counter(s, "http_errors", h->errors);

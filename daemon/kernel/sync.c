@@ -286,7 +286,7 @@ static void dump_start(struct tw_sync *s)
 	if (s->blocking)
 		return;
 	if (loop_add_fd(s->loop, s->pipe ? diagpipe_fd(s->pipe) : ns->diag_fd, EPOLLIN,
-			on_diag_readable, s) < 0) {
+			on_diag_readable, s, "reconcile") < 0) {
 		dump_failed(s, -errno);
 		return;
 	}
@@ -714,8 +714,9 @@ struct tw_sync *sync_new(struct tw_loop *loop, struct tw_conntable *table,
 	r = netns_init(&s->netns, cfg->max_netns);
 	if (r < 0)
 		goto fail;
-	s->deadline_timer = loop_add_timer(loop, DIAG_DUMP_TIMEOUT_MS, 0, on_deadline, s);
-	s->settle_timer = loop_add_timer(loop, SETTLE_MS, 0, on_settled, s);
+	s->deadline_timer =
+		loop_add_timer(loop, DIAG_DUMP_TIMEOUT_MS, 0, on_deadline, s, "reconcile_deadline");
+	s->settle_timer = loop_add_timer(loop, SETTLE_MS, 0, on_settled, s, "reconcile_settle");
 	if (s->deadline_timer < 0 || s->settle_timer < 0) {
 		r = s->deadline_timer < 0 ? s->deadline_timer : s->settle_timer;
 		goto fail;

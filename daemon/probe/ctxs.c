@@ -88,7 +88,7 @@ struct probe_ctx *prober_ctx(struct tw_prober *p, uint32_t netns, const char *pa
 			 p->nports - c->n_reserve, p->port_min, p->port_min + p->nports - 1, netns);
 	for (int fam = 0; fam < 2; fam++)
 		if (c->fd[fam] >= 0 &&
-		    loop_add_fd(p->loop, c->fd[fam], EPOLLIN, prober_on_readable, p) < 0)
+		    loop_add_fd(p->loop, c->fd[fam], EPOLLIN, prober_on_readable, p, "probe") < 0)
 			log_warn("probe: cannot watch a raw socket");
 	c->next = p->ctxs;
 	p->ctxs = c;

@@ -300,7 +300,7 @@ struct tw_prober *prober_new(struct tw_loop *loop, const struct tw_config *cfg,
 	prober_init_secrets(p);
 	if (halfopen_load(&p->halfopen, p->halfopen_err, sizeof(p->halfopen_err)) < 0)
 		p->halfopen = NULL;
-	p->timer = loop_add_timer(loop, 0, 0, prober_on_timer, p);
+	p->timer = loop_add_timer(loop, 0, 0, prober_on_timer, p, "probe_timer");
 	if (p->timer >= 0)
 		loop_timer_stop(loop, p->timer);
 	if (p->timer < 0 || allow_parse(&p->allow, cfg->probe_allow, err, err_len) < 0 ||

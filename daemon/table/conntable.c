@@ -92,21 +92,26 @@ static struct tw_conn *conn_alloc(struct tw_conntable *t)
 	return c;
 }
 
+static void free_hist(struct tw_conn *c, void *data)
+{
+	(void)data;
+	if (c->hist != c->hist_inline)
+		free(c->hist);
+}
+
 void conntable_free(struct tw_conntable *t)
 {
 	if (!t)
 		return;
 	/* The slab goes whole; only histories grown out of line are
 	 * allocations of their own. */
-	for (size_t i = 0; i < t->cap; i++)
-		for (struct tw_conn *c = link_to(&t->buckets[i]); c; c = link_to(&c->next))
-			if (c->hist != c->hist_inline)
-				free(c->hist);
+	conntable_foreach(t, free_hist, NULL);
 	slab_free(t->records);
 	for (unsigned i = 0; i < TW_TOTAL_HISTOS; i++)
 		free(t->totals.h[i]);
 	listen_index_fini(&t->listeners);
 	free(t->buckets);
+	free(t->old);
 	retain_fini(&t->retained);
 	u64map_fini(&t->requests);
 	for (size_t i = 0; i < t->drop_map.cap; i++)
@@ -118,9 +123,23 @@ void conntable_free(struct tw_conntable *t)
 	free(t);
 }
 
+/* The chain a cookie belongs in: while the table doubles, the old one's
+ * until its bucket moved (masked hashing: the old bucket is the new one's
+ * low bits). */
+static inline struct tw_link *head_of(const struct tw_conntable *t, uint64_t cookie)
+{
+	if (t->old) {
+		size_t j = bucket_of(cookie, t->old_cap);
+
+		if (j >= t->mig)
+			return &t->old[j];
+	}
+	return &t->buckets[bucket_of(cookie, t->cap)];
+}
+
 struct tw_conn *conntable_get(struct tw_conntable *t, uint64_t cookie)
 {
-	const struct tw_link *l = &t->buckets[bucket_of(cookie, t->cap)];
+	const struct tw_link *l = head_of(t, cookie);
 
 	for (;;) {
 		struct tw_conn *c = link_to(l);
@@ -135,28 +154,51 @@ struct tw_conn *conntable_get(struct tw_conntable *t, uint64_t cookie)
 	}
 }
 
-/* c becomes the first of its chain. */
-static void insert_bucket(struct tw_link *buckets, size_t cap, struct tw_conn *c)
+/* c becomes the first of the chain b. */
+static void insert_at(struct tw_link *b, struct tw_conn *c)
 {
-	struct tw_link *b = &buckets[bucket_of(c->cookie, cap)];
-
 	c->next = *b;
 	b->cookie = c->cookie;
 	b->to = (uintptr_t)c | (link_to(&c->next) ? 1 : 0);
 }
 
+/* The old buckets' records move, n buckets of them (the doubling's
+ * steps); the old array goes once all have. */
+static void migrate(struct tw_conntable *t, size_t n)
+{
+	size_t end = t->mig + n < t->old_cap ? t->mig + n : t->old_cap;
+
+	for (; t->mig < end; t->mig++) {
+		struct tw_conn *c = link_to(&t->old[t->mig]), *next;
+
+		for (; c; c = next) {
+			next = link_to(&c->next);
+			insert_at(&t->buckets[bucket_of(c->cookie, t->cap)], c);
+		}
+	}
+	if (t->mig == t->old_cap) {
+		free(t->old);
+		t->old = NULL;
+		t->old_cap = t->mig = 0;
+	}
+}
+
+/* Rehashes at once into cap buckets (a doubling under way finishes
+ * first). */
 static int resize(struct tw_conntable *t, size_t cap)
 {
 	struct tw_link *buckets = calloc(cap, sizeof(*buckets));
 
 	if (!buckets)
 		return -ENOMEM;
+	if (t->old)
+		migrate(t, t->old_cap);
 	for (size_t i = 0; i < t->cap; i++) {
 		struct tw_conn *c = link_to(&t->buckets[i]), *next;
 
 		for (; c; c = next) {
 			next = link_to(&c->next);
-			insert_bucket(buckets, cap, c);
+			insert_at(&buckets[bucket_of(c->cookie, cap)], c);
 		}
 	}
 	free(t->buckets);
@@ -165,9 +207,31 @@ static int resize(struct tw_conntable *t, size_t cap)
 	return 0;
 }
 
+/*
+ * Twice the buckets, moved DOUBLE_STEP old buckets per insert from then
+ * on: at a million records, moving them all at once held the loop for
+ * some 100 ms. The doubling is done after a quarter of the old count in
+ * inserts, so the load stays under 1.25 a bucket. The new array is
+ * calloc's fresh mapping: zero pages until written.
+ */
+#define DOUBLE_STEP 4
+
 static int grow(struct tw_conntable *t)
 {
-	return resize(t, t->cap * 2);
+	struct tw_link *buckets;
+
+	if (t->old)
+		return 0; /* one at a time: this one ends within cap / 4 inserts */
+	buckets = calloc(t->cap * 2, sizeof(*buckets));
+	if (!buckets)
+		return -ENOMEM;
+	t->old = t->buckets;
+	t->old_cap = t->cap;
+	t->mig = 0;
+	t->buckets = buckets;
+	t->cap *= 2;
+	t->doublings++;
+	return 0;
 }
 
 int conntable_reserve(struct tw_conntable *t, size_t n)
@@ -209,13 +273,15 @@ struct tw_conn *conntable_get_or_add(struct tw_conntable *t, uint64_t cookie, bo
 		t->alloc_failures++;
 		return NULL;
 	}
+	if (t->old)
+		migrate(t, DOUBLE_STEP);
 	c = conn_alloc(t);
 	if (!c) {
 		t->alloc_failures++;
 		return NULL;
 	}
 	c->cookie = cookie;
-	insert_bucket(t->buckets, t->cap, c);
+	insert_at(head_of(t, cookie), c);
 	/* Once its build began, the port index lists every new record, port
 	 * 0 until its ports are known. */
 	if (t->port_index_kept)
@@ -307,7 +373,7 @@ static inline __attribute__((always_inline)) void prefetch_victims(const struct 
 	const struct tw_conn *c;
 
 	if ((c = retain_ahead(&t->retained, RETAIN_AHEAD / 2)))
-		__builtin_prefetch(&t->buckets[bucket_of(c->cookie, t->cap)], 1);
+		__builtin_prefetch(head_of(t, c->cookie), 1);
 	if ((c = retain_ahead(&t->retained, RETAIN_AHEAD)))
 		for (size_t off = 0; off < sizeof(*c); off += 64)
 			__builtin_prefetch((const char *)c + off, 1);
@@ -360,7 +426,7 @@ void conntable_revive(struct tw_conntable *t, struct tw_conn *c)
 
 void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
 {
-	struct tw_link *l = &t->buckets[bucket_of(c->cookie, t->cap)], *prev = NULL;
+	struct tw_link *l = head_of(t, c->cookie), *prev = NULL;
 
 	for (; link_to(l) != c; prev = l, l = &link_to(l)->next)
 		if (!link_to(l))
@@ -450,28 +516,49 @@ uint64_t conntable_listener_steps(struct tw_conntable *t)
 
 /* --- iteration and statistics --- */
 
-void conntable_foreach(struct tw_conntable *t, void (*fn)(struct tw_conn *c, void *data),
-		       void *data)
+/*
+ * Walks go by position: a bucket, or while the table doubles an old
+ * bucket's index, which holds that old bucket's records wherever they are
+ * (the old bucket, or the two new ones it split into). A doubling's steps
+ * move records only within a position, so a cursor over positions neither
+ * misses nor repeats any; the count of positions changes once, when the
+ * doubling ends (a cursor starts over then, as on any growth).
+ */
+static inline void visit_chain(const struct tw_link *l, void (*fn)(struct tw_conn *c, void *data),
+			       void *data)
 {
-	for (size_t i = 0; i < t->cap; i++)
-		for (struct tw_conn *c = link_to(&t->buckets[i]); c; c = link_to(&c->next))
-			fn(c, data);
+	for (struct tw_conn *c = link_to(l); c; c = link_to(&c->next))
+		fn(c, data);
 }
 
 size_t conntable_foreach_buckets(struct tw_conntable *t, size_t from, size_t n,
 				 void (*fn)(struct tw_conn *c, void *data), void *data)
 {
-	size_t end = from < t->cap && n < t->cap - from ? from + n : t->cap;
+	size_t count = conntable_bucket_count(t);
+	size_t end = from < count && n < count - from ? from + n : count;
 
-	for (size_t i = from; i < end; i++)
-		for (struct tw_conn *c = link_to(&t->buckets[i]); c; c = link_to(&c->next))
-			fn(c, data);
+	for (size_t i = from; i < end; i++) {
+		if (!t->old) {
+			visit_chain(&t->buckets[i], fn, data);
+		} else if (i >= t->mig) {
+			visit_chain(&t->old[i], fn, data);
+		} else {
+			visit_chain(&t->buckets[i], fn, data);
+			visit_chain(&t->buckets[i + t->old_cap], fn, data);
+		}
+	}
 	return end;
+}
+
+void conntable_foreach(struct tw_conntable *t, void (*fn)(struct tw_conn *c, void *data),
+		       void *data)
+{
+	conntable_foreach_buckets(t, 0, SIZE_MAX, fn, data);
 }
 
 size_t conntable_bucket_count(const struct tw_conntable *t)
 {
-	return t->cap;
+	return t->old ? t->old_cap : t->cap;
 }
 
 int conntable_cmp_u64(const void *a, const void *b)
@@ -481,19 +568,34 @@ int conntable_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+struct cookies_where {
+	bool (*keep)(const struct tw_conn *c, const void *ctx);
+	const void *ctx;
+	uint64_t *v;
+	size_t n;
+};
+
+static void keep_cookie(struct tw_conn *c, void *data)
+{
+	struct cookies_where *w = data;
+
+	if (!w->keep || w->keep(c, w->ctx))
+		w->v[w->n++] = c->cookie;
+}
+
 uint64_t *conntable_cookies_where(struct tw_conntable *t,
 				  bool (*keep)(const struct tw_conn *c, const void *ctx),
 				  const void *ctx, size_t *ret_count)
 {
-	uint64_t *v = malloc((t->count ? t->count : 1) * sizeof(*v));
-	size_t n = 0;
+	struct cookies_where w = {
+		.keep = keep, .ctx = ctx, .v = malloc((t->count ? t->count : 1) * sizeof(*w.v))};
+	uint64_t *v = w.v;
+	size_t n;
 
 	if (!v)
 		return NULL;
-	for (size_t i = 0; i < t->cap; i++)
-		for (struct tw_conn *c = link_to(&t->buckets[i]); c; c = link_to(&c->next))
-			if (!keep || keep(c, ctx))
-				v[n++] = c->cookie;
+	conntable_foreach(t, keep_cookie, &w);
+	n = w.n;
 	qsort(v, n, sizeof(*v), conntable_cmp_u64);
 	*ret_count = n;
 	return v;
@@ -517,9 +619,10 @@ void conntable_get_stats(struct tw_conntable *t, struct tw_conntable_stats *ret)
 	ret->drop_entries_elided = t->drop_entries_elided;
 	ret->alloc_failures = t->alloc_failures + t->listeners.alloc_failures;
 	ret->bytes =
-		slab_bytes(t->records) + t->cap * sizeof(*t->buckets) + retain_bytes(&t->retained) +
-		t->hist_bytes + listen_index_bytes(&t->listeners) + u64map_bytes(&t->requests) +
-		u64map_bytes(&t->drop_map) + t->drop_map.count * sizeof(struct tw_drop_counts) +
+		slab_bytes(t->records) + (t->cap + t->old_cap) * sizeof(*t->buckets) +
+		retain_bytes(&t->retained) + t->hist_bytes + listen_index_bytes(&t->listeners) +
+		u64map_bytes(&t->requests) + u64map_bytes(&t->drop_map) +
+		t->drop_map.count * sizeof(struct tw_drop_counts) +
 		(t->port_heads[0] ? TW_PORT_SIDES * TW_PORT_HEADS * sizeof(struct tw_conn *) : 0);
 }
 

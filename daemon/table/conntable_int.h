@@ -25,6 +25,12 @@ struct tw_conntable {
 	struct tw_conntable_limits limits;
 	struct tw_link *buckets; /* chains, newest first */
 	size_t cap;              /* buckets, a power of two */
+	/* A doubling under way, done a few buckets per insert: the buckets
+	 * before old_cap's mig are in buckets (each old bucket j split into
+	 * j and j + old_cap), the rest still in old. NULL: none. */
+	struct tw_link *old;
+	size_t old_cap, mig;
+	uint64_t doublings;
 	size_t count;
 	size_t live;
 	struct tw_retain retained; /* closed connections, oldest first */

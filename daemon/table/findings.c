@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "findings.h"
 #include "lifecycle.h"
+#include "walk.h"
 
 enum {
 	K_CLOSE_WAIT = TW_FINDING_CLOSE_WAIT,
@@ -99,6 +100,8 @@ static const struct kind_text kinds[K_MAX] = {
 #define GROUPS_MAX ((size_t)1 << 22)
 
 struct gather {
+	struct tw_walk w; /* first: the pass walks the table (http_walk) */
+	struct tw_conntable *t;
 	const struct tw_findings_config *cfg;
 	uint64_t now_ns;
 	struct tw_finding *groups;
@@ -343,43 +346,90 @@ int findings_add(struct tw_findings *f, const struct tw_finding *v, size_t n)
 	return 0;
 }
 
-int findings_collect(struct tw_conntable *t, const struct tw_findings_config *cfg, uint64_t now_ns,
-		     struct tw_findings *ret)
+static void gather_reset(void *data)
 {
+	struct gather *g = data;
+
+	memset(g->groups, 0, g->cap * sizeof(*g->groups));
+	g->used = 0;
+	g->full = false;
+}
+
+struct tw_findings_pass *findings_pass_new(struct tw_conntable *t,
+					   const struct tw_findings_config *cfg, uint64_t now_ns)
+{
+	struct gather *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	*g = (struct gather){.t = t, .cfg = cfg, .now_ns = now_ns, .cap = 256};
+	g->groups = calloc(g->cap, sizeof(*g->groups));
+	if (!g->groups) {
+		free(g);
+		return NULL;
+	}
+	walk_init(&g->w, t, visit, gather_reset, g);
+	return (struct tw_findings_pass *)g;
+}
+
+struct tw_walk *findings_pass_walk(struct tw_findings_pass *p)
+{
+	return &((struct gather *)p)->w;
+}
+
+void findings_pass_free(struct tw_findings_pass *p)
+{
+	struct gather *g = (struct gather *)p;
+
+	if (g)
+		free(g->groups);
+	free(g);
+}
+
+int findings_pass_end(struct tw_findings_pass *p, struct tw_findings *ret)
+{
+	struct gather *g = (struct gather *)p;
 	struct tw_conntable_stats st;
-	struct gather g = {.cfg = cfg, .now_ns = now_ns};
 	struct tw_finding **list = NULL, *lf;
 	size_t n = 0, nl, max_l;
 
 	memset(ret, 0, sizeof(*ret));
-	conntable_get_stats(t, &st);
+	conntable_get_stats(g->t, &st);
 	/* At most a few findings per listener, and TW_FINDINGS_MAX in all. */
 	max_l = st.listeners * 6 + 6 < TW_FINDINGS_MAX ? st.listeners * 6 + 6 : TW_FINDINGS_MAX;
 	lf = calloc(max_l, sizeof(*lf));
-	if (!lf)
-		return -ENOMEM;
-	nl = findings_listeners(t, cfg, now_ns, lf, max_l);
-	g.cap = 256;
-	g.groups = calloc(g.cap, sizeof(*g.groups));
-	if (g.groups) {
-		conntable_foreach(t, visit, &g);
-		list = malloc((g.used + nl) * sizeof(*list) + 1);
+	if (lf) {
+		nl = findings_listeners(g->t, g->cfg, g->now_ns, lf, max_l);
+		list = malloc((g->used + nl) * sizeof(*list) + 1);
 	}
-	if (!g.groups || !list) {
-		free(g.groups);
+	if (!lf || !list) {
 		free(lf);
+		findings_pass_free(p);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < nl; i++)
 		list[n++] = &lf[i];
-	for (size_t i = 0; i < g.cap; i++)
-		if (g.groups[i].used && g.groups[i].count >= threshold(cfg, g.groups[i].kind))
-			list[n++] = &g.groups[i];
+	for (size_t i = 0; i < g->cap; i++)
+		if (g->groups[i].used && g->groups[i].count >= threshold(g->cfg, g->groups[i].kind))
+			list[n++] = &g->groups[i];
 	qsort(list, n, sizeof(*list), by_count_desc);
 	ret->list = list;
 	ret->n = n < TW_FINDINGS_MAX ? n : TW_FINDINGS_MAX;
-	ret->truncated = n > TW_FINDINGS_MAX || g.full;
-	ret->groups = g.groups;
+	ret->truncated = n > TW_FINDINGS_MAX || g->full;
+	ret->groups = g->groups;
 	ret->listener_findings = lf;
+	free(g); /* its groups are ret's now */
 	return 0;
+}
+
+int findings_collect(struct tw_conntable *t, const struct tw_findings_config *cfg, uint64_t now_ns,
+		     struct tw_findings *ret)
+{
+	struct tw_findings_pass *p = findings_pass_new(t, cfg, now_ns);
+
+	memset(ret, 0, sizeof(*ret));
+	if (!p)
+		return -ENOMEM;
+	walk_all(findings_pass_walk(p));
+	return findings_pass_end(p, ret);
 }

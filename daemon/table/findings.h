@@ -99,6 +99,17 @@ size_t findings_listeners(struct tw_conntable *t, const struct tw_findings_confi
 int findings_collect(struct tw_conntable *t, const struct tw_findings_config *cfg, uint64_t now_ns,
 		     struct tw_findings *ret);
 void findings_free(struct tw_findings *f);
+/* The same in steps: a pass to walk (walk.h: in slices over loop turns,
+ * or walk_all), then findings_pass_end gives the findings and frees the
+ * pass (0 or -ENOMEM, freed either way); findings_pass_free drops one
+ * not ended. NULL out of memory. */
+struct tw_findings_pass;
+struct tw_walk;
+struct tw_findings_pass *findings_pass_new(struct tw_conntable *t,
+					   const struct tw_findings_config *cfg, uint64_t now_ns);
+struct tw_walk *findings_pass_walk(struct tw_findings_pass *p);
+int findings_pass_end(struct tw_findings_pass *p, struct tw_findings *ret);
+void findings_pass_free(struct tw_findings_pass *p);
 /* Adds n findings made elsewhere (the prober's), copied, after the rest
  * (within TW_FINDINGS_MAX). 0 or -ENOMEM. */
 int findings_add(struct tw_findings *f, const struct tw_finding *v, size_t n);

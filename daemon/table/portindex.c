@@ -102,46 +102,47 @@ static bool build_begin(struct tw_conntable *t)
 		return false;
 	t->port_index_kept = true;
 	t->port_build_pos = 0;
-	t->port_build_cap = t->cap;
+	t->port_build_cap = conntable_bucket_count(t);
 	return true;
 }
 
-/* Records and buckets between clock reads: a few microseconds. */
-#define BUILD_CHECK_EVERY 256
+/* Buckets between clock reads: a few microseconds. */
+#define BUILD_CHECK_EVERY 128
+
+static void build_one(struct tw_conn *c, void *data)
+{
+	struct tw_conntable *t = data;
+
+	if (!c->by_port[TW_PORT_LOCAL].pprev) {
+		link_side(t, c, TW_PORT_LOCAL);
+		link_side(t, c, TW_PORT_REMOTE);
+	}
+}
 
 bool conntable_port_index_step(struct tw_conntable *t, uint64_t budget_ns)
 {
 	uint64_t t0;
-	unsigned n = 0;
 
 	if (t->port_index_on)
 		return true;
 	if (!build_begin(t))
 		return true; /* no heads: queries scan */
-	if (t->port_build_cap != t->cap) {
+	if (t->port_build_cap != conntable_bucket_count(t)) {
 		/* Rehashed: the cursor's buckets moved. Start over; what
 		 * joined already is skipped. */
 		t->port_build_pos = 0;
-		t->port_build_cap = t->cap;
+		t->port_build_cap = conntable_bucket_count(t);
 	}
 	t0 = budget_ns == UINT64_MAX ? 0 : clock_mono_ns();
 	t->port_build_steps++;
-	while (t->port_build_pos < t->cap) {
-		for (struct tw_conn *c = link_to(&t->buckets[t->port_build_pos]); c;
-		     c = link_to(&c->next)) {
-			if (!c->by_port[TW_PORT_LOCAL].pprev) {
-				link_side(t, c, TW_PORT_LOCAL);
-				link_side(t, c, TW_PORT_REMOTE);
-			}
-			n++;
-		}
-		t->port_build_pos++;
-		n++; /* an empty bucket costs a read too */
-		if (n >= BUILD_CHECK_EVERY && budget_ns != UINT64_MAX) {
-			n = 0;
-			if (clock_mono_ns() - t0 >= budget_ns && t->port_build_pos < t->cap)
-				return false;
-		}
+	while (t->port_build_pos < t->port_build_cap) {
+		t->port_build_pos = conntable_foreach_buckets(
+			t, t->port_build_pos,
+			budget_ns == UINT64_MAX ? t->port_build_cap : BUILD_CHECK_EVERY, build_one,
+			t);
+		if (budget_ns != UINT64_MAX && t->port_build_pos < t->port_build_cap &&
+		    clock_mono_ns() - t0 >= budget_ns)
+			return false;
 	}
 	t->port_index_on = true;
 	return true;

@@ -66,6 +66,19 @@ STUB_HANDLER(probe_handle)
 STUB_HANDLER(metrics_handle)
 STUB_HANDLER(sse_handle)
 
+void *http_job_take(struct tw_http *h)
+{
+	(void)h;
+	abort();
+}
+
+int http_walk(struct tw_http *h, struct MHD_Connection *conn, struct tw_walk *w,
+	      void (*free_fn)(void *data))
+{
+	(void)h, (void)conn, (void)w, (void)free_fn;
+	abort();
+}
+
 enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, struct tw_buf *b)
 {
 	(void)conn, (void)status, (void)b;

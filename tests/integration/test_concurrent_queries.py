@@ -114,6 +114,28 @@ def main():
         if st["loop_max_ms"] >= 1.0:
             check(st["loop_over_1ms"] >= 1, "the longest turn (%.2f ms) is counted over 1 ms"
                   % st["loop_max_ms"])
+        # What ran in the loop: every handler by name with its longest
+        # call, the longest turn's among them and within that turn.
+        known = {"events", "events_drain", "http", "reconcile", "reconcile_timer",
+                 "reconcile_settle", "reconcile_deadline", "checkpoint", "tick", "watchdog",
+                 "signals", "probe", "probe_timer"}
+        handlers = {}
+        for part in st["loop_handlers_max_ms"].split(", "):
+            name, ms = part.rsplit(" ", 1)
+            handlers[name] = float(ms)
+        log("longest turn %.3f ms, %.3f ms of it in %s; each handler's longest: %s"
+            % (st["loop_max_ms"], st["loop_max_handler_ms"], st["loop_max_handler"],
+               st["loop_handlers_max_ms"]))
+        check(set(handlers) <= known, "handler names %s" % sorted(handlers))
+        check({"events", "http", "reconcile", "tick"} <= set(handlers),
+              "the handlers this test ran are all named: %s" % sorted(handlers))
+        check(st["loop_max_handler"] in handlers, "the longest turn's handler %r is one of %s"
+              % (st["loop_max_handler"], sorted(handlers)))
+        check(st["loop_max_handler_ms"] <= st["loop_max_ms"] + 1e-6
+              and st["loop_max_handler_ms"] <= handlers[st["loop_max_handler"]] + 1e-3,
+              "the longest turn's handler ran within the turn and within its own longest")
+        check(handlers["http"] > 0 and handlers["reconcile"] > 0,
+              "the queries and the reconcile passes were timed: %s" % handlers)
 
 
 if __name__ == "__main__":

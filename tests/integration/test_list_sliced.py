@@ -10,7 +10,10 @@ limit= and after= page through them; sort=local returns them by port;
 the first listing by port waits for the port index's build in slices
 (http_index_waits) and is exact, the next one does not wait;
 format=text has one row each; the unfiltered listing has every socket
-`ss -tanH` shows for tw-hold's addresses, each once, cookies ascending."""
+`ss -tanH` shows for tw-hold's addresses, each once, cookies ascending.
+The summary (of local_addr= exactly the test's 40, of all at least what ss
+shows), the metrics' established count and the findings pass over the
+table in slices too (http_walks_sliced)."""
 
 import os
 import subprocess
@@ -133,6 +136,35 @@ def main():
                   % (HELD_SOCKETS, len(want)))
             check(not missing, "%d of ss's %d established sockets missing from the listing, "
                   "e.g. %r" % (len(missing), len(want), sorted(missing)[:5]))
+
+            # The summary, the metrics and the findings pass over the
+            # whole table too: in slices (http_walks_sliced), and exact.
+            walks0 = d.stats()["http_walks_sliced"]
+            status, summ = d.http_get("/api/v1/summary?local_addr=%s" % SRC, timeout=60)
+            check_eq(status, 200, "GET /api/v1/summary?local_addr=")
+            check_eq(summ["inet"]["states"], {"ESTABLISHED": OWN},
+                     "the summary of local_addr=%s: the test's client sides" % SRC)
+            check_eq((summ["total"], summ["open"], summ["closed"]), (OWN, OWN, 0),
+                     "the summary's totals for local_addr=%s" % SRC)
+            status, summ = d.http_get("/api/v1/summary", timeout=60)
+            check_eq(status, 200, "GET /api/v1/summary")
+            check(summ["inet"]["states"].get("ESTABLISHED", 0) >= len(want) + 2 * OWN,
+                  "the whole summary counts every established socket ss shows and the "
+                  "test's: %r" % summ["inet"])
+            r = d.http_request("/metrics", timeout=60)
+            check_eq(r.status, 200, "GET /metrics")
+            text = r.body.decode() if isinstance(r.body, bytes) else r.body
+            est = [ln for ln in text.splitlines()
+                   if ln.startswith('tcpwatch_connections{state="ESTABLISHED"}')]
+            check_eq(len(est), 1, "the metrics' established connections")
+            check(float(est[0].split()[-1]) >= len(want) + 2 * OWN,
+                  "the metrics count every established socket: %s" % est[0])
+            status, fnd = d.http_get("/api/v1/findings", timeout=60)
+            check_eq(status, 200, "GET /api/v1/findings")
+            check(isinstance(fnd, dict) and isinstance(fnd.get("findings"), list),
+                  "findings: %r" % (fnd if not isinstance(fnd, dict) else list(fnd)))
+            walks = d.stats()["http_walks_sliced"] - walks0
+            check_eq(walks, 4, "the summaries, the metrics and the findings passed in slices")
         finally:
             stop.set()
             side.join(60)

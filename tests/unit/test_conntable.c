@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "conntable.h"
+#include "conntable_int.h"
 
 static const struct tw_conntable_limits default_limits = {
 	.max_live = 1000000,
@@ -808,6 +809,79 @@ static void test_reserve(void **state)
 	conntable_free(t);
 }
 
+/* Visits per cookie (below 1 << 16) of a walk by positions. */
+static void count_visit(struct tw_conn *c, void *data)
+{
+	uint8_t *v = data;
+
+	assert_true(c->cookie < 65536);
+	v[c->cookie]++;
+}
+
+/* The table doubles in steps, a few buckets per insert: meanwhile every
+ * connection is found, removed and walked (by positions: each exactly
+ * once, however far the doubling got), and once it ends the old buckets
+ * are gone and the positions are the new buckets. */
+static void test_doubling_in_steps(void **state)
+{
+	struct tw_conntable *t = conntable_new(&default_limits);
+	uint8_t *present = calloc(65536, 1), *visits = calloc(65536, 1);
+	uint64_t rnd = 12345, next_cookie = 1;
+	bool created, saw_doubling = false;
+	size_t n_present = 0;
+
+	(void)state;
+	assert_non_null(t);
+	assert_non_null(present);
+	assert_non_null(visits);
+	for (int op = 0; op < 40000; op++) {
+		rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
+		if (rnd >> 62 == 0 && n_present) { /* a quarter: remove one */
+			uint64_t k = 1 + (rnd >> 20) % (next_cookie - 1);
+			struct tw_conn *c = conntable_get(t, k);
+
+			assert_true(!c == !present[k]);
+			if (c) {
+				conntable_remove(t, c);
+				present[k] = 0;
+				n_present--;
+			}
+		} else if (next_cookie < 65536) {
+			assert_non_null(conntable_get_or_add(t, next_cookie, &created));
+			assert_true(created);
+			present[next_cookie++] = 1;
+			n_present++;
+		}
+		if (t->old) {
+			saw_doubling = true;
+			assert_int_equal(conntable_bucket_count(t), t->old_cap);
+			assert_int_equal(t->cap, 2 * t->old_cap);
+			assert_true(t->mig < t->old_cap);
+		} else {
+			assert_int_equal(conntable_bucket_count(t), t->cap);
+		}
+		if (op % 97 == 0) {
+			size_t pos = 0, total = 0;
+
+			memset(visits, 0, 65536);
+			while (pos < conntable_bucket_count(t))
+				pos = conntable_foreach_buckets(t, pos, 5, count_visit, visits);
+			for (uint64_t k = 1; k < next_cookie; k++) {
+				assert_int_equal(visits[k], present[k]);
+				total += visits[k];
+				assert_true(!conntable_get(t, k) == !present[k]);
+			}
+			assert_int_equal(total, n_present);
+		}
+	}
+	assert_true(saw_doubling);
+	/* Inserts finish a doubling within a quarter of the old count. */
+	assert_true(t->cap >= n_present);
+	conntable_free(t);
+	free(present);
+	free(visits);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -833,6 +907,7 @@ int main(void)
 		cmocka_unit_test(test_many_listeners),
 		cmocka_unit_test(test_sorted_cookies),
 		cmocka_unit_test(test_foreach),
+		cmocka_unit_test(test_doubling_in_steps),
 		/* Last: it exposes a bug that can leave a dangling pointer. */
 		cmocka_unit_test(test_history_max_large),
 	};

@@ -205,8 +205,10 @@ static void test_changes_between_steps(void **state)
 					break;
 				}
 			}
-			/* Small tables: enough more to make them grow. */
-			for (int k = 0; round < 3 && k < 1500 && next_cookie < MAX_COOKIES; k++) {
+			/* Small tables: enough more to make them grow, and finish
+			 * a doubling (done a few buckets per insert, the walk's
+			 * positions change when it ends) within the step. */
+			for (int k = 0; round < 3 && k < 4000 && next_cookie < MAX_COOKIES; k++) {
 				struct tw_conn *c = add(t);
 
 				before->v[c->cookie] |=

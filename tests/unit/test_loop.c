@@ -41,7 +41,7 @@ static void test_fd_handler(void **state)
 	(void)state;
 	assert_non_null(l);
 	assert_int_equal(pipe(c.pipe_a), 0);
-	assert_int_equal(loop_add_fd(l, c.pipe_a[0], EPOLLIN, on_fd, &c), 0);
+	assert_int_equal(loop_add_fd(l, c.pipe_a[0], EPOLLIN, on_fd, &c, "a"), 0);
 	assert_int_equal(write(c.pipe_a[1], "x", 1), 1);
 	assert_int_equal(loop_run(l), 0);
 	assert_int_equal(c.fd_calls, 1);
@@ -74,7 +74,7 @@ static void test_timers(void **state)
 
 	(void)state;
 	assert_non_null(l);
-	id = loop_add_timer(l, 10, 10, on_timer, &c);
+	id = loop_add_timer(l, 10, 10, on_timer, &c, "t");
 	assert_true(id >= 0);
 	assert_int_equal(loop_run(l), 0);
 	dt = clock_mono_ns() - t0;
@@ -115,7 +115,7 @@ static void test_timeout_hook(void **state)
 
 	(void)state;
 	c.l = l;
-	loop_set_timeout_hook(l, hook_timeout, hook_due, &c);
+	loop_set_timeout_hook(l, hook_timeout, hook_due, &c, "hook");
 	assert_int_equal(loop_run(l), 0);
 	assert_int_equal(c.due_calls, 3);
 	loop_get_stats(l, &st);
@@ -158,8 +158,8 @@ static void test_remove_during_batch(void **state)
 	batch = &c;
 	assert_int_equal(pipe(c.pipe_a), 0);
 	assert_int_equal(pipe(c.pipe_b), 0);
-	assert_int_equal(loop_add_fd(l, c.pipe_b[0], EPOLLIN, on_b, &c), 0);
-	assert_int_equal(loop_add_fd(l, c.pipe_a[0], EPOLLIN, on_a, &c), 0);
+	assert_int_equal(loop_add_fd(l, c.pipe_b[0], EPOLLIN, on_b, &c, "b"), 0);
+	assert_int_equal(loop_add_fd(l, c.pipe_a[0], EPOLLIN, on_a, &c, "a"), 0);
 	/* Whichever epoll reports first: make both ready, and let a remove b
 	 * if it runs first; if b ran first the test fails in on_b. To make a
 	 * run first, b is registered first (epoll reports in readiness order:
@@ -228,18 +228,38 @@ static void on_slow(struct tw_loop *l, void *data)
 	loop_stop(l);
 }
 
+static void on_quick(struct tw_loop *l, void *data)
+{
+	(void)l;
+	(void)data;
+}
+
 static void test_busy_recorded(void **state)
 {
 	struct tw_loop *l = loop_new();
 	struct tw_loop_stats st;
+	const char *names[8];
+	uint64_t max_ns[8];
+	size_t n;
 
 	(void)state;
 	assert_non_null(l);
-	assert_true(loop_add_timer(l, 1, 0, on_slow, NULL) >= 0);
+	assert_true(loop_add_timer(l, 1, 1, on_quick, NULL, "quick") >= 0);
+	assert_true(loop_add_timer(l, 20, 0, on_slow, NULL, "slow") >= 0);
 	assert_int_equal(loop_run(l), 0);
 	loop_get_stats(l, &st);
 	assert_true(loop_busy_at_least(&st, 2500) >= 1);
 	assert_true(loop_busy_quantile_us(&st, 1.0) >= 3000);
+	/* The longest turn's handler, and each name's longest call. */
+	assert_non_null(st.max_handler);
+	assert_string_equal(st.max_handler, "slow");
+	assert_true(st.max_handler_ns >= 3000000 && st.max_handler_ns <= st.busy_max_ns);
+	n = loop_handler_max(l, names, max_ns, 8);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "quick");
+	assert_string_equal(names[1], "slow");
+	assert_true(max_ns[0] < max_ns[1]);
+	assert_true(max_ns[1] >= 3000000);
 	loop_free(l);
 }
 
