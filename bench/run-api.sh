@@ -180,6 +180,7 @@ printf 'result loop whole_run_max_ms=%s p99_ms=%s p999_ms=%s over_5ms=%s of %s t
 printf 'result loop longest_turn_handler=%s handler_ms=%s; each handler longest (ms): %s\n' \
 	"$(jq -r .loop_max_handler <<<"$json")" "$(jq -r .loop_max_handler_ms <<<"$json")" \
 	"$(jq -r .loop_handlers_max_ms <<<"$json")"
+printf 'result loop each handler calls over 5 ms: %s\n' "$(jq -r .loop_handlers_over_5ms <<<"$json")"
 if [[ -n $CHURN_PID ]]; then
 	bench_stop "$CHURN_PID" TERM 10
 fi

@@ -239,18 +239,30 @@ static size_t on_stream(char *p, size_t size, size_t n, void *data)
 			on_body(p, 1, len < room ? len : room, &s->error);
 		return len;
 	}
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] != '\n') {
-			if (s->line_len < sizeof(s->line) - 1)
-				s->line[s->line_len++] = p[i];
-			continue;
-		}
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(p + i, '\n', len - i);
+		size_t seg = (nl ? (size_t)(nl - p) : len) - i;
+		size_t room = sizeof(s->line) - 1 - s->line_len;
+
+		/* A line over LINE_MAX_BYTES keeps its head. */
+		memcpy(s->line + s->line_len, p + i, seg < room ? seg : room);
+		s->line_len += seg < room ? seg : room;
+		i += seg;
+		if (!nl)
+			break;
+		i++;
 		s->line[s->line_len] = '\0';
 		s->stopped = s->cb(s->line, s->line_len, s->data);
 		s->line_len = 0;
-		if (s->stopped)
+		if (s->stopped) {
+			fflush(stdout);
 			return 0; /* ends the transfer */
+		}
 	}
+	/* What the callbacks printed goes out once per chunk received, not
+	 * once per line: at peak churn a reader flushing each event spent
+	 * most of its time in write(). */
+	fflush(stdout);
 	return len;
 }
 

@@ -25,7 +25,8 @@ void query_add(char *query, size_t len, const char *key, const char *value);
 /* Streams a long-lived reply (server-sent events): calls line_cb for every
  * line of the body as it arrives, until the daemon closes or line_cb
  * returns non-zero. 0 when the stream ended, negative errno otherwise,
- * with a message in err (including an HTTP error's text). */
+ * with a message in err (including an HTTP error's text). What line_cb
+ * prints to stdout is flushed once per chunk of the body, not per line. */
 typedef int (*client_line_cb)(const char *line, size_t len, void *data);
 int client_stream(const char *socket_path, const char *path, client_line_cb line_cb, void *data,
 		  char *err, size_t err_len);

@@ -29,8 +29,7 @@ static int on_line(const char *line, size_t len, void *data)
 	if (w->json) {
 		fwrite(line, 1, len, stdout);
 		putchar('\n');
-		fflush(stdout);
-		return 0;
+		return 0; /* flushed once per chunk (client_stream) */
 	}
 	e = cli_json_parse(line, len);
 	if (!e)
@@ -67,7 +66,6 @@ static int on_line(const char *line, size_t len, void *data)
 		       json_str_safe(e, "comm", "-", comm, sizeof(comm)), local, remote, what,
 		       json_num(e, "in_state_us", 0) / 1000);
 	}
-	fflush(stdout);
 	cJSON_Delete(e);
 	return 0;
 }

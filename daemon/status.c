@@ -25,23 +25,31 @@ static uint64_t rss_bytes(void)
 /* "12 lost of 345678 (cpu0 12, cpu1 0; 0 nested)": the ring overflows of
  * each CPU, and the kernel's recursion misses (a program already running
  * on that CPU), against the events received. */
-/* "events 1.204, http 0.310, ...": each handler's longest call, in ms. */
+/* "events 1.204, http 0.310, ...": each handler's longest call, in ms;
+ * "events 12, http 0, ...": its calls of 5 ms or more. */
 static void loop_text(struct tw_daemon *d, struct tw_stats *s)
 {
 	const char *names[TW_LOOP_NAMES];
-	uint64_t max_ns[TW_LOOP_NAMES];
-	size_t n = loop_handler_max(d->loop, names, max_ns, TW_LOOP_NAMES), k = 0;
+	uint64_t max_ns[TW_LOOP_NAMES], over[TW_LOOP_NAMES];
+	size_t n = loop_handler_max(d->loop, names, max_ns, over, TW_LOOP_NAMES), k = 0, m = 0;
 
-	d->loop_text[0] = 0;
-	for (size_t i = 0; i < n && k < sizeof(d->loop_text); i++) {
-		int w = snprintf(d->loop_text + k, sizeof(d->loop_text) - k, "%s%s %.3f",
-				 i ? ", " : "", names[i], (double)max_ns[i] / 1e6);
+	d->loop_text[0] = d->loop_over_text[0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		int w = k < sizeof(d->loop_text)
+				? snprintf(d->loop_text + k, sizeof(d->loop_text) - k, "%s%s %.3f",
+					   i ? ", " : "", names[i], (double)max_ns[i] / 1e6)
+				: 0;
+		int v = m < sizeof(d->loop_over_text)
+				? snprintf(d->loop_over_text + m, sizeof(d->loop_over_text) - m,
+					   "%s%s %llu", i ? ", " : "", names[i],
+					   (unsigned long long)over[i])
+				: 0;
 
-		if (w < 0)
-			break;
-		k += (size_t)w;
+		k += w > 0 ? (size_t)w : 0;
+		m += v > 0 ? (size_t)v : 0;
 	}
 	stats_text(s, "loop_handlers_max_ms", d->loop_text);
+	stats_text(s, "loop_handlers_over_5ms", d->loop_over_text);
 }
 
 static void loss_text(struct tw_daemon *d, const struct tw_bpf_losses *l, struct tw_stats *s)

@@ -45,6 +45,12 @@ static char *put2(char *out, unsigned v)
  * to fit, and GCC's -Wformat-truncation at -O3 cannot see that the
  * struct tm fields are in range (it warned for the year and the day).
  */
+/* The date and time of the last second formatted, per thread: an event
+ * stream formats the time of every event it sends, and gmtime_r (which
+ * takes glibc's time zone lock) once a second is enough. */
+static __thread time_t last_sec = -1;
+static __thread char last_text[20]; /* "YYYY-MM-DDTHH:MM:SS" */
+
 void clock_format_rfc3339(uint64_t wall_ns, char *out, size_t len)
 {
 	char text[TW_RFC3339_LEN], *p = text;
@@ -55,6 +61,11 @@ void clock_format_rfc3339(uint64_t wall_ns, char *out, size_t len)
 
 	if (!len)
 		return;
+	if (sec == last_sec) {
+		memcpy(p, last_text, 19);
+		p += 19;
+		goto fraction;
+	}
 	if (!gmtime_r(&sec, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
 		memset(&tm, 0, sizeof(tm)); /* out of RFC 3339's range: 1900-01-00 */
 	p = put2(p, (unsigned)(tm.tm_year + 1900) / 100);
@@ -69,6 +80,9 @@ void clock_format_rfc3339(uint64_t wall_ns, char *out, size_t len)
 	p = put2(p, (unsigned)tm.tm_min);
 	*p++ = ':';
 	p = put2(p, (unsigned)tm.tm_sec);
+	memcpy(last_text, text, 19);
+	last_sec = sec;
+fraction:
 	*p++ = '.';
 	p = put2(p, usec / 10000);
 	p = put2(p, usec / 100 % 100);

@@ -49,6 +49,7 @@ struct tw_loop {
 	 * and the longest call of each; the hook's slot. */
 	const char *names[TW_LOOP_NAMES];
 	uint64_t name_max_ns[TW_LOOP_NAMES];
+	uint64_t name_over_5ms[TW_LOOP_NAMES]; /* calls of 5 ms or more */
 	unsigned n_names, hook_name;
 	uint64_t slow_logged_ns;
 };
@@ -269,6 +270,8 @@ static void account(struct tw_loop *l, unsigned name, uint64_t ns, uint64_t *top
 {
 	if (ns > l->name_max_ns[name])
 		l->name_max_ns[name] = ns;
+	if (ns >= 5 * NSEC_PER_MSEC)
+		l->name_over_5ms[name]++;
 	if (ns > *top_ns) {
 		*top_ns = ns;
 		*top = name;
@@ -342,7 +345,8 @@ int loop_run(struct tw_loop *l)
 	return 0;
 }
 
-size_t loop_handler_max(const struct tw_loop *l, const char **names, uint64_t *max_ns, size_t n)
+size_t loop_handler_max(const struct tw_loop *l, const char **names, uint64_t *max_ns,
+			uint64_t *over_5ms, size_t n)
 {
 	size_t k = 0;
 
@@ -350,6 +354,7 @@ size_t loop_handler_max(const struct tw_loop *l, const char **names, uint64_t *m
 		if (i == 0 && !l->name_max_ns[0])
 			continue;
 		names[k] = l->names[i];
+		over_5ms[k] = l->name_over_5ms[i];
 		max_ns[k++] = l->name_max_ns[i];
 	}
 	return k;

@@ -78,9 +78,10 @@ struct tw_loop_stats {
 	uint64_t busy[TW_LOOP_BUCKETS];
 };
 void loop_get_stats(const struct tw_loop *l, struct tw_loop_stats *ret);
-/* Each name's longest call (up to n of them, in the order first
- * registered): how many were written. */
-size_t loop_handler_max(const struct tw_loop *l, const char **names, uint64_t *max_ns, size_t n);
+/* Each name's longest call and its calls of 5 ms or more (up to n names,
+ * in the order first registered): how many were written. */
+size_t loop_handler_max(const struct tw_loop *l, const char **names, uint64_t *max_ns,
+			uint64_t *over_5ms, size_t n);
 /* The iteration under way (the count of those done): handlers of one
  * iteration see the same number. */
 uint64_t loop_iteration(const struct tw_loop *l);

@@ -746,6 +746,7 @@ void http_free(struct tw_http *h)
 	if (h->tcp_daemon)
 		MHD_stop_daemon(h->tcp_daemon);
 	http_stats_unshare(h);
+	sse_fini(&h->sse);
 	free(h->deferred);
 	free(h->jobs);
 	free(h);
@@ -759,7 +760,7 @@ bool http_watching(const struct tw_http *h)
 void http_publish(struct tw_http *h, const struct tw_conn *c, const struct tw_hist *hist)
 {
 	if (h)
-		sse_publish(&h->sse, c, hist);
+		sse_publish(&h->sse, c, hist, loop_iteration(h->loop));
 }
 
 void http_ping_watchers(struct tw_http *h)

@@ -178,28 +178,45 @@ static bool watcher_full(struct sse_watcher *w)
  * that has room for it: events nobody matches, or that only full readers
  * match, cost the filter alone (a reader slower than the kernel made the
  * daemon format every event it then dropped). */
-void sse_publish(struct tw_sse *s, const struct tw_conn *c, const struct tw_hist *hist)
+void sse_publish(struct tw_sse *s, const struct tw_conn *c, const struct tw_hist *hist,
+		 uint64_t turn)
 {
-	struct tw_buf b;
-	struct tw_clock clk;
+	struct tw_buf *b = &s->scratch;
+	bool formatted = false;
 
 	if (!s->watchers)
 		return;
-	buf_init(&b);
 	for (struct sse_watcher *w = s->watchers; w; w = w->next) {
 		if (!filter_match(&w->filter, c) || watcher_full(w))
 			continue;
-		if (!b.len) {
-			clock_sample(&clk);
-			buf_puts(&b, "data: ");
-			json_event(&b, c, hist, &clk);
-			buf_puts(&b, "\n\n");
-			if (b.oom)
+		if (!formatted) {
+			/* The events of one iteration came out of the rings
+			 * within a few milliseconds: one sample converts their
+			 * times (a step of the wall clock shows from the next). */
+			if (s->clk_turn != turn + 1) {
+				clock_sample(&s->clk);
+				s->clk_turn = turn + 1;
+			}
+			buf_reset(b);
+			BUF_LIT(b, "data: ");
+			json_event(b, c, hist, &s->clk);
+			BUF_LIT(b, "\n\n");
+			if (b->oom) {
+				buf_free(b); /* a smaller one may fit next time */
 				break;
+			}
+			formatted = true;
 		}
-		watcher_push(w, b.data, b.len);
+		watcher_push(w, b->data, b->len);
 	}
-	buf_free(&b);
+	/* A rare huge event (a long comm escaped) does not pin its memory. */
+	if (b->cap > 16384)
+		buf_free(b);
+}
+
+void sse_fini(struct tw_sse *s)
+{
+	buf_free(&s->scratch);
 }
 
 void sse_ping(struct tw_sse *s)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "conntable.h"
 #include "stats.h"
 
@@ -30,6 +31,11 @@ struct tw_sse {
 	/* A stream was resumed since MHD last ran: MHD_get_timeout() does not
 	 * count resumed connections, so the loop must run it at once. */
 	bool resumed;
+	/* An event's text, its memory kept from one to the next, and the
+	 * clock sampled once per loop iteration (iteration + 1; 0: never). */
+	struct tw_buf scratch;
+	struct tw_clock clk;
+	uint64_t clk_turn;
 };
 
 struct tw_http;
@@ -37,7 +43,11 @@ struct tw_http;
 void sse_init(struct tw_sse *s, uint32_t max_watchers);
 /* Opens a stream on conn (its query is a connection filter). */
 enum MHD_Result sse_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);
-void sse_publish(struct tw_sse *s, const struct tw_conn *c, const struct tw_hist *hist);
+/* turn: the loop iteration (events of one share a clock sample). */
+void sse_publish(struct tw_sse *s, const struct tw_conn *c, const struct tw_hist *hist,
+		 uint64_t turn);
+/* Frees what sse_publish keeps (the streams end with their connections). */
+void sse_fini(struct tw_sse *s);
 void sse_ping(struct tw_sse *s);
 /* Wakes every suspended stream: libmicrohttpd must not stop with one. */
 void sse_resume_all(struct tw_sse *s);

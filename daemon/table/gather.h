@@ -14,7 +14,8 @@
  * after it was gathered leaves a cookie the reader looks up and skips. A
  * table that grows between two steps has moved its records to other
  * buckets: the scan starts again (GATHER_RESTARTS times at most, after
- * which it finishes in one step), so every connection present throughout
+ * which it finishes in one step; the table doubles once per doubling of
+ * its count, so in practice once or twice a pass at most), so every connection present throughout
  * is listed exactly once.
  */
 #ifndef TCPWATCH_GATHER_H
@@ -26,7 +27,10 @@
 
 #include "conntable.h"
 
-#define GATHER_RESTARTS 2
+/* More than the table can double (it never shrinks, and a doubling now
+ * ends in steps, the positions unchanged until then): a bound for a
+ * table grown by conntable_reserve over and over, not a case seen. */
+#define GATHER_RESTARTS 64
 
 /* The first position in the ascending v[lo..hi) whose cookie is over
  * after (hi if none): a cursor's place, by binary search. */

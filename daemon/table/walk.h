@@ -9,7 +9,8 @@
  * counted (it was there when the pass began). A table that grows between
  * two steps has moved its records to other buckets: reset clears what was
  * counted and the walk starts again (WALK_RESTARTS times at most, after
- * which it finishes in one step), so every connection present throughout
+ * which it finishes in one step; the table doubles once per doubling of
+ * its count, so in practice once or twice a pass at most), so every connection present throughout
  * is visited exactly once.
  */
 #ifndef TCPWATCH_WALK_H
@@ -21,7 +22,10 @@
 
 #include "conntable.h"
 
-#define WALK_RESTARTS 2
+/* More than the table can double (it never shrinks, and a doubling now
+ * ends in steps, the positions unchanged until then): a bound for a
+ * table grown by conntable_reserve over and over, not a case seen. */
+#define WALK_RESTARTS 64
 
 struct tw_walk {
 	struct tw_conntable *table;

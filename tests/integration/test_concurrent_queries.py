@@ -136,6 +136,16 @@ def main():
               "the longest turn's handler ran within the turn and within its own longest")
         check(handlers["http"] > 0 and handlers["reconcile"] > 0,
               "the queries and the reconcile passes were timed: %s" % handlers)
+        over = {}
+        for part in st["loop_handlers_over_5ms"].split(", "):
+            name, n = part.rsplit(" ", 1)
+            over[name] = int(n)
+        check_eq(set(over), set(handlers), "the handlers counted over 5 ms")
+        for name, n in over.items():
+            check(n == 0 or handlers[name] >= 5.0,
+                  "%s: %d calls over 5 ms, its longest %.3f ms" % (name, n, handlers[name]))
+            check(handlers[name] < 5.0 or n >= 1,
+                  "%s: its longest (%.3f ms) is counted over 5 ms" % (name, handlers[name]))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "addr.h"
 #include "conntable.h"
@@ -165,6 +166,34 @@ static void test_format_rfc3339(void **state)
 	assert_string_equal(out, "2000-02-29");
 	clock_format_rfc3339(951782400000001000ull, out, TW_RFC3339_LEN);
 	assert_string_equal(out, "2000-02-29T00:00:00.000001Z");
+	/* The second's text is kept for the next time of the same second:
+	 * the next second, and one long before, are their own. */
+	clock_format_rfc3339(951782400999999999ull, out, sizeof(out));
+	assert_string_equal(out, "2000-02-29T00:00:00.999999Z");
+	clock_format_rfc3339(951782401000000000ull, out, sizeof(out));
+	assert_string_equal(out, "2000-02-29T00:00:01.000000Z");
+	clock_format_rfc3339(951782401000000000ull, out, 11);
+	assert_string_equal(out, "2000-02-29");
+	clock_format_rfc3339(1700000000123456789ull, out, sizeof(out));
+	assert_string_equal(out, "2023-11-14T22:13:20.123456Z");
+	clock_format_rfc3339(951782401500000000ull, out, sizeof(out));
+	assert_string_equal(out, "2000-02-29T00:00:01.500000Z");
+	for (uint64_t t = 0; t < 3000; t++) { /* across midnight, minute by minute */
+		uint64_t ns = 951868800000000000ull - 1500 * 60 * 1000000000ull +
+			      t * 60 * 1000000000ull + t * 7;
+		char want[96];
+		time_t sec = (time_t)(ns / 1000000000ull);
+		struct tm tm;
+
+		gmtime_r(&sec, &tm);
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec, (unsigned)(ns % 1000000000ull / 1000));
+		clock_format_rfc3339(ns, out, sizeof(out));
+		assert_string_equal(out, want);
+		clock_format_rfc3339(ns, out, sizeof(out)); /* again, from the cache */
+		assert_string_equal(out, want);
+	}
 }
 
 static void test_json_error(void **state)
