@@ -26,8 +26,10 @@ struct http_req {
 	char *body;    /* what came, up to HTTP_BODY_MAX, NUL-terminated */
 	size_t len;
 	bool too_big;
-	bool deferred;        /* counted and admitted, then put off to a later turn */
-	struct http_job *job; /* its handler's work in slices (http_job_start) */
+	bool deferred;            /* counted and admitted, then put off to a later turn */
+	bool admitted;            /* counted and let in (its first call) */
+	struct http_job *job;     /* its handler's work in slices (http_job_start) */
+	struct http_share *share; /* waits for another's pass (http_walk_shared) */
 };
 
 /*
@@ -46,6 +48,7 @@ struct http_job {
 	http_job_step step;
 	void (*free)(void *data);
 	bool done;
+	struct http_share *share; /* others wait for its answer (http_walk_shared) */
 };
 
 struct tw_http {
@@ -87,6 +90,10 @@ struct tw_http {
 	uint64_t scans_sliced; /* listings scanned by a job (list.c) */
 	uint64_t index_waits;  /* listings that waited for the port index's build */
 	uint64_t walks_sliced; /* summaries, metrics and findings passed by a job */
+	/* Passes others wait for (http_walk_shared, server.c): one a job. */
+	struct http_share **shares;
+	size_t n_shares;
+	uint64_t passes_shared; /* requests answered by another's pass */
 	/* GET /api/v1/stats, formatted once for the requests of one turn
 	 * (http/routes.c): the answer, the turn, the time, h->served and
 	 * h->errors when it was made, and how many requests shared one. A
@@ -138,6 +145,19 @@ void *http_job_take(struct tw_http *h);
 #define HTTP_WALK_SLICED_MIN 16384
 int http_walk(struct tw_http *h, struct MHD_Connection *conn, struct tw_walk *w,
 	      void (*free_fn)(void *data));
+/* http_walk for a request that others may ask at the same time in the
+ * same words (key: the route and whatever else shapes the answer, e.g.
+ * no parameters): a request that finds such a pass not yet begun waits
+ * for its answer instead of a pass of its own (0, data freed with
+ * free_fn; the handler is not called again: the leader's answer is sent
+ * as it is). At most one such pass runs and one gathers per key. */
+int http_walk_shared(struct tw_http *h, struct MHD_Connection *conn, const char *key,
+		     struct tw_walk *w, void (*free_fn)(void *data));
+/* Queues r (the caller's reference is given up): what every handler's
+ * answer goes through, so a shared pass's leader leaves its answer for
+ * those waiting. */
+enum MHD_Result http_queue_response(struct MHD_Connection *conn, unsigned status,
+				    struct MHD_Response *r);
 
 enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);
 /* GET /api/v1/summary: counts by family and state, as ss -s (list.c). */

@@ -29,6 +29,11 @@
 #define LIST_ROWS_PER_FILL 256
 /* Below this a scan takes a few milliseconds at most: done at once. */
 #define LIST_SLICED_MIN 16384
+/* Up to this many rows known (an index's answer, most often one or a
+ * few) the reply is formatted at once and sent with its length: one
+ * write of headers and body, where a stream is a write for the headers,
+ * one per chunk and one for its end, each a segment the client wakes for. */
+#define LIST_BUFFERED_ROWS 64
 
 enum list_phase { LIST_OPEN, LIST_ROWS, LIST_CLOSE, LIST_DONE };
 
@@ -192,6 +197,36 @@ static bool list_step(void *data, uint64_t budget_ns)
 	return gather_step(s->g, budget_ns);
 }
 
+/* A few rows: the whole body now (LIST_BUFFERED_ROWS). */
+static enum MHD_Result list_reply_buffered(struct tw_http *h, struct MHD_Connection *conn,
+					   struct list_stream *s)
+{
+	const char *type = s->view.text ? "text/plain; charset=utf-8" : "application/json";
+	struct MHD_Response *r;
+	struct tw_buf b;
+	bool oom;
+
+	buf_init(&b);
+	while (s->phase != LIST_DONE && !s->pending.oom) {
+		fill_pending(s);
+		if (s->pending.len)
+			buf_put(&b, s->pending.data, s->pending.len);
+	}
+	oom = b.oom || s->pending.oom;
+	list_free(s);
+	if (oom) {
+		buf_free(&b);
+		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	}
+	r = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_COPY);
+	buf_free(&b);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return http_queue_response(conn, MHD_HTTP_OK, r);
+}
+
 /* The reply, once the cookies are known (gathered or planned). */
 static enum MHD_Result list_reply(struct tw_http *h, struct MHD_Connection *conn,
 				  struct list_stream *s)
@@ -238,6 +273,8 @@ static enum MHD_Result list_reply(struct tw_http *h, struct MHD_Connection *conn
 	} else if (s->filter.after) {
 		s->pos = gather_after(s->cookies, 0, s->n, s->filter.after);
 	}
+	if (!s->g && s->n - s->pos <= LIST_BUFFERED_ROWS)
+		return list_reply_buffered(h, conn, s);
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, LIST_STREAM_BLOCK, list_reader, s,
 					      list_free);
 	if (!r) {
@@ -363,7 +400,11 @@ enum MHD_Result summary_handle(struct tw_http *h, struct MHD_Connection *conn, c
 		return http_reply_query_error(h, conn, &qe);
 	}
 	walk_init(&s->w, h->hooks.table, summary_one, summary_reset, s);
-	if (http_walk(h, conn, &s->w, free) == 0)
+	/* Without parameters (a dashboard's, most often) one pass answers
+	 * every request that came before it began. */
+	if ((MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0
+		     ? http_walk(h, conn, &s->w, free)
+		     : http_walk_shared(h, conn, "summary", &s->w, free)) == 0)
 		return MHD_YES;
 	return summary_reply(conn, s);
 }

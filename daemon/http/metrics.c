@@ -454,7 +454,6 @@ enum MHD_Result metrics_handle(struct tw_http *h, struct MHD_Connection *conn, c
 	struct MHD_Response *r;
 	struct tw_stats *s;
 	struct pass *p = http_job_take(h);
-	enum MHD_Result ret;
 
 	(void)rest;
 	if (!p) { /* first called: the pass over the table, in slices on a large one */
@@ -465,7 +464,10 @@ enum MHD_Result metrics_handle(struct tw_http *h, struct MHD_Connection *conn, c
 		if (!p)
 			return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
 						"out of memory");
-		if (http_walk(h, conn, &p->w, pass_free) == 0)
+		/* Every scraper's request before the pass began gets its answer
+		 * (the format is the Accept header's). */
+		if (http_walk_shared(h, conn, w.om ? "metrics-openmetrics" : "metrics", &p->w,
+				     pass_free) == 0)
 			return MHD_YES;
 	}
 	s = http_collect_stats(h);
@@ -496,7 +498,5 @@ enum MHD_Result metrics_handle(struct tw_http *h, struct MHD_Connection *conn, c
 				w.om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
 				     : "text/plain; version=0.0.4; charset=utf-8");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	return http_queue_response(conn, MHD_HTTP_OK, r);
 }

@@ -88,7 +88,8 @@ static enum MHD_Result handle_findings(struct tw_http *h, struct MHD_Connection 
 		if (!p)
 			return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
 						"out of memory");
-		if (http_walk(h, conn, findings_pass_walk(p), findings_job_free) == 0)
+		if (http_walk_shared(h, conn, "findings", findings_pass_walk(p),
+				     findings_job_free) == 0)
 			return MHD_YES;
 	}
 	if (findings_pass_end(p, &f) < 0)

@@ -56,16 +56,29 @@ struct MHD_Response *http_response_buf(unsigned *status, struct tw_buf *b)
 	return r;
 }
 
+/* The shared pass whose leader's handler runs now: its answer is kept
+ * for those waiting (handlers run one at a time, on the loop). */
+static struct http_share *share_capture;
+
+/* A pass others wait for (http_walk_shared, below). */
+struct http_share {
+	char key[32];
+	struct http_job *job;      /* the leader's, until its handler ran or it left */
+	bool started;              /* the pass took a step: no one joins it */
+	bool woken;                /* the waiting were resumed */
+	struct MHD_Response *resp; /* the leader's answer, for the waiting */
+	unsigned status;
+	struct MHD_Connection **waiting;
+	size_t n_waiting, cap_waiting;
+};
+
 enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, struct tw_buf *b)
 {
 	struct MHD_Response *r = http_response_buf(&status, b);
-	enum MHD_Result ret;
 
 	if (!r)
 		return MHD_NO;
-	ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return http_queue_response(conn, status, r);
 }
 
 enum MHD_Result http_reply_query_error(struct tw_http *h, struct MHD_Connection *conn,
@@ -180,6 +193,8 @@ void *http_job_take(struct tw_http *h)
 	if (!j || !j->done)
 		return NULL;
 	data = j->data;
+	if (j->share) /* the pass is over: a new one gathers */
+		j->share->job = NULL;
 	free(j);
 	h->cur->job = NULL;
 	return data;
@@ -207,6 +222,176 @@ static void job_unlist(struct tw_http *h, size_t i)
 	h->jobs[i] = h->jobs[--h->n_jobs];
 }
 
+/*
+ * Passes shared. Fifty clients asking for the summary at once were fifty
+ * passes over the table, each stepped in its share of a millisecond a
+ * turn: at 100,000 connections each waited a second. A request now finds
+ * the pass asked in the same words that has not begun (its job not yet
+ * stepped) and waits for its answer, which every request it answers asked
+ * for before the pass began: each is told what a pass of its own would
+ * have counted. A pass of a key does not begin while another of that key
+ * is under way, so the requests of that time gather behind it: one pass
+ * under way and one gathering per key, whatever the number of clients.
+ */
+
+static struct http_share *share_find(struct tw_http *h, const char *key)
+{
+	for (size_t i = 0; i < h->n_shares; i++) {
+		struct http_share *sh = h->shares[i];
+
+		if (sh->job && !sh->started && !strcmp(sh->key, key))
+			return sh;
+	}
+	return NULL;
+}
+
+/* Another pass of the key is under way: this one waits for its end. */
+static bool share_behind(const struct tw_http *h, const struct http_share *sh)
+{
+	for (size_t i = 0; i < h->n_shares; i++) {
+		const struct http_share *o = h->shares[i];
+
+		if (o != sh && o->started && o->job && !o->job->done && !strcmp(o->key, sh->key))
+			return true;
+	}
+	return false;
+}
+
+static void share_free(struct tw_http *h, struct http_share *sh)
+{
+	for (size_t i = 0; i < h->n_shares; i++)
+		if (h->shares[i] == sh) {
+			h->shares[i] = h->shares[--h->n_shares];
+			break;
+		}
+	if (sh->resp)
+		MHD_destroy_response(sh->resp);
+	free(sh->waiting);
+	free(sh);
+}
+
+/* Over once the leader's handler ran (or it left) and no one waits. */
+static void share_settle(struct tw_http *h, struct http_share *sh)
+{
+	if (!sh->job && !sh->n_waiting)
+		share_free(h, sh);
+}
+
+/* The leader is done (answered: resp set; or not, or gone): the waiting
+ * are resumed, to take its answer or, without one, to ask again. */
+static void share_wake(struct tw_http *h, struct http_share *sh)
+{
+	if (sh->job)
+		sh->job->share = NULL;
+	sh->job = NULL;
+	if (!sh->woken) {
+		sh->woken = true;
+		for (size_t i = 0; i < sh->n_waiting; i++)
+			MHD_resume_connection(sh->waiting[i]);
+		if (sh->n_waiting)
+			h->deferred_resumed = true;
+	}
+	share_settle(h, sh);
+}
+
+static void share_leave(struct tw_http *h, struct http_share *sh, struct MHD_Connection *conn)
+{
+	for (size_t i = 0; i < sh->n_waiting; i++)
+		if (sh->waiting[i] == conn) {
+			sh->waiting[i] = sh->waiting[--sh->n_waiting];
+			break;
+		}
+	share_settle(h, sh);
+}
+
+static int share_join(struct tw_http *h, struct http_share *sh, struct MHD_Connection *conn)
+{
+	if (sh->n_waiting == sh->cap_waiting) {
+		size_t cap = sh->cap_waiting ? 2 * sh->cap_waiting : 16;
+		struct MHD_Connection **v;
+
+		if (cap > h->cap_deferred)
+			return -ENOSPC;
+		v = realloc(sh->waiting, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		sh->waiting = v;
+		sh->cap_waiting = cap;
+	}
+	MHD_suspend_connection(conn);
+	sh->waiting[sh->n_waiting++] = conn;
+	h->cur->share = sh;
+	return 0;
+}
+
+static void share_new(struct tw_http *h, struct http_job *j, const char *key)
+{
+	struct http_share *sh;
+
+	if (h->n_shares == h->cap_jobs || strlen(key) >= sizeof(sh->key))
+		return;
+	sh = calloc(1, sizeof(*sh));
+	if (!sh)
+		return; /* a pass of its own, not shared */
+	snprintf(sh->key, sizeof(sh->key), "%s", key);
+	sh->job = j;
+	j->share = sh;
+	h->shares[h->n_shares++] = sh;
+}
+
+int http_walk_shared(struct tw_http *h, struct MHD_Connection *conn, const char *key,
+		     struct tw_walk *w, void (*free_fn)(void *data))
+{
+	struct http_share *sh;
+
+	if (conntable_live(w->table) < HTTP_WALK_SLICED_MIN || !h->cur || h->cur->job)
+		return http_walk(h, conn, w, free_fn);
+	sh = share_find(h, key);
+	if (sh && share_join(h, sh, conn) == 0) {
+		free_fn(w); /* the walk is the data's first member */
+		return 0;
+	}
+	if (http_walk(h, conn, w, free_fn) != 0)
+		return 1;
+	share_new(h, h->cur->job, key);
+	return 0;
+}
+
+enum MHD_Result http_queue_response(struct MHD_Connection *conn, unsigned status,
+				    struct MHD_Response *r)
+{
+	enum MHD_Result ret = MHD_queue_response(conn, status, r);
+
+	/* A leader's answer is kept (the reference given up here) for those
+	 * waiting; an error is not: they ask again. */
+	if (share_capture && !share_capture->resp && ret == MHD_YES && status == MHD_HTTP_OK &&
+	    share_capture->n_waiting) {
+		share_capture->resp = r;
+		share_capture->status = status;
+		return ret;
+	}
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* A request that waited for another's pass, called once resumed: the
+ * answer sent (true, *ret), or none came and it is handled afresh. */
+static bool share_answer(struct tw_http *h, struct MHD_Connection *conn, struct http_req *req,
+			 enum MHD_Result *ret)
+{
+	struct http_share *sh = req->share;
+	bool answered = sh->resp != NULL;
+
+	req->share = NULL;
+	if (answered) {
+		*ret = MHD_queue_response(conn, sh->status, sh->resp);
+		h->served++;
+		h->passes_shared++;
+	}
+	share_leave(h, sh, conn);
+	return answered;
+}
+
 /* The jobs' steps for this turn, round robin from where the last turn's
  * budget ran out; a finished one's connection is resumed. */
 static void run_jobs(struct tw_http *h)
@@ -217,6 +402,13 @@ static void run_jobs(struct tw_http *h)
 		size_t i = (h->job_next + k) % h->n_jobs;
 		struct http_job *j = h->jobs[i];
 
+		if (j->share && !j->share->started) {
+			if (share_behind(h, j->share)) {
+				k++; /* gathers until the pass before it ends */
+				continue;
+			}
+			j->share->started = true;
+		}
 		if (j->step(j->data, HTTP_JOB_BUDGET_NS - spent)) {
 			j->done = true;
 			job_unlist(h, i);
@@ -273,6 +465,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 	struct tw_http *h = cls;
 	struct http_req *req = *req_cls;
 	const char *rest = "";
+	struct http_share *lead;
 	http_handler handler;
 	unsigned status = 0;
 	enum MHD_Result ret;
@@ -315,10 +508,14 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (!req->deferred && !req->job) {
+	/* Resumed with another's answer, or to ask again without one. */
+	if (req->share && share_answer(h, conn, req, &ret))
+		return ret;
+	if (!req->admitted) {
 		h->requests++;
 		if (access_refused(h, conn, url, &req->token_ok, &ret))
 			return ret;
+		req->admitted = true;
 	}
 	/* Put off again if its turn is spent too: each iteration serves at
 	 * least its first request. */
@@ -349,7 +546,12 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 	}
 	h->served++;
 	h->cur = req;
+	lead = req->job && req->job->done ? req->job->share : NULL;
+	share_capture = lead;
 	ret = handler(h, conn, rest);
+	share_capture = NULL;
+	if (lead)
+		share_wake(h, lead);
 	h->cur = NULL;
 	memset(&h->req, 0, sizeof(h->req));
 	return ret;
@@ -363,6 +565,10 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 	(void)toe;
 	peers_request_done(conn);
+	if (req && req->share) { /* gone while it waited for another's pass */
+		share_leave(h, req->share, conn);
+		req->share = NULL;
+	}
 	if (req && req->job) {
 		struct http_job *j = req->job;
 
@@ -371,6 +577,8 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **req_cls,
 				job_unlist(h, i);
 				break;
 			}
+		if (j->share) /* those waiting for it ask again */
+			share_wake(h, j->share);
 		j->free(j->data);
 		free(j);
 	}
@@ -657,7 +865,8 @@ struct tw_http *http_new(struct tw_loop *loop, const struct tw_config *cfg,
 	h->deferred = calloc(h->cap_deferred, sizeof(*h->deferred));
 	h->cap_jobs = h->cap_deferred;
 	h->jobs = calloc(h->cap_jobs, sizeof(*h->jobs));
-	if (!h->deferred || !h->jobs) {
+	h->shares = calloc(h->cap_jobs, sizeof(*h->shares));
+	if (!h->deferred || !h->jobs || !h->shares) {
 		snprintf(err, err_len, "out of memory");
 		free(h->deferred);
 		free(h->jobs);
@@ -735,6 +944,9 @@ void http_free(struct tw_http *h)
 	sse_resume_all(&h->sse);
 	resume_deferred(h);
 	resume_jobs(h);
+	for (size_t i = h->n_shares; i-- > 0;)
+		if (i < h->n_shares)
+			share_wake(h, h->shares[i]);
 	if (h->unix_epfd >= 0)
 		loop_del_fd(h->loop, h->unix_epfd);
 	if (h->tcp_epfd >= 0)
@@ -746,9 +958,12 @@ void http_free(struct tw_http *h)
 	if (h->tcp_daemon)
 		MHD_stop_daemon(h->tcp_daemon);
 	http_stats_unshare(h);
+	while (h->n_shares)
+		share_free(h, h->shares[0]);
 	sse_fini(&h->sse);
 	free(h->deferred);
 	free(h->jobs);
+	free(h->shares);
 	free(h);
 }
 
@@ -776,6 +991,7 @@ void http_report(const struct tw_http *h, struct tw_stats *s)
 	stats_counter(s, "http_scans_sliced", h->scans_sliced);
 	stats_counter(s, "http_index_waits", h->index_waits);
 	stats_counter(s, "http_walks_sliced", h->walks_sliced);
+	stats_counter(s, "http_passes_shared", h->passes_shared);
 	stats_counter(s, "http_alloc_failures", h->alloc_failures);
 	peers_report(&h->peers, s);
 	stats_counter(s, "http_errors", h->errors);

@@ -79,6 +79,13 @@ int http_walk(struct tw_http *h, struct MHD_Connection *conn, struct tw_walk *w,
 	abort();
 }
 
+int http_walk_shared(struct tw_http *h, struct MHD_Connection *conn, const char *key,
+		     struct tw_walk *w, void (*free_fn)(void *data))
+{
+	(void)h, (void)conn, (void)key, (void)w, (void)free_fn;
+	abort();
+}
+
 enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, struct tw_buf *b)
 {
 	(void)conn, (void)status, (void)b;

@@ -8,14 +8,17 @@ connections, each such answer is exact: local_addr= returns exactly the
 test's client sides, in cookie order; state=established with it the same;
 limit= and after= page through them; sort=local returns them by port;
 the first listing by port waits for the port index's build in slices
-(http_index_waits) and is exact, the next one does not wait;
+(http_index_waits) and is exact, the next one does not wait, and its
+one row is sent with its length (a scan's listing streams in chunks);
 format=text has one row each; the unfiltered listing has every socket
 `ss -tanH` shows for tw-hold's addresses, each once, cookies ascending.
 The summary (of local_addr= exactly the test's 40, of all at least what ss
 shows), the metrics' established count and the findings pass over the
-table in slices too (http_walks_sliced)."""
+table in slices too (http_walks_sliced); a burst of summaries without
+parameters shares passes (http_passes_shared), every answer whole."""
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +40,53 @@ def get_list(d, query):
     check_eq(status, 200, "GET /api/v1/connections?%s" % query)
     check(isinstance(body, list), "a list for %s" % query)
     return body
+
+
+BURST = 12
+
+
+def burst_summaries(d, established_min):
+    """BURST requests for /api/v1/summary sent at once (the connections
+    opened first, the requests' last bytes written back to back), up to
+    three bursts until one shares a pass: every answer 200, every count at
+    least established_min, and requests = passes + answered by another's."""
+    req = b"GET /api/v1/summary HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r"
+    for attempt in range(3):
+        st0 = d.stats()
+        socks = []
+        for _ in range(BURST):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(60)
+            s.connect(d.sock)
+            s.sendall(req)
+            socks.append(s)
+        for s in socks:
+            s.sendall(b"\n")
+        answers = []
+        for s in socks:
+            chunks = []
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                chunks.append(b)
+            s.close()
+            answers.append(twtest.parse_http_response(b"".join(chunks)))
+        st = d.stats()
+        for r in answers:
+            check_eq(r.status, 200, "a summary of the burst")
+            body = r.json("a summary of the burst")
+            check(body["inet"]["states"].get("ESTABLISHED", 0) >= established_min,
+                  "a summary of the burst counts every established socket: %r" % body["inet"])
+        walked = st["http_walks_sliced"] - st0["http_walks_sliced"]
+        shared = st["http_passes_shared"] - st0["http_passes_shared"]
+        log("burst %d: %d summaries, %d passes, %d answered by another's"
+            % (attempt + 1, BURST, walked, shared))
+        check_eq(walked + shared, BURST, "each summary of the burst passed or was answered "
+                 "by another's pass")
+        if shared:
+            return
+    fail("no summary of three bursts of %d was answered by another's pass" % BURST)
 
 
 def main():
@@ -70,6 +120,19 @@ def main():
             d, "local_addr=%s&local_port=%d" % (SRC, ports[0])))
         check_eq(again, [ports[0]], "local_port= from the built index")
         check_eq(d.stats()["http_index_waits"], waits0, "no wait once built")
+        # A few rows (the index's answer) go out whole with their length;
+        # a long listing streams in chunks.
+        r = d.http_request("/api/v1/connections?local_addr=%s&local_port=%d" % (SRC, ports[0]))
+        check_eq(r.status, 200, "a listing by port")
+        check("content-length" in r.headers and "transfer-encoding" not in r.headers,
+              "a listing of one row is sent with its length: %r" % r.headers)
+        check_eq([c["local_port"] for c in r.json("a listing of one row")], [ports[0]],
+                 "the listing of one row")
+        r = d.http_request("/api/v1/connections?local_addr=%s" % SRC, timeout=60)
+        check_eq(r.status, 200, "a listing by address (a scan)")
+        check_eq(r.headers.get("transfer-encoding", "").lower(), "chunked",
+                 "a scan's listing is streamed")
+        check_eq(len(r.json("a scan's listing")), OWN, "the scan's listing: the test's own")
 
         # Single connections asked for meanwhile: answered while scans run.
         stop = threading.Event()
@@ -165,6 +228,11 @@ def main():
                   "findings: %r" % (fnd if not isinstance(fnd, dict) else list(fnd)))
             walks = d.stats()["http_walks_sliced"] - walks0
             check_eq(walks, 4, "the summaries, the metrics and the findings passed in slices")
+
+            # Many asking at once for the summary without parameters: one
+            # pass answers all who asked before it began (a pass is under
+            # way and one gathers), each answer whole and exact.
+            burst_summaries(d, len(want) + 2 * OWN)
         finally:
             stop.set()
             side.join(60)
