@@ -23,7 +23,8 @@
 # READY=1), the daemon's VmRSS per tracked connection, and after them the
 # loop's longest turn and p99 over the whole run (start-up, reconcile
 # passes and queries), the handler that took most of that turn, and each
-# handler's longest call.
+# handler's longest call, and the loop thread's CPU time: that turn's, the
+# most any turn took, and the turns of 5 ms of CPU or more.
 #
 # Environment: BUILD (default build), SOCKETS (100000), DURATION (10),
 # CONNS (50), THREADS (2), CHURN_WORKERS (0), CHURN_RATE (connections/s of
@@ -181,6 +182,11 @@ printf 'result loop longest_turn_handler=%s handler_ms=%s; each handler longest 
 	"$(jq -r .loop_max_handler <<<"$json")" "$(jq -r .loop_max_handler_ms <<<"$json")" \
 	"$(jq -r .loop_handlers_max_ms <<<"$json")"
 printf 'result loop each handler calls over 5 ms: %s\n' "$(jq -r .loop_handlers_over_5ms <<<"$json")"
+# The loop thread's CPU time: a turn long on the clock and short in CPU
+# waited for one of the two CPUs (the churn, wrk and ss run beside).
+printf 'result loop cpu: longest_turn_cpu_ms=%s max_cpu_ms=%s turns_over_5ms_of_cpu=%s\n' \
+	"$(jq -r .loop_max_turn_cpu_ms <<<"$json")" "$(jq -r .loop_max_cpu_ms <<<"$json")" \
+	"$(jq -r .loop_cpu_over_5ms <<<"$json")"
 if [[ -n $CHURN_PID ]]; then
 	bench_stop "$CHURN_PID" TERM 10
 fi

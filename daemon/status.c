@@ -127,6 +127,9 @@ void daemon_collect_stats(struct tw_stats *s, void *daemon)
 	stats_real(s, "loop_max_ms", (double)ls.busy_max_ns / 1e6);
 	stats_text(s, "loop_max_handler", ls.max_handler ? ls.max_handler : "");
 	stats_real(s, "loop_max_handler_ms", (double)ls.max_handler_ns / 1e6);
+	stats_real(s, "loop_max_turn_cpu_ms", (double)ls.busy_max_cpu_ns / 1e6);
+	stats_real(s, "loop_max_cpu_ms", (double)ls.cpu_max_ns / 1e6);
+	stats_counter(s, "loop_cpu_over_5ms", ls.cpu_over_5ms);
 	loop_text(d, s);
 	/* The distribution of a turn's busy time: quantiles (each the top of
 	 * its 12.5 %-wide bucket) and counts over fixed bounds. */

@@ -7,6 +7,7 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
+#include <time.h>
 
 #include "clock.h"
 #include "log.h"
@@ -52,7 +53,18 @@ struct tw_loop {
 	uint64_t name_over_5ms[TW_LOOP_NAMES]; /* calls of 5 ms or more */
 	unsigned n_names, hook_name;
 	uint64_t slow_logged_ns;
+	uint64_t cpu_last_ns; /* the thread's CPU time at the last turn's end */
 };
+
+/* The calling thread's CPU time (a system call, not the vDSO: one a turn). */
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
 
 /* The slot of name (names are compared as strings: several handlers of
  * one kind share one). */
@@ -283,10 +295,11 @@ int loop_run(struct tw_loop *l)
 	struct epoll_event evs[LOOP_BATCH];
 
 	l->stop = false;
+	l->cpu_last_ns = thread_cpu_ns();
 	while (!l->stop) {
 		int timeout = l->get_timeout_ms ? l->get_timeout_ms(l->hook_data) : -1;
 		int n = epoll_wait(l->epfd, evs, LOOP_BATCH, timeout);
-		uint64_t start, t, top_ns = 0;
+		uint64_t start, t, top_ns = 0, cpu, cpu_ns;
 		unsigned top = 0;
 
 		if (n < 0) {
@@ -328,8 +341,16 @@ int loop_run(struct tw_loop *l)
 		}
 		t = clock_mono_ns();
 		start = t - start;
+		cpu = thread_cpu_ns();
+		cpu_ns = cpu > l->cpu_last_ns ? cpu - l->cpu_last_ns : 0;
+		l->cpu_last_ns = cpu;
+		if (cpu_ns > l->stats.cpu_max_ns)
+			l->stats.cpu_max_ns = cpu_ns;
+		if (cpu_ns >= 5 * NSEC_PER_MSEC)
+			l->stats.cpu_over_5ms++;
 		if (start > l->stats.busy_max_ns) {
 			l->stats.busy_max_ns = start;
+			l->stats.busy_max_cpu_ns = cpu_ns;
 			l->stats.max_handler = l->names[top];
 			l->stats.max_handler_ns = top_ns;
 		}
@@ -338,8 +359,9 @@ int loop_run(struct tw_loop *l)
 		if (start >= LOOP_SLOW_NS &&
 		    (!l->slow_logged_ns || t - l->slow_logged_ns >= LOOP_SLOW_LOG_NS)) {
 			l->slow_logged_ns = t;
-			log_warn("loop: a turn of %.1f ms, %.1f ms of it in %s",
-				 (double)start / 1e6, (double)top_ns / 1e6, l->names[top]);
+			log_warn("loop: a turn of %.1f ms (%.1f ms of CPU), %.1f ms of it in %s",
+				 (double)start / 1e6, (double)cpu_ns / 1e6, (double)top_ns / 1e6,
+				 l->names[top]);
 		}
 	}
 	return 0;

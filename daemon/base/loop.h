@@ -75,6 +75,11 @@ struct tw_loop_stats {
 	/* Of that iteration, the handler that ran longest, and how long. */
 	const char *max_handler;
 	uint64_t max_handler_ns;
+	/* The loop thread's CPU time in an iteration (its handlers and the
+	 * epoll_wait before them): a turn long on the clock but short in CPU
+	 * waited for a CPU (the machine's other work ran), it did not compute.
+	 * The most one took, that of the longest, and those of 5 ms or more. */
+	uint64_t cpu_max_ns, busy_max_cpu_ns, cpu_over_5ms;
 	uint64_t busy[TW_LOOP_BUCKETS];
 };
 void loop_get_stats(const struct tw_loop *l, struct tw_loop_stats *ret);

@@ -228,6 +228,25 @@ static void on_slow(struct tw_loop *l, void *data)
 	loop_stop(l);
 }
 
+static uint64_t cpu_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* One that computes for 6 ms of CPU (however long the clock says). */
+static void on_spin(struct tw_loop *l, void *data)
+{
+	uint64_t t0 = cpu_now_ns();
+
+	(void)l;
+	(void)data;
+	while (cpu_now_ns() - t0 < 6 * NSEC_PER_MSEC)
+		;
+}
+
 static void on_quick(struct tw_loop *l, void *data)
 {
 	(void)l;
@@ -261,6 +280,26 @@ static void test_busy_recorded(void **state)
 	assert_true(max_ns[0] < max_ns[1]);
 	assert_true(max_ns[1] >= 3000000);
 	assert_int_equal(over[1], 1); /* its one call, 6 ms */
+	/* It slept: 6 ms on the clock, not of CPU. */
+	assert_true(st.busy_max_cpu_ns < 3000000);
+	assert_int_equal(st.cpu_over_5ms, 0);
+	loop_free(l);
+}
+
+/* A turn that computes counts as CPU; one that sleeps does not. */
+static void test_busy_cpu(void **state)
+{
+	struct tw_loop *l = loop_new();
+	struct tw_loop_stats st;
+
+	(void)state;
+	assert_non_null(l);
+	assert_true(loop_add_timer(l, 5, 0, on_spin, NULL, "spin") >= 0);
+	assert_true(loop_add_timer(l, 30, 0, on_slow, NULL, "slow") >= 0);
+	assert_int_equal(loop_run(l), 0);
+	loop_get_stats(l, &st);
+	assert_true(st.cpu_max_ns >= 5 * NSEC_PER_MSEC);
+	assert_int_equal(st.cpu_over_5ms, 1);
 	loop_free(l);
 }
 
@@ -270,7 +309,7 @@ int main(void)
 		cmocka_unit_test(test_fd_handler),    cmocka_unit_test(test_timers),
 		cmocka_unit_test(test_timeout_hook),  cmocka_unit_test(test_remove_during_batch),
 		cmocka_unit_test(test_busy_buckets),  cmocka_unit_test(test_busy_quantiles),
-		cmocka_unit_test(test_busy_recorded),
+		cmocka_unit_test(test_busy_recorded), cmocka_unit_test(test_busy_cpu),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
