@@ -870,6 +870,7 @@ struct tw_http *http_new(struct tw_loop *loop, const struct tw_config *cfg,
 		snprintf(err, err_len, "out of memory");
 		free(h->deferred);
 		free(h->jobs);
+		free(h->shares);
 		free(h);
 		return NULL;
 	}
@@ -886,6 +887,7 @@ struct tw_http *http_new(struct tw_loop *loop, const struct tw_config *cfg,
 	if (fd < 0) {
 		free(h->deferred);
 		free(h->jobs);
+		free(h->shares);
 		free(h);
 		return NULL;
 	}
