@@ -382,6 +382,7 @@ static bool share_answer(struct tw_http *h, struct MHD_Connection *conn, struct 
 	struct http_share *sh = req->share;
 	bool answered = sh->resp != NULL;
 
+	*ret = MHD_NO;
 	req->share = NULL;
 	if (answered) {
 		*ret = MHD_queue_response(conn, sh->status, sh->resp);
