@@ -107,6 +107,10 @@ struct tw_http {
 /* Sends b (a JSON body; a newline is added) with status; a buffer that ran
  * out of memory becomes a 503. */
 enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, struct tw_buf *b);
+/* Sends b as it is (not JSON-terminated) with 200 and content type, and
+ * frees it; a buffer that ran out of memory is a 503 instead. */
+enum MHD_Result http_reply_typed(struct tw_http *h, struct MHD_Connection *conn, struct tw_buf *b,
+				 const char *type);
 /* The response http_reply_buf queues (NULL out of memory); *status
  * becomes 503 for a buffer that ran out of memory. */
 struct MHD_Response *http_response_buf(unsigned *status, struct tw_buf *b);

@@ -202,9 +202,7 @@ static enum MHD_Result list_reply_buffered(struct tw_http *h, struct MHD_Connect
 					   struct list_stream *s)
 {
 	const char *type = s->view.text ? "text/plain; charset=utf-8" : "application/json";
-	struct MHD_Response *r;
 	struct tw_buf b;
-	bool oom;
 
 	buf_init(&b);
 	while (s->phase != LIST_DONE && !s->pending.oom) {
@@ -212,19 +210,10 @@ static enum MHD_Result list_reply_buffered(struct tw_http *h, struct MHD_Connect
 		if (s->pending.len)
 			buf_put(&b, s->pending.data, s->pending.len);
 	}
-	oom = b.oom || s->pending.oom;
+	if (s->pending.oom)
+		b.oom = true;
 	list_free(s);
-	if (oom) {
-		buf_free(&b);
-		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-	}
-	r = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_COPY);
-	buf_free(&b);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	return http_queue_response(conn, MHD_HTTP_OK, r);
+	return http_reply_typed(h, conn, &b, type);
 }
 
 /* The reply, once the cookies are known (gathered or planned). */

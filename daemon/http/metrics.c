@@ -451,7 +451,6 @@ enum MHD_Result metrics_handle(struct tw_http *h, struct MHD_Connection *conn, c
 	const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept");
 	struct tw_buf b;
 	struct mw w = {.b = &b, .om = accept && strstr(accept, "application/openmetrics-text")};
-	struct MHD_Response *r;
 	struct tw_stats *s;
 	struct pass *p = http_job_take(h);
 
@@ -486,17 +485,7 @@ enum MHD_Result metrics_handle(struct tw_http *h, struct MHD_Connection *conn, c
 	free(s);
 	if (w.om)
 		buf_puts(&b, "# EOF\n");
-	if (b.oom) {
-		buf_free(&b);
-		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-	}
-	r = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_COPY);
-	buf_free(&b);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	return http_reply_typed(h, conn, &b,
 				w.om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
 				     : "text/plain; version=0.0.4; charset=utf-8");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	return http_queue_response(conn, MHD_HTTP_OK, r);
 }

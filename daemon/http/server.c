@@ -81,6 +81,24 @@ enum MHD_Result http_reply_buf(struct MHD_Connection *conn, unsigned status, str
 	return http_queue_response(conn, status, r);
 }
 
+enum MHD_Result http_reply_typed(struct tw_http *h, struct MHD_Connection *conn, struct tw_buf *b,
+				 const char *type)
+{
+	struct MHD_Response *r;
+
+	if (b->oom) {
+		buf_free(b);
+		return http_reply_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	}
+	r = MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_COPY);
+	buf_free(b);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return http_queue_response(conn, MHD_HTTP_OK, r);
+}
+
 enum MHD_Result http_reply_query_error(struct tw_http *h, struct MHD_Connection *conn,
 				       const struct query_error *qe)
 {

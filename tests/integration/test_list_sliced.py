@@ -64,14 +64,8 @@ def burst_summaries(d, established_min):
             s.sendall(b"\n")
         answers = []
         for s in socks:
-            chunks = []
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                chunks.append(b)
+            answers.append(twtest.parse_http_response(twtest.recv_until_close(s, 60)))
             s.close()
-            answers.append(twtest.parse_http_response(b"".join(chunks)))
         st = d.stats()
         for r in answers:
             check_eq(r.status, 200, "a summary of the burst")

@@ -28,7 +28,7 @@ from .checks import (REQUIRED_FIELDS, SS_STATE_NAMES, check_conn_fields,
                      ss_sockets, state_history, transitions)
 from .daemon import STARTUP_TIMEOUT_S, STOP_TIMEOUT_S, Daemon, bin_dir
 from .http import (ChunkedDecoder, HttpResponse, ResponseParser,
-                   parse_http_response, unix_exchange)
+                   parse_http_response, recv_until_close, unix_exchange)
 from .netns import (NS_LOCAL, NS_PEER, TUNPEER, Netns, host_netns_inode,
                     ipv6_loopback_available, run_ns_client, start_tunpeer)
 from .procs import (LineReader, finish_child, free_port, json_lines, raise_fd_limit,
@@ -52,7 +52,7 @@ __all__ = [
     "ipv6_loopback_available", "run_ns_client", "start_tunpeer",
     # http
     "ChunkedDecoder", "HttpResponse", "ResponseParser",
-    "parse_http_response", "unix_exchange",
+    "parse_http_response", "recv_until_close", "unix_exchange",
     # daemon
     "STARTUP_TIMEOUT_S", "STOP_TIMEOUT_S", "Daemon", "bin_dir",
     # checks

@@ -182,6 +182,23 @@ def parse_http_response(raw):
     return p.finish()
 
 
+def recv_until_close(s, timeout=10.0):
+    """Everything received on s until the peer closes (or timeout)."""
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            break
+        if not b:
+            break
+        chunks.append(b)
+    return b"".join(chunks)
+
+
 def unix_exchange(sock_path, data, timeout=10.0, shut_wr=False):
     """Send raw bytes on a fresh connection to the Unix socket and return
     everything received until the peer closes (or timeout).  Send errors
@@ -196,18 +213,6 @@ def unix_exchange(sock_path, data, timeout=10.0, shut_wr=False):
                 s.shutdown(socket.SHUT_WR)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        chunks = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                b = s.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                break
-            if not b:
-                break
-            chunks.append(b)
-        return b"".join(chunks)
+        return recv_until_close(s, timeout)
     finally:
         s.close()
