@@ -184,9 +184,10 @@ printf 'result loop longest_turn_handler=%s handler_ms=%s; each handler longest 
 printf 'result loop each handler calls over 5 ms: %s\n' "$(jq -r .loop_handlers_over_5ms <<<"$json")"
 # The loop thread's CPU time: a turn long on the clock and short in CPU
 # waited for one of the two CPUs (the churn, wrk and ss run beside).
-printf 'result loop cpu: longest_turn_cpu_ms=%s max_cpu_ms=%s turns_over_5ms_of_cpu=%s\n' \
+printf 'result loop cpu: longest_turn_cpu_ms=%s max_cpu_ms=%s (%s, %s ms) turns_over_5ms_of_cpu=%s (%s)\n' \
 	"$(jq -r .loop_max_turn_cpu_ms <<<"$json")" "$(jq -r .loop_max_cpu_ms <<<"$json")" \
-	"$(jq -r .loop_cpu_over_5ms <<<"$json")"
+	"$(jq -r .loop_max_cpu_handler <<<"$json")" "$(jq -r .loop_max_cpu_handler_ms <<<"$json")" \
+	"$(jq -r .loop_cpu_over_5ms <<<"$json")" "$(jq -r .loop_handlers_cpu_over_5ms <<<"$json")"
 if [[ -n $CHURN_PID ]]; then
 	bench_stop "$CHURN_PID" TERM 10
 fi

@@ -110,7 +110,7 @@ void kernel_conn_from(const struct tw_ksock *s, uint64_t now_ns, struct tw_conn 
 		ret->flags |= TW_CONN_REQUEST;
 	ret->info = s->info;
 	ret->info.has_info = s->has_info;
-	ret->info.sample_ns = now_ns;
+	conn_set_sample_ns(ret, now_ns);
 	ret->info.timer = s->timer;
 	ret->info.timer_retrans = s->retrans;
 	ret->info.timer_expires_ms = s->expires_ms;

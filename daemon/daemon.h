@@ -48,6 +48,7 @@ struct tw_daemon {
 	char loss_text[512];                      /* /api/v1/stats' events_loss */
 	char loop_text[512];                      /* /api/v1/stats' loop_handlers_max_ms */
 	char loop_over_text[512];                 /* and loop_handlers_over_5ms */
+	char loop_cpu_text[512];                  /* and loop_handlers_cpu_over_5ms */
 	uint64_t reloads, reload_failures;
 	int drop_reasons; /* names read from BTF, or a negative errno */
 };

@@ -32,8 +32,8 @@ static void on_record(const void *data, size_t len, void *ctx)
 		struct tw_conn *c = conntable_get(d->table, e.cookie);
 
 		/* The entry this event added, if it added one. */
-		if (c && c->hist_len && c->hist[c->hist_len - 1].time_ns == e.time_ns)
-			http_publish(d->http, c, &c->hist[c->hist_len - 1]);
+		if (c && c->hist_len && conn_hist_last_ns(c) == conn_hist_time_kept(c, e.time_ns))
+			http_publish(d->http, c, c->hist_len - 1u);
 	}
 }
 

@@ -30,10 +30,11 @@ static uint64_t rss_bytes(void)
 static void loop_text(struct tw_daemon *d, struct tw_stats *s)
 {
 	const char *names[TW_LOOP_NAMES];
-	uint64_t max_ns[TW_LOOP_NAMES], over[TW_LOOP_NAMES];
-	size_t n = loop_handler_max(d->loop, names, max_ns, over, TW_LOOP_NAMES), k = 0, m = 0;
+	uint64_t max_ns[TW_LOOP_NAMES], over[TW_LOOP_NAMES], cpu[TW_LOOP_NAMES];
+	size_t n = loop_handler_max(d->loop, names, max_ns, over, cpu, TW_LOOP_NAMES), k = 0, m = 0,
+	       c = 0;
 
-	d->loop_text[0] = d->loop_over_text[0] = 0;
+	d->loop_text[0] = d->loop_over_text[0] = d->loop_cpu_text[0] = 0;
 	for (size_t i = 0; i < n; i++) {
 		int w = k < sizeof(d->loop_text)
 				? snprintf(d->loop_text + k, sizeof(d->loop_text) - k, "%s%s %.3f",
@@ -45,11 +46,19 @@ static void loop_text(struct tw_daemon *d, struct tw_stats *s)
 					   (unsigned long long)over[i])
 				: 0;
 
+		int u = c < sizeof(d->loop_cpu_text)
+				? snprintf(d->loop_cpu_text + c, sizeof(d->loop_cpu_text) - c,
+					   "%s%s %llu", i ? ", " : "", names[i],
+					   (unsigned long long)cpu[i])
+				: 0;
+
 		k += w > 0 ? (size_t)w : 0;
 		m += v > 0 ? (size_t)v : 0;
+		c += u > 0 ? (size_t)u : 0;
 	}
 	stats_text(s, "loop_handlers_max_ms", d->loop_text);
 	stats_text(s, "loop_handlers_over_5ms", d->loop_over_text);
+	stats_text(s, "loop_handlers_cpu_over_5ms", d->loop_cpu_text);
 }
 
 static void loss_text(struct tw_daemon *d, const struct tw_bpf_losses *l, struct tw_stats *s)
@@ -130,6 +139,8 @@ void daemon_collect_stats(struct tw_stats *s, void *daemon)
 	stats_real(s, "loop_max_turn_cpu_ms", (double)ls.busy_max_cpu_ns / 1e6);
 	stats_real(s, "loop_max_cpu_ms", (double)ls.cpu_max_ns / 1e6);
 	stats_counter(s, "loop_cpu_over_5ms", ls.cpu_over_5ms);
+	stats_text(s, "loop_max_cpu_handler", ls.cpu_max_handler ? ls.cpu_max_handler : "");
+	stats_real(s, "loop_max_cpu_handler_ms", (double)ls.cpu_max_handler_ns / 1e6);
 	loop_text(d, s);
 	/* The distribution of a turn's busy time: quantiles (each the top of
 	 * its 12.5 %-wide bucket) and counts over fixed bounds. */

@@ -15,9 +15,10 @@
 
 #define LOOP_MAX_TIMERS 16
 #define LOOP_BATCH      64
-/* A turn this long is logged with the handler that took most of it, at
- * most once per LOOP_SLOW_LOG_NS. */
+/* A turn this long, or this long in CPU, is logged with the handler that
+ * took most of it, at most once per LOOP_SLOW_LOG_NS. */
 #define LOOP_SLOW_NS     (50 * NSEC_PER_MSEC)
+#define LOOP_SLOW_CPU_NS (10 * NSEC_PER_MSEC)
 #define LOOP_SLOW_LOG_NS (10 * NSEC_PER_SEC)
 
 struct handler {
@@ -51,6 +52,10 @@ struct tw_loop {
 	const char *names[TW_LOOP_NAMES];
 	uint64_t name_max_ns[TW_LOOP_NAMES];
 	uint64_t name_over_5ms[TW_LOOP_NAMES]; /* calls of 5 ms or more */
+	/* Turns of 5 ms of CPU or more, each the name's whose call was the
+	 * turn's longest (one CPU time a turn, not one a call: a call's
+	 * share is not known, but the longest on the clock holds it). */
+	uint64_t name_cpu_over_5ms[TW_LOOP_NAMES];
 	unsigned n_names, hook_name;
 	uint64_t slow_logged_ns;
 	uint64_t cpu_last_ns; /* the thread's CPU time at the last turn's end */
@@ -344,10 +349,15 @@ int loop_run(struct tw_loop *l)
 		cpu = thread_cpu_ns();
 		cpu_ns = cpu > l->cpu_last_ns ? cpu - l->cpu_last_ns : 0;
 		l->cpu_last_ns = cpu;
-		if (cpu_ns > l->stats.cpu_max_ns)
+		if (cpu_ns > l->stats.cpu_max_ns) {
 			l->stats.cpu_max_ns = cpu_ns;
-		if (cpu_ns >= 5 * NSEC_PER_MSEC)
+			l->stats.cpu_max_handler = l->names[top];
+			l->stats.cpu_max_handler_ns = top_ns;
+		}
+		if (cpu_ns >= 5 * NSEC_PER_MSEC) {
 			l->stats.cpu_over_5ms++;
+			l->name_cpu_over_5ms[top]++;
+		}
 		if (start > l->stats.busy_max_ns) {
 			l->stats.busy_max_ns = start;
 			l->stats.busy_max_cpu_ns = cpu_ns;
@@ -356,7 +366,7 @@ int loop_run(struct tw_loop *l)
 		}
 		l->stats.busy[loop_busy_bucket(start / 1000)]++;
 		l->stats.iterations++;
-		if (start >= LOOP_SLOW_NS &&
+		if ((start >= LOOP_SLOW_NS || cpu_ns >= LOOP_SLOW_CPU_NS) &&
 		    (!l->slow_logged_ns || t - l->slow_logged_ns >= LOOP_SLOW_LOG_NS)) {
 			l->slow_logged_ns = t;
 			log_warn("loop: a turn of %.1f ms (%.1f ms of CPU), %.1f ms of it in %s",
@@ -368,7 +378,7 @@ int loop_run(struct tw_loop *l)
 }
 
 size_t loop_handler_max(const struct tw_loop *l, const char **names, uint64_t *max_ns,
-			uint64_t *over_5ms, size_t n)
+			uint64_t *over_5ms, uint64_t *cpu_over_5ms, size_t n)
 {
 	size_t k = 0;
 
@@ -377,6 +387,7 @@ size_t loop_handler_max(const struct tw_loop *l, const char **names, uint64_t *m
 			continue;
 		names[k] = l->names[i];
 		over_5ms[k] = l->name_over_5ms[i];
+		cpu_over_5ms[k] = l->name_cpu_over_5ms[i];
 		max_ns[k++] = l->name_max_ns[i];
 	}
 	return k;

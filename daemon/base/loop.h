@@ -80,13 +80,18 @@ struct tw_loop_stats {
 	 * waited for a CPU (the machine's other work ran), it did not compute.
 	 * The most one took, that of the longest, and those of 5 ms or more. */
 	uint64_t cpu_max_ns, busy_max_cpu_ns, cpu_over_5ms;
+	/* Of the turn that took the most CPU, the handler whose call was
+	 * longest (on the clock), and how long. */
+	const char *cpu_max_handler;
+	uint64_t cpu_max_handler_ns;
 	uint64_t busy[TW_LOOP_BUCKETS];
 };
 void loop_get_stats(const struct tw_loop *l, struct tw_loop_stats *ret);
-/* Each name's longest call and its calls of 5 ms or more (up to n names,
- * in the order first registered): how many were written. */
+/* Each name's longest call, its calls of 5 ms or more and the turns of
+ * 5 ms of CPU or more its call was the longest of (up to n names, in the
+ * order first registered): how many were written. */
 size_t loop_handler_max(const struct tw_loop *l, const char **names, uint64_t *max_ns,
-			uint64_t *over_5ms, size_t n);
+			uint64_t *over_5ms, uint64_t *cpu_over_5ms, size_t n);
 /* The iteration under way (the count of those done): handlers of one
  * iteration see the same number. */
 uint64_t loop_iteration(const struct tw_loop *l);

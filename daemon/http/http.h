@@ -45,7 +45,7 @@ void http_tick(struct tw_http *h);
 bool http_watching(const struct tw_http *h);
 /* Sends a history entry just added to c to every /api/v1/events stream
  * whose filter takes it. Cheap when nobody watches. */
-void http_publish(struct tw_http *h, const struct tw_conn *c, const struct tw_hist *hist);
+void http_publish(struct tw_http *h, const struct tw_conn *c, uint32_t hist_index);
 /* Keeps event streams alive (a comment line) and finds dead clients. */
 void http_ping_watchers(struct tw_http *h);
 /* Adds the HTTP figures (requests, errors, event streams) to s. */

@@ -172,7 +172,7 @@ static void json_history(struct tw_buf *b, const struct tw_conn *c, const struct
 {
 	buf_puts(b, ",\"history\":[");
 	for (uint16_t i = 0; i < c->hist_len; i++) {
-		const struct tw_hist *h = &c->hist[i];
+		struct tw_hist e = conn_hist(c, i), *h = &e;
 		char text[TW_RFC3339_LEN];
 		uint64_t wall = clock_to_wall(clk, h->time_ns);
 
@@ -205,8 +205,8 @@ static void json_history(struct tw_buf *b, const struct tw_conn *c, const struct
 			PUT_U(b, ",\"wait_ms\":", h->value);
 		BUF_LIT(b, "}");
 		/* The first entries are kept, then the latest: mark the gap. */
-		if (c->hist_dropped && i == TW_HIST_KEEP_FIRST - 1) {
-			PUT_U(b, ",{\"kind\":\"dropped\",\"count\":", c->hist_dropped);
+		if (conn_hist_dropped(c) && i == TW_HIST_KEEP_FIRST - 1) {
+			PUT_U(b, ",{\"kind\":\"dropped\",\"count\":", conn_hist_dropped(c));
 			BUF_LIT(b, "}");
 		}
 	}
@@ -226,9 +226,10 @@ static const char *timer_name(uint8_t timer)
 	return timer < TW_TIMER_KINDS ? names[timer] : "unknown";
 }
 
-static void json_tcpinfo(struct tw_buf *b, const struct tw_tcpinfo *ti, const struct tw_clock *clk)
+static void json_tcpinfo(struct tw_buf *b, const struct tw_tcpinfo *ti, uint64_t sample_ns,
+			 const struct tw_clock *clk)
 {
-	if (ti->sample_ns) {
+	if (sample_ns) {
 		PUT_S(b, ",\"timer\":{\"kind\":\"", timer_name(ti->timer));
 		PUT_U(b, "\",\"expires_ms\":", ti->timer_expires_ms);
 		PUT_U(b, ",\"retransmits\":", ti->timer_retrans);
@@ -264,7 +265,7 @@ static void json_tcpinfo(struct tw_buf *b, const struct tw_tcpinfo *ti, const st
 	PUT_U(b, ",\"delivery_rate_bps\":", ti->delivery_rate_bps);
 	PUT_U(b, ",\"last_data_sent_ms\":", ti->last_data_sent_ms);
 	PUT_U(b, ",\"last_data_recv_ms\":", ti->last_data_recv_ms);
-	json_time_fields(b, "sampled", clk, ti->sample_ns);
+	json_time_fields(b, "sampled", clk, sample_ns);
 	buf_puts(b, "}");
 }
 
@@ -303,12 +304,12 @@ static void json_lifecycle(struct tw_buf *b, const struct tw_conn *c, const stru
 	json_string_field(b, "end_reason", lifecycle_end_name(c->end_reason));
 	/* Idle: the kernel's time since data last moved either way, aged
 	 * by the time since that sample. */
-	if (ti->has_info && !(c->flags & TW_CONN_CLOSED) && clk->now_mono_ns >= ti->sample_ns) {
+	if (ti->has_info && !(c->flags & TW_CONN_CLOSED) && clk->now_mono_ns >= conn_sample_ns(c)) {
 		uint64_t idle = ti->last_data_sent_ms < ti->last_data_recv_ms
 					? ti->last_data_sent_ms
 					: ti->last_data_recv_ms;
 
-		idle += (clk->now_mono_ns - ti->sample_ns) / NSEC_PER_MSEC;
+		idle += (clk->now_mono_ns - conn_sample_ns(c)) / NSEC_PER_MSEC;
 		PUT_U(b, ",\"idle_ms\":", idle);
 	} else {
 		BUF_LIT(b, ",\"idle_ms\":null");
@@ -344,7 +345,7 @@ void json_conn_gap(struct tw_buf *b, const struct tw_conn *c, const struct tw_cl
 		   enum json_conn_view view, const struct tw_drop_counts *drops, bool history_gap)
 {
 	char laddr[TW_ADDR_STRLEN], raddr[TW_ADDR_STRLEN];
-	uint64_t end_ns = c->flags & TW_CONN_CLOSED ? c->closed_ns : clk->now_mono_ns;
+	uint64_t end_ns = c->flags & TW_CONN_CLOSED ? conn_closed_ns(c) : clk->now_mono_ns;
 
 	tw_addr_format(c->family, c->local_addr, laddr, sizeof(laddr));
 	tw_addr_format(c->family, c->remote_addr, raddr, sizeof(raddr));
@@ -377,14 +378,14 @@ void json_conn_gap(struct tw_buf *b, const struct tw_conn *c, const struct tw_cl
 	PUT_BOOL(b, ",\"history_gap\":", history_gap);
 	json_lifecycle(b, c, clk);
 	if (view == JSON_CONN_FULL) {
-		PUT_U(b, ",\"history_dropped\":", c->hist_dropped);
+		PUT_U(b, ",\"history_dropped\":", conn_hist_dropped(c));
 		PUT_BOOL(b, ",\"request_socket\":", c->flags & TW_CONN_REQUEST);
 		PUT_BOOL(b, ",\"reconciled\":", !(c->flags & TW_CONN_UNRECONCILED));
 		json_time_fields(b, "first_seen", clk, c->first_seen_ns);
 		json_time_fields(b, "last_change", clk, c->last_change_ns);
 		if (c->flags & TW_CONN_CLOSED)
-			json_time_fields(b, "closed_at", clk, c->closed_ns);
-		json_tcpinfo(b, &c->info, clk);
+			json_time_fields(b, "closed_at", clk, conn_closed_ns(c));
+		json_tcpinfo(b, &c->info, conn_sample_ns(c), clk);
 		json_state_times(b, c, end_ns);
 		json_drop_counts(b, "drops_by_reason", drops);
 		json_history(b, c, clk);
@@ -392,16 +393,19 @@ void json_conn_gap(struct tw_buf *b, const struct tw_conn *c, const struct tw_cl
 	buf_puts(b, "}");
 }
 
-void json_event(struct tw_buf *b, const struct tw_conn *c, const struct tw_hist *h,
+void json_event(struct tw_buf *b, const struct tw_conn *c, uint32_t hist_index,
 		const struct tw_clock *clk)
 {
 	char laddr[TW_ADDR_STRLEN], raddr[TW_ADDR_STRLEN], text[TW_RFC3339_LEN];
+	struct tw_hist e = conn_hist(c, hist_index), *h = &e;
 	uint64_t wall = clock_to_wall(clk, h->time_ns), prev = c->first_seen_ns;
 
 	/* Time in the state just left: since the state entry before h. */
-	for (const struct tw_hist *p = h; p > c->hist; p--) {
-		if (p[-1].kind == TW_HIST_STATE) {
-			prev = p[-1].time_ns;
+	for (uint32_t i = hist_index; i > 0; i--) {
+		struct tw_hist p = conn_hist(c, i - 1);
+
+		if (p.kind == TW_HIST_STATE) {
+			prev = p.time_ns;
 			break;
 		}
 	}

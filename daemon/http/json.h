@@ -38,7 +38,7 @@ void json_conn_gap(struct tw_buf *b, const struct tw_conn *c, const struct tw_cl
 
 /* One history entry of a connection as a live event (/api/v1/events):
  * the entry's fields and the connection's endpoints, flat. */
-void json_event(struct tw_buf *b, const struct tw_conn *c, const struct tw_hist *h,
+void json_event(struct tw_buf *b, const struct tw_conn *c, uint32_t hist_index,
 		const struct tw_clock *clk);
 
 /* {"error": message, "status": status} */

@@ -315,9 +315,12 @@ enum MHD_Result list_handle(struct tw_http *h, struct MHD_Connection *conn, cons
 	if (filter_plan_scans(&s->filter) && conntable_live(s->table) >= LIST_SLICED_MIN) {
 		s->g = calloc(1, sizeof(*s->g));
 		if (s->g) {
-			gather_init(s->g, s->table,
-				    filter_is_everything(&s->filter) ? NULL : keep_matching,
-				    &s->filter);
+			bool all = filter_is_everything(&s->filter);
+
+			/* The filter refuses every state outside its states:
+			 * the walk reads only the records of those. */
+			gather_init(s->g, s->table, all ? NULL : keep_matching, &s->filter,
+				    all ? UINT32_MAX : s->filter.states);
 			if (http_job_start(h, conn, s, list_step, list_free) == 0) {
 				h->scans_sliced++;
 				return MHD_YES;

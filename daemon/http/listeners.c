@@ -105,8 +105,8 @@ static void open_one(struct tw_conn *req, void *data)
 	if (req->flags & TW_CONN_FROM_SNAPSHOT)
 		h.flags |= TW_HALFOPEN_FIRST_DERIVED;
 	for (uint16_t i = 0, k = 0; i < req->hist_len && k < TW_HALFOPEN_SYNACKS; i++)
-		if (req->hist[i].kind == TW_HIST_SYNACK_RETRANSMIT)
-			h.retransmit_ns[k++] = req->hist[i].time_ns;
+		if (conn_hist(req, i).kind == TW_HIST_SYNACK_RETRANSMIT)
+			h.retransmit_ns[k++] = conn_hist(req, i).time_ns;
 	json_halfopen(o->b, &h, o->clk, o->n++ == 0);
 }
 
@@ -141,7 +141,7 @@ void json_listener(struct tw_buf *b, struct tw_conntable *t, const struct tw_lis
 	const struct tw_conn *c = l->conn;
 	char addr[TW_ADDR_STRLEN];
 	bool closed = c->flags & TW_CONN_CLOSED;
-	uint64_t end_ns = closed ? c->closed_ns : clk->now_mono_ns;
+	uint64_t end_ns = closed ? conn_closed_ns(c) : clk->now_mono_ns;
 
 	tw_addr_format(c->family, c->local_addr, addr, sizeof(addr));
 	buf_printf(b,

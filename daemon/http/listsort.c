@@ -47,7 +47,7 @@ void listsort_entry_of(const struct listsort *s, const struct tw_conn *c,
 		       const struct tw_clock *clk, struct listsort_entry *ret)
 {
 	const struct tw_tcpinfo *ti = &c->info;
-	uint64_t end_ns = c->flags & TW_CONN_CLOSED ? c->closed_ns : clk->now_mono_ns;
+	uint64_t end_ns = c->flags & TW_CONN_CLOSED ? conn_closed_ns(c) : clk->now_mono_ns;
 
 	memset(ret, 0, sizeof(*ret));
 	ret->cookie = c->cookie;

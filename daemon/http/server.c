@@ -993,10 +993,10 @@ bool http_watching(const struct tw_http *h)
 	return h && h->sse.watchers;
 }
 
-void http_publish(struct tw_http *h, const struct tw_conn *c, const struct tw_hist *hist)
+void http_publish(struct tw_http *h, const struct tw_conn *c, uint32_t hist_index)
 {
 	if (h)
-		sse_publish(&h->sse, c, hist, loop_iteration(h->loop));
+		sse_publish(&h->sse, c, hist_index, loop_iteration(h->loop));
 }
 
 void http_ping_watchers(struct tw_http *h)

@@ -178,8 +178,7 @@ static bool watcher_full(struct sse_watcher *w)
  * that has room for it: events nobody matches, or that only full readers
  * match, cost the filter alone (a reader slower than the kernel made the
  * daemon format every event it then dropped). */
-void sse_publish(struct tw_sse *s, const struct tw_conn *c, const struct tw_hist *hist,
-		 uint64_t turn)
+void sse_publish(struct tw_sse *s, const struct tw_conn *c, uint32_t hist_index, uint64_t turn)
 {
 	struct tw_buf *b = &s->scratch;
 	bool formatted = false;
@@ -199,7 +198,7 @@ void sse_publish(struct tw_sse *s, const struct tw_conn *c, const struct tw_hist
 			}
 			buf_reset(b);
 			BUF_LIT(b, "data: ");
-			json_event(b, c, hist, &s->clk);
+			json_event(b, c, hist_index, &s->clk);
 			BUF_LIT(b, "\n\n");
 			if (b->oom) {
 				buf_free(b); /* a smaller one may fit next time */

@@ -44,8 +44,7 @@ void sse_init(struct tw_sse *s, uint32_t max_watchers);
 /* Opens a stream on conn (its query is a connection filter). */
 enum MHD_Result sse_handle(struct tw_http *h, struct MHD_Connection *conn, const char *rest);
 /* turn: the loop iteration (events of one share a clock sample). */
-void sse_publish(struct tw_sse *s, const struct tw_conn *c, const struct tw_hist *hist,
-		 uint64_t turn);
+void sse_publish(struct tw_sse *s, const struct tw_conn *c, uint32_t hist_index, uint64_t turn);
 /* Frees what sse_publish keeps (the streams end with their connections). */
 void sse_fini(struct tw_sse *s);
 void sse_ping(struct tw_sse *s);

@@ -102,9 +102,11 @@ static void text_extra(struct tw_buf *b, const struct tw_conn *c, const struct t
 	static const char *const timers[] = {"off", "on", "keepalive", "timewait", "persist"};
 	const struct tw_tcpinfo *ti = &c->info;
 
-	if (columns & TEXT_COL_TIMER && ti->sample_ns && ti->timer && ti->timer < TW_TIMER_KINDS) {
-		uint64_t since = clk->now_mono_ns > ti->sample_ns
-					 ? (clk->now_mono_ns - ti->sample_ns) / NSEC_PER_MSEC
+	uint64_t sampled = conn_sample_ns(c);
+
+	if (columns & TEXT_COL_TIMER && sampled && ti->timer && ti->timer < TW_TIMER_KINDS) {
+		uint64_t since = clk->now_mono_ns > sampled
+					 ? (clk->now_mono_ns - sampled) / NSEC_PER_MSEC
 					 : 0;
 
 		buf_printf(b, " timer:(%s,", timers[ti->timer]);
@@ -145,7 +147,7 @@ void text_row_queues(struct tw_buf *b, const struct tw_conn *c, const struct tw_
 {
 	char row[640];
 	size_t n = 0, k;
-	uint64_t end_ns = c->flags & TW_CONN_CLOSED ? c->closed_ns : clk->now_mono_ns;
+	uint64_t end_ns = c->flags & TW_CONN_CLOSED ? conn_closed_ns(c) : clk->now_mono_ns;
 	const char *end;
 
 	k = put_str(row, c->flags & TW_CONN_CLOSED ? "CLOSED" : tcpstate_ss_name(c->state));

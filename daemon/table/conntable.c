@@ -56,8 +56,9 @@ struct tw_conntable *conntable_new(const struct tw_conntable_limits *limits)
 	if (!t)
 		return NULL;
 	t->limits = *limits;
-	if (t->limits.history_max < TW_HIST_KEEP_FIRST + 2)
-		t->limits.history_max = TW_HIST_KEEP_FIRST + 2;
+	/* Over the record's entries: only a history on the heap drops any. */
+	if (t->limits.history_max < TW_HIST_INLINE + 1)
+		t->limits.history_max = TW_HIST_INLINE + 1;
 	t->cap = 1024;
 	t->buckets = calloc(t->cap, sizeof(*t->buckets));
 	t->records = slab_new(sizeof(struct tw_conn));
@@ -76,27 +77,21 @@ struct tw_conntable *conntable_new(const struct tw_conntable_limits *limits)
  * hands the record that just died, still in cache, to the next one. */
 static void conn_release(struct tw_conntable *t, struct tw_conn *c)
 {
-	if (c->hist != c->hist_inline)
-		free(c->hist);
+	if (c->hist_len > TW_HIST_INLINE)
+		free(c->hist_heap.v);
 	slab_release(t->records, c);
 }
 
 static struct tw_conn *conn_alloc(struct tw_conntable *t)
 {
-	struct tw_conn *c = slab_alloc(t->records);
-
-	if (!c)
-		return NULL;
-	c->hist = c->hist_inline;
-	c->hist_cap = TW_HIST_INLINE;
-	return c;
+	return slab_alloc(t->records);
 }
 
 static void free_hist(struct tw_conn *c, void *data)
 {
 	(void)data;
-	if (c->hist != c->hist_inline)
-		free(c->hist);
+	if (c->hist_len > TW_HIST_INLINE)
+		free(c->hist_heap.v);
 }
 
 void conntable_free(struct tw_conntable *t)
@@ -313,43 +308,120 @@ struct tw_conn *conntable_add_request(struct tw_conntable *t, uint64_t cookie, b
 	return c;
 }
 
+void conntable_set_state(struct tw_conntable *t, struct tw_conn *c, uint8_t state)
+{
+	c->state = state;
+	*slab_tag(t->records, c) = (uint8_t)(state + 1);
+}
+
+struct scan_call {
+	void (*fn)(struct tw_conn *c, void *data);
+	void *data;
+};
+
+static void scan_one(void *obj, void *data)
+{
+	const struct scan_call *k = data;
+
+	k->fn(obj, k->data);
+}
+
+bool conntable_scan_states(struct tw_conntable *t, uint32_t *cursor, uint32_t states,
+			   void (*fn)(struct tw_conn *c, void *data), void *data,
+			   uint32_t max_slots)
+{
+	/* Tags are state + 1 (a record given no state yet: 1, state 0's);
+	 * a free slot's 0 is never asked for. */
+	uint32_t tags = (states & ((1u << TW_TCP_MAX_STATES) - 1)) << 1;
+	struct scan_call k = {fn, data};
+
+	return slab_scan(t->records, cursor, tags, scan_one, &k, max_slots);
+}
+
+void conntable_set_first_seen(struct tw_conn *c, uint64_t ns)
+{
+	uint64_t *w = (uint64_t *)conn_hist_words(c), closed = conn_closed_ns(c),
+		 sampled = conn_sample_ns(c), old = c->first_seen_ns;
+
+	if (ns == old)
+		return;
+	for (uint16_t i = 0; i < c->hist_len; i++) {
+		struct tw_hist h = tw_hist_unpack(old, w[i]);
+
+		w[i] = tw_hist_pack(ns, &h);
+	}
+	c->first_seen_ns = ns;
+	c->closed = closed ? tw_stamp_enc(ns, closed) : 0;
+	conn_set_sample_ns(c, sampled);
+}
+
+/* The history moves to the heap: cap entries, the record's copied. */
+static int hist_spill(struct tw_conntable *t, struct tw_conn *c, uint32_t cap)
+{
+	uint64_t *n = malloc((size_t)cap * sizeof(*n));
+
+	if (!n) {
+		t->alloc_failures++;
+		return -ENOMEM;
+	}
+	memcpy(n, c->hist_inline, sizeof(c->hist_inline));
+	c->hist_heap.v = n;
+	c->hist_heap.cap = cap;
+	c->hist_heap.dropped = 0;
+	t->hist_bytes += (size_t)cap * sizeof(*n);
+	return 0;
+}
+
 int conntable_hist_append(struct tw_conntable *t, struct tw_conn *c, const struct tw_hist *h)
 {
 	uint16_t max = t->limits.history_max;
+	uint64_t w = tw_hist_pack(c->first_seen_ns, h), *v;
 
+	if (c->hist_len < TW_HIST_INLINE) {
+		c->hist_inline[c->hist_len++] = w;
+		return 0;
+	}
+	if (c->hist_len == TW_HIST_INLINE) {
+		uint32_t cap = 2 * TW_HIST_INLINE;
+
+		if (hist_spill(t, c, cap < max ? cap : max) < 0)
+			return -ENOMEM;
+	}
+	v = c->hist_heap.v;
 	if (c->hist_len == max) {
 		/* Keep the beginning of the life and the latest entries. */
-		memmove(&c->hist[TW_HIST_KEEP_FIRST], &c->hist[TW_HIST_KEEP_FIRST + 1],
-			(size_t)(max - TW_HIST_KEEP_FIRST - 1) * sizeof(*c->hist));
-		c->hist_len--;
-		c->hist_dropped++;
+		memmove(&v[TW_HIST_KEEP_FIRST], &v[TW_HIST_KEEP_FIRST + 1],
+			(size_t)(max - TW_HIST_KEEP_FIRST - 1) * sizeof(*v));
+		v[max - 1] = w;
+		c->hist_heap.dropped++;
 		t->history_dropped++;
+		return 0;
 	}
-	if (c->hist_len == c->hist_cap) {
-		uint32_t cap = c->hist_cap ? (uint32_t)c->hist_cap * 2 : 4;
-		struct tw_hist *n;
+	if (c->hist_len == c->hist_heap.cap) {
+		uint32_t cap = c->hist_heap.cap * 2;
 
 		if (cap > max)
 			cap = max;
-		if (c->hist == c->hist_inline) {
-			n = malloc((size_t)cap * sizeof(*n));
-			if (n)
-				memcpy(n, c->hist_inline, sizeof(c->hist_inline));
-		} else {
-			n = realloc(c->hist, (size_t)cap * sizeof(*n));
-		}
-		if (!n) {
+		v = realloc(v, (size_t)cap * sizeof(*v));
+		if (!v) {
 			t->alloc_failures++;
 			return -ENOMEM;
 		}
-		t->hist_bytes += (size_t)cap * sizeof(*n);
-		if (c->hist != c->hist_inline)
-			t->hist_bytes -= (size_t)c->hist_cap * sizeof(*n);
-		c->hist = n;
-		c->hist_cap = (uint16_t)cap;
+		t->hist_bytes += (size_t)(cap - c->hist_heap.cap) * sizeof(*v);
+		c->hist_heap.v = v;
+		c->hist_heap.cap = cap;
 	}
-	c->hist[c->hist_len++] = *h;
+	v[c->hist_len++] = w;
 	return 0;
+}
+
+void conntable_hist_add_dropped(struct tw_conn *c, uint32_t n)
+{
+	/* Only a history on the heap (over TW_HIST_INLINE entries) has
+	 * dropped any: history_max is more. A count with fewer entries
+	 * (no table writes one) has nowhere to be kept. */
+	if (c->hist_len > TW_HIST_INLINE)
+		c->hist_heap.dropped += n;
 }
 
 /*
@@ -402,7 +474,7 @@ void conntable_retire(struct tw_conntable *t, struct tw_conn *c, uint64_t now_ns
 			return; /* nowhere to go: it stays live */
 	}
 	c->flags |= TW_CONN_CLOSED;
-	c->closed_ns = now_ns;
+	c->closed = tw_stamp_enc(c->first_seen_ns, now_ns);
 	retain_push(&t->retained, c);
 	t->live--;
 	conntable_update_listener(t, c);
@@ -420,7 +492,7 @@ void conntable_revive(struct tw_conntable *t, struct tw_conn *c)
 		return;
 	retain_unlink(&t->retained, c);
 	c->flags &= ~TW_CONN_CLOSED;
-	c->closed_ns = 0;
+	c->closed = 0;
 	t->live++;
 }
 
@@ -437,7 +509,7 @@ void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
 		prev->to &= ~(uintptr_t)1;
 	if (c->flags & TW_CONN_LISTENER_REC)
 		listen_index_remove(&t->listeners, c);
-	conntable_unindex_ports(c);
+	conntable_unindex_ports(t, c);
 	if (c->flags & (TW_CONN_TUPLE_INDEXED | TW_CONN_HAS_DROPS))
 		conntable_forget_side_entries(t, c);
 	if (c->flags & TW_CONN_CLOSED) {
@@ -455,8 +527,8 @@ void conntable_remove(struct tw_conntable *t, struct tw_conn *c)
 	if (c->flags & TW_CONN_REQUEST)
 		t->requests_live--;
 	t->count--;
-	if (c->hist != c->hist_inline)
-		t->hist_bytes -= (size_t)c->hist_cap * sizeof(*c->hist);
+	if (c->hist_len > TW_HIST_INLINE)
+		t->hist_bytes -= (size_t)c->hist_heap.cap * sizeof(*c->hist_heap.v);
 	conn_release(t, c);
 }
 
@@ -467,8 +539,8 @@ size_t conntable_expire(struct tw_conntable *t, uint64_t now_ns)
 
 	while ((oldest = retain_oldest(&t->retained)) &&
 	       (t->retained.count > t->limits.retain_count ||
-		(now_ns > oldest->closed_ns &&
-		 now_ns - oldest->closed_ns > t->limits.retain_age_ns))) {
+		(now_ns > conn_closed_ns(oldest) &&
+		 now_ns - conn_closed_ns(oldest) > t->limits.retain_age_ns))) {
 		evict(t, oldest);
 		dropped++;
 	}
@@ -623,7 +695,7 @@ void conntable_get_stats(struct tw_conntable *t, struct tw_conntable_stats *ret)
 		retain_bytes(&t->retained) + t->hist_bytes + listen_index_bytes(&t->listeners) +
 		u64map_bytes(&t->requests) + u64map_bytes(&t->drop_map) +
 		t->drop_map.count * sizeof(struct tw_drop_counts) +
-		(t->port_heads[0] ? TW_PORT_SIDES * TW_PORT_HEADS * sizeof(struct tw_conn *) : 0);
+		(t->port_heads[0] ? TW_PORT_SIDES * TW_PORT_HEADS * sizeof(*t->port_heads[0]) : 0);
 }
 
 size_t conntable_live(const struct tw_conntable *t)
@@ -672,5 +744,5 @@ bool conntable_history_gap(const struct tw_conntable *t, const struct tw_conn *c
 	if (!t->gaps.n && !t->gaps.forgotten_end_ns)
 		return false;
 	return gaps_overlap(&t->gaps, c->first_seen_ns,
-			    c->flags & TW_CONN_CLOSED ? c->closed_ns : now_ns);
+			    c->flags & TW_CONN_CLOSED ? conn_closed_ns(c) : now_ns);
 }

@@ -35,22 +35,106 @@ enum tw_hist_kind {
 
 #define TW_HIST_DERIVED 0x01 /* inferred (sock_diag, TIME_WAIT), not a kernel event */
 
-/* 12 bytes: six fit in the record's last cache line and a bit (an
- * ordinary life is five or six), with the record at five lines. */
+/* A history entry as appended (conntable_hist_append) and read
+ * (conn_hist). The record keeps each in 8 bytes (tw_hist_pack): six fit
+ * in the record (an ordinary life is five or six). */
 struct tw_hist {
-	uint64_t time_ns;    /* CLOCK_MONOTONIC */
-	uint32_t kind : 4;   /* enum tw_hist_kind */
-	uint32_t flags : 1;  /* TW_HIST_* */
-	uint32_t from : 4;   /* STATE: old state; other kinds: state at the time */
-	uint32_t to : 4;     /* STATE only */
-	uint32_t value : 19; /* RESET_SENT: reason; RETRANSMIT: error; DROP: reason;
-			      * SYNACK_RETRANSMIT: its number; at most
-			      * TW_HIST_VALUE_MAX */
-} __attribute__((packed));
+	uint64_t time_ns; /* CLOCK_MONOTONIC */
+	uint8_t kind;     /* enum tw_hist_kind */
+	uint8_t flags;    /* TW_HIST_* */
+	uint8_t from;     /* STATE: old state; other kinds: state at the time */
+	uint8_t to;       /* STATE only (0 otherwise) */
+	uint32_t value;   /* other kinds only (0 for STATE): RESET_SENT: reason;
+			   * RETRANSMIT: error; DROP: reason; SYNACK_RETRANSMIT:
+			   * its number; ACCEPT: the wait in ms; at most
+			   * TW_HIST_VALUE_MAX */
+};
 
-#define TW_HIST_VALUE_MAX ((1u << 19) - 1)
+#define TW_HIST_VALUE_MAX ((1u << 15) - 1)
 _Static_assert(TW_HIST_KINDS <= 16, "a kind fits in tw_hist's 4 bits");
 _Static_assert(TW_TCP_MAX_STATES <= 16, "a state fits in tw_hist's 4 bits");
+
+/*
+ * Times in fewer bits, relative to the record's first_seen_ns, as a
+ * float: a mantissa shifted by an exponent. A history entry's time takes
+ * 40 bits (sign, 5 bits of exponent, 34 of mantissa): exact within 17 s
+ * of first_seen, to 1 ns in 2^34 beyond (4 us at a day, 30 us at a week).
+ * A stamp (a closed or sampled time, never before first_seen) takes 32 (0:
+ * none; 5 bits of exponent, 27 of mantissa): exact within 134 ms, to 1 in
+ * 2^27 beyond (0.6 ms at a day).
+ */
+#define TW_TIME40_MANT 34
+static inline uint64_t tw_time40_enc(int64_t d)
+{
+	uint64_t neg = d < 0, m = neg ? -(uint64_t)d : (uint64_t)d, e = 0;
+
+	if (m >> TW_TIME40_MANT) {
+		e = (uint64_t)(64 - __builtin_clzll(m) - TW_TIME40_MANT);
+		m >>= e;
+	}
+	return neg << 39 | e << TW_TIME40_MANT | m;
+}
+
+static inline int64_t tw_time40_dec(uint64_t v)
+{
+	uint64_t m = (v & ((1ull << TW_TIME40_MANT) - 1)) << (v >> TW_TIME40_MANT & 31);
+
+	return v >> 39 & 1 ? -(int64_t)m : (int64_t)m;
+}
+
+#define TW_STAMP_MANT 27
+static inline uint32_t tw_stamp_enc(uint64_t base_ns, uint64_t t_ns)
+{
+	uint64_t m = t_ns > base_ns ? t_ns - base_ns : 0, e = 0;
+
+	if (m >> TW_STAMP_MANT) {
+		e = (uint64_t)(64 - __builtin_clzll(m) - TW_STAMP_MANT);
+		m >>= e;
+		if (e > 30) { /* past 2^57 ns (4.5 years): the most there is */
+			e = 30;
+			m = (1u << TW_STAMP_MANT) - 1;
+		}
+	}
+	return (uint32_t)(e << TW_STAMP_MANT | m) + 1;
+}
+
+static inline uint64_t tw_stamp_dec(uint64_t base_ns, uint32_t v)
+{
+	if (!v)
+		return 0;
+	v--;
+	return base_ns + ((uint64_t)(v & ((1u << TW_STAMP_MANT) - 1)) << (v >> TW_STAMP_MANT));
+}
+
+/* An entry in 8 bytes: kind 4 bits, flags 1, from 4, to (STATE) or value
+ * (the others) 15, the time 40 (tw_time40, from base_ns). */
+static inline uint64_t tw_hist_pack(uint64_t base_ns, const struct tw_hist *h)
+{
+	uint32_t tv = h->kind == TW_HIST_STATE ? h->to : h->value;
+
+	if (tv > TW_HIST_VALUE_MAX)
+		tv = TW_HIST_VALUE_MAX;
+	return (uint64_t)(h->kind & 15) | (uint64_t)(h->flags & 1) << 4 |
+	       (uint64_t)(h->from & 15) << 5 | (uint64_t)tv << 9 |
+	       tw_time40_enc((int64_t)(h->time_ns - base_ns)) << 24;
+}
+
+static inline struct tw_hist tw_hist_unpack(uint64_t base_ns, uint64_t w)
+{
+	struct tw_hist h = {
+		.time_ns = base_ns + (uint64_t)tw_time40_dec(w >> 24),
+		.kind = (uint8_t)(w & 15),
+		.flags = (uint8_t)(w >> 4 & 1),
+		.from = (uint8_t)(w >> 5 & 15),
+	};
+	uint32_t tv = (uint32_t)(w >> 9 & TW_HIST_VALUE_MAX);
+
+	if (h.kind == TW_HIST_STATE)
+		h.to = (uint8_t)(tv & 15);
+	else
+		h.value = tv;
+	return h;
+}
 
 /* The socket's memory (sock_diag INET_DIAG_SKMEMINFO, what ss -m prints
  * as skmem:(r,rb,t,tb,f,w,o,bl,d)): 36 bytes in the record, since a listing
@@ -67,9 +151,9 @@ struct tw_skmem {
 	uint32_t drops;             /* d: packets dropped (sk_drops) */
 };
 
-/* The latest tcp_info sample sock_diag gave for the socket. */
+/* The latest tcp_info sample sock_diag gave for the socket (when: the
+ * record's sampled, conn_sample_ns). */
 struct tw_tcpinfo {
-	uint64_t sample_ns; /* CLOCK_MONOTONIC; 0 = never sampled */
 	uint64_t bytes_acked;
 	uint64_t bytes_received;
 	uint64_t delivery_rate_bps; /* bytes per second */
@@ -135,61 +219,141 @@ struct tw_link {
 	uintptr_t to;    /* struct tw_conn *, | 1 if more follow it; 0: the end */
 };
 
-/* A connection's place in one side's port index (portindex.c): a list per
- * port, linked through the records; pprev is the link that points at it
- * (NULL: not indexed), so it leaves without knowing its list. */
-struct tw_port_link {
-	struct tw_conn *next;
-	struct tw_conn **pprev;
-};
-
 enum tw_port_side { TW_PORT_LOCAL, TW_PORT_REMOTE, TW_PORT_SIDES };
 
+/* A connection's place in one side's port index (portindex.c): a list per
+ * port, linked through the records by slab handles (slab.h); prev is the
+ * record before it, TW_PORT_AT_HEAD if it is the list's first, 0 if it is
+ * not indexed. */
+struct tw_port_link {
+	uint32_t next; /* 0: the last */
+	uint32_t prev;
+};
+
+#define TW_PORT_AT_HEAD UINT32_MAX
+
+/*
+ * 320 bytes, five cache lines in the slab: the fields every event reads
+ * first. Times other than first_seen and last_change are kept relative to
+ * first_seen in fewer bits (tw_time40, tw_stamp): read them through
+ * conn_hist, conn_closed_ns and conn_sample_ns, and move first_seen only
+ * with conntable_set_first_seen.
+ */
 struct tw_conn {
 	uint64_t cookie;
 	uint64_t first_seen_ns;   /* CLOCK_MONOTONIC */
 	uint64_t last_change_ns;  /* CLOCK_MONOTONIC */
-	uint64_t closed_ns;       /* CLOCK_MONOTONIC, when it moved to retention */
 	uint64_t listener_cookie; /* passive connections: the listener that accepted it */
 	struct tw_link next;      /* the table's bucket chain */
 	uint32_t retain_pos;      /* its slot in the retention queue, while closed */
 	uint32_t accept_wait_us;  /* passive, with TW_CONN_ACCEPTED: ESTABLISHED to accept() */
-	struct tw_hist *hist;     /* first TW_HIST_KEEP_FIRST entries, then the latest;
-				   * hist_inline until it outgrows it */
-	uint16_t hist_len;
-	uint16_t hist_cap;
-	uint32_t hist_dropped;
+	uint32_t closed;          /* tw_stamp: when it moved to retention (conn_closed_ns) */
+	uint32_t handshake_us;    /* 0 = unknown */
 	uint8_t local_addr[16];
 	uint8_t remote_addr[16];
 	uint32_t netns;
 	uint32_t pid; /* tgid, valid with TW_CONN_HAS_TASK */
 	uint32_t uid;
 	uint32_t inode;
-	uint32_t seen_gen; /* reconcile generation that last saw it */
 	uint32_t retransmits;
+	uint32_t sampled;         /* tw_stamp: when info was sampled (conn_sample_ns) */
 	uint16_t syn_retransmits; /* active: SYNs resent; passive: its request's SYN-ACKs */
 	uint16_t drops;           /* packets of it the kernel dropped */
 	uint16_t resets_sent;
 	uint16_t resets_received;
 	uint16_t local_port;
 	uint16_t remote_port;
-	uint16_t flags;        /* enum tw_conn_flag */
-	uint8_t family;        /* AF_INET, AF_INET6 */
-	uint8_t state;         /* enum tw_tcp_state */
-	uint8_t missed;        /* consecutive reconcile passes that did not see it */
-	uint8_t role;          /* enum tw_role (lifecycle.h) */
-	uint8_t closed_first;  /* enum tw_closer */
-	uint8_t end_reason;    /* enum tw_end_reason */
-	uint32_t handshake_us; /* 0 = unknown */
+	uint16_t flags;       /* enum tw_conn_flag */
+	uint16_t hist_len;    /* entries; over TW_HIST_INLINE: in hist_heap */
+	uint16_t seen_gen;    /* reconcile generation that last saw it (mod 2^16) */
+	uint8_t family;       /* AF_INET, AF_INET6 */
+	uint8_t state;        /* enum tw_tcp_state */
+	uint8_t missed;       /* consecutive reconcile passes that did not see it */
+	uint8_t role;         /* enum tw_role (lifecycle.h) */
+	uint8_t closed_first; /* enum tw_closer */
+	uint8_t end_reason;   /* enum tw_end_reason */
 	char comm[16];
 	struct tw_tcpinfo info;
-	/* A whole ordinary life (5 or 6 transitions) fits without a
-	 * second allocation. */
-	struct tw_hist hist_inline[TW_HIST_INLINE];
+	/* The first TW_HIST_KEEP_FIRST entries, then the latest (tw_hist_pack,
+	 * from first_seen_ns): in the record while they fit, a whole
+	 * ordinary life, then all of them on the heap. */
+	union {
+		uint64_t hist_inline[TW_HIST_INLINE];
+		struct {
+			uint64_t *v;
+			uint32_t cap;
+			uint32_t dropped; /* entries dropped to stay within history_max */
+		} hist_heap;
+	};
 	/* Last: read only by the port index, once built (portindex.c), and
 	 * out of the lines every event touches. */
 	struct tw_port_link by_port[TW_PORT_SIDES];
 };
+
+_Static_assert(sizeof(struct tw_conn) == 320, "a record is five cache lines");
+
+static inline const uint64_t *conn_hist_words(const struct tw_conn *c)
+{
+	return c->hist_len > TW_HIST_INLINE ? c->hist_heap.v : c->hist_inline;
+}
+
+/* History entry i (< hist_len). */
+static inline struct tw_hist conn_hist(const struct tw_conn *c, uint32_t i)
+{
+	return tw_hist_unpack(c->first_seen_ns, conn_hist_words(c)[i]);
+}
+
+/* The newest entry's time (hist_len > 0). */
+static inline uint64_t conn_hist_last_ns(const struct tw_conn *c)
+{
+	return conn_hist(c, c->hist_len - 1u).time_ns;
+}
+
+/* t as the record keeps a history entry's time (exact within 17 s of
+ * first_seen): what conn_hist gives back for an entry of that time. */
+static inline uint64_t conn_hist_time_kept(const struct tw_conn *c, uint64_t t)
+{
+	return c->first_seen_ns +
+	       (uint64_t)tw_time40_dec(tw_time40_enc((int64_t)(t - c->first_seen_ns)));
+}
+
+/* Entry i's to (a STATE entry's). */
+static inline void conn_hist_set_to(struct tw_conn *c, uint32_t i, uint8_t to)
+{
+	uint64_t *w = (uint64_t *)conn_hist_words(c) + i;
+
+	*w = (*w & ~((uint64_t)TW_HIST_VALUE_MAX << 9)) | (uint64_t)(to & 15) << 9;
+}
+
+/* Entries dropped to stay within history_max (only a history on the heap
+ * has dropped any). */
+static inline uint32_t conn_hist_dropped(const struct tw_conn *c)
+{
+	return c->hist_len > TW_HIST_INLINE ? c->hist_heap.dropped : 0;
+}
+
+/* When it moved to retention (TW_CONN_CLOSED), CLOCK_MONOTONIC; 0: never. */
+static inline uint64_t conn_closed_ns(const struct tw_conn *c)
+{
+	return tw_stamp_dec(c->first_seen_ns, c->closed);
+}
+
+/* Set by conntable_retire; tests and fuzzers set it after first_seen. */
+static inline void conn_set_closed_ns(struct tw_conn *c, uint64_t ns)
+{
+	c->closed = ns ? tw_stamp_enc(c->first_seen_ns, ns) : 0;
+}
+
+/* When info was sampled, CLOCK_MONOTONIC; 0: never. */
+static inline uint64_t conn_sample_ns(const struct tw_conn *c)
+{
+	return tw_stamp_dec(c->first_seen_ns, c->sampled);
+}
+
+static inline void conn_set_sample_ns(struct tw_conn *c, uint64_t ns)
+{
+	c->sampled = ns ? tw_stamp_enc(c->first_seen_ns, ns) : 0;
+}
 
 struct tw_conntable_limits {
 	uint32_t max_live;      /* live connections; more are refused and counted */
@@ -238,10 +402,29 @@ struct tw_conn *conntable_get(struct tw_conntable *t, uint64_t cookie);
  * or memory ran out. */
 struct tw_conn *conntable_get_or_add(struct tw_conntable *t, uint64_t cookie, bool *ret_created);
 
+/* Sets c's state: every change of a record's state goes through here, so
+ * that its slab tag (state + 1) says it too and a scan for some states
+ * reads the tags, not the records (conntable_scan_states). */
+void conntable_set_state(struct tw_conntable *t, struct tw_conn *c, uint8_t state);
+/* One slice of a scan of the records whose state is in states
+ * (TW_STATE_BIT mask): fn for each, in the order of their slab handles,
+ * from *cursor (0 to begin), at most max_slots slots; true at the end.
+ * A record present throughout is visited once whatever comes and goes,
+ * so a scan in slices never starts again. */
+bool conntable_scan_states(struct tw_conntable *t, uint32_t *cursor, uint32_t states,
+			   void (*fn)(struct tw_conn *c, void *data), void *data,
+			   uint32_t max_slots);
+
+/* Sets c's first_seen_ns, the times kept relative to it following. */
+void conntable_set_first_seen(struct tw_conn *c, uint64_t ns);
+
 /* Appends a history entry; when history_max is reached the oldest entry
  * after the first TW_HIST_KEEP_FIRST is dropped and counted. 0 or -ENOMEM
  * (counted in alloc_failures). */
 int conntable_hist_append(struct tw_conntable *t, struct tw_conn *c, const struct tw_hist *h);
+
+/* Adds n to the entries c's history has dropped (a saved history's). */
+void conntable_hist_add_dropped(struct tw_conn *c, uint32_t n);
 
 /* Moves a live connection to the retention queue (state set by caller). */
 void conntable_retire(struct tw_conntable *t, struct tw_conn *c, uint64_t now_ns);

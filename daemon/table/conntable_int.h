@@ -51,10 +51,10 @@ struct tw_conntable {
 	struct tw_slab *records;
 	struct tw_gaps gaps; /* when events were lost */
 	/* The port index: per side, the first connection of each port's list
-	 * (allocated on first use, 512 KiB a side; broken if that failed,
-	 * when queries scan instead). */
-	struct tw_conn **port_heads[TW_PORT_SIDES]; /* TW_PORT_HEADS each */
-	bool port_index_on;                         /* complete: answers queries by port */
+	 * (a slab handle, 0: none; allocated on first use, 256 KiB a side;
+	 * broken if that failed, when queries scan instead). */
+	uint32_t *port_heads[TW_PORT_SIDES]; /* TW_PORT_HEADS each */
+	bool port_index_on;                  /* complete: answers queries by port */
 	bool port_index_kept;      /* records join it as they change (from the build's start) */
 	size_t port_build_pos;     /* the build's next bucket (conntable_port_index_step) */
 	size_t port_build_cap;     /* the buckets it walks: a rehash starts it over */
@@ -74,7 +74,7 @@ static inline struct tw_conn *link_to(const struct tw_link *l)
 int conntable_cmp_u64(const void *a, const void *b);
 
 /* A connection leaves the port index (conntable_remove). */
-void conntable_unindex_ports(struct tw_conn *c);
+void conntable_unindex_ports(struct tw_conntable *t, struct tw_conn *c);
 void conntable_free_port_index(struct tw_conntable *t);
 
 /* A request's tuple entry and a connection's drop counts leave with it

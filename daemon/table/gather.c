@@ -6,21 +6,22 @@
 #include "conntable_int.h"
 #include "gather.h"
 
-/* Buckets walked between two looks at the clock (as the reconcile's
- * sweep: about a tenth of a millisecond of records). */
+/* Slots walked between two looks at the clock (at most a tenth of a
+ * millisecond of records, a few microseconds of tags). */
 #define GATHER_SLICE 2048
 /* A step stops once it kept this many: its run is sorted at the step's
  * end, and a sort of 8,192 cookies takes about half a millisecond. */
 #define GATHER_RUN_MAX 8192
 
 void gather_init(struct tw_gather *g, struct tw_conntable *t,
-		 bool (*keep)(const struct tw_conn *c, const void *ctx), const void *ctx)
+		 bool (*keep)(const struct tw_conn *c, const void *ctx), const void *ctx,
+		 uint32_t states)
 {
 	*g = (struct tw_gather){
 		.table = t,
 		.keep = keep,
 		.ctx = ctx,
-		.buckets = conntable_bucket_count(t),
+		.states = states,
 	};
 }
 
@@ -62,34 +63,18 @@ static void keep_one(struct tw_conn *c, void *data)
 	g->v[g->n++] = c->cookie;
 }
 
-static void restart(struct tw_gather *g)
-{
-	g->restarts++;
-	g->n = 0;
-	g->nruns = 0;
-	g->next = 0;
-	g->buckets = conntable_bucket_count(g->table);
-}
-
 bool gather_step(struct tw_gather *g, uint64_t budget_ns)
 {
 	uint64_t t0 = clock_mono_ns();
 	size_t start = g->n;
-	bool bounded;
+	bool end = false;
 
 	if (g->done)
 		return true;
-	if (conntable_bucket_count(g->table) != g->buckets) {
-		restart(g);
-		start = 0;
-	}
-	/* Past its restarts the scan finishes now: nothing can move the
-	 * records while one step runs. */
-	bounded = g->restarts < GATHER_RESTARTS;
-	while (g->next < g->buckets && !g->oom) {
-		g->next = conntable_foreach_buckets(g->table, g->next, GATHER_SLICE, keep_one, g);
-		if (bounded &&
-		    (g->n - start >= GATHER_RUN_MAX || clock_mono_ns() - t0 >= budget_ns))
+	while (!end && !g->oom) {
+		end = conntable_scan_states(g->table, &g->cursor, g->states, keep_one, g,
+					    GATHER_SLICE);
+		if (g->n - start >= GATHER_RUN_MAX || clock_mono_ns() - t0 >= budget_ns)
 			break;
 	}
 	if (!g->oom && g->n > start) {
@@ -100,7 +85,7 @@ bool gather_step(struct tw_gather *g, uint64_t budget_ns)
 			g->oom = true;
 		}
 	}
-	if (g->oom || g->next >= g->buckets)
+	if (g->oom || end)
 		g->done = true;
 	return g->done;
 }

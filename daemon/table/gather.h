@@ -4,19 +4,25 @@
  * back in ascending order. What a listing with no index to use walks, at
  * a million connections a few hundred milliseconds, no longer in one turn.
  *
- * Each step walks buckets for about its budget and sorts what that step
- * kept: the cookies become sorted runs, back to back in one array. They
- * are merged as they are read (a heap of the runs' heads), a few hundred
- * per block of the reply, so no turn sorts or merges the whole set either.
+ * Each step walks the records in slab order (conntable_scan_states) for
+ * about its budget and sorts what that step kept: the cookies become
+ * sorted runs, back to back in one array. They are merged as they are
+ * read (a heap of the runs' heads), a few hundred per block of the
+ * reply, so no turn sorts or merges the whole set either.
  *
- * The table changes between steps. A connection added to a bucket already
- * walked is not listed (it came after the listing began); one removed
- * after it was gathered leaves a cookie the reader looks up and skips. A
- * table that grows between two steps has moved its records to other
- * buckets: the scan starts again (GATHER_RESTARTS times at most, after
- * which it finishes in one step; the table doubles once per doubling of
- * its count, so in practice once or twice a pass at most), so every connection present throughout
- * is listed exactly once.
+ * The walk reads the records' state tags, a byte each, and only the
+ * records whose state the filter can keep: a query for SYN_SENT at a
+ * million connections reads a megabyte of tags, not a million records.
+ * In slab order, the records it does read come in address order (each
+ * a few lines after the last), which the hardware prefetches; in bucket
+ * order each was a cache miss.
+ *
+ * The table changes between steps. A record lives where it was put until
+ * it is freed, so a connection present throughout is listed exactly once
+ * and the walk never starts again (in bucket order a growth of the table
+ * moved the records and it did). One added behind the cursor is not
+ * listed (it came after the listing began); one removed after it was
+ * gathered leaves a cookie the reader looks up and skips.
  */
 #ifndef TCPWATCH_GATHER_H
 #define TCPWATCH_GATHER_H
@@ -26,11 +32,6 @@
 #include <stdint.h>
 
 #include "conntable.h"
-
-/* More than the table can double (it never shrinks, and a doubling now
- * ends in steps, the positions unchanged until then): a bound for a
- * table grown by conntable_reserve over and over, not a case seen. */
-#define GATHER_RESTARTS 64
 
 /* The first position in the ascending v[lo..hi) whose cookie is over
  * after (hi if none): a cursor's place, by binary search. */
@@ -44,8 +45,8 @@ struct tw_gather {
 	struct tw_conntable *table;
 	bool (*keep)(const struct tw_conn *c, const void *ctx); /* NULL: all */
 	const void *ctx;
-	size_t next, buckets; /* the walk: next bucket, of how many */
-	unsigned restarts;
+	uint32_t states; /* TW_STATE_BIT mask: the records' tags read */
+	uint32_t cursor; /* the walk's next slot (conntable_scan_states) */
 	bool done, oom;
 	uint64_t *v; /* the runs, back to back */
 	size_t n, cap;
@@ -56,15 +57,18 @@ struct tw_gather {
 	bool reading;
 };
 
-/* A scan of t for the connections keep(c, ctx) accepts. keep and ctx must
- * stay valid until gather_free. */
+/* A scan of t for the connections keep(c, ctx) accepts, of those whose
+ * state is in states (TW_STATE_BIT mask; UINT32_MAX: any): keep must
+ * refuse every other state. keep and ctx must stay valid until
+ * gather_free. */
 void gather_init(struct tw_gather *g, struct tw_conntable *t,
-		 bool (*keep)(const struct tw_conn *c, const void *ctx), const void *ctx);
+		 bool (*keep)(const struct tw_conn *c, const void *ctx), const void *ctx,
+		 uint32_t states);
 void gather_free(struct tw_gather *g);
-/* Walks buckets for about budget_ns (at least one slice); true once the
+/* Walks records for about budget_ns (at least one slice); true once the
  * whole table is walked. Out of memory it stops, done, with g->oom set. */
 bool gather_step(struct tw_gather *g, uint64_t budget_ns);
-/* Cookies gathered (with the duplicates a restart cannot leave: none). */
+/* Cookies gathered. */
 size_t gather_count(const struct tw_gather *g);
 
 /* Reading, once done: gather_seek once (0 or -ENOMEM), then gather_next

@@ -53,9 +53,12 @@ static uint64_t syn_sent_time(const struct tw_conn *c)
 {
 	/* The latest attempt: a socket may connect() again after a failure.
 	 * It is among the latest entries, or the first ones: never dropped. */
-	for (uint16_t i = c->hist_len; i > 0; i--)
-		if (c->hist[i - 1].kind == TW_HIST_STATE && c->hist[i - 1].to == TW_TCP_SYN_SENT)
-			return c->hist[i - 1].time_ns;
+	for (uint16_t i = c->hist_len; i > 0; i--) {
+		struct tw_hist h = conn_hist(c, i - 1u);
+
+		if (h.kind == TW_HIST_STATE && h.to == TW_TCP_SYN_SENT)
+			return h.time_ns;
+	}
 	return 0;
 }
 
@@ -171,14 +174,14 @@ void lifecycle_state_times(const struct tw_conn *c, uint64_t end_ns,
 	for (int i = 0; i < TW_TCP_MAX_STATES; i++)
 		ret_us[i] = 0;
 	for (uint16_t i = 0; i < c->hist_len; i++) {
-		const struct tw_hist *h = &c->hist[i];
+		struct tw_hist h = conn_hist(c, i);
 
-		if (h->kind != TW_HIST_STATE)
+		if (h.kind != TW_HIST_STATE)
 			continue;
-		if (state && h->time_ns >= since && state < TW_TCP_MAX_STATES)
-			ret_us[state] += (h->time_ns - since) / 1000;
-		state = h->to;
-		since = h->time_ns;
+		if (state && h.time_ns >= since && state < TW_TCP_MAX_STATES)
+			ret_us[state] += (h.time_ns - since) / 1000;
+		state = h.to;
+		since = h.time_ns;
 	}
 	if (state && state != TW_TCP_CLOSE && end_ns >= since && state < TW_TCP_MAX_STATES)
 		ret_us[state] += (end_ns - since) / 1000;

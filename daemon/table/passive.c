@@ -51,7 +51,7 @@ void passive_on_synack(struct tw_conntable *t, const struct tw_synack *s)
 	if (!req)
 		return; /* too many, table full or out of memory: counted there */
 	if (created) {
-		req->state = TW_TCP_SYN_RECV;
+		conntable_set_state(t, req, TW_TCP_SYN_RECV);
 		req->role = TW_ROLE_PASSIVE;
 		req->netns = s->netns;
 		req->family = s->family;
@@ -76,7 +76,7 @@ void passive_on_synack(struct tw_conntable *t, const struct tw_synack *s)
 	}
 	if (s->first_synack_ns && req->flags & TW_CONN_FROM_SNAPSHOT) {
 		/* Found by a dump first: now its first SYN-ACK is known. */
-		req->first_seen_ns = s->first_synack_ns;
+		conntable_set_first_seen(req, s->first_synack_ns);
 		req->flags &= ~TW_CONN_FROM_SNAPSHOT;
 	}
 	if (req->syn_retransmits < UINT16_MAX)
@@ -88,7 +88,7 @@ void passive_on_synack(struct tw_conntable *t, const struct tw_synack *s)
 	req->info.timer = TW_TIMER_RETRANSMIT;
 	req->info.timer_retrans = (uint8_t)(s->num_retrans + 1);
 	req->info.timer_expires_ms = (s->next_timer_us + 999) / 1000;
-	req->info.sample_ns = s->time_ns;
+	conn_set_sample_ns(req, s->time_ns);
 }
 
 /* The request's summary for its listener; retransmit times from its
@@ -106,9 +106,12 @@ static void summarize(const struct tw_conn *req, uint8_t end, uint64_t end_ns, u
 	h->remote_port = req->remote_port;
 	memcpy(h->remote_addr, req->remote_addr, 16);
 	h->retransmits = req->syn_retransmits;
-	for (uint16_t i = 0, k = 0; i < req->hist_len && k < TW_HALFOPEN_SYNACKS; i++)
-		if (req->hist[i].kind == TW_HIST_SYNACK_RETRANSMIT)
-			h->retransmit_ns[k++] = req->hist[i].time_ns;
+	for (uint16_t i = 0, k = 0; i < req->hist_len && k < TW_HALFOPEN_SYNACKS; i++) {
+		struct tw_hist e = conn_hist(req, i);
+
+		if (e.kind == TW_HIST_SYNACK_RETRANSMIT)
+			h->retransmit_ns[k++] = e.time_ns;
+	}
 	if (req->flags & TW_CONN_FROM_SNAPSHOT)
 		h->flags |= TW_HALFOPEN_FIRST_DERIVED;
 }
@@ -188,9 +191,12 @@ void passive_on_established(struct tw_conntable *t, struct tw_conn *child, uint6
  * first ones a history keeps). */
 static uint64_t established_at(const struct tw_conn *c)
 {
-	for (uint16_t i = 0; i < c->hist_len; i++)
-		if (c->hist[i].kind == TW_HIST_STATE && c->hist[i].to == TW_TCP_ESTABLISHED)
-			return c->hist[i].time_ns;
+	for (uint16_t i = 0; i < c->hist_len; i++) {
+		struct tw_hist h = conn_hist(c, i);
+
+		if (h.kind == TW_HIST_STATE && h.to == TW_TCP_ESTABLISHED)
+			return h.time_ns;
+	}
 	return 0;
 }
 
@@ -292,12 +298,13 @@ void passive_request_gone(struct tw_conntable *t, struct tw_conn *req, uint64_t 
 {
 	/* When its timer was due: from its last SYN-ACK (the event's
 	 * schedule) or its last dump (sock_diag's idiag_expires). */
-	uint64_t due = req->info.sample_ns + (uint64_t)req->info.timer_expires_ms * NSEC_PER_MSEC;
+	uint64_t sampled = conn_sample_ns(req),
+		 due = sampled + (uint64_t)req->info.timer_expires_ms * NSEC_PER_MSEC;
 
 	/* Due before the pass that missed it, and no SYN-ACK followed: that
 	 * timer's run was its end. Earlier, something else ended it (a
 	 * reset, or the listener going away). */
-	if (req->info.timer_expires_ms && req->info.sample_ns && due <= now_ns)
+	if (req->info.timer_expires_ms && sampled && due <= now_ns)
 		request_end(t, req, TW_HALFOPEN_EXPIRED, due, TW_HALFOPEN_END_DERIVED, 0, 0);
 	else
 		request_end(t, req, TW_HALFOPEN_RESET, now_ns, TW_HALFOPEN_END_DERIVED, 0, 0);

@@ -196,10 +196,10 @@ static size_t encode_record(const struct tw_conn *c, uint8_t *out)
 	p = put64(p, c->cookie);
 	p = put64(p, c->first_seen_ns);
 	p = put64(p, c->last_change_ns);
-	p = put64(p, c->flags & TW_CONN_CLOSED ? c->closed_ns : 0);
+	p = put64(p, c->flags & TW_CONN_CLOSED ? conn_closed_ns(c) : 0);
 	p = put64(p, c->listener_cookie);
 	p = put32(p, c->accept_wait_us);
-	p = put32(p, c->hist_dropped + skipped);
+	p = put32(p, conn_hist_dropped(c) + skipped);
 	p = put_bytes(p, c->local_addr, 16);
 	p = put_bytes(p, c->remote_addr, 16);
 	p = put32(p, c->netns);
@@ -223,7 +223,7 @@ static size_t encode_record(const struct tw_conn *c, uint8_t *out)
 	p = put8(p, 0);
 	p = put16(p, 0);
 	p = put_bytes(p, c->comm, 16);
-	p = put64(p, in->sample_ns);
+	p = put64(p, conn_sample_ns(c));
 	p = put64(p, in->bytes_acked);
 	p = put64(p, in->bytes_received);
 	p = put64(p, in->delivery_rate_bps);
@@ -252,22 +252,27 @@ static size_t encode_record(const struct tw_conn *c, uint8_t *out)
 	p = put16(p, 0);
 	for (uint16_t i = 0; i < n; i++) {
 		/* Past the first ones, the latest: skip the oldest of the rest. */
-		const struct tw_hist *h =
-			&c->hist[i < TW_HIST_KEEP_FIRST ? i : (uint32_t)i + skipped];
+		struct tw_hist h = conn_hist(c, i < TW_HIST_KEEP_FIRST ? i : (uint32_t)i + skipped);
 
-		p = put64(p, h->time_ns);
-		p = put8(p, (uint8_t)h->kind);
-		p = put8(p, (uint8_t)h->flags);
-		p = put8(p, (uint8_t)h->from);
-		p = put8(p, (uint8_t)h->to);
-		p = put32(p, h->value);
+		p = put64(p, h.time_ns);
+		p = put8(p, h.kind);
+		p = put8(p, h.flags);
+		p = put8(p, h.from);
+		p = put8(p, h.to);
+		p = put32(p, h.value);
 	}
 	return (size_t)(p - out);
 }
 
+/* What older files may hold in a history entry's value (19 bits); the
+ * table keeps at most TW_HIST_VALUE_MAX of it. */
+#define PERSIST_HIST_VALUE_MAX ((1u << 19) - 1)
+
 /* A decoded record: the connection's fields and its history. */
 struct record {
-	struct tw_conn c; /* its own fields; no links, no history pointer */
+	struct tw_conn c; /* its own fields; no links, no history */
+	uint64_t closed_ns, sample_ns;
+	uint32_t hist_dropped;
 	bool closed;
 	uint16_t hist_len;
 	struct tw_hist *hist; /* PERSIST_HIST_MAX entries, the caller's */
@@ -302,10 +307,10 @@ static int decode_record(const uint8_t *b, size_t len, uint64_t max_ns, struct r
 	c->cookie = get64(&p);
 	c->first_seen_ns = get64(&p);
 	c->last_change_ns = get64(&p);
-	c->closed_ns = get64(&p);
+	r->closed_ns = get64(&p);
 	c->listener_cookie = get64(&p);
 	c->accept_wait_us = get32(&p);
-	c->hist_dropped = get32(&p);
+	r->hist_dropped = get32(&p);
 	get_bytes(&p, c->local_addr, 16);
 	get_bytes(&p, c->remote_addr, 16);
 	c->netns = get32(&p);
@@ -330,7 +335,7 @@ static int decode_record(const uint8_t *b, size_t len, uint64_t max_ns, struct r
 		return bad(err, err_len, "nonzero padding");
 	get_bytes(&p, c->comm, 16);
 	c->comm[15] = '\0';
-	in->sample_ns = get64(&p);
+	r->sample_ns = get64(&p);
 	in->bytes_acked = get64(&p);
 	in->bytes_received = get64(&p);
 	in->delivery_rate_bps = get64(&p);
@@ -376,10 +381,10 @@ static int decode_record(const uint8_t *b, size_t len, uint64_t max_ns, struct r
 	c->flags = flags_from_file(file_flags);
 	r->closed = c->flags & TW_CONN_CLOSED;
 	c->flags &= ~TW_CONN_CLOSED; /* conntable_retire sets it */
-	if (!r->closed && c->closed_ns)
+	if (!r->closed && r->closed_ns)
 		return bad(err, err_len, "a close time on a live connection");
-	if (c->first_seen_ns > max_ns || c->last_change_ns > max_ns || c->closed_ns > max_ns ||
-	    in->sample_ns > max_ns)
+	if (c->first_seen_ns > max_ns || c->last_change_ns > max_ns || r->closed_ns > max_ns ||
+	    r->sample_ns > max_ns)
 		return bad(err, err_len, "a time after the save");
 	r->hist_len = n;
 	for (uint16_t i = 0; i < n; i++) {
@@ -390,7 +395,7 @@ static int decode_record(const uint8_t *b, size_t len, uint64_t max_ns, struct r
 
 		if (!kind || kind >= TW_HIST_KINDS || flags > TW_HIST_DERIVED ||
 		    from >= TW_TCP_MAX_STATES || to >= TW_TCP_MAX_STATES ||
-		    value > TW_HIST_VALUE_MAX || time_ns > max_ns)
+		    value > PERSIST_HIST_VALUE_MAX || time_ns > max_ns)
 			return bad(err, err_len, "history entry %u out of its range", i);
 		*h = (struct tw_hist){
 			.time_ns = time_ns,
@@ -639,7 +644,6 @@ static void restore(struct load *l)
 	c->last_change_ns = r->c.last_change_ns;
 	c->listener_cookie = r->c.listener_cookie;
 	c->accept_wait_us = r->c.accept_wait_us;
-	c->hist_dropped = r->c.hist_dropped;
 	memcpy(c->local_addr, r->c.local_addr, 16);
 	memcpy(c->remote_addr, r->c.remote_addr, 16);
 	c->netns = r->c.netns;
@@ -655,17 +659,21 @@ static void restore(struct load *l)
 	conntable_set_ports(t, c, r->c.local_port, r->c.remote_port);
 	c->flags = r->c.flags;
 	c->family = r->c.family;
-	c->state = r->c.state;
+	conntable_set_state(t, c, r->c.state);
 	c->role = r->c.role;
 	c->closed_first = r->c.closed_first;
 	c->end_reason = r->c.end_reason;
 	memcpy(c->comm, r->c.comm, sizeof(c->comm));
 	c->info = r->c.info;
+	conn_set_sample_ns(c, r->sample_ns);
 	for (uint16_t i = 0; i < r->hist_len; i++)
 		if (conntable_hist_append(t, c, &r->hist[i]) < 0)
 			break; /* no memory: counted by the table; the rest is lost */
+	/* The count the file says was dropped, on top of what the table's
+	 * own bound dropped just now. */
+	conntable_hist_add_dropped(c, r->hist_dropped);
 	if (r->closed) {
-		conntable_retire(t, c, r->c.closed_ns);
+		conntable_retire(t, c, r->closed_ns);
 		l->st.retained++;
 	} else {
 		conntable_update_listener(t, c);

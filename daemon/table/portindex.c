@@ -1,19 +1,17 @@
 /*
  * The port index: for each side (local, remote) and each port, a list of
  * the connections with that port, linked through their records (struct
- * tw_port_link, 32 bytes of the record, which the slab's 384-byte stride
- * had free). A listing asked for a port walks its list instead of the
- * table, and sorts what it found into cookie order; the lists are in no
- * order, so a record joins and leaves in O(1): a line of the heads and one
- * of its neighbour, which under churn are mostly not cached (a fifth of
- * the daemon's time at 70,000 connections a second). So the index is
- * built on the first query by port and kept from then on: a daemon nobody
+ * tw_port_link: 16 bytes of the record, slab handles, not pointers). A listing asked for a port
+ * walks its list instead of the table, and sorts what it found into cookie order; the lists are in
+ * no order, so a record joins and leaves in O(1): a line of the heads and one of its neighbour,
+ * which under churn are mostly not cached (a fifth of the daemon's time at 70,000 connections a
+ * second). So the index is built on the first query by port and kept from then on: a daemon nobody
  * asks by port never pays for it. On a large table the build runs in
  * slices (conntable_port_index_step, a bucket cursor; a million records
  * took 100 ms in one turn) while the query waits: from the build's start
  * every record that changes or is created joins at once, and the cursor
  * links the rest, skipping what joined already. The heads are
- * 64 Ki pointers a side; if they cannot be allocated the index stays off
+ * 64 Ki handles a side; if they cannot be allocated the index stays off
  * (counted) and listings scan, as before it.
  */
 #include <errno.h>
@@ -22,29 +20,38 @@
 
 #include "clock.h"
 #include "conntable_int.h"
+#include "slab.h"
 
 static uint16_t port_of(const struct tw_conn *c, enum tw_port_side side)
 {
 	return side == TW_PORT_LOCAL ? c->local_port : c->remote_port;
 }
 
-static void unlink_side(struct tw_conn *c, enum tw_port_side side)
+static struct tw_conn *at(const struct tw_conntable *t, uint32_t h)
+{
+	return slab_at(t->records, h);
+}
+
+static void unlink_side(struct tw_conntable *t, struct tw_conn *c, enum tw_port_side side)
 {
 	struct tw_port_link *l = &c->by_port[side];
 
-	if (!l->pprev)
+	if (!l->prev)
 		return;
-	*l->pprev = l->next;
+	if (l->prev == TW_PORT_AT_HEAD)
+		t->port_heads[side][port_of(c, side)] = l->next;
+	else
+		at(t, l->prev)->by_port[side].next = l->next;
 	if (l->next)
-		l->next->by_port[side].pprev = l->pprev;
-	l->next = NULL;
-	l->pprev = NULL;
+		at(t, l->next)->by_port[side].prev = l->prev;
+	l->next = 0;
+	l->prev = 0;
 }
 
-void conntable_unindex_ports(struct tw_conn *c)
+void conntable_unindex_ports(struct tw_conntable *t, struct tw_conn *c)
 {
-	unlink_side(c, TW_PORT_LOCAL);
-	unlink_side(c, TW_PORT_REMOTE);
+	unlink_side(t, c, TW_PORT_LOCAL);
+	unlink_side(t, c, TW_PORT_REMOTE);
 }
 
 static bool heads_ready(struct tw_conntable *t)
@@ -64,16 +71,25 @@ static bool heads_ready(struct tw_conntable *t)
 	return true;
 }
 
-static void link_side(struct tw_conntable *t, struct tw_conn *c, enum tw_port_side side)
+static void link_side(struct tw_conntable *t, struct tw_conn *c, uint32_t self,
+		      enum tw_port_side side)
 {
-	struct tw_conn **head = &t->port_heads[side][port_of(c, side)];
+	uint32_t *head = &t->port_heads[side][port_of(c, side)];
 	struct tw_port_link *l = &c->by_port[side];
 
 	l->next = *head;
-	l->pprev = head;
+	l->prev = TW_PORT_AT_HEAD;
 	if (*head)
-		(*head)->by_port[side].pprev = &l->next;
-	*head = c;
+		at(t, *head)->by_port[side].prev = self;
+	*head = self;
+}
+
+static void link_both(struct tw_conntable *t, struct tw_conn *c)
+{
+	uint32_t self = slab_handle(t->records, c);
+
+	link_side(t, c, self, TW_PORT_LOCAL);
+	link_side(t, c, self, TW_PORT_REMOTE);
 }
 
 void conntable_set_ports(struct tw_conntable *t, struct tw_conn *c, uint16_t local_port,
@@ -81,16 +97,15 @@ void conntable_set_ports(struct tw_conntable *t, struct tw_conn *c, uint16_t loc
 {
 	/* Events set a record's ports on every transition: a listed record
 	 * moves only when they changed. */
-	if (t->port_index_kept && c->by_port[TW_PORT_LOCAL].pprev && c->local_port == local_port &&
+	if (t->port_index_kept && c->by_port[TW_PORT_LOCAL].prev && c->local_port == local_port &&
 	    c->remote_port == remote_port)
 		return;
-	conntable_unindex_ports(c);
+	conntable_unindex_ports(t, c);
 	c->local_port = local_port;
 	c->remote_port = remote_port;
 	if (!t->port_index_kept)
 		return;
-	link_side(t, c, TW_PORT_LOCAL);
-	link_side(t, c, TW_PORT_REMOTE);
+	link_both(t, c);
 }
 
 /* The build's start: heads, and records joining as they change. */
@@ -113,10 +128,8 @@ static void build_one(struct tw_conn *c, void *data)
 {
 	struct tw_conntable *t = data;
 
-	if (!c->by_port[TW_PORT_LOCAL].pprev) {
-		link_side(t, c, TW_PORT_LOCAL);
-		link_side(t, c, TW_PORT_REMOTE);
-	}
+	if (!c->by_port[TW_PORT_LOCAL].prev)
+		link_both(t, c);
 }
 
 bool conntable_port_index_step(struct tw_conntable *t, uint64_t budget_ns)
@@ -167,8 +180,8 @@ size_t conntable_port_count(struct tw_conntable *t, enum tw_port_side side, uint
 
 	if (side >= TW_PORT_SIDES || !index_on(t))
 		return SIZE_MAX;
-	for (struct tw_conn *c = t->port_heads[side][port]; c && n < stop;
-	     c = c->by_port[side].next)
+	for (uint32_t h = t->port_heads[side][port]; h && n < stop;
+	     h = at(t, h)->by_port[side].next)
 		n++;
 	return n;
 }
@@ -197,9 +210,12 @@ uint64_t *conntable_port_cookies_where(struct tw_conntable *t, enum tw_port_side
 		errno = ENOMEM;
 		return NULL;
 	}
-	for (struct tw_conn *c = t->port_heads[side][port]; c && i < n; c = c->by_port[side].next)
+	for (uint32_t h = t->port_heads[side][port]; h && i < n; h = at(t, h)->by_port[side].next) {
+		const struct tw_conn *c = at(t, h);
+
 		if (!keep || keep(c, ctx))
 			v[i++] = c->cookie;
+	}
 	qsort(v, i, sizeof(*v), conntable_cmp_u64);
 	*ret_count = i;
 	return v;

@@ -155,16 +155,16 @@ static void fix_state(struct tw_reconcile *r, struct tw_conn *c, uint8_t state, 
 	if (c->flags & TW_CONN_CLOSED)
 		conntable_revive(r->table, c);
 	if (c->flags & TW_CONN_TW_DERIVED && old == TW_TCP_TIME_WAIT && state == TW_TCP_FIN_WAIT2 &&
-	    c->hist_len && c->hist[c->hist_len - 1].to == TW_TCP_TIME_WAIT) {
+	    c->hist_len && conn_hist(c, c->hist_len - 1u).to == TW_TCP_TIME_WAIT) {
 		/* An orphaned socket's minisocket waits in FIN_WAIT2 for the
 		 * peer's FIN: the derived TIME_WAIT was early. */
-		c->hist[c->hist_len - 1].to = TW_TCP_FIN_WAIT2;
-		c->state = state;
+		conn_hist_set_to(c, c->hist_len - 1u, TW_TCP_FIN_WAIT2);
+		conntable_set_state(r->table, c, state);
 		return;
 	}
 	add_derived(r, c, old, state, now_ns);
 	lifecycle_on_transition(c, old, state, now_ns, 0, 0);
-	c->state = state;
+	conntable_set_state(r->table, c, state);
 	c->last_change_ns = now_ns;
 	if (c->flags & TW_CONN_TW_DERIVED && old == TW_TCP_FIN_WAIT2 && state == TW_TCP_TIME_WAIT)
 		return; /* the peer's FIN reached the minisocket: expected */
@@ -236,7 +236,7 @@ void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_ksoc
 	}
 	if (!c)
 		return; /* table full (counted) or out of memory (counted) */
-	c->seen_gen = r->gen;
+	c->seen_gen = (uint16_t)r->gen;
 	c->missed = 0;
 	c->flags &= ~TW_CONN_UNRECONCILED;
 	/* Events carry the namespace and uid only at a socket's first
@@ -251,7 +251,7 @@ void reconcile_sock(struct tw_reconcile *r, uint32_t netns, const struct tw_ksoc
 	}
 	if (created) {
 		set_from_diag(t, c, netns, s);
-		c->state = state;
+		conntable_set_state(t, c, state);
 		c->first_seen_ns = now_ns;
 		c->last_change_ns = now_ns;
 		c->flags |= TW_CONN_FROM_SNAPSHOT;
@@ -281,7 +281,7 @@ info:
 		c->info = s->info;
 		c->info.has_info = 1;
 	}
-	c->info.sample_ns = now_ns;
+	conn_set_sample_ns(c, now_ns);
 	c->info.timer = s->timer;
 	c->info.timer_retrans = s->retrans;
 	c->info.timer_expires_ms = s->expires_ms;
@@ -340,7 +340,7 @@ static void sweep_one(struct tw_conn *c, void *data)
 	struct tw_conn **v;
 	bool minisocket = c->state == TW_TCP_TIME_WAIT || c->flags & TW_CONN_TW_DERIVED;
 
-	if (c->flags & TW_CONN_CLOSED || c->seen_gen == ctx->r->gen)
+	if (c->flags & TW_CONN_CLOSED || c->seen_gen == (uint16_t)ctx->r->gen)
 		return;
 	if (c->last_change_ns >= ctx->r->pass_start_ns)
 		return;
@@ -402,7 +402,7 @@ static void retire_gone(struct tw_reconcile *r, struct sweep_ctx *ctx)
 			lifecycle_on_vanished(c);
 		}
 		add_derived(r, c, c->state, TW_TCP_CLOSE, end_ns);
-		c->state = TW_TCP_CLOSE;
+		conntable_set_state(r->table, c, TW_TCP_CLOSE);
 		c->last_change_ns = end_ns;
 		conntable_retire(r->table, c, end_ns);
 	}

@@ -174,10 +174,10 @@ void conntable_record_drop(struct tw_conntable *t, struct tw_conn *c, unsigned r
 	conntable_add_drop(t, c, reason);
 	/* Rate-limited: a burst of the same drop is one entry and a count. */
 	for (int i = c->hist_len; i > 0 && i > (int)c->hist_len - 8; i--) {
-		const struct tw_hist *p = &c->hist[i - 1];
+		struct tw_hist p = conn_hist(c, (uint32_t)i - 1u);
 
-		if (p->kind == TW_HIST_DROP && p->value == h.value &&
-		    time_ns < p->time_ns + TW_DROP_HIST_GAP_NS) {
+		if (p.kind == TW_HIST_DROP && p.value == h.value &&
+		    time_ns < p.time_ns + TW_DROP_HIST_GAP_NS) {
 			t->drop_entries_elided++;
 			return;
 		}

@@ -26,6 +26,7 @@ struct chunk {
 	void *free;      /* released objects, linked through their first word */
 	uint32_t used;   /* objects handed out */
 	uint32_t carved; /* slots handed out at least once */
+	uint32_t id;     /* its place in by_id: a handle's upper half */
 	bool in_room;
 };
 
@@ -35,25 +36,46 @@ struct tw_slab {
 	size_t size;   /* what callers asked for */
 	size_t stride; /* size rounded up to a cache line */
 	uint32_t per_chunk;
+	size_t objs;        /* a chunk's first object: after the header and a
+			     * tag byte per slot (slab_tag), whole lines */
 	struct chunk *room; /* chunks with a free slot, most recent first */
 	struct chunk *all;
-	struct chunk *cur; /* where the last object was released: still cached */
+	struct chunk *cur;    /* where the last object was released: still cached */
+	struct chunk **by_id; /* by_id[k->id] == k; [0] unused, NULL where free */
+	uint32_t ids;         /* by_id's length */
 	size_t n_chunks, n_room, in_use;
 };
+
+static size_t round_line(size_t n)
+{
+	return (n + LINE - 1) & ~(size_t)(LINE - 1);
+}
 
 struct tw_slab *slab_new(size_t size)
 {
 	struct tw_slab *s;
 	size_t stride = (size + LINE - 1) & ~(size_t)(LINE - 1);
 
-	if (!size || stride > TW_SLAB_CHUNK - LINE)
+	if (!size || stride > TW_SLAB_CHUNK - LINE ||
+	    (TW_SLAB_CHUNK - LINE) / stride > (1u << TW_SLAB_SLOT_BITS))
 		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
+	/* Room for 15 chunks' numbers (30 MiB of objects) from the start:
+	 * then a slab's first objects never wait for an allocation. */
+	s->ids = 16;
+	s->by_id = calloc(s->ids, sizeof(*s->by_id));
+	if (!s->by_id) {
+		free(s);
+		return NULL;
+	}
 	s->size = size;
 	s->stride = stride;
-	s->per_chunk = (uint32_t)((TW_SLAB_CHUNK - LINE) / stride);
+	s->per_chunk = (uint32_t)((TW_SLAB_CHUNK - LINE) / (stride + 1));
+	while (LINE + round_line(s->per_chunk) + (size_t)s->per_chunk * stride > TW_SLAB_CHUNK)
+		s->per_chunk--;
+	s->objs = LINE + round_line(s->per_chunk);
 	return s;
 }
 
@@ -90,6 +112,31 @@ static void room_remove(struct tw_slab *s, struct chunk *k)
 	s->n_room--;
 }
 
+/* A free place in by_id (grown if need be), or 0: none (no memory, or
+ * TW_SLAB_MAX_CHUNKS of them). Chunks come and go rarely: a scan will do. */
+static uint32_t chunk_id(struct tw_slab *s)
+{
+	struct chunk **n;
+	uint32_t i, len;
+
+	for (i = 1; i < s->ids; i++)
+		if (!s->by_id[i])
+			return i;
+	i = s->ids ? s->ids : 1; /* the first of the new places */
+	len = s->ids ? s->ids * 2 : 16;
+	if (len > TW_SLAB_MAX_CHUNKS + 1)
+		len = TW_SLAB_MAX_CHUNKS + 1;
+	if (i >= len)
+		return 0;
+	n = realloc(s->by_id, len * sizeof(*n));
+	if (!n)
+		return 0;
+	memset(n + s->ids, 0, (len - s->ids) * sizeof(*n));
+	s->by_id = n;
+	s->ids = len;
+	return i;
+}
+
 /* A 2 MiB-aligned chunk: map twice the size, keep the aligned middle. */
 static struct chunk *chunk_new(struct tw_slab *s)
 {
@@ -97,9 +144,15 @@ static struct chunk *chunk_new(struct tw_slab *s)
 	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint8_t *base;
 	struct chunk *k;
+	uint32_t id;
 
 	if (p == MAP_FAILED)
 		return NULL;
+	id = chunk_id(s);
+	if (!id) {
+		munmap(p, len);
+		return NULL;
+	}
 	base = (uint8_t *)(((uintptr_t)p + TW_SLAB_CHUNK - 1) & ~(uintptr_t)(TW_SLAB_CHUNK - 1));
 	if (base > p)
 		munmap(p, (size_t)(base - p));
@@ -110,7 +163,9 @@ static struct chunk *chunk_new(struct tw_slab *s)
 	madvise(base, TW_SLAB_CHUNK, MADV_HUGEPAGE);
 	k = (struct chunk *)base;
 	memset(k, 0, sizeof(*k));
-	POISON(base + LINE, TW_SLAB_CHUNK - LINE);
+	k->id = id;
+	s->by_id[id] = k;
+	POISON(base + s->objs, TW_SLAB_CHUNK - s->objs);
 	k->all_next = s->all;
 	if (s->all)
 		s->all->all_prev = k;
@@ -133,7 +188,8 @@ static void chunk_drop(struct tw_slab *s, struct chunk *k)
 	if (s->cur == k)
 		s->cur = NULL;
 	s->n_chunks--;
-	UNPOISON((uint8_t *)k + LINE, TW_SLAB_CHUNK - LINE);
+	s->by_id[k->id] = NULL;
+	UNPOISON((uint8_t *)k + s->objs, TW_SLAB_CHUNK - s->objs);
 	munmap(k, TW_SLAB_CHUNK);
 }
 
@@ -143,6 +199,7 @@ void slab_free(struct tw_slab *s)
 		return;
 	while (s->all)
 		chunk_drop(s, s->all);
+	free(s->by_id);
 	free(s);
 }
 
@@ -162,9 +219,10 @@ void *slab_alloc(struct tw_slab *s)
 		UNPOISON(obj, s->size);
 		memcpy(&k->free, obj, sizeof(k->free));
 	} else {
-		obj = (uint8_t *)k + LINE + (size_t)k->carved++ * s->stride;
+		obj = (uint8_t *)k + s->objs + (size_t)k->carved++ * s->stride;
 		UNPOISON(obj, s->size);
 	}
+	*slab_tag(s, obj) = 1;
 	k->used++;
 	s->in_use++;
 	if (!has_room(s, k))
@@ -180,6 +238,7 @@ void slab_release(struct tw_slab *s, void *obj)
 	if (!obj)
 		return;
 	k = chunk_of(obj);
+	*slab_tag(s, obj) = 0;
 	memcpy(obj, &k->free, sizeof(k->free));
 	POISON(obj, s->stride);
 	k->free = obj;
@@ -191,6 +250,103 @@ void slab_release(struct tw_slab *s, void *obj)
 	/* Empty, and another chunk has room: give it back. */
 	if (k->used == 0 && s->n_room > 1)
 		chunk_drop(s, k);
+}
+
+uint32_t slab_handle(const struct tw_slab *s, const void *obj)
+{
+	const struct chunk *k = chunk_of(obj);
+	size_t slot = (size_t)((const uint8_t *)obj - ((const uint8_t *)k + s->objs)) / s->stride;
+
+	return k->id << TW_SLAB_SLOT_BITS | (uint32_t)slot;
+}
+
+void *slab_at(const struct tw_slab *s, uint32_t handle)
+{
+	struct chunk *k = s->by_id[handle >> TW_SLAB_SLOT_BITS];
+
+	return (uint8_t *)k + s->objs +
+	       (size_t)(handle & ((1u << TW_SLAB_SLOT_BITS) - 1)) * s->stride;
+}
+
+uint8_t *slab_tag(const struct tw_slab *s, const void *obj)
+{
+	struct chunk *k = chunk_of(obj);
+	size_t slot = (size_t)((const uint8_t *)obj - ((const uint8_t *)k + s->objs)) / s->stride;
+
+	return (uint8_t *)k + LINE + slot;
+}
+
+/* Bytes of x equal to v's (v a byte repeated): their high bits set, and
+ * maybe a false one above a true one (the first hit is always true). */
+static inline uint64_t bytes_equal(uint64_t x, uint64_t v)
+{
+	uint64_t y = x ^ v;
+
+	return (y - 0x0101010101010101ull) & ~y & 0x8080808080808080ull;
+}
+
+/* At most this many tags asked for: eight at a time, else one by one. */
+#define SCAN_WORD_TAGS 4
+
+bool slab_scan(const struct tw_slab *s, uint32_t *cursor, uint32_t tags,
+	       void (*fn)(void *obj, void *data), void *data, uint32_t max_slots)
+{
+	uint32_t id = *cursor >> TW_SLAB_SLOT_BITS,
+		 slot = *cursor & ((1u << TW_SLAB_SLOT_BITS) - 1);
+	uint64_t want[SCAN_WORD_TAGS];
+	int nwant = -1; /* -1: one by one */
+
+	tags &= ~1u; /* a free slot is never an object to visit */
+	/* A few tags (a query for one or two states): the words of eight
+	 * tags with none of them are skipped at once, a megabyte of tags
+	 * in a tenth of a millisecond. */
+	if (__builtin_popcount(tags) <= SCAN_WORD_TAGS) {
+		nwant = 0;
+		for (uint32_t v = 0; v < 32; v++)
+			if (tags >> v & 1)
+				want[nwant++] = 0x0101010101010101ull * v;
+	}
+	if (!id)
+		id = 1;
+	for (; id < s->ids; id++, slot = 0) {
+		const struct chunk *k = s->by_id[id];
+		const uint8_t *tag;
+		uint32_t end;
+
+		if (!k)
+			continue;
+		tag = (const uint8_t *)k + LINE;
+		end = k->carved;
+		while (slot < end) {
+			if (!max_slots) {
+				*cursor = id << TW_SLAB_SLOT_BITS | slot;
+				return false;
+			}
+			if (nwant >= 0 && !(slot & 7) && slot + 8 <= end && max_slots >= 8) {
+				uint64_t w, hit = 0;
+
+				memcpy(&w, tag + slot, sizeof(w));
+				for (int i = 0; i < nwant; i++)
+					hit |= bytes_equal(w, want[i]);
+				if (!hit) {
+					slot += 8;
+					max_slots -= 8;
+					continue;
+				}
+			}
+			max_slots--;
+			if (tags >> (tag[slot] & 31) & 1)
+				fn((uint8_t *)k + s->objs + (size_t)slot * s->stride, data);
+			slot++;
+		}
+	}
+	*cursor = id << TW_SLAB_SLOT_BITS;
+	return true;
+}
+
+uint32_t slab_per_chunk(const struct tw_slab *s)
+{
+	return s->per_chunk;
 }
 
 size_t slab_bytes(const struct tw_slab *s)

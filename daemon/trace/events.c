@@ -209,14 +209,14 @@ static void apply_state(struct tw_conntable *t, const struct tw_event *e, struct
 			 TW_HIST_DERIVED, 0);
 		lifecycle_on_transition(c, e->oldstate, TW_TCP_TIME_WAIT, e->time_ns, e->sk_err,
 					e->value);
-		c->state = TW_TCP_TIME_WAIT;
+		conntable_set_state(t, c, TW_TCP_TIME_WAIT);
 		c->flags |= TW_CONN_TW_DERIVED;
 		c->last_change_ns = e->time_ns;
 		return;
 	}
 	hist_add(t, c, TW_HIST_STATE, e->time_ns, e->oldstate, to, 0, 0);
 	lifecycle_on_transition(c, e->oldstate, to, e->time_ns, e->sk_err, e->value);
-	c->state = to;
+	conntable_set_state(t, c, to);
 	c->last_change_ns = e->time_ns;
 	c->flags &= ~(TW_CONN_FROM_SNAPSHOT | TW_CONN_TW_DERIVED);
 	/* At ESTABLISHED sk_err carries total_retrans (bpf/tcpwatch.h). */

@@ -264,7 +264,7 @@ static void conn_at(struct tw_conn *c, int i)
 	c->remote_port = (uint16_t)(40000 + i);
 	c->first_seen_ns = 1000000ull * (uint64_t)(i % 3);
 	c->flags = i % 4 == 3 ? TW_CONN_CLOSED : 0;
-	c->closed_ns = 5000000;
+	conn_set_closed_ns(c, 5000000);
 	c->info.has_info = i % 3 != 0;
 	c->info.rtt_us = (uint32_t)(i * 31 % 17);
 	c->info.bytes_acked = (uint64_t)i << 20;

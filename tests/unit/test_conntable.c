@@ -217,42 +217,139 @@ static void test_history_bounds(void **state)
 	for (uint64_t i = 0; i < 8; i++)
 		append_state(t, c, i);
 	assert_int_equal(c->hist_len, 8);
-	assert_int_equal(c->hist_dropped, 0);
+	assert_int_equal(conn_hist_dropped(c), 0);
 
 	for (uint64_t i = 8; i < 20; i++)
 		append_state(t, c, i);
 	assert_int_equal(c->hist_len, 8);
-	assert_int_equal(c->hist_dropped, 12);
+	assert_int_equal(conn_hist_dropped(c), 12);
 	/* The first TW_HIST_KEEP_FIRST entries, then the latest ones. */
 	for (int i = 0; i < TW_HIST_KEEP_FIRST; i++)
-		assert_int_equal(c->hist[i].time_ns, i);
+		assert_int_equal(conn_hist(c, i).time_ns, i);
 	for (int i = TW_HIST_KEEP_FIRST; i < 8; i++)
-		assert_int_equal(c->hist[i].time_ns, 20 - 8 + i);
-	assert_int_equal(c->hist[7].time_ns, 19);
+		assert_int_equal(conn_hist(c, i).time_ns, 20 - 8 + i);
+	assert_int_equal(conn_hist(c, 7).time_ns, 19);
 
 	for (uint64_t i = 0; i < 3; i++)
 		append_state(t, d, 100 + i);
 	conntable_get_stats(t, &st);
 	assert_int_equal(st.history_dropped, 12);
-	assert_int_equal(d->hist_dropped, 0);
+	assert_int_equal(conn_hist_dropped(d), 0);
 	assert_int_equal(d->hist_len, 3);
+	conntable_free(t);
+}
+
+static uint64_t rnd(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* An entry in 8 bytes: every field back as it went in, the time exact
+ * within 2^34 ns of first_seen (either side) and to one part in 2^34
+ * beyond; a stamp exact within 2^27 ns, to one part in 2^27 beyond. */
+static void test_hist_packing(void **state)
+{
+	uint64_t x = 88172645463325252ull;
+
+	(void)state;
+	for (int i = 0; i < 200000; i++) {
+		uint64_t base = rnd(&x) >> 2, span = rnd(&x) >> (rnd(&x) % 64), t, got, err;
+		struct tw_hist back, h = {
+					     .kind = (uint8_t)(1 + rnd(&x) % (TW_HIST_KINDS - 1)),
+					     .flags = (uint8_t)(rnd(&x) & 1),
+					     .from = (uint8_t)(rnd(&x) % TW_TCP_MAX_STATES),
+				     };
+
+		if (span > base)
+			span = base;
+		t = rnd(&x) & 1 ? base + span : base - span;
+		h.time_ns = t;
+		if (h.kind == TW_HIST_STATE)
+			h.to = (uint8_t)(rnd(&x) % TW_TCP_MAX_STATES);
+		else
+			h.value = (uint32_t)(rnd(&x) % (TW_HIST_VALUE_MAX + 1));
+		back = tw_hist_unpack(base, tw_hist_pack(base, &h));
+
+		assert_int_equal(back.kind, h.kind);
+		assert_int_equal(back.flags, h.flags);
+		assert_int_equal(back.from, h.from);
+		assert_int_equal(back.to, h.to);
+		assert_int_equal(back.value, h.value);
+		got = back.time_ns;
+		err = got > t ? got - t : t - got;
+		if (span < (1ull << 34))
+			assert_int_equal(got, t);
+		else
+			assert_true(err < span >> 33);
+		/* Rounded toward first_seen, never past it. */
+		assert_true(span < (1ull << 34) || (t > base ? got <= t : got >= t));
+
+		got = tw_stamp_dec(base, tw_stamp_enc(base, base + span));
+		if (span >> 57)
+			assert_true(got <= base + span); /* the most it keeps */
+		else if (span < (1ull << 27))
+			assert_int_equal(got, base + span);
+		else
+			assert_true(got <= base + span && base + span - got <= span >> 26);
+	}
+	/* Over the value's bits: the most it keeps. */
+	assert_int_equal(tw_hist_unpack(0, tw_hist_pack(0, &(struct tw_hist){.kind = TW_HIST_ACCEPT,
+									     .value = 1u << 20}))
+				 .value,
+			 TW_HIST_VALUE_MAX);
+	assert_int_equal(tw_stamp_dec(7, 0), 0);
+	assert_true(tw_stamp_enc(7, 7) != 0);
+	assert_int_equal(tw_stamp_dec(7, tw_stamp_enc(7, 7)), 7);
+}
+
+/* first_seen moves (a request's first SYN-ACK learnt after a dump): the
+ * history, the close and the sample keep their times. */
+static void test_first_seen_moves(void **state)
+{
+	struct tw_conntable *t = table_with(100, 100, UINT64_MAX, 32);
+	struct tw_conn *c = add(t, 1);
+	uint64_t T = 5000000000000ull;
+
+	(void)state;
+	c->first_seen_ns = T;
+	for (uint64_t i = 0; i < 10; i++)
+		append_state(t, c, T + i * 1000003);
+	conn_set_sample_ns(c, T + 77);
+	conntable_set_first_seen(c, T - 3000000000ull);
+	for (uint64_t i = 0; i < 10; i++)
+		assert_int_equal(conn_hist(c, (uint32_t)i).time_ns, T + i * 1000003);
+	/* 3 s from first_seen: a stamp is within 2^-27 of it (24 ns). */
+	assert_true(conn_sample_ns(c) <= T + 77 && T + 77 - conn_sample_ns(c) < 32);
+	assert_int_equal(c->first_seen_ns, T - 3000000000ull);
+	/* A STATE entry's to, changed in place (reconcile's early TIME_WAIT). */
+	conn_hist_set_to(c, 9, TW_TCP_FIN_WAIT2);
+	assert_int_equal(conn_hist(c, 9).to, TW_TCP_FIN_WAIT2);
+	assert_int_equal(conn_hist(c, 9).time_ns, T + 9 * 1000003);
+	conntable_retire(t, c, T + 5);
+	assert_true(conn_closed_ns(c) <= T + 5 && T + 5 - conn_closed_ns(c) < 32);
+	conntable_set_first_seen(c, T);
+	assert_true(conn_closed_ns(c) <= T + 5 && T + 5 - conn_closed_ns(c) < 32);
 	conntable_free(t);
 }
 
 static void test_history_max_floor(void **state)
 {
-	/* Too small to keep the first entries and a latest one: raised. */
+	/* Too small to fill the record's entries and drop only on the heap:
+	 * raised. */
 	struct tw_conntable *t = table_with(100, 100, UINT64_MAX, 1);
 	struct tw_conn *c = add(t, 1);
 
 	(void)state;
-	assert_int_equal(conntable_limits(t)->history_max, TW_HIST_KEEP_FIRST + 2);
+	assert_int_equal(conntable_limits(t)->history_max, TW_HIST_INLINE + 1);
 	for (uint64_t i = 0; i < 50; i++)
 		append_state(t, c, i);
-	assert_int_equal(c->hist_len, TW_HIST_KEEP_FIRST + 2);
-	assert_int_equal(c->hist[0].time_ns, 0);
-	assert_int_equal(c->hist[c->hist_len - 1].time_ns, 49);
-	assert_int_equal(c->hist_dropped, 50 - (TW_HIST_KEEP_FIRST + 2));
+	assert_int_equal(c->hist_len, TW_HIST_INLINE + 1);
+	assert_int_equal(conn_hist(c, 0).time_ns, 0);
+	assert_int_equal(conn_hist(c, c->hist_len - 1).time_ns, 49);
+	assert_int_equal(conn_hist_dropped(c), 50 - (TW_HIST_INLINE + 1));
 	conntable_free(t);
 }
 
@@ -310,8 +407,8 @@ static void test_history_max_large(void **state)
 	for (uint64_t i = 0; i < 40010; i++)
 		append_state(t, c, i);
 	assert_int_equal(c->hist_len, 40000);
-	assert_int_equal(c->hist_dropped, 10);
-	assert_int_equal(c->hist[39999].time_ns, 40009);
+	assert_int_equal(conn_hist_dropped(c), 10);
+	assert_int_equal(conn_hist(c, 39999).time_ns, 40009);
 	conntable_free(t);
 }
 
@@ -327,7 +424,7 @@ static void test_history_bytes_accounted(void **state)
 	for (uint64_t i = 0; i < 20; i++)
 		append_state(t, c, i);
 	conntable_get_stats(t, &after);
-	assert_true(after.bytes >= before.bytes + 20 * sizeof(struct tw_hist));
+	assert_true(after.bytes >= before.bytes + 20 * sizeof(uint64_t)); /* 8 bytes an entry */
 	/* The history's bytes are given back; the record's slab chunk stays,
 	 * the table's only one. */
 	conntable_remove(t, c);
@@ -346,13 +443,13 @@ static void test_retire_and_stats(void **state)
 	add(t, 2);
 	conntable_retire(t, a, 500);
 	assert_true(a->flags & TW_CONN_CLOSED);
-	assert_int_equal(a->closed_ns, 500);
+	assert_int_equal(conn_closed_ns(a), 500);
 	conntable_get_stats(t, &st);
 	assert_int_equal(st.live, 1);
 	assert_int_equal(st.retained, 1);
 	/* Retiring twice changes nothing. */
 	conntable_retire(t, a, 900);
-	assert_int_equal(a->closed_ns, 500);
+	assert_int_equal(conn_closed_ns(a), 500);
 	conntable_get_stats(t, &st);
 	assert_int_equal(st.live, 1);
 	assert_int_equal(st.retained, 1);
@@ -433,7 +530,7 @@ static void test_revive(void **state)
 	/* Revived from the middle of the retention queue. */
 	conntable_revive(t, b);
 	assert_false(b->flags & TW_CONN_CLOSED);
-	assert_int_equal(b->closed_ns, 0);
+	assert_int_equal(conn_closed_ns(b), 0);
 	conntable_get_stats(t, &st);
 	assert_int_equal(st.live, 1);
 	assert_int_equal(st.retained, 2);
@@ -892,6 +989,8 @@ int main(void)
 		cmocka_unit_test(test_remove_from_chain),
 		cmocka_unit_test(test_history_bounds),
 		cmocka_unit_test(test_history_max_floor),
+		cmocka_unit_test(test_hist_packing),
+		cmocka_unit_test(test_first_seen_moves),
 		cmocka_unit_test(test_history_bytes_accounted),
 		cmocka_unit_test(test_retire_and_stats),
 		cmocka_unit_test(test_expire_by_count),

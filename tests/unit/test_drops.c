@@ -206,7 +206,7 @@ static unsigned drop_entries(const struct tw_conn *c, unsigned reason)
 	unsigned n = 0;
 
 	for (uint16_t i = 0; i < c->hist_len; i++)
-		if (c->hist[i].kind == TW_HIST_DROP && c->hist[i].value == reason)
+		if (conn_hist(c, i).kind == TW_HIST_DROP && conn_hist(c, i).value == reason)
 			n++;
 	return n;
 }
@@ -283,7 +283,7 @@ static void test_record_drop_same_reason_elided(void **state)
 	c = conn(t, 7);
 	conntable_record_drop(t, c, R_TCP_CSUM, T0);
 	assert_int_equal(c->hist_len, 1);
-	h = &c->hist[0];
+	h = (struct tw_hist[1]){conn_hist(c, 0)};
 	assert_int_equal(h->kind, TW_HIST_DROP);
 	assert_int_equal(h->value, R_TCP_CSUM);
 	assert_int_equal(h->from, TW_TCP_ESTABLISHED);
@@ -317,7 +317,7 @@ static void test_record_drop_past_gap(void **state)
 	conntable_record_drop(t, c, R_NO_SOCKET, T0 + GAP / 2);
 	conntable_record_drop(t, c, R_NO_SOCKET, T0 + GAP);
 	assert_int_equal(drop_entries(c, R_NO_SOCKET), 2);
-	assert_int_equal(c->hist[1].time_ns, T0 + GAP);
+	assert_int_equal(conn_hist(c, 1).time_ns, T0 + GAP);
 	assert_int_equal(elided(t), 1);
 	/* A steady drop every 0.6 s: an entry every other one. */
 	for (int i = 1; i <= 4; i++)
@@ -352,7 +352,7 @@ static void test_record_drop_other_reason(void **state)
 	/* The state at the time is recorded. */
 	c->state = TW_TCP_CLOSE_WAIT;
 	conntable_record_drop(t, c, R_TCP_CSUM, T0 + 2 * GAP);
-	assert_int_equal(c->hist[c->hist_len - 1].from, TW_TCP_CLOSE_WAIT);
+	assert_int_equal(conn_hist(c, c->hist_len - 1).from, TW_TCP_CLOSE_WAIT);
 	conntable_free(t);
 }
 

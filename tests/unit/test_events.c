@@ -182,11 +182,16 @@ static void test_client_life_to_time_wait(void **state)
 	assert_int_equal(c->last_change_ns, 3200);
 
 	assert_int_equal(c->hist_len, 5);
-	assert_hist(&c->hist[0], TW_HIST_STATE, TW_TCP_CLOSE, TW_TCP_SYN_SENT, 1000, false);
-	assert_hist(&c->hist[1], TW_HIST_STATE, TW_TCP_SYN_SENT, TW_TCP_ESTABLISHED, 2000, false);
-	assert_hist(&c->hist[2], TW_HIST_STATE, TW_TCP_ESTABLISHED, TW_TCP_FIN_WAIT1, 3000, false);
-	assert_hist(&c->hist[3], TW_HIST_STATE, TW_TCP_FIN_WAIT1, TW_TCP_FIN_WAIT2, 3100, false);
-	assert_hist(&c->hist[4], TW_HIST_STATE, TW_TCP_FIN_WAIT2, TW_TCP_TIME_WAIT, 3200, true);
+	assert_hist((struct tw_hist[1]){conn_hist(c, 0)}, TW_HIST_STATE, TW_TCP_CLOSE,
+		    TW_TCP_SYN_SENT, 1000, false);
+	assert_hist((struct tw_hist[1]){conn_hist(c, 1)}, TW_HIST_STATE, TW_TCP_SYN_SENT,
+		    TW_TCP_ESTABLISHED, 2000, false);
+	assert_hist((struct tw_hist[1]){conn_hist(c, 2)}, TW_HIST_STATE, TW_TCP_ESTABLISHED,
+		    TW_TCP_FIN_WAIT1, 3000, false);
+	assert_hist((struct tw_hist[1]){conn_hist(c, 3)}, TW_HIST_STATE, TW_TCP_FIN_WAIT1,
+		    TW_TCP_FIN_WAIT2, 3100, false);
+	assert_hist((struct tw_hist[1]){conn_hist(c, 4)}, TW_HIST_STATE, TW_TCP_FIN_WAIT2,
+		    TW_TCP_TIME_WAIT, 3200, true);
 
 	assert_int_equal(f->st.received, 5);
 	assert_int_equal(f->st.by_kind[TCPWATCH_EV_STATE], 5);
@@ -213,8 +218,8 @@ static void test_closing_to_time_wait(void **state)
 	apply(f, &e);
 	assert_int_equal(c->state, TW_TCP_TIME_WAIT);
 	assert_false(c->flags & TW_CONN_CLOSED);
-	assert_hist(&c->hist[c->hist_len - 1], TW_HIST_STATE, TW_TCP_CLOSING, TW_TCP_TIME_WAIT,
-		    3200, true);
+	assert_hist((struct tw_hist[1]){conn_hist(c, c->hist_len - 1)}, TW_HIST_STATE,
+		    TW_TCP_CLOSING, TW_TCP_TIME_WAIT, 3200, true);
 }
 
 static void assert_retired(struct fixture *f, struct tw_conn *c, uint8_t from, uint64_t time_ns)
@@ -224,8 +229,9 @@ static void assert_retired(struct fixture *f, struct tw_conn *c, uint8_t from, u
 	assert_int_equal(c->state, TW_TCP_CLOSE);
 	assert_true(c->flags & TW_CONN_CLOSED);
 	assert_false(c->flags & TW_CONN_TW_DERIVED);
-	assert_int_equal(c->closed_ns, time_ns);
-	assert_hist(&c->hist[c->hist_len - 1], TW_HIST_STATE, from, TW_TCP_CLOSE, time_ns, false);
+	assert_int_equal(conn_closed_ns(c), time_ns);
+	assert_hist((struct tw_hist[1]){conn_hist(c, c->hist_len - 1)}, TW_HIST_STATE, from,
+		    TW_TCP_CLOSE, time_ns, false);
 	conntable_get_stats(f->t, &ts);
 	assert_int_equal(ts.live, 0);
 	assert_int_equal(ts.retained, 1);
@@ -265,8 +271,8 @@ static void test_close_after_reset_received_retires(void **state)
 	e = state_ev(4, 3200, TW_TCP_FIN_WAIT2, TW_TCP_CLOSE, 0, 0);
 	apply(f, &e);
 	assert_retired(f, c, TW_TCP_FIN_WAIT2, 3200);
-	assert_hist(&c->hist[c->hist_len - 2], TW_HIST_RESET_RECEIVED, TW_TCP_FIN_WAIT2, 0, 3150,
-		    false);
+	assert_hist((struct tw_hist[1]){conn_hist(c, c->hist_len - 2)}, TW_HIST_RESET_RECEIVED,
+		    TW_TCP_FIN_WAIT2, 0, 3150, false);
 }
 
 static void test_abort_from_established_retires(void **state)
@@ -395,18 +401,21 @@ static void test_retransmits_and_resets(void **state)
 	assert_int_equal(c->retransmits, 2);
 	assert_int_equal(c->syn_retransmits, 0);
 	assert_int_equal(c->hist_len, len + 2);
-	assert_hist(&c->hist[len], TW_HIST_RETRANSMIT, TW_TCP_ESTABLISHED, 0, 2100, false);
+	assert_hist((struct tw_hist[1]){conn_hist(c, len)}, TW_HIST_RETRANSMIT, TW_TCP_ESTABLISHED,
+		    0, 2100, false);
 
 	e = other_ev(TCPWATCH_EV_RESET_SENT, 30, 2300, TW_TCP_ESTABLISHED, 7);
 	apply(f, &e);
 	assert_int_equal(c->resets_sent, 1);
-	assert_hist(&c->hist[len + 2], TW_HIST_RESET_SENT, TW_TCP_ESTABLISHED, 0, 2300, false);
-	assert_int_equal(c->hist[len + 2].value, 7); /* the reset reason */
+	assert_hist((struct tw_hist[1]){conn_hist(c, len + 2)}, TW_HIST_RESET_SENT,
+		    TW_TCP_ESTABLISHED, 0, 2300, false);
+	assert_int_equal(conn_hist(c, len + 2).value, 7); /* the reset reason */
 
 	e = other_ev(TCPWATCH_EV_RESET_RECEIVED, 30, 2400, TW_TCP_ESTABLISHED, 0);
 	apply(f, &e);
 	assert_int_equal(c->resets_received, 1);
-	assert_hist(&c->hist[len + 3], TW_HIST_RESET_RECEIVED, TW_TCP_ESTABLISHED, 0, 2400, false);
+	assert_hist((struct tw_hist[1]){conn_hist(c, len + 3)}, TW_HIST_RESET_RECEIVED,
+		    TW_TCP_ESTABLISHED, 0, 2400, false);
 	/* The state is not changed by these events. */
 	assert_int_equal(c->state, TW_TCP_ESTABLISHED);
 
@@ -453,7 +462,7 @@ static void test_synack_retransmit_on_listener(void **state)
 	assert_int_equal(c->state, TW_TCP_SYN_RECV);
 	assert_int_equal(c->listener_cookie, 40);
 	assert_int_equal(c->syn_retransmits, 1);
-	assert_int_equal(c->hist[c->hist_len - 1].kind, TW_HIST_SYNACK_RETRANSMIT);
+	assert_int_equal(conn_hist(c, c->hist_len - 1).kind, TW_HIST_SYNACK_RETRANSMIT);
 	assert_int_equal(f->st.by_kind[TCPWATCH_EV_RETRANSMIT_SYNACK], 1);
 }
 

@@ -318,7 +318,7 @@ static void test_conn_ipv6_closed(void **state)
 	c.remote_addr[15] = 1;
 	c.state = TW_TCP_CLOSE;
 	c.flags |= TW_CONN_CLOSED;
-	c.closed_ns = 1500ull * 1000000000ull;
+	conn_set_closed_ns(&c, 1500ull * 1000000000ull);
 	j = encode(&c, JSON_CONN_FULL, &b);
 	assert_string_equal(str_field(j, "family"), "inet6");
 	assert_string_equal(str_field(j, "local_addr"), "2001:db8::1");
@@ -329,8 +329,27 @@ static void test_conn_ipv6_closed(void **state)
 	buf_free(&b);
 }
 
-static void add_hist(struct tw_conn *c, struct tw_hist *store, uint64_t time_ns, uint8_t from,
-		     uint8_t to, uint8_t flags)
+/* An entry kept as the table keeps it: in the record, then in store
+ * (the heap's part) past TW_HIST_INLINE. */
+static void push_hist(struct tw_conn *c, uint64_t *store, const struct tw_hist *h)
+{
+	uint64_t w = tw_hist_pack(c->first_seen_ns, h);
+
+	if (c->hist_len < TW_HIST_INLINE) {
+		c->hist_inline[c->hist_len++] = w;
+		return;
+	}
+	if (c->hist_len == TW_HIST_INLINE) {
+		memcpy(store, c->hist_inline, sizeof(c->hist_inline));
+		c->hist_heap.v = store;
+		c->hist_heap.cap = 16;
+		c->hist_heap.dropped = 0;
+	}
+	store[c->hist_len++] = w;
+}
+
+static void add_hist(struct tw_conn *c, uint64_t *store, uint64_t time_ns, uint8_t from, uint8_t to,
+		     uint8_t flags)
 {
 	struct tw_hist h = {
 		.time_ns = time_ns,
@@ -340,14 +359,12 @@ static void add_hist(struct tw_conn *c, struct tw_hist *store, uint64_t time_ns,
 		.flags = flags,
 	};
 
-	store[c->hist_len++] = h;
-	c->hist = store;
-	c->hist_cap = c->hist_len;
+	push_hist(c, store, &h);
 }
 
 static void test_conn_full_history(void **state)
 {
-	struct tw_hist store[8];
+	uint64_t store[16];
 	const cJSON *hist, *e;
 	struct tw_conn c;
 	struct tw_buf b;
@@ -359,13 +376,13 @@ static void test_conn_full_history(void **state)
 	add_hist(&c, store, 1000ull * 1000000000ull + 5000, TW_TCP_SYN_SENT, TW_TCP_ESTABLISHED, 0);
 	add_hist(&c, store, 1001ull * 1000000000ull, TW_TCP_FIN_WAIT2, TW_TCP_TIME_WAIT,
 		 TW_HIST_DERIVED);
-	store[c.hist_len] = (struct tw_hist){
-		.time_ns = 1001ull * 1000000000ull + 1,
-		.kind = TW_HIST_RETRANSMIT,
-		.from = TW_TCP_ESTABLISHED,
-		.value = 0,
-	};
-	c.hist_len++;
+	push_hist(&c, store,
+		  &(struct tw_hist){
+			  .time_ns = 1001ull * 1000000000ull + 1,
+			  .kind = TW_HIST_RETRANSMIT,
+			  .from = TW_TCP_ESTABLISHED,
+			  .value = 0,
+		  });
 	j = encode(&c, JSON_CONN_FULL, &b);
 	hist = cJSON_GetObjectItemCaseSensitive(j, "history");
 	assert_true(cJSON_IsArray(hist));
@@ -400,7 +417,7 @@ static void test_conn_full_history(void **state)
 
 static void test_conn_history_dropped_marker(void **state)
 {
-	struct tw_hist store[8];
+	uint64_t store[16];
 	const cJSON *hist, *e;
 	struct tw_conn c;
 	struct tw_buf b;
@@ -409,14 +426,14 @@ static void test_conn_history_dropped_marker(void **state)
 
 	(void)state;
 	make_conn(&c);
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 7; i++)
 		add_hist(&c, store, 1000ull * 1000000000ull + (uint64_t)i, TW_TCP_ESTABLISHED,
 			 TW_TCP_ESTABLISHED, 0);
-	c.hist_dropped = 9;
+	c.hist_heap.dropped = 9; /* only a history on the heap drops entries */
 	j = encode(&c, JSON_CONN_FULL, &b);
 	hist = cJSON_GetObjectItemCaseSensitive(j, "history");
 	n = cJSON_GetArraySize(hist);
-	assert_int_equal(n, 7); /* six entries and the gap */
+	assert_int_equal(n, 8); /* seven entries and the gap */
 	for (int i = 0; i < n; i++) {
 		e = cJSON_GetArrayItem(hist, i);
 		if (!strcmp(str_field(e, "kind"), "dropped")) {
@@ -436,7 +453,7 @@ static void test_conn_history_dropped_marker(void **state)
  * IPv6 connection with an owner and the largest numbers. */
 static void test_event_exact(void **state)
 {
-	struct tw_hist hist[2] = {
+	const struct tw_hist hist[2] = {
 		{.time_ns = 1000ull * 1000000000ull,
 		 .kind = TW_HIST_STATE,
 		 .from = TW_TCP_CLOSE,
@@ -457,10 +474,10 @@ static void test_event_exact(void **state)
 
 	(void)state;
 	make_conn(&c);
-	c.hist = hist;
-	c.hist_len = 2;
+	push_hist(&c, NULL, &hist[0]);
+	push_hist(&c, NULL, &hist[1]);
 	buf_init(&b);
-	json_event(&b, &c, &hist[1], &test_clock);
+	json_event(&b, &c, 1, &test_clock);
 	assert_false(b.oom);
 	assert_non_null(b.data);
 	snprintf(want, sizeof(want),
@@ -487,8 +504,10 @@ static void test_event_exact(void **state)
 	c.role = 1;
 	c.end_reason = 1;
 	assert_non_null(lifecycle_end_name(c.end_reason));
+	c.hist_len = 0;
+	push_hist(&c, NULL, &rt);
 	buf_init(&b);
-	json_event(&b, &c, &rt, &test_clock);
+	json_event(&b, &c, 0, &test_clock);
 	assert_false(b.oom);
 	assert_non_null(b.data);
 	snprintf(want, sizeof(want),

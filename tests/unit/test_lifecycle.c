@@ -219,7 +219,7 @@ static void test_closed_by_local(void **state)
 	assert_string_equal(lifecycle_closer_name(c->closed_first), "local");
 	assert_end(c, TW_END_CLOSED_BY_LOCAL, "closed_by_local");
 	assert_int_equal(c->role, TW_ROLE_ACTIVE);
-	assert_int_equal(c->hist[c->hist_len - 1].to, TW_TCP_TIME_WAIT);
+	assert_int_equal(conn_hist(c, c->hist_len - 1).to, TW_TCP_TIME_WAIT);
 }
 
 static void test_closed_by_peer(void **state)

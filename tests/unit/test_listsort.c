@@ -106,7 +106,7 @@ static void test_closed_age_and_state(void **state)
 
 	(void)state;
 	conns[0].flags |= TW_CONN_CLOSED;
-	conns[0].closed_ns = 15 * NSEC_PER_SEC;
+	conn_set_closed_ns(&conns[0], 15 * NSEC_PER_SEC);
 	listsort_entry_of(&s, &conns[0], &clk, &e);
 	assert_int_equal(e.k[0], 5 * NSEC_PER_SEC); /* first seen to its close */
 	s.key = LISTSORT_STATE;

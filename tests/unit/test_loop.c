@@ -258,7 +258,7 @@ static void test_busy_recorded(void **state)
 	struct tw_loop *l = loop_new();
 	struct tw_loop_stats st;
 	const char *names[8];
-	uint64_t max_ns[8], over[8];
+	uint64_t max_ns[8], over[8], cpu[8];
 	size_t n;
 
 	(void)state;
@@ -273,7 +273,7 @@ static void test_busy_recorded(void **state)
 	assert_non_null(st.max_handler);
 	assert_string_equal(st.max_handler, "slow");
 	assert_true(st.max_handler_ns >= 3000000 && st.max_handler_ns <= st.busy_max_ns);
-	n = loop_handler_max(l, names, max_ns, over, 8);
+	n = loop_handler_max(l, names, max_ns, over, cpu, 8);
 	assert_int_equal(n, 2);
 	assert_string_equal(names[0], "quick");
 	assert_string_equal(names[1], "slow");
@@ -283,6 +283,7 @@ static void test_busy_recorded(void **state)
 	/* It slept: 6 ms on the clock, not of CPU. */
 	assert_true(st.busy_max_cpu_ns < 3000000);
 	assert_int_equal(st.cpu_over_5ms, 0);
+	assert_int_equal(cpu[0] + cpu[1], 0);
 	loop_free(l);
 }
 
@@ -300,6 +301,20 @@ static void test_busy_cpu(void **state)
 	loop_get_stats(l, &st);
 	assert_true(st.cpu_max_ns >= 5 * NSEC_PER_MSEC);
 	assert_int_equal(st.cpu_over_5ms, 1);
+	/* Which handler computed: the one whose call was that turn's longest. */
+	assert_non_null(st.cpu_max_handler);
+	assert_string_equal(st.cpu_max_handler, "spin");
+	assert_true(st.cpu_max_handler_ns >= 5 * NSEC_PER_MSEC);
+	{
+		const char *names[8];
+		uint64_t max_ns[8], over[8], cpu[8];
+		size_t n = loop_handler_max(l, names, max_ns, over, cpu, 8);
+
+		assert_int_equal(n, 2);
+		assert_string_equal(names[0], "spin");
+		assert_int_equal(cpu[0], 1);
+		assert_int_equal(cpu[1], 0);
+	}
 	loop_free(l);
 }
 

@@ -189,7 +189,7 @@ static struct tw_conn *dumped_request(struct fixture *f, uint64_t cookie, unsign
 	c->state = TW_TCP_SYN_RECV;
 	c->first_seen_ns = c->last_change_ns = now_ns;
 	c->flags |= TW_CONN_FROM_SNAPSHOT | TW_CONN_REQUEST;
-	c->info.sample_ns = now_ns;
+	conn_set_sample_ns(c, now_ns);
 	c->info.timer = TW_TIMER_RETRANSMIT;
 	c->info.timer_expires_ms = expires_ms;
 	return c;
@@ -214,7 +214,7 @@ static unsigned hist_count(const struct tw_conn *c, uint8_t kind)
 	unsigned n = 0;
 
 	for (uint16_t i = 0; i < c->hist_len; i++)
-		n += c->hist[i].kind == kind;
+		n += conn_hist(c, i).kind == kind;
 	return n;
 }
 
@@ -259,15 +259,15 @@ static void test_synack_makes_request(void **state)
 	assert_int_equal(req->syn_retransmits, 1);
 	assert_int_equal(req->retransmits, 1);
 	assert_int_equal(req->hist_len, 2);
-	assert_int_equal(req->hist[0].kind, TW_HIST_SYNACK);
-	assert_int_equal(req->hist[0].time_ns, T0);
-	assert_int_equal(req->hist[1].kind, TW_HIST_SYNACK_RETRANSMIT);
-	assert_int_equal(req->hist[1].time_ns, T0 + 1 * SEC);
-	assert_int_equal(req->hist[1].value, 1);
+	assert_int_equal(conn_hist(req, 0).kind, TW_HIST_SYNACK);
+	assert_int_equal(conn_hist(req, 0).time_ns, T0);
+	assert_int_equal(conn_hist(req, 1).kind, TW_HIST_SYNACK_RETRANSMIT);
+	assert_int_equal(conn_hist(req, 1).time_ns, T0 + 1 * SEC);
+	assert_int_equal(conn_hist(req, 1).value, 1);
 	assert_int_equal(req->info.timer, TW_TIMER_RETRANSMIT);
 	assert_int_equal(req->info.timer_retrans, 1);
 	assert_int_equal(req->info.timer_expires_ms, 2000);
-	assert_int_equal(req->info.sample_ns, T0 + 1 * SEC);
+	assert_int_equal(conn_sample_ns(req), T0 + 1 * SEC);
 	assert_ptr_equal(find_request(f, 1, 40001), req);
 	/* Another client port is another tuple. */
 	assert_null(find_request(f, 1, 40002));
@@ -280,7 +280,7 @@ static void test_synack_makes_request(void **state)
 	assert_int_equal(req->syn_retransmits, 2);
 	assert_int_equal(req->hist_len, 3);
 	assert_int_equal(hist_count(req, TW_HIST_SYNACK), 1);
-	assert_int_equal(req->hist[2].value, 2);
+	assert_int_equal(conn_hist(req, 2).value, 2);
 	assert_int_equal(req->info.timer_retrans, 2);
 	assert_int_equal(req->info.timer_expires_ms, 4000);
 	assert_int_equal(req->last_change_ns, T0 + 3 * SEC);
@@ -516,9 +516,9 @@ static void test_accept_wait(void **state)
 	assert_true(c->flags & TW_CONN_ACCEPTED);
 	assert_int_equal(c->accept_wait_us, 250000);
 	assert_int_equal(hist_count(c, TW_HIST_ACCEPT), 1);
-	assert_int_equal(c->hist[c->hist_len - 1].kind, TW_HIST_ACCEPT);
-	assert_int_equal(c->hist[c->hist_len - 1].value, 250);
-	assert_int_equal(c->hist[c->hist_len - 1].time_ns, T0 + 250 * MS);
+	assert_int_equal(conn_hist(c, c->hist_len - 1).kind, TW_HIST_ACCEPT);
+	assert_int_equal(conn_hist(c, c->hist_len - 1).value, 250);
+	assert_int_equal(conn_hist(c, c->hist_len - 1).time_ns, T0 + 250 * MS);
 	assert_int_equal(f->l->accepted, 1);
 	assert_int_equal(f->l->accept_queue_events, 0);
 	assert_non_null(f->l->accept_wait);

@@ -114,8 +114,8 @@ static struct tw_conntable *sample_table(void)
 	c->role = TW_ROLE_ACTIVE;
 	hist(t, c, 300 * SEC, TW_TCP_CLOSE, TW_TCP_SYN_SENT);
 	hist(t, c, 300 * SEC + 5, TW_TCP_SYN_SENT, TW_TCP_ESTABLISHED);
-	c->info = (struct tw_tcpinfo){.sample_ns = 400 * SEC,
-				      .bytes_acked = 123456789012ull,
+	conn_set_sample_ns(c, 400 * SEC);
+	c->info = (struct tw_tcpinfo){.bytes_acked = 123456789012ull,
 				      .rtt_us = 55,
 				      .snd_cwnd = 10,
 				      .mem = {.rcvbuf_bytes = 131072, .drops = 3},
@@ -203,7 +203,7 @@ static void assert_same_conn(const struct tw_conn *a, const struct tw_conn *b)
 	assert_int_equal(a->cookie, b->cookie);
 	assert_int_equal(a->first_seen_ns, b->first_seen_ns);
 	assert_int_equal(a->last_change_ns, b->last_change_ns);
-	assert_int_equal(a->closed_ns, b->closed_ns);
+	assert_int_equal(conn_closed_ns(a), conn_closed_ns(b));
 	assert_int_equal(a->listener_cookie, b->listener_cookie);
 	assert_int_equal(a->accept_wait_us, b->accept_wait_us);
 	assert_int_equal(a->handshake_us, b->handshake_us);
@@ -222,7 +222,7 @@ static void assert_same_conn(const struct tw_conn *a, const struct tw_conn *b)
 	assert_int_equal(a->closed_first, b->closed_first);
 	assert_int_equal(a->end_reason, b->end_reason);
 	assert_string_equal(a->comm, b->comm);
-	assert_int_equal(a->info.sample_ns, b->info.sample_ns);
+	assert_int_equal(conn_sample_ns(a), conn_sample_ns(b));
 	assert_int_equal(a->info.bytes_acked, b->info.bytes_acked);
 	assert_int_equal(a->info.rtt_us, b->info.rtt_us);
 	assert_int_equal(a->info.mem.rcvbuf_bytes, b->info.mem.rcvbuf_bytes);
@@ -237,14 +237,14 @@ static void assert_same_conn(const struct tw_conn *a, const struct tw_conn *b)
 			 b->flags & (TW_CONN_CLOSED | TW_CONN_HAS_TASK | TW_CONN_ACCEPTED |
 				     TW_CONN_HANDSHAKE_SRTT));
 	assert_int_equal(a->hist_len, b->hist_len);
-	assert_int_equal(a->hist_dropped, b->hist_dropped);
+	assert_int_equal(conn_hist_dropped(a), conn_hist_dropped(b));
 	for (uint16_t i = 0; i < a->hist_len; i++) {
-		assert_int_equal(a->hist[i].time_ns, b->hist[i].time_ns);
-		assert_int_equal(a->hist[i].kind, b->hist[i].kind);
-		assert_int_equal(a->hist[i].flags, b->hist[i].flags);
-		assert_int_equal(a->hist[i].from, b->hist[i].from);
-		assert_int_equal(a->hist[i].to, b->hist[i].to);
-		assert_int_equal(a->hist[i].value, b->hist[i].value);
+		assert_int_equal(conn_hist(a, i).time_ns, conn_hist(b, i).time_ns);
+		assert_int_equal(conn_hist(a, i).kind, conn_hist(b, i).kind);
+		assert_int_equal(conn_hist(a, i).flags, conn_hist(b, i).flags);
+		assert_int_equal(conn_hist(a, i).from, conn_hist(b, i).from);
+		assert_int_equal(conn_hist(a, i).to, conn_hist(b, i).to);
+		assert_int_equal(conn_hist(a, i).value, conn_hist(b, i).value);
 	}
 }
 
@@ -520,9 +520,9 @@ static void test_smaller_bounds_apply(void **state)
 	assert_null(conntable_get(u, 12)); /* the oldest closed */
 	c = conntable_get(u, 2);
 	assert_int_equal(c->hist_len, 8);
-	assert_int_equal(c->hist_dropped, 4);
-	assert_int_equal(c->hist[0].to, TW_TCP_SYN_RECV); /* the first kept */
-	assert_int_equal(c->hist[7].value, 9);            /* and the latest */
+	assert_int_equal(conn_hist_dropped(c), 4);
+	assert_int_equal(conn_hist(c, 0).to, TW_TCP_SYN_RECV); /* the first kept */
+	assert_int_equal(conn_hist(c, 7).value, 9);            /* and the latest */
 	free(b);
 	conntable_free(t);
 	conntable_free(u);

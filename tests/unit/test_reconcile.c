@@ -233,12 +233,12 @@ static void test_state_mismatch_fixed(void **state)
 	pass(f, &s, 1);
 	assert_int_equal(c->state, TW_TCP_CLOSE_WAIT);
 	assert_int_equal(c->hist_len, len + 1);
-	assert_int_equal(c->hist[len].kind, TW_HIST_STATE);
-	assert_int_equal(c->hist[len].from, TW_TCP_ESTABLISHED);
-	assert_int_equal(c->hist[len].to, TW_TCP_CLOSE_WAIT);
-	assert_true(c->hist[len].flags & TW_HIST_DERIVED);
+	assert_int_equal(conn_hist(c, len).kind, TW_HIST_STATE);
+	assert_int_equal(conn_hist(c, len).from, TW_TCP_ESTABLISHED);
+	assert_int_equal(conn_hist(c, len).to, TW_TCP_CLOSE_WAIT);
+	assert_true(conn_hist(c, len).flags & TW_HIST_DERIVED);
 	/* Judged at the end of the pass, once events in flight are in. */
-	assert_int_equal(c->hist[len].time_ns, f->now_ns + 1);
+	assert_int_equal(conn_hist(c, len).time_ns, f->now_ns + 1);
 	assert_int_equal(c->last_change_ns, f->now_ns + 1);
 	assert_int_equal(f->r.stats.state_fixed, 1);
 	assert_int_equal(f->r.stats.corrections, 1);
@@ -294,9 +294,9 @@ static void test_missing_twice_retired(void **state)
 	assert_true(c->flags & TW_CONN_CLOSED);
 	assert_int_equal(f->r.stats.vanished, 1);
 	assert_int_equal(f->r.stats.corrections, 1);
-	assert_int_equal(c->hist[c->hist_len - 1].from, TW_TCP_ESTABLISHED);
-	assert_int_equal(c->hist[c->hist_len - 1].to, TW_TCP_CLOSE);
-	assert_true(c->hist[c->hist_len - 1].flags & TW_HIST_DERIVED);
+	assert_int_equal(conn_hist(c, c->hist_len - 1).from, TW_TCP_ESTABLISHED);
+	assert_int_equal(conn_hist(c, c->hist_len - 1).to, TW_TCP_CLOSE);
+	assert_true(conn_hist(c, c->hist_len - 1).flags & TW_HIST_DERIVED);
 	conntable_get_stats(f->t, &ts);
 	assert_int_equal(ts.live, 1);
 	assert_int_equal(ts.retained, 1);
@@ -307,6 +307,33 @@ static void test_missing_twice_retired(void **state)
 	pass(f, socks, 1);
 	pass(f, socks, 1);
 	assert_int_equal(f->r.stats.vanished, 1);
+}
+
+/* The generation a record keeps is 16 bits: passes across its wrap see
+ * what they see, and miss what they miss, as any others. */
+static void test_generation_wraps(void **state)
+{
+	struct fixture *f = *state;
+	struct tw_ksock socks[] = {
+		dsock(1, TW_TCP_ESTABLISHED, 40000, 80),
+		dsock(2, TW_TCP_ESTABLISHED, 40001, 80),
+	};
+	struct tw_conn *c;
+
+	f->r.gen = UINT16_MAX - 2;
+	pass(f, socks, 2);
+	c = conntable_get(f->t, 2);
+	for (int i = 0; i < 6; i++)
+		pass(f, socks, 2); /* over 2^16: both seen every time */
+	assert_true(f->r.gen > UINT16_MAX);
+	assert_false(c->flags & TW_CONN_CLOSED);
+	assert_false(conntable_get(f->t, 1)->flags & TW_CONN_CLOSED);
+	assert_int_equal(f->r.stats.vanished, 0);
+	pass(f, socks, 1);
+	pass(f, socks, 1);
+	assert_true(c->flags & TW_CONN_CLOSED);
+	assert_int_equal(f->r.stats.vanished, 1);
+	assert_false(conntable_get(f->t, 1)->flags & TW_CONN_CLOSED);
 }
 
 static void test_time_wait_end_not_correction(void **state)
@@ -334,9 +361,9 @@ static void test_time_wait_end_not_correction(void **state)
 	assert_int_equal(f->r.stats.time_wait_ended, 2);
 	assert_int_equal(f->r.stats.vanished, 0);
 	assert_int_equal(f->r.stats.corrections, 0);
-	assert_int_equal(c->hist[c->hist_len - 1].from, TW_TCP_TIME_WAIT);
-	assert_int_equal(c->hist[c->hist_len - 1].to, TW_TCP_CLOSE);
-	assert_true(c->hist[c->hist_len - 1].flags & TW_HIST_DERIVED);
+	assert_int_equal(conn_hist(c, c->hist_len - 1).from, TW_TCP_TIME_WAIT);
+	assert_int_equal(conn_hist(c, c->hist_len - 1).to, TW_TCP_CLOSE);
+	assert_true(conn_hist(c, c->hist_len - 1).flags & TW_HIST_DERIVED);
 }
 
 /* A pass that leaves TIME_WAIT out of its dump does not count those
@@ -369,8 +396,8 @@ static void test_time_wait_skipped_then_expired(void **state)
 	assert_true(c->flags & TW_CONN_CLOSED);
 	assert_int_equal(f->r.stats.time_wait_ended, 1);
 	assert_int_equal(f->r.stats.corrections, 0);
-	assert_int_equal(c->hist[c->hist_len - 1].time_ns, tw_start + TW_TIME_WAIT_LEN_NS);
-	assert_int_equal(c->closed_ns, tw_start + TW_TIME_WAIT_LEN_NS);
+	assert_int_equal(conn_hist(c, c->hist_len - 1).time_ns, tw_start + TW_TIME_WAIT_LEN_NS);
+	assert_int_equal(conn_closed_ns(c), tw_start + TW_TIME_WAIT_LEN_NS);
 }
 
 /* An event applied after the pass began is newer than the dump. */
@@ -577,12 +604,12 @@ static void test_tcp_info_sampled(void **state)
 	assert_int_equal(c->info.rtt_us, 1234);
 	assert_int_equal(c->info.snd_cwnd, 10);
 	assert_int_equal(c->info.bytes_acked, 99999);
-	assert_int_equal(c->info.sample_ns, f->now_ns);
+	assert_int_equal(conn_sample_ns(c), f->now_ns);
 
 	s.info.rtt_us = 555;
 	pass(f, &s, 1);
 	assert_int_equal(c->info.rtt_us, 555);
-	assert_int_equal(c->info.sample_ns, f->now_ns);
+	assert_int_equal(conn_sample_ns(c), f->now_ns);
 }
 
 /* Events carry the namespace and uid only at a socket's first transition:
@@ -704,7 +731,7 @@ static void test_derived_time_wait_adjusted(void **state)
 	pass(f, &s, 1);
 	assert_int_equal(c->state, TW_TCP_FIN_WAIT2);
 	assert_int_equal(c->hist_len, len);
-	assert_int_equal(c->hist[len - 1].to, TW_TCP_FIN_WAIT2);
+	assert_int_equal(conn_hist(c, len - 1).to, TW_TCP_FIN_WAIT2);
 	assert_int_equal(f->r.stats.corrections, 0);
 
 	/* The peer's FIN comes: TIME_WAIT, derived, still no correction. */
@@ -712,9 +739,9 @@ static void test_derived_time_wait_adjusted(void **state)
 	pass(f, &s, 1);
 	assert_int_equal(c->state, TW_TCP_TIME_WAIT);
 	assert_int_equal(c->hist_len, len + 1);
-	assert_int_equal(c->hist[len].from, TW_TCP_FIN_WAIT2);
-	assert_int_equal(c->hist[len].to, TW_TCP_TIME_WAIT);
-	assert_true(c->hist[len].flags & TW_HIST_DERIVED);
+	assert_int_equal(conn_hist(c, len).from, TW_TCP_FIN_WAIT2);
+	assert_int_equal(conn_hist(c, len).to, TW_TCP_TIME_WAIT);
+	assert_true(conn_hist(c, len).flags & TW_HIST_DERIVED);
 	assert_int_equal(f->r.stats.corrections, 0);
 }
 
@@ -930,6 +957,7 @@ int main(void)
 		T(test_state_mismatch_fixed),
 		T(test_listener_state_fix_updates_index),
 		T(test_missing_twice_retired),
+		T(test_generation_wraps),
 		T(test_time_wait_end_not_correction),
 		T(test_time_wait_skipped_then_expired),
 		T(test_changed_after_pass_start_left_alone),

@@ -98,7 +98,7 @@ static void test_ipv6_listener_and_closed(void **state)
 	/* A retained connection shows CLOSED and its end reason. */
 	c = conn(AF_INET, "127.0.0.1", 40000, "127.0.0.1", 80, TW_TCP_CLOSE);
 	c->flags |= TW_CONN_CLOSED;
-	c->closed_ns = c->first_seen_ns + 2500 * NSEC_PER_MSEC;
+	conn_set_closed_ns(c, c->first_seen_ns + 2500 * NSEC_PER_MSEC);
 	c->end_reason = TW_END_REFUSED;
 	c->handshake_us = 1250000;
 	row(c, TEXT_COL_END, out, sizeof(out));
