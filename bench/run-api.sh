@@ -15,7 +15,8 @@
 # Beside each, the peer: `ss -tanH` with the same filter, run RUNS times
 # (median), and the ratio of wrk's median latency to ss's run time. Prints
 # the event loop's turns during each query and how many of them were busy
-# 5 ms and 50 ms or more (loop_over_5ms, loop_over_50ms deltas), and
+# 5 ms and 50 ms or more (loop_over_5ms, loop_over_50ms deltas) and took
+# 5 ms of the loop thread's CPU or more (loop_cpu_over_5ms), and
 # events_lost over all the queries.
 #
 # Before the queries it prints the start-up (exec to a complete table:
@@ -30,7 +31,9 @@
 # CONNS (50), THREADS (2), CHURN_WORKERS (0), CHURN_RATE (connections/s of
 # the churn beside, or "half": half the untraced peak, measured first for
 # PEAK_S (5) seconds; default no bound), RUNS (10), PORT (18080),
-# LIVE_TIMEOUT (300 s), DAEMON_ARGS (more tcpwatchd flags), KEEP=1.
+# LIVE_TIMEOUT (300 s), DAEMON_ARGS (more tcpwatchd flags), KEEP=1,
+# PERF_QUERY (a query's name: perf records the daemon while it runs, into
+# perf-NAME.data in the work directory; with KEEP=1 to read it).
 # make bench-scale runs it at 1,000,000.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
@@ -142,24 +145,34 @@ wrk_ms() {
 }
 
 query() {
-	local name=$1 path=$2 p50 p99 rps timeouts ss i0 o0 f0 i1 o1 f1
+	local name=$1 path=$2 p50 p99 rps timeouts ss i0 o0 f0 c0 i1 o1 f1 c1
 	shift 2
 	i0=$(bench_stat "$SOCK" loop_iterations)
 	o0=$(bench_stat "$SOCK" loop_over_5ms)
 	f0=$(bench_stat "$SOCK" loop_over_50ms)
+	c0=$(bench_stat "$SOCK" loop_cpu_over_5ms)
+	local perf_pid=
+	if [[ $name == "${PERF_QUERY:-}" ]]; then
+		# The daemon's profile while this query runs (perf report -i it).
+		perf record -q -F 999 -g -p "$DAEMON_PID" -o "$BENCH_WORK/perf-$name.data" \
+			-- sleep "$DURATION" >/dev/null 2>&1 &
+		perf_pid=$!
+	fi
 	read -r p50 p99 rps timeouts < <(wrk_ms "$path")
+	[[ -z $perf_pid ]] || wait "$perf_pid" || true
 	i1=$(bench_stat "$SOCK" loop_iterations)
 	o1=$(bench_stat "$SOCK" loop_over_5ms)
 	f1=$(bench_stat "$SOCK" loop_over_50ms)
+	c1=$(bench_stat "$SOCK" loop_cpu_over_5ms)
 	if (($#)); then
 		ss=$(ss_ms "$@")
 	else
 		ss=
 	fi
-	printf 'result query=%s p50_ms=%s p99_ms=%s requests_per_s=%s timeouts=%s ss_ms=%s ratio_p50_to_ss=%s loop_turns=%s loop_over_5ms=%s loop_over_50ms=%s\n' \
+	printf 'result query=%s p50_ms=%s p99_ms=%s requests_per_s=%s timeouts=%s ss_ms=%s ratio_p50_to_ss=%s loop_turns=%s loop_over_5ms=%s loop_over_50ms=%s loop_cpu_over_5ms=%s\n' \
 		"$name" "$p50" "$p99" "$rps" "$timeouts" "${ss:--}" \
 		"$([[ -n $ss ]] && bench_calc "($ss > 0 ? $p50 / $ss : 0)" || echo -)" \
-		"$((i1 - i0))" "$((o1 - o0))" "$((f1 - f0))"
+		"$((i1 - i0))" "$((o1 - o0))" "$((f1 - f0))" "$((c1 - c0))"
 }
 
 printf 'wrk: %s threads, %s connections, %s s per query; ss: median of %s runs\n' \

@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "slab.h"
 
@@ -276,67 +279,132 @@ uint8_t *slab_tag(const struct tw_slab *s, const void *obj)
 	return (uint8_t *)k + LINE + slot;
 }
 
-/* Bytes of x equal to v's (v a byte repeated): their high bits set, and
- * maybe a false one above a true one (the first hit is always true). */
-static inline uint64_t bytes_equal(uint64_t x, uint64_t v)
-{
-	uint64_t y = x ^ v;
+/* At most this many tags asked for: 64 slots at a time, else one by one. */
+#define SCAN_BLOCK_TAGS 4
+#define SCAN_BLOCK      64
+/* A block of 64 tags costs the budget this many slots (and each object
+ * visited one more). */
+#define SCAN_BLOCK_COST 8
 
-	return (y - 0x0101010101010101ull) & ~y & 0x8080808080808080ull;
+/* Sixteen tags at a time: SSE2's pcmpeqb and pmovmskb, or the same in
+ * the compiler's vectors. want[] holds each tag asked for, in every byte. */
+#ifdef __SSE2__
+typedef __m128i tags16;
+
+static inline void tags16_set(tags16 *v, uint8_t tag)
+{
+	*v = _mm_set1_epi8((char)tag);
 }
 
-/* At most this many tags asked for: eight at a time, else one by one. */
-#define SCAN_WORD_TAGS 4
+/* Bit i set: tag i of the 64 at p (64-byte aligned) is one of want[]
+ * (nwant of them, at least one). */
+static inline uint64_t block_hits(const uint8_t *p, const tags16 *want, int nwant)
+{
+	const __m128i *q = (const __m128i *)(const void *)p;
+	__m128i v0 = _mm_load_si128(q), v1 = _mm_load_si128(q + 1), v2 = _mm_load_si128(q + 2),
+		v3 = _mm_load_si128(q + 3);
+	__m128i a0 = _mm_cmpeq_epi8(v0, want[0]), a1 = _mm_cmpeq_epi8(v1, want[0]),
+		a2 = _mm_cmpeq_epi8(v2, want[0]), a3 = _mm_cmpeq_epi8(v3, want[0]);
+
+	for (int i = 1; i < nwant; i++) {
+		a0 = _mm_or_si128(a0, _mm_cmpeq_epi8(v0, want[i]));
+		a1 = _mm_or_si128(a1, _mm_cmpeq_epi8(v1, want[i]));
+		a2 = _mm_or_si128(a2, _mm_cmpeq_epi8(v2, want[i]));
+		a3 = _mm_or_si128(a3, _mm_cmpeq_epi8(v3, want[i]));
+	}
+	return (uint64_t)(uint16_t)_mm_movemask_epi8(a0) |
+	       (uint64_t)(uint16_t)_mm_movemask_epi8(a1) << 16 |
+	       (uint64_t)(uint16_t)_mm_movemask_epi8(a2) << 32 |
+	       (uint64_t)(uint16_t)_mm_movemask_epi8(a3) << 48;
+}
+#else
+typedef uint8_t tags16 __attribute__((vector_size(16)));
+typedef int8_t hits16 __attribute__((vector_size(16)));
+
+static inline void tags16_set(tags16 *v, uint8_t tag)
+{
+	for (int k = 0; k < 16; k++)
+		(*v)[k] = tag;
+}
+
+static inline uint64_t block_hits(const uint8_t *p, const tags16 *want, int nwant)
+{
+	tags16 v[SCAN_BLOCK / 16];
+	hits16 acc[SCAN_BLOCK / 16] = {{0}};
+	uint64_t m = 0;
+
+	memcpy(v, p, sizeof(v));
+	for (int i = 0; i < nwant; i++)
+		for (int k = 0; k < SCAN_BLOCK / 16; k++)
+			acc[k] |= (hits16)(v[k] == want[i]);
+	for (int k = 0; k < SCAN_BLOCK / 16; k++)
+		for (int j = 0; j < 16; j++)
+			m |= (uint64_t)(acc[k][j] & 1) << (16 * k + j);
+	return m;
+}
+#endif
 
 bool slab_scan(const struct tw_slab *s, uint32_t *cursor, uint32_t tags,
 	       void (*fn)(void *obj, void *data), void *data, uint32_t max_slots)
 {
 	uint32_t id = *cursor >> TW_SLAB_SLOT_BITS,
 		 slot = *cursor & ((1u << TW_SLAB_SLOT_BITS) - 1);
-	uint64_t want[SCAN_WORD_TAGS];
+	tags16 want[SCAN_BLOCK_TAGS];
 	int nwant = -1; /* -1: one by one */
 
 	tags &= ~1u; /* a free slot is never an object to visit */
-	/* A few tags (a query for one or two states): the words of eight
-	 * tags with none of them are skipped at once, a megabyte of tags
-	 * in a tenth of a millisecond. */
-	if (__builtin_popcount(tags) <= SCAN_WORD_TAGS) {
+	/* A few tags (a query for one or two states): 64 tags at a time,
+	 * only the objects with those visited, a megabyte of tags in some
+	 * 65 microseconds here (a byte at a time: 280). */
+	if (!tags) {
+		*cursor = s->ids << TW_SLAB_SLOT_BITS;
+		return true; /* nothing to visit */
+	}
+	if (__builtin_popcount(tags) <= SCAN_BLOCK_TAGS) {
 		nwant = 0;
-		for (uint32_t v = 0; v < 32; v++)
+		for (uint8_t v = 0; v < 32; v++)
 			if (tags >> v & 1)
-				want[nwant++] = 0x0101010101010101ull * v;
+				tags16_set(&want[nwant++], v);
 	}
 	if (!id)
 		id = 1;
 	for (; id < s->ids; id++, slot = 0) {
 		const struct chunk *k = s->by_id[id];
-		const uint8_t *tag;
+		const uint8_t *tag, *objs;
 		uint32_t end;
 
 		if (!k)
 			continue;
 		tag = (const uint8_t *)k + LINE;
+		objs = (const uint8_t *)k + s->objs;
 		end = k->carved;
 		while (slot < end) {
 			if (!max_slots) {
 				*cursor = id << TW_SLAB_SLOT_BITS | slot;
 				return false;
 			}
-			if (nwant >= 0 && !(slot & 7) && slot + 8 <= end && max_slots >= 8) {
-				uint64_t w, hit = 0;
+			if (nwant >= 0 && !(slot % SCAN_BLOCK) && slot + SCAN_BLOCK <= end) {
+				uint64_t m;
+				uint32_t n;
 
-				memcpy(&w, tag + slot, sizeof(w));
-				for (int i = 0; i < nwant; i++)
-					hit |= bytes_equal(w, want[i]);
-				if (!hit) {
-					slot += 8;
-					max_slots -= 8;
-					continue;
+				if (max_slots < SCAN_BLOCK_COST) {
+					*cursor = id << TW_SLAB_SLOT_BITS | slot;
+					return false;
 				}
+				/* (No popcount: without -mpopcnt it is a call.) */
+				n = SCAN_BLOCK_COST;
+				for (m = block_hits(tag + slot, want, nwant); m; m &= m - 1, n++)
+					fn((uint8_t *)objs +
+						   (size_t)(slot + (uint32_t)__builtin_ctzll(m)) *
+							   s->stride,
+					   data);
+				max_slots = max_slots > n ? max_slots - n : 0;
+				slot += SCAN_BLOCK;
+				continue;
 			}
 			max_slots--;
 			if (tags >> (tag[slot] & 31) & 1)
-				fn((uint8_t *)k + s->objs + (size_t)slot * s->stride, data);
+				fn((uint8_t *)objs + (size_t)slot * s->stride, data);
 			slot++;
 		}
 	}

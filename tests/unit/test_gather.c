@@ -220,7 +220,9 @@ static void test_changes_between_steps(void **state)
 			}
 			grown += conntable_bucket_count(t) != cap;
 		}
-		if (round < 3)
+		/* (Reading every record, the walk takes steps enough for the
+		 * table to grow under it; reading tags, it may end first.) */
+		if (round < 3 && round % 2 == 0)
 			assert_true(grown > 0);
 		assert_false(g.oom);
 		got = read_all(&g, &ngot);

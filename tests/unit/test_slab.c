@@ -187,7 +187,7 @@ static void test_tags_and_scan(void **state)
 	for (size_t i = 0; i < n; i++)
 		if (v[i] && i % 5 == 3)
 			want++;
-	while (!slab_scan(s, &cursor, 1u << 5, see, &x, 1000))
+	while (!slab_scan(s, &cursor, 1u << 5, see, &x, 100))
 		slices++;
 	assert_true(slices > 10);
 	assert_int_equal(x.n, want);
