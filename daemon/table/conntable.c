@@ -351,7 +351,7 @@ void conntable_set_first_seen(struct tw_conn *c, uint64_t ns)
 		w[i] = tw_hist_pack(ns, &h);
 	}
 	c->first_seen_ns = ns;
-	c->closed = closed ? tw_stamp_enc(ns, closed) : 0;
+	conn_set_closed_ns(c, closed);
 	conn_set_sample_ns(c, sampled);
 }
 
@@ -474,7 +474,7 @@ void conntable_retire(struct tw_conntable *t, struct tw_conn *c, uint64_t now_ns
 			return; /* nowhere to go: it stays live */
 	}
 	c->flags |= TW_CONN_CLOSED;
-	c->closed = tw_stamp_enc(c->first_seen_ns, now_ns);
+	conn_set_closed_ns(c, now_ns);
 	retain_push(&t->retained, c);
 	t->live--;
 	conntable_update_listener(t, c);
@@ -492,7 +492,7 @@ void conntable_revive(struct tw_conntable *t, struct tw_conn *c)
 		return;
 	retain_unlink(&t->retained, c);
 	c->flags &= ~TW_CONN_CLOSED;
-	c->closed = 0;
+	conn_set_closed_ns(c, 0);
 	t->live++;
 }
 

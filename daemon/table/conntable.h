@@ -338,7 +338,8 @@ static inline uint64_t conn_closed_ns(const struct tw_conn *c)
 	return tw_stamp_dec(c->first_seen_ns, c->closed);
 }
 
-/* Set by conntable_retire; tests and fuzzers set it after first_seen. */
+/* When it moved to retention (0: it is live), relative to first_seen:
+ * conntable_retire's and conntable_revive's to set (and tests'). */
 static inline void conn_set_closed_ns(struct tw_conn *c, uint64_t ns)
 {
 	c->closed = ns ? tw_stamp_enc(c->first_seen_ns, ns) : 0;
